@@ -1,0 +1,18 @@
+//! Herald's domain: the typed ids Teams hands us and the [`ConversationReference`] that lets any
+//! function message a conversation later. Everything here is pure (no I/O), so parsing and
+//! validation are tested once and trusted by every crate above.
+
+mod error;
+mod ids;
+mod reference;
+mod time_zone;
+
+pub use error::DomainError;
+pub use ids::{
+    AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId,
+};
+pub use reference::{
+    ChannelInfo, ConversationKey, ConversationReference, ConversationType, ReferenceStatus,
+    ServiceUrl, TeamInfo, UserInfo,
+};
+pub use time_zone::TimeZone;
