@@ -1,0 +1,1 @@
+//! Inbound Bot Framework JWT validation (PROTOCOL 3).
