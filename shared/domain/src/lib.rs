@@ -8,9 +8,7 @@ mod reference;
 mod time_zone;
 
 pub use error::DomainError;
-pub use ids::{
-    AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId,
-};
+pub use ids::{AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId};
 pub use reference::{
     ChannelInfo, ConversationKey, ConversationReference, ConversationType, ReferenceStatus,
     ServiceUrl, TeamInfo, UserInfo,

@@ -121,7 +121,9 @@ impl ServiceUrl {
         };
         let url = Url::parse(value.trim()).map_err(|e| invalid(&e.to_string()))?;
         if !matches!(url.scheme(), "https" | "http") {
-            return Err(invalid("scheme must be https (or http for a local emulator)"));
+            return Err(invalid(
+                "scheme must be https (or http for a local emulator)",
+            ));
         }
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("no host"));

@@ -1,0 +1,493 @@
+//! The production store: one DynamoDB table keyed by (tenant, conversation), with sparse indexes
+//! for type, team and user lookups. Items are mapped with `serde_dynamo`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use herald_domain::{
+    AadObjectId, BotAppId, ConversationKey, ConversationReference, ConversationType,
+    ReferenceStatus, TeamId, TenantId,
+};
+
+use crate::schema::{self, attr};
+use crate::{
+    Cursor, ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter,
+    SkipReason, SkippedItem, StatusOutcome, StatusUpdate, StoreConfig, StoreError, UpsertOutcome,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Attributes an upsert writes only when it creates the item: the installation's first sighting
+/// and its status are owned by `set_status`.
+const CREATE_ONLY: [&str; 5] = [
+    "installedAt",
+    "status",
+    "statusReason",
+    "statusChangedAt",
+    attr::STATUS_MS,
+];
+
+/// Conversation references in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoReferenceStore {
+    client: Client,
+    table: String,
+    bot_app_id: BotAppId,
+}
+
+impl DynamoReferenceStore {
+    #[must_use]
+    pub fn new(client: Client, config: &StoreConfig) -> Self {
+        Self {
+            client,
+            table: config.references_table.clone(),
+            bot_app_id: config.bot_app_id.clone(),
+        }
+    }
+
+    /// Creates the table from [`schema::REFERENCES`] if it does not exist (tests, local runner).
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        schema::REFERENCES.create(&self.client, &self.table).await
+    }
+
+    fn key_item(key: &ConversationKey) -> Item {
+        HashMap::from([
+            (attr::PK.to_owned(), s(key.tenant_id.as_str())),
+            (attr::SK.to_owned(), s(key.conversation_id.as_str())),
+        ])
+    }
+
+    /// Decodes an item into a reference this bot may use, or says why it is skipped.
+    fn decode(&self, item: Item) -> Result<ConversationReference, SkippedItem> {
+        let key = format!(
+            "{}/{}",
+            string_attr(&item, attr::PK).unwrap_or("?"),
+            string_attr(&item, attr::SK).unwrap_or("?")
+        );
+        let reference: ConversationReference =
+            serde_dynamo::from_item(item).map_err(|e| SkippedItem {
+                key: key.clone(),
+                reason: SkipReason::Corrupt(e.to_string()),
+            })?;
+        if reference.bot_app_id != self.bot_app_id {
+            return Err(SkippedItem {
+                key,
+                reason: SkipReason::ForeignBot(reference.bot_app_id.into_inner()),
+            });
+        }
+        Ok(reference)
+    }
+
+    fn page(
+        &self,
+        items: Vec<Item>,
+        last_key: Option<&Item>,
+        index: &str,
+        filter: &ListFilter,
+    ) -> Page<ConversationReference> {
+        let mut page = Page {
+            items: Vec::with_capacity(items.len()),
+            next_cursor: last_key.map(|key| {
+                let key: BTreeMap<String, String> = key
+                    .iter()
+                    .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
+                    .collect();
+                Cursor::encode(index, key)
+            }),
+            skipped: Vec::new(),
+        };
+        for item in items {
+            match self.decode(item) {
+                Ok(reference) if filter.matches(&reference) => page.items.push(reference),
+                Ok(_) => {}
+                Err(skipped) => {
+                    tracing::warn!(key = %skipped.key, reason = ?skipped.reason, "skipping stored reference");
+                    page.skipped.push(skipped);
+                }
+            }
+        }
+        page
+    }
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// The stored form of a reference: its fields plus key and index attributes.
+pub(crate) fn to_item(reference: &ConversationReference) -> Result<Item, StoreError> {
+    reference
+        .validate()
+        .map_err(|e| StoreError::InvalidData(e.to_string()))?;
+    let mut item: Item =
+        serde_dynamo::to_item(reference).map_err(|e| StoreError::InvalidData(e.to_string()))?;
+    item.insert(attr::PK.into(), s(reference.tenant_id.as_str()));
+    item.insert(attr::SK.into(), s(reference.conversation_id.as_str()));
+    if let Some(team) = index_team(reference) {
+        item.insert(attr::TEAM_KEY.into(), s(team.as_str()));
+    }
+    if let Some(user) = index_user(reference) {
+        item.insert(
+            attr::USER_KEY.into(),
+            s(&user_key(&reference.tenant_id, user)),
+        );
+    }
+    item.insert(
+        attr::UPDATED_MS.into(),
+        n(reference.updated_at.timestamp_millis()),
+    );
+    item.insert(
+        attr::STATUS_MS.into(),
+        n(reference.status_changed_at.timestamp_millis()),
+    );
+    Ok(item)
+}
+
+/// The team a reference is indexed under: channel references only.
+pub(crate) fn index_team(reference: &ConversationReference) -> Option<&TeamId> {
+    match reference.conversation_type {
+        ConversationType::Channel => reference.team.as_ref().map(|t| &t.id),
+        _ => None,
+    }
+}
+
+/// The user a reference is indexed under: personal references with a known AAD object id.
+pub(crate) fn index_user(reference: &ConversationReference) -> Option<&AadObjectId> {
+    match reference.conversation_type {
+        ConversationType::Personal => reference
+            .user
+            .as_ref()
+            .and_then(|u| u.aad_object_id.as_ref()),
+        _ => None,
+    }
+}
+
+pub(crate) fn user_key(tenant: &TenantId, user: &AadObjectId) -> String {
+    format!("{tenant}|{user}")
+}
+
+/// Maps an SDK error to what a caller can act on.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(map_sdk_error)`
+pub(crate) fn map_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded" => StoreError::Throttled(text),
+            "ConditionalCheckFailedException" | "TransactionConflictException" => {
+                StoreError::Conflict(text)
+            }
+            "ResourceNotFoundException" => StoreError::NotFound(text),
+            "ValidationException" => StoreError::InvalidData(text),
+            _ => StoreError::Unavailable(text),
+        },
+        _ => StoreError::Unavailable(text),
+    }
+}
+
+#[async_trait]
+impl ReferenceReader for DynamoReferenceStore {
+    async fn get(
+        &self,
+        key: &ConversationKey,
+    ) -> Result<Option<ConversationReference>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_item(key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        let Some(item) = output.item else {
+            return Ok(None);
+        };
+        match self.decode(item) {
+            Ok(reference) => Ok(Some(reference)),
+            Err(SkippedItem {
+                reason: SkipReason::ForeignBot(_),
+                ..
+            }) => Ok(None),
+            Err(SkippedItem {
+                key,
+                reason: SkipReason::Corrupt(why),
+            }) => Err(StoreError::InvalidData(format!("{key}: {why}"))),
+        }
+    }
+
+    async fn find_personal(
+        &self,
+        tenant: &TenantId,
+        user: &AadObjectId,
+    ) -> Result<Option<ConversationReference>, StoreError> {
+        let mut found: Vec<ConversationReference> = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::BY_USER.name)
+                .key_condition_expression("#u = :u")
+                .expression_attribute_names("#u", attr::USER_KEY)
+                .expression_attribute_values(":u", s(&user_key(tenant, user)))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            let page = self.page(
+                output.items.unwrap_or_default(),
+                None,
+                schema::BY_USER.name,
+                &ListFilter::all(),
+            );
+            found.extend(page.items);
+            match output.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(best_personal(found))
+    }
+}
+
+/// Of a user's personal conversations (normally one), the sendable, most recently updated one.
+pub(crate) fn best_personal(
+    candidates: Vec<ConversationReference>,
+) -> Option<ConversationReference> {
+    candidates
+        .into_iter()
+        .max_by_key(|r| (r.is_sendable(), r.updated_at))
+}
+
+#[async_trait]
+impl ReferenceWriter for DynamoReferenceStore {
+    async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
+        let item = to_item(reference)?;
+        let mut names = HashMap::from([
+            ("#cpk".to_owned(), attr::PK.to_owned()),
+            ("#cupd".to_owned(), attr::UPDATED_MS.to_owned()),
+            ("#cbot".to_owned(), attr::BOT_APP_ID.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (
+                ":cupd".to_owned(),
+                n(reference.updated_at.timestamp_millis()),
+            ),
+            (":cbot".to_owned(), s(reference.bot_app_id.as_str())),
+        ]);
+        let mut sets = Vec::with_capacity(item.len());
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == attr::PK || name == attr::SK {
+                continue;
+            }
+            let (placeholder, value_placeholder) = (format!("#a{i}"), format!(":a{i}"));
+            sets.push(if CREATE_ONLY.contains(&name.as_str()) {
+                format!("{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
+            } else {
+                format!("{placeholder} = {value_placeholder}")
+            });
+            names.insert(placeholder, name);
+            values.insert(value_placeholder, value);
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_item(&reference.key())))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            // A missing updatedAtMs means an unreadable item: let a fresh activity repair it.
+            .condition_expression(
+                "attribute_not_exists(#cpk) OR attribute_not_exists(#cupd) \
+                 OR #cupd <= :cupd OR #cbot <> :cbot",
+            )
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) if output.attributes.as_ref().is_some_and(|a| !a.is_empty()) => {
+                Ok(UpsertOutcome::Updated)
+            }
+            Ok(_) => Ok(UpsertOutcome::Created),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception) =>
+            {
+                Ok(UpsertOutcome::Stale)
+            }
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+
+    async fn set_status(
+        &self,
+        key: &ConversationKey,
+        update: &StatusUpdate,
+    ) -> Result<StatusOutcome, StoreError> {
+        let at = update.at.timestamp_millis();
+        let mut values = HashMap::from([
+            (":s".to_owned(), s(update.status.as_str())),
+            (":sc".to_owned(), s(&update.at.to_rfc3339())),
+            (":sms".to_owned(), n(at)),
+        ]);
+        let mut expression = "SET #s = :s, #sc = :sc, #sms = :sms".to_owned();
+        match &update.reason {
+            Some(reason) => {
+                values.insert(":sr".to_owned(), s(reason));
+                expression.push_str(", #sr = :sr");
+            }
+            None => expression.push_str(" REMOVE #sr"),
+        }
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_item(key)))
+            .update_expression(expression)
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#sms) OR #sms <= :sms)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#sc", "statusChangedAt")
+            .expression_attribute_names("#sms", attr::STATUS_MS)
+            .expression_attribute_names("#sr", "statusReason")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let previous = output
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| string_attr(a, "status"))
+                    .and_then(|s| s.parse::<ReferenceStatus>().ok())
+                    .ok_or_else(|| {
+                        StoreError::InvalidData(format!("{key}: stored status unreadable"))
+                    })?;
+                Ok(StatusOutcome::Applied { previous })
+            }
+            Err(e) => match e.as_service_error() {
+                Some(service) if service.is_conditional_check_failed_exception() => {
+                    let exists = match service {
+                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.is_some(),
+                        _ => false,
+                    };
+                    if exists {
+                        Ok(StatusOutcome::Stale)
+                    } else {
+                        Err(StoreError::NotFound(key.to_string()))
+                    }
+                }
+                _ => Err(map_sdk_error(e)),
+            },
+        }
+    }
+
+    async fn delete(&self, key: &ConversationKey) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_item(key)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(output.attributes.as_ref().is_some_and(|a| !a.is_empty()))
+    }
+}
+
+#[async_trait]
+impl ReferenceLister for DynamoReferenceStore {
+    async fn list(
+        &self,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<ConversationReference>, StoreError> {
+        // Pick the most selective key the filter names; the rest filters the page.
+        let (index, key_attr, key_value) = if let Some(team) = &filter.team {
+            (Some(schema::BY_TEAM.name), attr::TEAM_KEY, team.as_str())
+        } else if let Some(tenant) = &filter.tenant {
+            (None, attr::PK, tenant.as_str())
+        } else if let Some(kind) = filter.conversation_type {
+            (
+                Some(schema::BY_TYPE.name),
+                attr::CONVERSATION_TYPE,
+                kind.as_str(),
+            )
+        } else {
+            (None, "", "")
+        };
+        let cursor_name = match (index, key_attr) {
+            (Some(index), _) => index,
+            (None, attr::PK) => "tenant",
+            _ => "scan",
+        };
+        let start: Option<Item> = page
+            .cursor
+            .as_ref()
+            .map(|c| c.decode(cursor_name))
+            .transpose()?
+            .map(|key| key.into_iter().map(|(k, v)| (k, s(&v))).collect());
+        let limit = page.limit.map(|l| l.clamp(1, 10_000).cast_signed());
+        let (items, last_key) = if key_attr.is_empty() {
+            let output = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .set_exclusive_start_key(start)
+                .set_limit(limit)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            (output.items, output.last_evaluated_key)
+        } else {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", key_attr)
+                .expression_attribute_values(":k", s(key_value))
+                .set_exclusive_start_key(start)
+                .set_limit(limit)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            (output.items, output.last_evaluated_key)
+        };
+        let last_key = last_key.filter(|k| !k.is_empty());
+        Ok(self.page(
+            items.unwrap_or_default(),
+            last_key.as_ref(),
+            cursor_name,
+            filter,
+        ))
+    }
+}

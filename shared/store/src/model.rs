@@ -1,0 +1,95 @@
+use chrono::{DateTime, Utc};
+use herald_domain::{ConversationType, ReferenceStatus, TeamId, TenantId};
+
+use crate::Cursor;
+
+/// What [`crate::ReferenceWriter::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Created,
+    Updated,
+    /// The stored reference came from a newer activity; nothing was written.
+    Stale,
+}
+
+/// A status change and why it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub status: ReferenceStatus,
+    /// When the cause happened (activity timestamp or send time); older updates lose.
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// What [`crate::ReferenceWriter::set_status`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Applied; carries the status it replaced.
+    Applied { previous: ReferenceStatus },
+    /// A newer status change is stored; nothing was written.
+    Stale,
+}
+
+/// Which references to list. The most selective key present picks the index (team, then tenant,
+/// then conversation type); the remaining fields filter the indexed read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub tenant: Option<TenantId>,
+    pub conversation_type: Option<ConversationType>,
+    pub team: Option<TeamId>,
+    pub status: Option<ReferenceStatus>,
+}
+
+impl ListFilter {
+    #[must_use]
+    pub fn all() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn matches(&self, reference: &herald_domain::ConversationReference) -> bool {
+        self.tenant
+            .as_ref()
+            .is_none_or(|t| *t == reference.tenant_id)
+            && self
+                .conversation_type
+                .is_none_or(|t| t == reference.conversation_type)
+            && self
+                .team
+                .as_ref()
+                .is_none_or(|t| reference.team.as_ref().is_some_and(|rt| rt.id == *t))
+            && self.status.is_none_or(|s| s == reference.status)
+    }
+}
+
+/// Where a listing starts and how much it may read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub cursor: Option<Cursor>,
+    /// Items to read at most; `None` reads up to the store's natural page (1 MB on DynamoDB).
+    pub limit: Option<u32>,
+}
+
+/// A stored item a listing could not return.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedItem {
+    /// The item's key as stored.
+    pub key: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The item cannot be decoded into a reference.
+    Corrupt(String),
+    /// The reference was minted for another bot app id; sending through it fails with
+    /// "Failed to decrypt conversation id".
+    ForeignBot(String),
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<Cursor>,
+    pub skipped: Vec<SkippedItem>,
+}

@@ -1,0 +1,191 @@
+//! DynamoDB table layouts, defined once. Tests and the local runner create tables from these, and
+//! a test checks that `template.yaml` declares the same keys and indexes.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+};
+
+use crate::StoreError;
+use crate::dynamo::map_sdk_error;
+
+/// A global secondary index; every attribute is projected so listings need no second read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSchema {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+}
+
+/// A table's keys, indexes, stream and TTL attribute. Every key attribute is a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSchema {
+    /// The logical name the SAM template gives the table.
+    pub logical_name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+    pub indexes: &'static [IndexSchema],
+    /// Stream view type, for tables whose changes trigger a function.
+    pub stream: Option<&'static str>,
+    pub ttl_attribute: Option<&'static str>,
+}
+
+/// Attribute names of the references table that are not fields of `ConversationReference`.
+pub mod attr {
+    /// Tenant id: the partition key, so a tenant's references are one query.
+    pub const PK: &str = "pk";
+    /// Conversation id.
+    pub const SK: &str = "sk";
+    /// `conversationType`, a field of the reference, keys the type index.
+    pub const CONVERSATION_TYPE: &str = "conversationType";
+    /// Team id, on channel references only (sparse index).
+    pub const TEAM_KEY: &str = "teamKey";
+    /// `{tenant}|{aadObjectId}`, on personal references only (sparse index).
+    pub const USER_KEY: &str = "userKey";
+    /// Epoch milliseconds of `updatedAt`, for the stale-activity condition.
+    pub const UPDATED_MS: &str = "updatedAtMs";
+    /// Epoch milliseconds of `statusChangedAt`, for the stale-status condition.
+    pub const STATUS_MS: &str = "statusAtMs";
+    pub const BOT_APP_ID: &str = "botAppId";
+}
+
+pub const BY_TYPE: IndexSchema = IndexSchema {
+    name: "byType",
+    hash_key: attr::CONVERSATION_TYPE,
+    range_key: attr::SK,
+};
+pub const BY_TEAM: IndexSchema = IndexSchema {
+    name: "byTeam",
+    hash_key: attr::TEAM_KEY,
+    range_key: attr::SK,
+};
+pub const BY_USER: IndexSchema = IndexSchema {
+    name: "byUser",
+    hash_key: attr::USER_KEY,
+    range_key: attr::SK,
+};
+
+/// The conversation-reference table.
+pub const REFERENCES: TableSchema = TableSchema {
+    logical_name: "ReferencesTable",
+    hash_key: attr::PK,
+    range_key: attr::SK,
+    indexes: &[BY_TYPE, BY_TEAM, BY_USER],
+    stream: None,
+    ttl_attribute: None,
+};
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(|e| StoreError::InvalidData(e.to_string()))
+}
+
+impl TableSchema {
+    /// Every attribute that is a key of the table or of an index, once.
+    #[must_use]
+    pub fn key_attributes(&self) -> Vec<&'static str> {
+        let mut names = vec![self.hash_key, self.range_key];
+        for index in self.indexes {
+            for name in [index.hash_key, index.range_key] {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        names
+    }
+
+    /// Creates the table (on-demand billing) and waits until it is active. An existing table is
+    /// left as it is.
+    pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+        let mut request = client
+            .create_table()
+            .table_name(table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(self.hash_key, KeyType::Hash)?)
+            .key_schema(key(self.range_key, KeyType::Range)?);
+        for name in self.key_attributes() {
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
+            );
+        }
+        for index in self.indexes {
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(index.hash_key, KeyType::Hash)?)
+                    .key_schema(key(index.range_key, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
+            );
+        }
+        if let Some(view) = self.stream {
+            request = request.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()
+                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
+            );
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception) => {}
+            Err(e) => return Err(map_sdk_error(e)),
+        }
+        self.wait_active(client, table_name).await?;
+        if let Some(ttl) = self.ttl_attribute {
+            client
+                .update_time_to_live()
+                .table_name(table_name)
+                .time_to_live_specification(
+                    aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name(ttl)
+                        .build()
+                        .map_err(|e| StoreError::InvalidData(e.to_string()))?,
+                )
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+        }
+        Ok(())
+    }
+
+    async fn wait_active(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+        for _ in 0..120 {
+            let described = client
+                .describe_table()
+                .table_name(table_name)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            if described
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| *s == TableStatus::Active)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {table_name} did not become active"
+        )))
+    }
+}
