@@ -1,0 +1,504 @@
+//! Connector configuration, read from the environment with Bot Framework's variable names.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `MicrosoftAppId` | the bot's app id; absent or empty = anonymous (local runner, loopback only) |
+//! | `MicrosoftAppPassword` | client secret (required with an app id) |
+//! | `MicrosoftAppTenantId` | the bot's tenant (required for `SingleTenant`) |
+//! | `MicrosoftAppType` | `SingleTenant` (default) or `MultiTenant` (legacy, `botframework.com` authority) |
+//! | `HERALD_CLOUD` | `Public` (default) or `USGov` (login.microsoftonline.us, api.botframework.us scope) |
+//! | `HERALD_TOKEN_URL` | full token endpoint URL, replacing the computed one (tests, emulator) |
+//! | `HERALD_TRUSTED_SERVICE_HOSTS` | extra `host[:port]` entries trusted with the token, comma separated |
+//! | `HERALD_CONNECTOR_TIMEOUT_MS` | per-request timeout (default 30 000) |
+
+use std::fmt;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use herald_domain::{BotAppId, ServiceUrl, TenantId};
+use thiserror::Error;
+use url::Url;
+
+/// Connector hosts that may receive the bearer token, over https on the default port (PROTOCOL 2).
+pub const DEFAULT_TRUSTED_HOSTS: [&str; 4] = [
+    "smba.trafficmanager.net",
+    "smba.infra.gcc.teams.microsoft.com",
+    "smba.infra.gov.teams.microsoft.us",
+    "smba.infra.dod.teams.microsoft.us",
+];
+
+/// Why the configuration could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{name} has an invalid value {value:?}: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+}
+
+/// `MicrosoftAppType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppType {
+    /// The only kind Azure creates since mid-2025: tokens come from the bot's own tenant.
+    #[default]
+    SingleTenant,
+    /// Legacy registrations: tokens come from the `botframework.com` tenant.
+    MultiTenant,
+}
+
+/// Which Microsoft cloud issues tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cloud {
+    #[default]
+    Public,
+    /// US Government (GCC High / DoD).
+    UsGov,
+}
+
+impl Cloud {
+    #[must_use]
+    pub fn login_host(self) -> &'static str {
+        match self {
+            Self::Public => "https://login.microsoftonline.com",
+            Self::UsGov => "https://login.microsoftonline.us",
+        }
+    }
+
+    #[must_use]
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Public => "https://api.botframework.com/.default",
+            Self::UsGov => "https://api.botframework.us/.default",
+        }
+    }
+}
+
+/// A client secret; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the connector authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// Client credentials of a bot registration.
+    App {
+        app_id: BotAppId,
+        password: Secret,
+        app_type: AppType,
+        /// Required for single-tenant bots.
+        tenant_id: Option<TenantId>,
+        cloud: Cloud,
+        /// Replaces `{login_host}/{tenant}/oauth2/v2.0/token` (tests point it at the emulator).
+        token_url: Option<Url>,
+    },
+    /// No app id: no token is fetched or sent, and only loopback service URLs are allowed.
+    Anonymous,
+}
+
+impl Credentials {
+    /// The client-credentials token endpoint for these credentials.
+    pub fn token_url(&self) -> Option<Result<Url, ConfigError>> {
+        let Self::App {
+            app_type,
+            tenant_id,
+            cloud,
+            token_url,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if let Some(url) = token_url {
+            return Some(Ok(url.clone()));
+        }
+        let authority = match (app_type, tenant_id) {
+            (AppType::MultiTenant, _) => "botframework.com".to_owned(),
+            (AppType::SingleTenant, Some(tenant)) => tenant.as_str().to_owned(),
+            (AppType::SingleTenant, None) => {
+                return Some(Err(ConfigError::Missing("MicrosoftAppTenantId")));
+            }
+        };
+        let text = format!("{}/{authority}/oauth2/v2.0/token", cloud.login_host());
+        Some(Url::parse(&text).map_err(|e| ConfigError::Invalid {
+            name: "MicrosoftAppTenantId",
+            value: authority,
+            reason: e.to_string(),
+        }))
+    }
+}
+
+/// One explicitly trusted `host[:port]` (from `HERALD_TRUSTED_SERVICE_HOSTS`); http is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ExplicitHost {
+    host: String,
+    port: Option<u16>,
+}
+
+/// The hosts the bearer token may be sent to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrustedHosts {
+    explicit: Vec<ExplicitHost>,
+}
+
+impl TrustedHosts {
+    /// Only the Microsoft connector hosts.
+    #[must_use]
+    pub fn microsoft() -> Self {
+        Self::default()
+    }
+
+    /// Parses `host[:port],host[:port]` as in `HERALD_TRUSTED_SERVICE_HOSTS`.
+    pub fn with_explicit(mut self, list: &str) -> Result<Self, ConfigError> {
+        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let invalid = |reason: &str| ConfigError::Invalid {
+                name: "HERALD_TRUSTED_SERVICE_HOSTS",
+                value: entry.to_owned(),
+                reason: reason.to_owned(),
+            };
+            let url =
+                Url::parse(&format!("http://{entry}/")).map_err(|e| invalid(&e.to_string()))?;
+            let host = url
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or_else(|| invalid("no host"))?;
+            if url.path() != "/" || !url.username().is_empty() || url.password().is_some() {
+                return Err(invalid("expected host[:port]"));
+            }
+            self.explicit.push(ExplicitHost {
+                host: host.to_ascii_lowercase(),
+                port: url.port(),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Adds one `host[:port]` entry (e.g. an emulator's `127.0.0.1:PORT`).
+    pub fn trust(self, authority: &str) -> Result<Self, ConfigError> {
+        self.with_explicit(authority)
+    }
+
+    /// Whether a request with a token may go to `service_url`: https on the default port to a
+    /// Microsoft connector host, or an exact explicit entry (scheme free, port must match).
+    #[must_use]
+    pub fn is_trusted(&self, service_url: &ServiceUrl) -> bool {
+        let url = service_url.url();
+        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
+            return false;
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return false;
+        }
+        if url.scheme() == "https"
+            && url.port().is_none()
+            && DEFAULT_TRUSTED_HOSTS.contains(&host.as_str())
+        {
+            return true;
+        }
+        self.explicit
+            .iter()
+            .any(|e| e.host == host && e.port == url.port())
+    }
+}
+
+/// Whether a service URL points at this machine (the only place anonymous mode may talk to).
+#[must_use]
+pub fn is_loopback(service_url: &ServiceUrl) -> bool {
+    match service_url.url().host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Everything the HTTP connector needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectorConfig {
+    pub credentials: Credentials,
+    pub trusted_hosts: TrustedHosts,
+    /// Per-request timeout; the caller's deadline shortens it further.
+    pub request_timeout: Duration,
+    /// How long before expiry a cached token is replaced.
+    pub token_refresh_margin: Duration,
+}
+
+impl ConnectorConfig {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+    pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+    /// A configuration for a bot registration, trusting only Microsoft hosts.
+    #[must_use]
+    pub fn app(credentials: Credentials) -> Self {
+        Self {
+            credentials,
+            trusted_hosts: TrustedHosts::microsoft(),
+            request_timeout: Self::DEFAULT_TIMEOUT,
+            token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+        }
+    }
+
+    /// No credentials: loopback service URLs only (the local runner).
+    #[must_use]
+    pub fn anonymous() -> Self {
+        Self::app(Credentials::Anonymous)
+    }
+
+    #[must_use]
+    pub fn trusted_hosts(mut self, trusted_hosts: TrustedHosts) -> Self {
+        self.trusted_hosts = trusted_hosts;
+        self
+    }
+
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
+    /// Reads the process environment (see the module docs for the variables).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |name: &'static str, value: &str, reason: &str| ConfigError::Invalid {
+            name,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+        };
+
+        let credentials = match get("MicrosoftAppId") {
+            None => Credentials::Anonymous,
+            Some(app_id) => {
+                let app_id = BotAppId::new(&app_id)
+                    .map_err(|e| invalid("MicrosoftAppId", &app_id, &e.to_string()))?;
+                let password = get("MicrosoftAppPassword")
+                    .ok_or(ConfigError::Missing("MicrosoftAppPassword"))?;
+                let app_type = match get("MicrosoftAppType") {
+                    None => AppType::SingleTenant,
+                    Some(v) if v.eq_ignore_ascii_case("SingleTenant") => AppType::SingleTenant,
+                    Some(v) if v.eq_ignore_ascii_case("MultiTenant") => AppType::MultiTenant,
+                    Some(v) => {
+                        return Err(invalid(
+                            "MicrosoftAppType",
+                            &v,
+                            "expected SingleTenant or MultiTenant",
+                        ));
+                    }
+                };
+                let tenant_id = get("MicrosoftAppTenantId")
+                    .map(|t| {
+                        TenantId::new(&t)
+                            .map_err(|e| invalid("MicrosoftAppTenantId", &t, &e.to_string()))
+                    })
+                    .transpose()?;
+                let cloud = match get("HERALD_CLOUD") {
+                    None => Cloud::Public,
+                    Some(v) if v.eq_ignore_ascii_case("Public") => Cloud::Public,
+                    Some(v) if v.eq_ignore_ascii_case("USGov") => Cloud::UsGov,
+                    Some(v) => return Err(invalid("HERALD_CLOUD", &v, "expected Public or USGov")),
+                };
+                let token_url = get("HERALD_TOKEN_URL")
+                    .map(|u| {
+                        let url = Url::parse(&u)
+                            .map_err(|e| invalid("HERALD_TOKEN_URL", &u, &e.to_string()))?;
+                        if matches!(url.scheme(), "http" | "https") {
+                            Ok(url)
+                        } else {
+                            Err(invalid("HERALD_TOKEN_URL", &u, "expected an http(s) URL"))
+                        }
+                    })
+                    .transpose()?;
+                let credentials = Credentials::App {
+                    app_id,
+                    password: Secret::new(password),
+                    app_type,
+                    tenant_id,
+                    cloud,
+                    token_url,
+                };
+                // Fail at start-up, not on the first send, when the token URL cannot be formed.
+                if let Some(Err(e)) = credentials.token_url() {
+                    return Err(e);
+                }
+                credentials
+            }
+        };
+
+        let trusted_hosts = match get("HERALD_TRUSTED_SERVICE_HOSTS") {
+            Some(list) => TrustedHosts::microsoft().with_explicit(&list)?,
+            None => TrustedHosts::microsoft(),
+        };
+        let request_timeout = match get("HERALD_CONNECTOR_TIMEOUT_MS") {
+            None => Self::DEFAULT_TIMEOUT,
+            Some(v) => match v.parse::<u64>() {
+                Ok(ms) if ms > 0 => Duration::from_millis(ms),
+                _ => {
+                    return Err(invalid(
+                        "HERALD_CONNECTOR_TIMEOUT_MS",
+                        &v,
+                        "expected a positive number of milliseconds",
+                    ));
+                }
+            },
+        };
+        Ok(Self {
+            credentials,
+            trusted_hosts,
+            request_timeout,
+            token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        ConnectorConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn url(s: &str) -> ServiceUrl {
+        ServiceUrl::parse(s).unwrap()
+    }
+
+    #[test]
+    fn single_tenant_is_default_and_needs_a_tenant() {
+        let config = load(&[
+            ("MicrosoftAppId", "app"),
+            ("MicrosoftAppPassword", "pw"),
+            ("MicrosoftAppTenantId", "tenant-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.credentials.token_url().unwrap().unwrap().as_str(),
+            "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+        );
+        assert_eq!(
+            load(&[("MicrosoftAppId", "app"), ("MicrosoftAppPassword", "pw")]),
+            Err(ConfigError::Missing("MicrosoftAppTenantId"))
+        );
+        assert_eq!(
+            load(&[("MicrosoftAppId", "app")]),
+            Err(ConfigError::Missing("MicrosoftAppPassword"))
+        );
+    }
+
+    #[test]
+    fn multi_tenant_and_government() {
+        let config = load(&[
+            ("MicrosoftAppId", "app"),
+            ("MicrosoftAppPassword", "pw"),
+            ("MicrosoftAppType", "MultiTenant"),
+            ("HERALD_CLOUD", "USGov"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.credentials.token_url().unwrap().unwrap().as_str(),
+            "https://login.microsoftonline.us/botframework.com/oauth2/v2.0/token"
+        );
+        assert!(matches!(
+            config.credentials,
+            Credentials::App {
+                cloud: Cloud::UsGov,
+                ..
+            }
+        ));
+        assert_eq!(Cloud::UsGov.scope(), "https://api.botframework.us/.default");
+        assert!(matches!(
+            load(&[
+                ("MicrosoftAppId", "a"),
+                ("MicrosoftAppPassword", "p"),
+                ("MicrosoftAppType", "UserAssignedMSI")
+            ]),
+            Err(ConfigError::Invalid {
+                name: "MicrosoftAppType",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn anonymous_without_app_id_and_bad_values_are_typed() {
+        let config = load(&[(
+            "HERALD_TRUSTED_SERVICE_HOSTS",
+            "127.0.0.1:4000, localhost:9",
+        )])
+        .unwrap();
+        assert_eq!(config.credentials, Credentials::Anonymous);
+        assert!(
+            config
+                .trusted_hosts
+                .is_trusted(&url("http://127.0.0.1:4000/amer/"))
+        );
+        assert!(matches!(
+            load(&[("HERALD_TRUSTED_SERVICE_HOSTS", "http://x/y")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(matches!(
+            load(&[("HERALD_CONNECTOR_TIMEOUT_MS", "soon")]),
+            Err(ConfigError::Invalid { .. })
+        ));
+        assert!(format!("{:?}", Secret::new("hunter2")).contains("***"));
+    }
+
+    #[test]
+    fn trust_rules() {
+        let trusted = TrustedHosts::microsoft().trust("127.0.0.1:4000").unwrap();
+        assert!(trusted.is_trusted(&url("https://smba.trafficmanager.net/amer/")));
+        assert!(trusted.is_trusted(&url("https://SMBA.infra.gcc.teams.microsoft.com/")));
+        assert!(trusted.is_trusted(&url("https://smba.infra.dod.teams.microsoft.us/")));
+        assert!(!trusted.is_trusted(&url("http://smba.trafficmanager.net/amer/")));
+        assert!(!trusted.is_trusted(&url("https://smba.trafficmanager.net:8443/amer/")));
+        assert!(!trusted.is_trusted(&url("https://smba.trafficmanager.net.evil.example/")));
+        assert!(!trusted.is_trusted(&url("https://evil.example/smba.trafficmanager.net/")));
+        assert!(!trusted.is_trusted(&url("https://user@smba.trafficmanager.net/")));
+        assert!(trusted.is_trusted(&url("http://127.0.0.1:4000/")));
+        assert!(!trusted.is_trusted(&url("http://127.0.0.1:4001/")));
+        assert!(!trusted.is_trusted(&url("http://127.0.0.1/")));
+        assert!(is_loopback(&url("http://127.0.0.2:1/")));
+        assert!(is_loopback(&url("http://[::1]:1/")));
+        assert!(!is_loopback(&url("https://smba.trafficmanager.net/")));
+    }
+}
