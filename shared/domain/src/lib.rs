@@ -2,11 +2,13 @@
 //! function message a conversation later. Everything here is pure (no I/O), so parsing and
 //! validation are tested once and trusted by every crate above.
 
+mod clock;
 mod error;
 mod ids;
 mod reference;
 mod time_zone;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId};
 pub use reference::{

@@ -269,8 +269,12 @@ pub struct ConversationReference {
     pub channel: Option<ChannelInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The zone the Teams client last reported (`localTimezone` / `clientInfo.timezone`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<TimeZone>,
+    /// A zone the user chose with `timezone <name>`; it wins over the client's until cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone_override: Option<TimeZone>,
     pub status: ReferenceStatus,
     /// What caused the last status change (an uninstall event, the connector's 403 body...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -307,6 +311,12 @@ impl ConversationReference {
     pub fn is_sendable(&self) -> bool {
         self.status.is_sendable()
     }
+
+    /// The zone reminders use: the user's explicit choice, else what the client reported.
+    #[must_use]
+    pub fn effective_time_zone(&self) -> Option<TimeZone> {
+        self.time_zone_override.or(self.time_zone)
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +343,7 @@ mod tests {
             channel: None,
             locale: Some("en-US".into()),
             time_zone: Some("Europe/Berlin".parse().unwrap()),
+            time_zone_override: None,
             status: ReferenceStatus::Active,
             status_reason: None,
             status_changed_at: at,

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationKey, ConversationReference, ConversationType,
-    ReferenceStatus, TeamId, TenantId,
+    ReferenceStatus, TeamId, TenantId, TimeZone,
 };
 
 use crate::schema::{self, attr};
@@ -23,7 +23,7 @@ type Item = HashMap<String, AttributeValue>;
 
 /// Attributes an upsert writes only when it creates the item: the installation's first sighting
 /// and its status are owned by `set_status`.
-const CREATE_ONLY: [&str; 5] = [
+pub(crate) const CREATE_ONLY: [&str; 5] = [
     "installedAt",
     "status",
     "statusReason",
@@ -405,6 +405,38 @@ impl ReferenceWriter for DynamoReferenceStore {
                 }
                 _ => Err(map_sdk_error(e)),
             },
+        }
+    }
+
+    async fn set_time_zone_override(
+        &self,
+        key: &ConversationKey,
+        zone: Option<TimeZone>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key_item(key)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#z", "timeZoneOverride");
+        let request = match zone {
+            Some(zone) => request
+                .update_expression("SET #z = :z")
+                .expression_attribute_values(":z", s(zone.name())),
+            None => request.update_expression("REMOVE #z"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error().is_some_and(
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
+                ) =>
+            {
+                Err(StoreError::NotFound(key.to_string()))
+            }
+            Err(e) => Err(map_sdk_error(e)),
         }
     }
 

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use herald_domain::{AadObjectId, BotAppId, ConversationKey, ConversationReference, TenantId};
+use herald_domain::{
+    AadObjectId, BotAppId, ConversationKey, ConversationReference, TenantId, TimeZone,
+};
 use redb::{Database, ReadableTable, TableDefinition};
 
-use crate::dynamo::{best_personal, index_team, index_user, user_key};
+use crate::dynamo::{CREATE_ONLY, best_personal, index_team, index_user, user_key};
 use crate::{
     Cursor, ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter,
     SkipReason, SkippedItem, StatusOutcome, StatusUpdate, StoreError, UpsertOutcome,
@@ -79,33 +81,26 @@ fn index_entries(
     entries
 }
 
-/// What an upsert stores: the incoming reference, with what it does not carry taken from the
-/// stored one. Matches the DynamoDB update expression attribute for attribute.
+/// What an upsert stores: the stored reference with every attribute the incoming one carries
+/// replaced, except those only a create may set. This is the DynamoDB update expression applied
+/// to JSON, attribute for attribute, so the two stores cannot disagree.
 fn merge(
     stored: &ConversationReference,
     incoming: &ConversationReference,
-) -> ConversationReference {
-    let mut merged = incoming.clone();
-    merged.installed_at = stored.installed_at;
-    merged.status = stored.status;
-    merged.status_reason.clone_from(&stored.status_reason);
-    merged.status_changed_at = stored.status_changed_at;
-    if merged.user.is_none() {
-        merged.user.clone_from(&stored.user);
+) -> Result<ConversationReference, StoreError> {
+    let invalid = |e: serde_json::Error| StoreError::InvalidData(e.to_string());
+    let (serde_json::Value::Object(mut merged), serde_json::Value::Object(incoming)) = (
+        serde_json::to_value(stored).map_err(invalid)?,
+        serde_json::to_value(incoming).map_err(invalid)?,
+    ) else {
+        return Err(StoreError::InvalidData("reference is not an object".into()));
+    };
+    for (name, value) in incoming {
+        if !CREATE_ONLY.contains(&name.as_str()) {
+            merged.insert(name, value);
+        }
     }
-    if merged.team.is_none() {
-        merged.team.clone_from(&stored.team);
-    }
-    if merged.channel.is_none() {
-        merged.channel.clone_from(&stored.channel);
-    }
-    if merged.locale.is_none() {
-        merged.locale.clone_from(&stored.locale);
-    }
-    if merged.time_zone.is_none() {
-        merged.time_zone = stored.time_zone;
-    }
-    merged
+    serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
 }
 
 fn encode(reference: &ConversationReference) -> Result<Vec<u8>, StoreError> {
@@ -327,7 +322,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                 }
                 let merged = stored
                     .as_ref()
-                    .map_or_else(|| incoming.clone(), |s| merge(s, &incoming));
+                    .map_or_else(|| Ok(incoming.clone()), |s| merge(s, &incoming))?;
                 table
                     .insert(key.as_str(), encode(&merged)?.as_slice())
                     .map_err(unavailable)?;
@@ -388,6 +383,35 @@ impl ReferenceWriter for EmbeddedReferenceStore {
             };
             txn.commit().map_err(unavailable)?;
             Ok(outcome)
+        })
+        .await
+    }
+
+    async fn set_time_zone_override(
+        &self,
+        key: &ConversationKey,
+        zone: Option<TimeZone>,
+    ) -> Result<(), StoreError> {
+        let (key, display) = (primary(key), key.to_string());
+        self.blocking(move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(REFERENCES).map_err(unavailable)?;
+                let Some(bytes) = table
+                    .get(key.as_str())
+                    .map_err(unavailable)?
+                    .map(|v| v.value().to_vec())
+                else {
+                    return Err(StoreError::NotFound(display));
+                };
+                let mut stored: ConversationReference = serde_json::from_slice(&bytes)
+                    .map_err(|e| StoreError::InvalidData(format!("{display}: {e}")))?;
+                stored.time_zone_override = zone;
+                table
+                    .insert(key.as_str(), encode(&stored)?.as_slice())
+                    .map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
         })
         .await
     }

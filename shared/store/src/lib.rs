@@ -24,7 +24,9 @@ pub use model::{
 };
 
 use async_trait::async_trait;
-use herald_domain::{AadObjectId, ConversationKey, ConversationReference, TeamId, TenantId};
+use herald_domain::{
+    AadObjectId, ConversationKey, ConversationReference, TeamId, TenantId, TimeZone,
+};
 
 /// Point reads.
 #[async_trait]
@@ -59,6 +61,14 @@ pub trait ReferenceWriter: Send + Sync {
         key: &ConversationKey,
         update: &StatusUpdate,
     ) -> Result<StatusOutcome, StoreError>;
+
+    /// Sets (or with `None` clears) the time zone the user chose explicitly, which activities'
+    /// client zones do not override.
+    async fn set_time_zone_override(
+        &self,
+        key: &ConversationKey,
+        zone: Option<TimeZone>,
+    ) -> Result<(), StoreError>;
 
     /// Removes a reference for good (for example after 404 ConversationNotFound). Returns whether
     /// one was there.

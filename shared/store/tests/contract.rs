@@ -129,6 +129,7 @@ fn base(
         channel: None,
         locale: Some("en-US".into()),
         time_zone: None,
+        time_zone_override: None,
         status: ReferenceStatus::Active,
         status_reason: None,
         status_changed_at: at(seconds),
@@ -253,6 +254,41 @@ async fn absent_fields_keep_stored_values(h: &dyn Harness) {
         stored.time_zone.map(herald_domain::TimeZone::name),
         Some("Asia/Kathmandu")
     );
+}
+
+async fn time_zone_override_survives_activities(h: &dyn Harness) {
+    let store = h.open(APP).await;
+    let r = personal(TENANT, 13, 0);
+    store.upsert(&r).await.unwrap();
+    let chosen: herald_domain::TimeZone = "Pacific/Chatham".parse().unwrap();
+    store
+        .set_time_zone_override(&r.key(), Some(chosen))
+        .await
+        .unwrap();
+    // The client keeps reporting Berlin; the user's choice stands.
+    store.upsert(&personal(TENANT, 13, 10)).await.unwrap();
+    let stored = store.get(&r.key()).await.unwrap().unwrap();
+    assert_eq!(stored.effective_time_zone(), Some(chosen));
+    assert_eq!(
+        stored.time_zone.map(herald_domain::TimeZone::name),
+        Some("Europe/Berlin")
+    );
+    store.set_time_zone_override(&r.key(), None).await.unwrap();
+    let stored = store.get(&r.key()).await.unwrap().unwrap();
+    assert_eq!(
+        stored
+            .effective_time_zone()
+            .map(herald_domain::TimeZone::name),
+        Some("Europe/Berlin")
+    );
+    let missing = ConversationKey::new(
+        TenantId::new(TENANT).unwrap(),
+        ConversationId::new("a:none").unwrap(),
+    );
+    assert!(matches!(
+        store.set_time_zone_override(&missing, Some(chosen)).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 async fn stale_activity_does_not_win(h: &dyn Harness) {
@@ -720,6 +756,7 @@ contract!(
     upsert_creates_then_updates,
     absent_fields_keep_stored_values,
     stale_activity_does_not_win,
+    time_zone_override_survives_activities,
     concurrent_upserts_of_one_reference,
     status_changes_are_ordered,
     delete_removes,
