@@ -411,16 +411,7 @@ async fn missing_or_non_bearer_header_is_rejected() {
 async fn concurrent_cold_start_fetches_keys_once() {
     let h = Harness::new().await;
     let token = h.mint(TokenKind::Valid);
-    let checks = (0..64).map(|_| {
-        let validator = Arc::clone(&h.validator);
-        let header = format!("Bearer {token}");
-        tokio::spawn(async move {
-            validator
-                .validate(Some(&header), TEAMS_CHANNEL_ID, SERVICE_URL)
-                .await
-        })
-    });
-    for result in futures_join(checks).await {
+    for result in validate_concurrently(&h.validator, &token, 64).await {
         result.unwrap();
     }
     assert_eq!(h.fetches(), (1, 1));
@@ -433,19 +424,31 @@ async fn concurrent_unknown_kid_causes_one_refresh() {
     h.identity.rotate_key();
     h.clock.advance(Duration::from_secs(6 * 60));
     let token = h.mint(TokenKind::Valid);
-    let checks = (0..64).map(|_| {
-        let validator = Arc::clone(&h.validator);
-        let header = format!("Bearer {token}");
-        tokio::spawn(async move {
-            validator
-                .validate(Some(&header), TEAMS_CHANNEL_ID, SERVICE_URL)
-                .await
-        })
-    });
-    for result in futures_join(checks).await {
+    for result in validate_concurrently(&h.validator, &token, 64).await {
         assert_eq!(result.unwrap().key_id, h.identity.current_kid());
     }
     assert_eq!(h.fetches(), (2, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_fetches_are_shared_even_without_rate_limits() {
+    let identity = Identity::new(APP_ID);
+    let url = serve(&identity).await;
+    let mut config = InboundAuthConfig::new(APP_ID).with_openid_metadata_url(url);
+    config.unknown_kid_refresh_interval = Duration::ZERO;
+    config.failed_refresh_backoff = Duration::ZERO;
+    let validator = Arc::new(JwtValidator::new(config).unwrap());
+    // A slow identity keeps every request below waiting on the first one's fetch.
+    identity.set_latency(Duration::from_millis(300));
+    let token = identity.mint(TokenSpec::new(SERVICE_URL, TokenKind::UnknownKey));
+    for result in validate_concurrently(&validator, &token, 64).await {
+        assert_eq!(
+            result.unwrap_err(),
+            AuthError::UnknownKey("herald-test-unknown".to_owned())
+        );
+    }
+    assert_eq!(identity.metadata_fetches(), 1);
+    assert_eq!(identity.jwks_fetches(), 1);
 }
 
 #[tokio::test]
@@ -604,11 +607,27 @@ fn arbitrary_input_never_panics_and_is_never_accepted() {
         .unwrap();
 }
 
-/// Awaits spawned tasks in order.
-async fn futures_join<T>(handles: impl IntoIterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
-    let mut out = Vec::new();
+/// Starts `count` validations of `token` at once, then collects their results.
+async fn validate_concurrently(
+    validator: &Arc<JwtValidator>,
+    token: &str,
+    count: usize,
+) -> Vec<Result<Claims, AuthError>> {
+    let header = format!("Bearer {token}");
+    let handles: Vec<_> = (0..count)
+        .map(|_| {
+            let validator = Arc::clone(validator);
+            let header = header.clone();
+            tokio::spawn(async move {
+                validator
+                    .validate(Some(&header), TEAMS_CHANNEL_ID, SERVICE_URL)
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(count);
     for handle in handles {
-        out.push(handle.await.unwrap());
+        results.push(handle.await.unwrap());
     }
-    out
+    results
 }

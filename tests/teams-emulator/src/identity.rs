@@ -11,8 +11,9 @@
 //! Keys are fixed 2048-bit test keys under `keys/` (test-only, never used outside tests), so no
 //! test pays for RSA key generation.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration as StdDuration;
 
 use axum::Json;
 use axum::Router;
@@ -238,6 +239,8 @@ struct Inner {
     metadata_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
     outage: AtomicBool,
+    /// Delay before each answer, in milliseconds.
+    latency_ms: AtomicU64,
 }
 
 /// The emulated Bot Framework identity service for one bot app id. Cheap to clone; clones share
@@ -288,6 +291,7 @@ impl Identity {
                 metadata_fetches: AtomicUsize::new(0),
                 jwks_fetches: AtomicUsize::new(0),
                 outage: AtomicBool::new(false),
+                latency_ms: AtomicU64::new(0),
             }),
         }
     }
@@ -347,6 +351,12 @@ impl Identity {
     /// While on, both documents answer 503 (requests are still counted).
     pub fn set_outage(&self, on: bool) {
         self.inner.outage.store(on, Ordering::SeqCst);
+    }
+
+    /// Delays every answer (so tests can hold many validations inside one fetch).
+    pub fn set_latency(&self, latency: StdDuration) {
+        let ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.inner.latency_ms.store(ms, Ordering::SeqCst);
     }
 
     /// The two identity routes; merge into a server or serve alone.
@@ -471,6 +481,20 @@ fn encode_part(value: &Value) -> String {
     URL_SAFE_NO_PAD.encode(value.to_string())
 }
 
+/// Counts a request, then applies the injected latency; `Some` answer while in an outage.
+async fn answer_faults(identity: &Identity, counter: &AtomicUsize) -> Option<Response> {
+    counter.fetch_add(1, Ordering::SeqCst);
+    let latency = identity.inner.latency_ms.load(Ordering::SeqCst);
+    if latency > 0 {
+        tokio::time::sleep(StdDuration::from_millis(latency)).await;
+    }
+    identity
+        .inner
+        .outage
+        .load(Ordering::SeqCst)
+        .then(unavailable)
+}
+
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -480,12 +504,8 @@ fn unavailable() -> Response {
 }
 
 async fn openid_metadata(State(identity): State<Identity>, headers: HeaderMap) -> Response {
-    identity
-        .inner
-        .metadata_fetches
-        .fetch_add(1, Ordering::SeqCst);
-    if identity.inner.outage.load(Ordering::SeqCst) {
-        return unavailable();
+    if let Some(fault) = answer_faults(&identity, &identity.inner.metadata_fetches).await {
+        return fault;
     }
     let Some(host) = headers
         .get(header::HOST)
@@ -506,9 +526,8 @@ async fn openid_metadata(State(identity): State<Identity>, headers: HeaderMap) -
 }
 
 async fn jwks(State(identity): State<Identity>) -> Response {
-    identity.inner.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    if identity.inner.outage.load(Ordering::SeqCst) {
-        return unavailable();
+    if let Some(fault) = answer_faults(&identity, &identity.inner.jwks_fetches).await {
+        return fault;
     }
     let keys: Vec<Value> = identity.published_keys().iter().map(TestKey::jwk).collect();
     Json(json!({ "keys": keys })).into_response()
