@@ -631,3 +631,38 @@ async fn validate_concurrently(
     }
     results
 }
+
+#[tokio::test]
+async fn works_against_the_full_emulator_server() {
+    let emulator = herald_teams_emulator::TeamsEmulator::start(
+        herald_teams_emulator::EmulatorConfig::default(),
+    )
+    .await
+    .unwrap();
+    let identity = emulator.identity();
+    let validator = JwtValidator::new(
+        InboundAuthConfig::new(identity.app_id())
+            .with_openid_metadata_url(emulator.openid_metadata_url()),
+    )
+    .unwrap();
+    let service_url = emulator.service_url();
+    let check = |kind| {
+        let header = format!(
+            "Bearer {}",
+            identity.mint(TokenSpec::new(&service_url, kind))
+        );
+        let validator = &validator;
+        let service_url = service_url.clone();
+        async move {
+            validator
+                .validate(Some(&header), TEAMS_CHANNEL_ID, &service_url)
+                .await
+        }
+    };
+    check(TokenKind::Valid).await.unwrap();
+    assert!(matches!(
+        check(TokenKind::NotEndorsed).await,
+        Err(AuthError::NotEndorsed { .. })
+    ));
+    assert_eq!(identity.jwks_fetches(), 1);
+}
