@@ -31,6 +31,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use herald_domain::{Clock, SystemClock};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -198,21 +199,6 @@ pub struct Claims {
     pub key_id: String,
 }
 
-/// The time source of the validator: token lifetimes and key-cache age are judged against it.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> DateTime<Utc>;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now()
-    }
-}
-
 /// Validates inbound Bot Framework tokens. Create one per process and share it: it holds the key
 /// cache and the HTTP client.
 pub struct JwtValidator {
@@ -257,7 +243,8 @@ impl JwtValidator {
         })
     }
 
-    /// Replaces the clock (tests drive cache age and token lifetimes with it).
+    /// Replaces the clock: token lifetimes and key-cache age are judged against it (tests drive a
+    /// `herald_domain::ManualClock`).
     #[must_use]
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

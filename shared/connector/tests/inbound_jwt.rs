@@ -3,15 +3,16 @@
 //! Every rejection asserts the exact [`AuthError`] variant, so a check that silently stops
 //! working fails here.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use herald_connector::inbound::{
-    AuthError, Claims, Clock, InboundAuthConfig, JwtValidator, US_GOV_ISSUER,
+    AuthError, Claims, InboundAuthConfig, JwtValidator, US_GOV_ISSUER,
 };
+use herald_domain::{Clock as _, ManualClock};
 use herald_teams_emulator::identity::{
     FOREIGN_AUDIENCE, FOREIGN_ISSUER, FOREIGN_SERVICE_URL, Identity, OPENID_METADATA_PATH,
     TEAMS_CHANNEL_ID, TokenKind, TokenSpec,
@@ -21,26 +22,6 @@ use proptest::test_runner::{Config, TestRunner};
 
 const APP_ID: &str = "5e3c1a7b-8d2f-4c61-9b0e-2a7f6d4c8e19";
 const SERVICE_URL: &str = "https://smba.trafficmanager.net/amer/";
-
-/// A clock the test moves by hand.
-struct ManualClock(Mutex<DateTime<Utc>>);
-
-impl ManualClock {
-    fn new() -> Arc<Self> {
-        Arc::new(Self(Mutex::new(Utc::now())))
-    }
-
-    fn advance(&self, by: Duration) {
-        let mut now = self.0.lock().unwrap();
-        *now += chrono::Duration::from_std(by).unwrap();
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
 
 /// Serves `identity.router()` on 127.0.0.1:0 and returns its metadata URL.
 async fn serve(identity: &Identity) -> String {
@@ -61,7 +42,7 @@ impl Harness {
     async fn new() -> Self {
         let identity = Identity::new(APP_ID);
         let url = serve(&identity).await;
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let validator =
             JwtValidator::new(InboundAuthConfig::new(APP_ID).with_openid_metadata_url(url))
                 .unwrap()
@@ -142,7 +123,7 @@ async fn times_within_the_five_minute_skew_are_accepted() {
 
     // The same tokens fail once the clock moves past the skew.
     let expiring = h.mint(TokenKind::ExpiredWithinSkew);
-    h.clock.advance(Duration::from_secs(4 * 60));
+    h.clock.advance(chrono::Duration::seconds(4 * 60));
     let err = h.check(&expiring).await.unwrap_err();
     assert!(matches!(err, AuthError::Expired { .. }), "{err}");
 }
@@ -176,7 +157,7 @@ async fn unknown_kid_then_rotation_refreshes_keys_and_succeeds() {
 
     // Signed by a key not published yet: a refresh is tried (the last fetch is old enough), and
     // the token still fails.
-    h.clock.advance(Duration::from_secs(6 * 60));
+    h.clock.advance(chrono::Duration::seconds(6 * 60));
     let upcoming = h.mint(TokenKind::UpcomingKey);
     let err = h.check(&upcoming).await.unwrap_err();
     assert!(matches!(err, AuthError::UnknownKey(_)), "{err}");
@@ -189,7 +170,7 @@ async fn unknown_kid_then_rotation_refreshes_keys_and_succeeds() {
     assert_eq!(h.fetches(), (2, 2));
 
     // Once the rate limit allows, the unknown kid triggers one refresh that finds the new key.
-    h.clock.advance(Duration::from_secs(6 * 60));
+    h.clock.advance(chrono::Duration::seconds(6 * 60));
     let claims = h.check(&upcoming).await.unwrap();
     assert_eq!(claims.key_id, h.identity.current_kid());
     assert_eq!(h.fetches(), (3, 3));
@@ -202,7 +183,7 @@ async fn a_retired_key_is_refused_after_refresh() {
     h.identity.rotate_key();
     h.identity.retire_old_keys();
     // The 24 h refresh picks up the new key and forgets the retired one.
-    h.clock.advance(Duration::from_secs(25 * 60 * 60));
+    h.clock.advance(chrono::Duration::seconds(25 * 60 * 60));
     let claims = h.check_kind(TokenKind::Valid).await.unwrap();
     assert_eq!(claims.key_id, "herald-test-key-1");
     assert_eq!(h.fetches(), (2, 2));
@@ -422,7 +403,7 @@ async fn concurrent_unknown_kid_causes_one_refresh() {
     let h = Harness::new().await;
     h.check_kind(TokenKind::Valid).await.unwrap();
     h.identity.rotate_key();
-    h.clock.advance(Duration::from_secs(6 * 60));
+    h.clock.advance(chrono::Duration::seconds(6 * 60));
     let token = h.mint(TokenKind::Valid);
     for result in validate_concurrently(&h.validator, &token, 64).await {
         assert_eq!(result.unwrap().key_id, h.identity.current_kid());
@@ -455,7 +436,7 @@ async fn concurrent_fetches_are_shared_even_without_rate_limits() {
 async fn garbage_kids_cannot_hammer_the_metadata_endpoint() {
     let h = Harness::new().await;
     h.check_kind(TokenKind::Valid).await.unwrap();
-    h.clock.advance(Duration::from_secs(6 * 60));
+    h.clock.advance(chrono::Duration::seconds(6 * 60));
     for i in 0..50 {
         let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"RS256","kid":"garbage-{i}"}}"#));
         let err = h.check(&format!("{header}.e30.c2ln")).await.unwrap_err();
@@ -469,10 +450,10 @@ async fn garbage_kids_cannot_hammer_the_metadata_endpoint() {
 async fn keys_are_refreshed_after_24_hours() {
     let h = Harness::new().await;
     h.check_kind(TokenKind::Valid).await.unwrap();
-    h.clock.advance(Duration::from_secs(23 * 60 * 60));
+    h.clock.advance(chrono::Duration::seconds(23 * 60 * 60));
     h.check_kind(TokenKind::Valid).await.unwrap();
     assert_eq!(h.fetches(), (1, 1));
-    h.clock.advance(Duration::from_secs(60 * 60 + 1));
+    h.clock.advance(chrono::Duration::seconds(60 * 60 + 1));
     h.check_kind(TokenKind::Valid).await.unwrap();
     assert_eq!(h.fetches(), (2, 2));
 }
@@ -490,13 +471,13 @@ async fn metadata_outage_is_reported_and_cached_keys_survive_it() {
     assert_eq!(h.fetches(), (1, 0));
 
     h.identity.set_outage(false);
-    h.clock.advance(Duration::from_secs(11));
+    h.clock.advance(chrono::Duration::seconds(11));
     h.check_kind(TokenKind::Valid).await.unwrap();
     assert_eq!(h.fetches(), (2, 1));
 
     // Keys go stale during an outage: the refetch fails, the cached key still serves.
     h.identity.set_outage(true);
-    h.clock.advance(Duration::from_secs(25 * 60 * 60));
+    h.clock.advance(chrono::Duration::seconds(25 * 60 * 60));
     h.check_kind(TokenKind::Valid).await.unwrap();
     assert_eq!(h.fetches(), (3, 1));
     // But a still-invalid token stays invalid.
