@@ -1,0 +1,141 @@
+//! The Adaptive Cards Herald answers with: the welcome card and command replies.
+
+use herald_connector::{Activity, Attachment};
+use herald_domain::{ConversationReference, ConversationType};
+use serde_json::{Value, json};
+
+/// `data` of the opt-out button every Herald card can carry; the webhook recognises it from an
+/// `Action.Submit` message or an `Action.Execute` invoke.
+pub const OPT_OUT_VERB: &str = "herald.optOut";
+
+/// Configurable wording of the welcome message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WelcomeText {
+    /// How the bot calls itself (`HERALD_BOT_NAME`).
+    pub bot_name: String,
+    /// What Herald will send here (`HERALD_WELCOME_TEXT`).
+    pub offer: String,
+}
+
+impl Default for WelcomeText {
+    fn default() -> Self {
+        Self {
+            bot_name: "Herald".to_owned(),
+            offer: "I deliver notifications and reminders from your organisation's systems, \
+                    at your local time."
+                .to_owned(),
+        }
+    }
+}
+
+fn text_block(text: &str, extra: Value) -> Value {
+    let mut block = json!({"type": "TextBlock", "text": text, "wrap": true});
+    if let (Some(block), Some(extra)) = (block.as_object_mut(), extra.as_object()) {
+        block.extend(extra.clone());
+    }
+    block
+}
+
+fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
+    json!({
+        "type": "AdaptiveCard",
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "version": "1.4",
+        "body": body,
+        "actions": actions,
+    })
+}
+
+/// The opt-out button: `Action.Submit` works everywhere Herald posts.
+#[must_use]
+pub fn opt_out_action() -> Value {
+    json!({
+        "type": "Action.Submit",
+        "title": "Stop these notifications",
+        "data": {"herald": OPT_OUT_VERB, "msteams": {"type": "messageBack", "text": "stop", "displayText": "stop"}},
+    })
+}
+
+/// Why this conversation is getting a message from a bot it may never have used: where Herald was
+/// installed and by whom (seed advice for welcome messages).
+fn reason(reference: &ConversationReference, installer: Option<&str>, bot: &str) -> String {
+    let by = installer
+        .map(|name| format!(" by {name}"))
+        .unwrap_or_default();
+    match reference.conversation_type {
+        ConversationType::Personal => format!("{bot} was added to your chats{by}."),
+        ConversationType::GroupChat => format!("{bot} was added to this group chat{by}."),
+        ConversationType::Channel => {
+            let team = reference
+                .team
+                .as_ref()
+                .and_then(|t| t.name.as_deref())
+                .unwrap_or("this team");
+            let channel = match (&reference.channel, &reference.team) {
+                (Some(channel), Some(team)) => {
+                    channel.display_name(&team.id).unwrap_or("a channel")
+                }
+                _ => "a channel",
+            };
+            format!("{bot} was added to the team {team} and posts in {channel}{by}.")
+        }
+    }
+}
+
+/// The welcome card, sent once per installation.
+#[must_use]
+pub fn welcome(
+    text: &WelcomeText,
+    reference: &ConversationReference,
+    installer: Option<&str>,
+) -> Activity {
+    let opt_out = match reference.conversation_type {
+        ConversationType::Personal => {
+            "Don't want these? Type **stop** or use the button below; **start** turns them back on."
+        }
+        _ => {
+            "Don't want notifications here? Mention me with **stop** or use the button below; \
+             **start** turns them back on."
+        }
+    };
+    let body = vec![
+        text_block(
+            &format!("Welcome to {}", text.bot_name),
+            json!({"size": "Large", "weight": "Bolder"}),
+        ),
+        text_block(&reason(reference, installer, &text.bot_name), json!({})),
+        text_block(&text.offer, json!({})),
+        text_block(
+            "Next: type **help** for commands, **status** for your settings, and \
+             **timezone Europe/London** (any IANA name) if your reminders should follow another zone.",
+            json!({"isSubtle": true}),
+        ),
+        text_block(opt_out, json!({"isSubtle": true})),
+    ];
+    Activity::message()
+        .summary(format!("Welcome to {}", text.bot_name))
+        .attachment(Attachment::adaptive_card(card(
+            body,
+            vec![opt_out_action()],
+        )))
+}
+
+/// A plain reply.
+#[must_use]
+pub fn reply(text: impl Into<String>) -> Activity {
+    Activity::message().text(text)
+}
+
+/// The command list.
+#[must_use]
+pub fn help(bot: &str) -> Activity {
+    reply(format!(
+        "Here's what {bot} understands:\n\n\
+         - **help**: this list\n\
+         - **status**: whether notifications are on here, and your time zone\n\
+         - **stop** / **unsubscribe**: no more notifications here\n\
+         - **start** / **subscribe**: notifications back on\n\
+         - **timezone Region/City**: the zone your reminders use (e.g. timezone America/Chicago); \
+         **timezone auto** follows Teams again"
+    ))
+}

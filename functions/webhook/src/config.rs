@@ -1,0 +1,117 @@
+use herald_domain::{BotAppId, DomainError};
+use thiserror::Error;
+
+use crate::WelcomeText;
+
+/// The webhook's settings, from the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// `MicrosoftAppId`: the bot registration; tokens must be issued for it.
+    pub bot_app_id: BotAppId,
+    pub welcome: WelcomeText,
+    /// Larger bodies get 413 before any parsing (`HERALD_MAX_ACTIVITY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+/// Activities are a few KB; Teams caps messages at about 28 KB and card submits stay small.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; the webhook cannot validate Bot Framework tokens without it")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+}
+
+impl WebhookConfig {
+    /// Reads `MicrosoftAppId` (required), `HERALD_BOT_NAME`, `HERALD_WELCOME_TEXT` and
+    /// `HERALD_MAX_ACTIVITY_BYTES` through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let app = get("MicrosoftAppId").ok_or(ConfigError::Missing("MicrosoftAppId"))?;
+        let bot_app_id = BotAppId::new(app).map_err(|e: DomainError| ConfigError::Invalid {
+            name: "MicrosoftAppId",
+            problem: e.to_string(),
+        })?;
+        Self::with_app(bot_app_id, lookup)
+    }
+
+    /// The same, for an app id decided by the caller (the local runner's placeholder app).
+    pub fn with_app(
+        bot_app_id: BotAppId,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let defaults = WelcomeText::default();
+        let max_body_bytes = match get("HERALD_MAX_ACTIVITY_BYTES") {
+            Some(v) => v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1024)
+                .ok_or(ConfigError::Invalid {
+                    name: "HERALD_MAX_ACTIVITY_BYTES",
+                    problem: format!("{v:?} is not a byte count of at least 1024"),
+                })?,
+            None => DEFAULT_MAX_BODY_BYTES,
+        };
+        Ok(Self {
+            bot_app_id,
+            welcome: WelcomeText {
+                bot_name: get("HERALD_BOT_NAME").unwrap_or(defaults.bot_name),
+                offer: get("HERALD_WELCOME_TEXT").unwrap_or(defaults.offer),
+            },
+            max_body_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requires_app_id_and_reads_wording() {
+        assert!(matches!(
+            WebhookConfig::from_lookup(|_| None),
+            Err(ConfigError::Missing("MicrosoftAppId"))
+        ));
+        let config = WebhookConfig::from_lookup(|n| match n {
+            "MicrosoftAppId" => Some("app".into()),
+            "HERALD_BOT_NAME" => Some("Contoso Alerts".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.welcome.bot_name, "Contoso Alerts");
+        assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert!(
+            WebhookConfig::from_lookup(|n| match n {
+                "MicrosoftAppId" => Some("app".into()),
+                "HERALD_MAX_ACTIVITY_BYTES" => Some("lots".into()),
+                _ => None,
+            })
+            .is_err()
+        );
+    }
+}
+
+/// Inbound token settings: the cloud (`HERALD_CLOUD=USGov`) and, for emulators, another OpenID
+/// metadata document (`HERALD_OPENID_METADATA_URL`).
+#[must_use]
+pub fn inbound_auth_config(
+    app: &BotAppId,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> herald_connector::inbound::InboundAuthConfig {
+    use herald_connector::inbound::InboundAuthConfig;
+    let config = match lookup("HERALD_CLOUD") {
+        Some(cloud) if cloud.eq_ignore_ascii_case("USGov") => {
+            InboundAuthConfig::us_government(app.as_str())
+        }
+        _ => InboundAuthConfig::new(app.as_str()),
+    };
+    match lookup("HERALD_OPENID_METADATA_URL").filter(|v| !v.trim().is_empty()) {
+        Some(url) => config.with_openid_metadata_url(url),
+        None => config,
+    }
+}

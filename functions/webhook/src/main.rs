@@ -1,0 +1,56 @@
+//! The webhook Lambda: wires configuration and clients, then serves `POST /api/messages`.
+
+use std::sync::Arc;
+
+use herald_connector::inbound::JwtValidator;
+use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_domain::SystemClock;
+use herald_events::{EventBridgePublisher, EventsConfig};
+use herald_store::{DynamoReferenceStore, StoreConfig};
+use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
+use lambda_http::{Body, Error, Request, Response, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let lookup = |name: &str| std::env::var(name).ok();
+    // Refuses to start without MicrosoftAppId: there is no unauthenticated mode here.
+    let config = WebhookConfig::from_lookup(lookup)?;
+    let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, lookup))?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoReferenceStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        &StoreConfig::from_env()?,
+    );
+    let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
+        .throttle(Limits::teams())
+        .retry(RetryPolicy::default());
+    let events = EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&aws),
+        EventsConfig::from_env()?,
+    );
+    let webhook = Webhook {
+        store: Arc::new(store),
+        connector: Arc::new(connector),
+        auth: InboundAuth::BotFramework(validator),
+        events: Arc::new(events),
+        clock: Arc::new(SystemClock),
+        config,
+    };
+    run(service_fn(|request: Request| handle(&webhook, request))).await
+}
+
+async fn handle(webhook: &Webhook, request: Request) -> Result<Response<Body>, Error> {
+    let authorization = request
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let reply = webhook.handle(authorization, request.body().as_ref()).await;
+    let body = reply
+        .body
+        .map_or(Body::Empty, |b| Body::Text(b.to_string()));
+    Ok(Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .body(body)?)
+}
