@@ -119,6 +119,7 @@ pub enum Credentials {
 
 impl Credentials {
     /// The client-credentials token endpoint for these credentials.
+    #[must_use]
     pub fn token_url(&self) -> Option<Result<Url, ConfigError>> {
         let Self::App {
             app_type,

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use herald_domain::ServiceUrl;
+use herald_domain::{ConversationId, ServiceUrl};
 use reqwest::{Method, header};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{ConfigError, ConnectorConfig, TrustedHosts, is_loopback};
 use crate::connector::{Call, Connector, Operation, Response};
 use crate::error::{ConnectorError, ServiceError, parse_retry_after};
+use crate::model::ActivityId;
 use crate::token::TokenProvider;
 
 /// Talks to the Bot Framework connector over HTTPS.
@@ -78,13 +79,14 @@ impl HttpConnector {
         }
     }
 
-    async fn request<B: Serialize + Sync + ?Sized, T: DeserializeOwned>(
+    /// Sends one request; the raw body of a 2xx answer, or the classified failure.
+    async fn send(
         &self,
         call: Call<'_>,
         method: Method,
         url: Url,
-        body: Option<&B>,
-    ) -> Result<Option<T>, ConnectorError> {
+        body: Option<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), ConnectorError> {
         self.check_target(call.service_url)?;
         let timeout = match call.deadline.remaining() {
             Some(left) if left.is_zero() => {
@@ -101,7 +103,9 @@ impl HttpConnector {
             request = request.bearer_auth(token.secret());
         }
         if let Some(body) = body {
-            request = request.json(body);
+            request = request
+                .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+                .body(body);
         }
         let response = request
             .send()
@@ -124,33 +128,120 @@ impl HttpConnector {
             }
             return Err(ConnectorError::from_response(status, &bytes, retry_after));
         }
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(None);
-        }
-        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            ConnectorError::Other(ServiceError {
-                status: Some(status),
-                code: Some("InvalidResponse".to_owned()),
-                message: Some(e.to_string()),
-            })
-        })
+        Ok((status, bytes.to_vec()))
     }
+}
 
-    async fn required<B: Serialize + Sync + ?Sized, T: DeserializeOwned>(
-        &self,
-        call: Call<'_>,
-        method: Method,
-        url: Url,
-        body: Option<&B>,
-    ) -> Result<T, ConnectorError> {
-        self.request(call, method, url, body).await?.ok_or_else(|| {
-            ConnectorError::Other(ServiceError {
-                status: None,
-                code: Some("InvalidResponse".to_owned()),
-                message: Some("empty response body".to_owned()),
-            })
+fn invalid_response(status: u16, message: String) -> ConnectorError {
+    ConnectorError::Other(ServiceError {
+        status: Some(status),
+        code: Some("InvalidResponse".to_owned()),
+        message: Some(message),
+    })
+}
+
+fn json<T: DeserializeOwned>(status: u16, bytes: &[u8]) -> Result<T, ConnectorError> {
+    serde_json::from_slice(bytes).map_err(|e| invalid_response(status, e.to_string()))
+}
+
+fn to_body<T: Serialize>(value: &T) -> Result<Option<Vec<u8>>, ConnectorError> {
+    serde_json::to_vec(value).map(Some).map_err(|e| {
+        ConnectorError::BadRequest(ServiceError {
+            status: None,
+            code: Some("Serialization".to_owned()),
+            message: Some(e.to_string()),
         })
-    }
+    })
+}
+
+/// Method, URL and body of an operation (PROTOCOL 1).
+fn prepare(
+    base: &ServiceUrl,
+    operation: &Operation<'_>,
+) -> Result<(Method, Url, Option<Vec<u8>>), ConnectorError> {
+    let activities = |c: &ConversationId, id: &ActivityId| {
+        endpoint(
+            base,
+            &["conversations", c.as_str(), "activities", id.as_str()],
+        )
+    };
+    Ok(match operation {
+        Operation::CreateConversation(params) => (
+            Method::POST,
+            endpoint(base, &["conversations"])?,
+            to_body(params)?,
+        ),
+        Operation::SendToConversation(c, activity) => (
+            Method::POST,
+            endpoint(base, &["conversations", c.as_str(), "activities"])?,
+            to_body(activity)?,
+        ),
+        Operation::ReplyToActivity(c, id, activity) => {
+            (Method::POST, activities(c, id)?, to_body(activity)?)
+        }
+        Operation::UpdateActivity(c, id, activity) => {
+            (Method::PUT, activities(c, id)?, to_body(activity)?)
+        }
+        Operation::DeleteActivity(c, id) => (Method::DELETE, activities(c, id)?, None),
+        Operation::GetPagedMembers {
+            conversation,
+            page_size,
+            continuation_token,
+        } => {
+            let mut url = endpoint(
+                base,
+                &["conversations", conversation.as_str(), "pagedmembers"],
+            )?;
+            if page_size.is_some() || continuation_token.is_some() {
+                let mut query = url.query_pairs_mut();
+                if let Some(size) = page_size {
+                    query.append_pair("pageSize", &size.to_string());
+                }
+                if let Some(token) = continuation_token {
+                    query.append_pair("continuationToken", token);
+                }
+            }
+            (Method::GET, url, None)
+        }
+        Operation::GetConversationMember(c, member) => (
+            Method::GET,
+            endpoint(
+                base,
+                &["conversations", c.as_str(), "members", member.as_str()],
+            )?,
+            None,
+        ),
+        Operation::GetTeamDetails(team) => (
+            Method::GET,
+            endpoint(base, &["teams", team.as_str()])?,
+            None,
+        ),
+        Operation::GetTeamChannels(team) => (
+            Method::GET,
+            endpoint(base, &["teams", team.as_str(), "conversations"])?,
+            None,
+        ),
+    })
+}
+
+/// Decodes a success body into the operation's response type.
+fn decode(
+    operation: &Operation<'_>,
+    status: u16,
+    bytes: &[u8],
+) -> Result<Response, ConnectorError> {
+    Ok(match operation {
+        Operation::CreateConversation(_) => Response::Conversation(json(status, bytes)?),
+        Operation::SendToConversation(..)
+        | Operation::ReplyToActivity(..)
+        | Operation::UpdateActivity(..) => Response::Resource(json(status, bytes)?),
+        // Teams answers a delete with an empty body (or `{}`); there is nothing to read.
+        Operation::DeleteActivity(..) => Response::Empty,
+        Operation::GetPagedMembers { .. } => Response::Members(json(status, bytes)?),
+        Operation::GetConversationMember(..) => Response::Member(json(status, bytes)?),
+        Operation::GetTeamDetails(_) => Response::Team(json(status, bytes)?),
+        Operation::GetTeamChannels(_) => Response::Channels(json(status, bytes)?),
+    })
 }
 
 /// `{serviceUrl}/v3/...` with every segment percent-encoded (conversation ids carry `:`, `@`, `;`).
@@ -176,110 +267,9 @@ impl Connector for HttpConnector {
         call: Call<'_>,
         operation: Operation<'_>,
     ) -> Result<Response, ConnectorError> {
-        let base = call.service_url;
-        let none: Option<&()> = None;
-        match operation {
-            Operation::CreateConversation(params) => {
-                let url = endpoint(base, &["conversations"])?;
-                self.required(call, Method::POST, url, Some(params))
-                    .await
-                    .map(Response::Conversation)
-            }
-            Operation::SendToConversation(conversation, activity) => {
-                let url = endpoint(
-                    base,
-                    &["conversations", conversation.as_str(), "activities"],
-                )?;
-                self.required(call, Method::POST, url, Some(activity))
-                    .await
-                    .map(Response::Resource)
-            }
-            Operation::ReplyToActivity(conversation, id, activity) => {
-                let segments = [
-                    "conversations",
-                    conversation.as_str(),
-                    "activities",
-                    id.as_str(),
-                ];
-                let url = endpoint(base, &segments)?;
-                self.required(call, Method::POST, url, Some(activity))
-                    .await
-                    .map(Response::Resource)
-            }
-            Operation::UpdateActivity(conversation, id, activity) => {
-                let segments = [
-                    "conversations",
-                    conversation.as_str(),
-                    "activities",
-                    id.as_str(),
-                ];
-                let url = endpoint(base, &segments)?;
-                self.required(call, Method::PUT, url, Some(activity))
-                    .await
-                    .map(Response::Resource)
-            }
-            Operation::DeleteActivity(conversation, id) => {
-                let segments = [
-                    "conversations",
-                    conversation.as_str(),
-                    "activities",
-                    id.as_str(),
-                ];
-                let url = endpoint(base, &segments)?;
-                self.request::<(), serde_json::Value>(call, Method::DELETE, url, none)
-                    .await
-                    .map(|_| Response::Empty)
-            }
-            Operation::GetPagedMembers {
-                conversation,
-                page_size,
-                continuation_token,
-            } => {
-                let mut url = endpoint(
-                    base,
-                    &["conversations", conversation.as_str(), "pagedmembers"],
-                )?;
-                {
-                    let mut query = url.query_pairs_mut();
-                    if let Some(size) = page_size {
-                        query.append_pair("pageSize", &size.to_string());
-                    }
-                    if let Some(token) = continuation_token {
-                        query.append_pair("continuationToken", token);
-                    }
-                }
-                if url.query() == Some("") {
-                    url.set_query(None);
-                }
-                self.required(call, Method::GET, url, none)
-                    .await
-                    .map(Response::Members)
-            }
-            Operation::GetConversationMember(conversation, member) => {
-                let segments = [
-                    "conversations",
-                    conversation.as_str(),
-                    "members",
-                    member.as_str(),
-                ];
-                let url = endpoint(base, &segments)?;
-                self.required(call, Method::GET, url, none)
-                    .await
-                    .map(Response::Member)
-            }
-            Operation::GetTeamDetails(team) => {
-                let url = endpoint(base, &["teams", team.as_str()])?;
-                self.required(call, Method::GET, url, none)
-                    .await
-                    .map(Response::Team)
-            }
-            Operation::GetTeamChannels(team) => {
-                let url = endpoint(base, &["teams", team.as_str(), "conversations"])?;
-                self.required(call, Method::GET, url, none)
-                    .await
-                    .map(Response::Channels)
-            }
-        }
+        let (method, url, body) = prepare(call.service_url, &operation)?;
+        let (status, bytes) = self.send(call, method, url, body).await?;
+        decode(&operation, status, &bytes)
     }
 }
 
@@ -303,9 +293,9 @@ mod tests {
             url.as_str(),
             "https://smba.trafficmanager.net/amer/v3/conversations/19:a@thread.tacv2;messageid=1/activities"
         );
-        let bare = ServiceUrl::parse("http://127.0.0.1:9").unwrap();
+        let loopback = ServiceUrl::parse("http://127.0.0.1:9").unwrap();
         assert_eq!(
-            endpoint(&bare, &["teams", "a/b?c"]).unwrap().as_str(),
+            endpoint(&loopback, &["teams", "a/b?c"]).unwrap().as_str(),
             "http://127.0.0.1:9/v3/teams/a%2Fb%3Fc"
         );
     }

@@ -178,10 +178,10 @@ impl TokenProvider {
         if let Some(token) = self.fresh() {
             return Ok(Some(token));
         }
-        if self.inner.completed.load(Ordering::Acquire) != seen {
-            if let Some(error) = &refresh.last_error {
-                return Err(error.clone());
-            }
+        if self.inner.completed.load(Ordering::Acquire) != seen
+            && let Some(error) = &refresh.last_error
+        {
+            return Err(error.clone());
         }
         let result = self.fetch(credentials).await;
         self.inner.completed.fetch_add(1, Ordering::Release);
