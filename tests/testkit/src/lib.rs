@@ -39,3 +39,155 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// Where moto's server (EventBridge, SQS) listens unless `HERALD_TEST_MOTO_ENDPOINT` says
+/// otherwise. `.ci/with-services` starts it there inside the private network namespace.
+pub const DEFAULT_MOTO_ENDPOINT: &str = "http://127.0.0.1:5000";
+
+#[must_use]
+pub fn moto_endpoint() -> String {
+    std::env::var("HERALD_TEST_MOTO_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| DEFAULT_MOTO_ENDPOINT.to_owned())
+}
+
+fn test_credentials() -> aws_sdk_dynamodb::config::Credentials {
+    Credentials::new("test", "test", None, None, "herald-testkit")
+}
+
+/// An EventBridge client for moto, with the same fixed test credentials as the DynamoDB one.
+#[must_use]
+pub fn eventbridge_client() -> aws_sdk_eventbridge::Client {
+    let config = aws_sdk_eventbridge::Config::builder()
+        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+        .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(test_credentials())
+        .build();
+    aws_sdk_eventbridge::Client::from_conf(config)
+}
+
+/// An SQS client for moto, to read back what EventBridge rules delivered.
+#[must_use]
+pub fn sqs_client() -> aws_sdk_sqs::Client {
+    let config = aws_sdk_sqs::Config::builder()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(moto_endpoint())
+        .credentials_provider(test_credentials())
+        .build();
+    aws_sdk_sqs::Client::from_conf(config)
+}
+
+/// A fresh event bus on moto whose rule sends every event of one `source` to a fresh SQS queue,
+/// so a test reads back exactly what reached the bus, isolated from tests running beside it.
+#[derive(Debug, Clone)]
+pub struct EventCapture {
+    pub bus_name: String,
+    pub queue_url: String,
+    sqs: aws_sdk_sqs::Client,
+}
+
+/// Creates the bus, the queue, a rule matching `{"source": [source]}` and its SQS target.
+pub async fn capture_events(source: &str) -> EventCapture {
+    let events = eventbridge_client();
+    let sqs = sqs_client();
+    let bus_name = unique_name("herald-bus");
+    events
+        .create_event_bus()
+        .name(&bus_name)
+        .send()
+        .await
+        .expect("create event bus on moto (is .ci/with-services running it?)");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique_name("herald-events"))
+        .send()
+        .await
+        .expect("create queue")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("queue arn");
+    let rule = unique_name("herald-rule");
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(&bus_name)
+        .event_pattern(serde_json::json!({ "source": [source] }).to_string())
+        .send()
+        .await
+        .expect("put rule");
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(queue_arn)
+        .build()
+        .expect("target");
+    let answer = events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(&bus_name)
+        .targets(target)
+        .send()
+        .await
+        .expect("put targets");
+    assert_eq!(answer.failed_entry_count(), 0, "put targets: {answer:?}");
+    EventCapture {
+        bus_name,
+        queue_url,
+        sqs,
+    }
+}
+
+impl EventCapture {
+    /// Reads and deletes messages until `expected` have arrived or `timeout` passes, then polls
+    /// once more (one second) so extra deliveries (duplicates) are returned too. Each item is
+    /// the EventBridge event envelope (`source`, `detail-type`, `detail`...) as JSON.
+    pub async fn receive(
+        &self,
+        expected: usize,
+        timeout: std::time::Duration,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut received = Vec::new();
+        let mut extra_poll_done = false;
+        loop {
+            let enough = received.len() >= expected;
+            if enough && extra_poll_done || !enough && std::time::Instant::now() > deadline {
+                return received;
+            }
+            extra_poll_done = enough;
+            let answer = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive message");
+            for message in answer.messages() {
+                let body = message.body().expect("message body");
+                received.push(serde_json::from_str(body).expect("event JSON"));
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("delete message");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,485 @@
+//! Herald's domain events and their wire form: an EventBridge `detail-type` per kind and a
+//! `detail` JSON object whose field names are part of Herald's public contract (rules and
+//! consumers match on them), so they are spelled here once and pinned by tests.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use herald_domain::{
+    AadObjectId, ChannelId, ConversationId, ConversationReference, ConversationType, TeamId,
+    TenantId, UserInfo,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::EventError;
+
+/// Bumped only for a change a consumer could trip over (a removed or retyped field).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What happened, one `detail-type` each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    InstallationAdded,
+    InstallationRemoved,
+    InstallationArchived,
+    InstallationRestored,
+    NotificationDelivered,
+    NotificationFailed,
+    RecipientBlocked,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 7] = [
+        Self::InstallationAdded,
+        Self::InstallationRemoved,
+        Self::InstallationArchived,
+        Self::InstallationRestored,
+        Self::NotificationDelivered,
+        Self::NotificationFailed,
+        Self::RecipientBlocked,
+    ];
+
+    /// The EventBridge `detail-type`; `herald.` like the inbound `herald.Notify`.
+    #[must_use]
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            Self::InstallationAdded => "herald.InstallationAdded",
+            Self::InstallationRemoved => "herald.InstallationRemoved",
+            Self::InstallationArchived => "herald.InstallationArchived",
+            Self::InstallationRestored => "herald.InstallationRestored",
+            Self::NotificationDelivered => "herald.NotificationDelivered",
+            Self::NotificationFailed => "herald.NotificationFailed",
+            Self::RecipientBlocked => "herald.RecipientBlocked",
+        }
+    }
+
+    #[must_use]
+    pub fn from_detail_type(detail_type: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.detail_type() == detail_type)
+    }
+
+    /// The `status` field of the detail: the reference status an installation change leads to,
+    /// or the delivery outcome, so a rule can match on `detail.status` alone.
+    #[must_use]
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::InstallationAdded | Self::InstallationRestored => "active",
+            Self::InstallationRemoved => "uninstalled",
+            Self::InstallationArchived => "archived",
+            Self::NotificationDelivered => "delivered",
+            Self::NotificationFailed => "failed",
+            Self::RecipientBlocked => "blocked",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.detail_type())
+    }
+}
+
+/// Where the bot was installed, removed, archived or restored, and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallationEvent {
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub conversation_type: ConversationType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<TeamId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_id: Option<ChannelId>,
+    /// The user whose action Teams reported (`activity.from`), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserInfo>,
+    /// When Teams says it happened (the activity timestamp).
+    pub at: DateTime<Utc>,
+    /// The activity that caused it, e.g. `installationUpdate/add-upgrade` or
+    /// `conversationUpdate/teamArchived`, for audit trails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+}
+
+impl InstallationEvent {
+    /// The event for a stored reference: ids and type come from it, so they cannot disagree.
+    #[must_use]
+    pub fn for_reference(
+        reference: &ConversationReference,
+        by: Option<UserInfo>,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id: reference.tenant_id.clone(),
+            conversation_id: reference.conversation_id.clone(),
+            conversation_type: reference.conversation_type,
+            team_id: reference.team.as_ref().map(|t| t.id.clone()),
+            channel_id: reference.channel.as_ref().map(|c| c.id.clone()),
+            by,
+            at,
+            cause: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
+        self.cause = Some(cause.into());
+        self
+    }
+}
+
+/// The outcome of one delivery of a notification to one conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryEvent {
+    pub notification_id: String,
+    pub delivery_id: String,
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub conversation_type: ConversationType,
+    /// The person the delivery was for (personal chats and team-member fan-out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_aad_object_id: Option<AadObjectId>,
+    /// The Teams activity id of the sent message, needed to update or delete it later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<String>,
+    /// The connector's error code (`ConversationBlockedByUser`, `BotNotInConversationRoster`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    /// Send attempts made, retries included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// When the outcome was recorded.
+    pub at: DateTime<Utc>,
+}
+
+/// One Herald event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeraldEvent {
+    InstallationAdded(InstallationEvent),
+    InstallationRemoved(InstallationEvent),
+    InstallationArchived(InstallationEvent),
+    InstallationRestored(InstallationEvent),
+    NotificationDelivered(DeliveryEvent),
+    NotificationFailed(DeliveryEvent),
+    RecipientBlocked(DeliveryEvent),
+}
+
+/// The detail as written: the body plus the fields derived from the kind.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailOut<'a, T> {
+    schema_version: u32,
+    status: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailIn<T> {
+    schema_version: u32,
+    status: String,
+    #[serde(flatten)]
+    body: T,
+}
+
+impl HeraldEvent {
+    #[must_use]
+    pub fn kind(&self) -> EventKind {
+        match self {
+            Self::InstallationAdded(_) => EventKind::InstallationAdded,
+            Self::InstallationRemoved(_) => EventKind::InstallationRemoved,
+            Self::InstallationArchived(_) => EventKind::InstallationArchived,
+            Self::InstallationRestored(_) => EventKind::InstallationRestored,
+            Self::NotificationDelivered(_) => EventKind::NotificationDelivered,
+            Self::NotificationFailed(_) => EventKind::NotificationFailed,
+            Self::RecipientBlocked(_) => EventKind::RecipientBlocked,
+        }
+    }
+
+    #[must_use]
+    pub fn detail_type(&self) -> &'static str {
+        self.kind().detail_type()
+    }
+
+    /// When it happened; also sent as the EventBridge entry's `Time`.
+    #[must_use]
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        match self {
+            Self::InstallationAdded(e)
+            | Self::InstallationRemoved(e)
+            | Self::InstallationArchived(e)
+            | Self::InstallationRestored(e) => e.at,
+            Self::NotificationDelivered(e)
+            | Self::NotificationFailed(e)
+            | Self::RecipientBlocked(e) => e.at,
+        }
+    }
+
+    /// The tenant it concerns, for routing rules and per-tenant consumers.
+    #[must_use]
+    pub fn tenant_id(&self) -> &TenantId {
+        match self {
+            Self::InstallationAdded(e)
+            | Self::InstallationRemoved(e)
+            | Self::InstallationArchived(e)
+            | Self::InstallationRestored(e) => &e.tenant_id,
+            Self::NotificationDelivered(e)
+            | Self::NotificationFailed(e)
+            | Self::RecipientBlocked(e) => &e.tenant_id,
+        }
+    }
+
+    /// The `detail` JSON object as EventBridge receives it.
+    pub fn detail(&self) -> Result<String, EventError> {
+        let status = self.kind().status();
+        let json = match self {
+            Self::InstallationAdded(e)
+            | Self::InstallationRemoved(e)
+            | Self::InstallationArchived(e)
+            | Self::InstallationRestored(e) => serde_json::to_string(&DetailOut {
+                schema_version: SCHEMA_VERSION,
+                status,
+                body: e,
+            }),
+            Self::NotificationDelivered(e)
+            | Self::NotificationFailed(e)
+            | Self::RecipientBlocked(e) => serde_json::to_string(&DetailOut {
+                schema_version: SCHEMA_VERSION,
+                status,
+                body: e,
+            }),
+        };
+        json.map_err(|e| EventError::Encode(e.to_string()))
+    }
+
+    /// Reads an event back from its `detail-type` and `detail`, as a consumer (or the local
+    /// runner's subscriber) receives it. Unknown fields are ignored so additive changes to the
+    /// schema do not break older readers.
+    pub fn from_detail(detail_type: &str, detail: &str) -> Result<Self, EventError> {
+        let kind = EventKind::from_detail_type(detail_type)
+            .ok_or_else(|| EventError::Decode(format!("unknown detail-type {detail_type:?}")))?;
+        let decode = |e: serde_json::Error| EventError::Decode(format!("{detail_type}: {e}"));
+        let check = |version: u32, status: &str| {
+            if version > SCHEMA_VERSION {
+                return Err(EventError::Decode(format!(
+                    "{detail_type}: schemaVersion {version} is newer than {SCHEMA_VERSION}"
+                )));
+            }
+            if status != kind.status() {
+                return Err(EventError::Decode(format!(
+                    "{detail_type}: status {status:?} does not match (expected {:?})",
+                    kind.status()
+                )));
+            }
+            Ok(())
+        };
+        let installation = || {
+            let d: DetailIn<InstallationEvent> = serde_json::from_str(detail).map_err(decode)?;
+            check(d.schema_version, &d.status).map(|()| d.body)
+        };
+        let delivery = || {
+            let d: DetailIn<DeliveryEvent> = serde_json::from_str(detail).map_err(decode)?;
+            check(d.schema_version, &d.status).map(|()| d.body)
+        };
+        Ok(match kind {
+            EventKind::InstallationAdded => Self::InstallationAdded(installation()?),
+            EventKind::InstallationRemoved => Self::InstallationRemoved(installation()?),
+            EventKind::InstallationArchived => Self::InstallationArchived(installation()?),
+            EventKind::InstallationRestored => Self::InstallationRestored(installation()?),
+            EventKind::NotificationDelivered => Self::NotificationDelivered(delivery()?),
+            EventKind::NotificationFailed => Self::NotificationFailed(delivery()?),
+            EventKind::RecipientBlocked => Self::RecipientBlocked(delivery()?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+    use herald_domain::UserId;
+    use serde_json::json;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 0).unwrap()
+    }
+
+    fn installation() -> InstallationEvent {
+        InstallationEvent {
+            tenant_id: TenantId::new("t1").unwrap(),
+            conversation_id: ConversationId::new("19:abc@thread.tacv2").unwrap(),
+            conversation_type: ConversationType::Channel,
+            team_id: Some(TeamId::new("19:team@thread.tacv2").unwrap()),
+            channel_id: Some(ChannelId::new("19:abc@thread.tacv2").unwrap()),
+            by: Some(UserInfo {
+                id: UserId::new("29:u1").unwrap(),
+                aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
+                name: Some("Ada".into()),
+            }),
+            at: at(),
+            cause: Some("installationUpdate/add".into()),
+        }
+    }
+
+    fn delivery() -> DeliveryEvent {
+        DeliveryEvent {
+            notification_id: "n1".into(),
+            delivery_id: "d1".into(),
+            tenant_id: TenantId::new("t1").unwrap(),
+            conversation_id: ConversationId::new("a:1xyz").unwrap(),
+            conversation_type: ConversationType::Personal,
+            recipient_aad_object_id: Some(AadObjectId::new("aad-2").unwrap()),
+            activity_id: None,
+            error_code: Some("ConversationBlockedByUser".into()),
+            error_message: Some("User blocked the conversation with the bot.".into()),
+            attempts: Some(1),
+            at: at(),
+        }
+    }
+
+    /// The wire shape is a contract with rule authors: any change here must be deliberate.
+    #[test]
+    fn installation_detail_shape_is_stable() {
+        let event = HeraldEvent::InstallationAdded(installation());
+        assert_eq!(event.detail_type(), "herald.InstallationAdded");
+        let detail: serde_json::Value = serde_json::from_str(&event.detail().unwrap()).unwrap();
+        assert_eq!(
+            detail,
+            json!({
+                "schemaVersion": 1,
+                "status": "active",
+                "tenantId": "t1",
+                "conversationId": "19:abc@thread.tacv2",
+                "conversationType": "channel",
+                "teamId": "19:team@thread.tacv2",
+                "channelId": "19:abc@thread.tacv2",
+                "by": {"id": "29:u1", "aadObjectId": "aad-1", "name": "Ada"},
+                "at": "2026-11-22T09:30:00Z",
+                "cause": "installationUpdate/add"
+            })
+        );
+    }
+
+    #[test]
+    fn delivery_detail_shape_is_stable() {
+        let event = HeraldEvent::RecipientBlocked(delivery());
+        assert_eq!(event.detail_type(), "herald.RecipientBlocked");
+        let detail: serde_json::Value = serde_json::from_str(&event.detail().unwrap()).unwrap();
+        assert_eq!(
+            detail,
+            json!({
+                "schemaVersion": 1,
+                "status": "blocked",
+                "notificationId": "n1",
+                "deliveryId": "d1",
+                "tenantId": "t1",
+                "conversationId": "a:1xyz",
+                "conversationType": "personal",
+                "recipientAadObjectId": "aad-2",
+                "errorCode": "ConversationBlockedByUser",
+                "errorMessage": "User blocked the conversation with the bot.",
+                "attempts": 1,
+                "at": "2026-11-22T09:30:00Z"
+            })
+        );
+    }
+
+    #[test]
+    fn every_kind_round_trips_through_its_wire_form() {
+        for kind in EventKind::ALL {
+            let event = match kind {
+                EventKind::InstallationAdded => HeraldEvent::InstallationAdded(installation()),
+                EventKind::InstallationRemoved => HeraldEvent::InstallationRemoved(installation()),
+                EventKind::InstallationArchived => {
+                    HeraldEvent::InstallationArchived(installation())
+                }
+                EventKind::InstallationRestored => {
+                    HeraldEvent::InstallationRestored(installation())
+                }
+                EventKind::NotificationDelivered => HeraldEvent::NotificationDelivered(delivery()),
+                EventKind::NotificationFailed => HeraldEvent::NotificationFailed(delivery()),
+                EventKind::RecipientBlocked => HeraldEvent::RecipientBlocked(delivery()),
+            };
+            assert_eq!(event.kind(), kind);
+            let back = HeraldEvent::from_detail(event.detail_type(), &event.detail().unwrap());
+            assert_eq!(back.unwrap(), event, "{kind}");
+        }
+    }
+
+    #[test]
+    fn decoding_rejects_mismatches_and_unknowns() {
+        let detail = HeraldEvent::InstallationAdded(installation())
+            .detail()
+            .unwrap();
+        // Same body under another kind: the status gives it away.
+        assert!(matches!(
+            HeraldEvent::from_detail("herald.InstallationRemoved", &detail),
+            Err(EventError::Decode(_))
+        ));
+        assert!(matches!(
+            HeraldEvent::from_detail("herald.Nope", &detail),
+            Err(EventError::Decode(_))
+        ));
+        let newer = detail.replace("\"schemaVersion\":1", "\"schemaVersion\":2");
+        assert!(HeraldEvent::from_detail("herald.InstallationAdded", &newer).is_err());
+        let bad_id = detail.replace("\"tenantId\":\"t1\"", "\"tenantId\":\"\"");
+        assert!(HeraldEvent::from_detail("herald.InstallationAdded", &bad_id).is_err());
+        // Additive changes do not break readers.
+        let extra = detail.replacen('{', "{\"later\":true,", 1);
+        assert!(HeraldEvent::from_detail("herald.InstallationAdded", &extra).is_ok());
+    }
+
+    #[test]
+    fn built_from_a_stored_reference() {
+        // Read from its stored JSON form, so fields added to the reference later need no edit.
+        let reference: ConversationReference = serde_json::from_value(json!({
+            "tenantId": "t1",
+            "conversationId": "19:abc@thread.tacv2",
+            "conversationType": "channel",
+            "serviceUrl": "https://smba.trafficmanager.net/amer/",
+            "botAppId": "app",
+            "botId": "28:app",
+            "team": {"id": "19:team@thread.tacv2", "name": "Ops"},
+            "channel": {"id": "19:abc@thread.tacv2"},
+            "status": "active",
+            "statusChangedAt": "2026-11-22T09:30:00Z",
+            "installedAt": "2026-11-22T09:30:00Z",
+            "updatedAt": "2026-11-22T09:30:00Z",
+            "lastSeenAt": "2026-11-22T09:30:00Z"
+        }))
+        .unwrap();
+        let event = InstallationEvent::for_reference(&reference, installation().by, at())
+            .with_cause("installationUpdate/add");
+        assert_eq!(event, installation());
+    }
+
+    #[test]
+    fn optional_fields_are_left_out() {
+        let mut e = installation();
+        e.team_id = None;
+        e.channel_id = None;
+        e.by = None;
+        e.cause = None;
+        e.conversation_type = ConversationType::GroupChat;
+        let detail: serde_json::Value =
+            serde_json::from_str(&HeraldEvent::InstallationArchived(e).detail().unwrap()).unwrap();
+        let keys: Vec<&str> = detail
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys.len(),
+            6,
+            "schemaVersion, status, tenantId, conversationId, conversationType, at: {keys:?}"
+        );
+        assert_eq!(detail["status"], "archived");
+    }
+}
