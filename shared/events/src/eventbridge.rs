@@ -327,7 +327,7 @@ where
     };
     let sizes: Vec<usize> = entries.iter().map(|e| e.size).collect();
     for batch in plan_batches(&sizes) {
-        // Input indexes still to send, with the number of sends each has had.
+        // Input indexes still to send; after an answer, only those it reported as transient failures.
         let mut pending: Vec<usize> = batch.collect();
         let mut attempt = 0u32;
         let mut call_attempt = 0u32;
