@@ -5,12 +5,14 @@
 mod clock;
 mod error;
 mod ids;
+mod notification;
 mod reference;
 mod time_zone;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId};
+pub use notification::{ChannelSelector, DeliveryStatus, Target};
 pub use reference::{
     ChannelInfo, ConversationKey, ConversationReference, ConversationType, ReferenceStatus,
     ServiceUrl, TeamInfo, UserInfo,

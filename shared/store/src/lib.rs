@@ -8,19 +8,28 @@
 mod config;
 mod cursor;
 mod dynamo;
+mod dynamo_outbox;
 mod embedded;
+mod embedded_outbox;
 mod error;
 mod model;
+pub mod outbox;
 pub mod schema;
 
 pub use config::{ConfigError, StoreConfig};
 pub use cursor::Cursor;
 pub use dynamo::DynamoReferenceStore;
+pub use dynamo_outbox::{DynamoOutboxStore, MAX_PAGE};
 pub use embedded::EmbeddedReferenceStore;
+pub use embedded_outbox::{EmbeddedOutboxStore, OUTBOX_FILE_NAME, OutboxChange};
 pub use error::StoreError;
 pub use model::{
     ListFilter, Page, PageRequest, SkipReason, SkippedItem, StatusOutcome, StatusUpdate,
     UpsertOutcome,
+};
+pub use outbox::{
+    Claim, DeliveryRecord, NotificationId, NotificationRecord, NotificationStatus, OutboxStore,
+    Outcome,
 };
 
 use async_trait::async_trait;

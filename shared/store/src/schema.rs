@@ -66,6 +66,23 @@ pub const BY_USER: IndexSchema = IndexSchema {
     range_key: attr::SK,
 };
 
+/// The outbox table: a notification's header item (`sk` = [`NOTIFICATION_SK`]) and its
+/// deliveries (`sk` = `d#<delivery id>`) share the notification id as partition key. Its stream
+/// drives expansion (header items) and the sender (delivery items).
+pub const OUTBOX: TableSchema = TableSchema {
+    logical_name: "OutboxTable",
+    hash_key: attr::PK,
+    range_key: attr::SK,
+    indexes: &[],
+    stream: Some("NEW_IMAGE"),
+    ttl_attribute: Some("expiresAt"),
+};
+
+/// Sort key of a notification's header item.
+pub const NOTIFICATION_SK: &str = "#notification";
+/// Sort-key prefix of delivery items.
+pub const DELIVERY_SK_PREFIX: &str = "d#";
+
 /// The conversation-reference table.
 pub const REFERENCES: TableSchema = TableSchema {
     logical_name: "ReferencesTable",

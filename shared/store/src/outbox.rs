@@ -1,0 +1,303 @@
+//! The outbox: notifications and their per-recipient deliveries.
+//!
+//! A producer (the notify API, the scheduler, an event route) writes a [`NotificationRecord`] and
+//! returns. Expansion turns it into [`DeliveryRecord`]s page by page, saving a cursor, so a
+//! broadcast to 100,000 recipients resumes after any failure. The deliveries table's stream feeds
+//! the sender, which claims each delivery with a conditional write before sending and records
+//! the outcome once: a replayed stream record can never send a delivery already recorded sent.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use herald_domain::{
+    AadObjectId, ConversationId, ConversationType, DeliveryStatus, DomainError, ServiceUrl, Target,
+    TenantId, UserId,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::{Page, PageRequest, StoreError};
+
+/// A notification's id: random, or derived from the producer's idempotency key so that the same
+/// key always names the same notification.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct NotificationId(String);
+
+impl NotificationId {
+    #[must_use]
+    pub fn random() -> Self {
+        Self(format!("n-{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// The id for an idempotency key (a UUIDv5 of it): same key, same notification.
+    #[must_use]
+    pub fn for_idempotency_key(key: &str) -> Self {
+        const NAMESPACE: uuid::Uuid =
+            uuid::Uuid::from_u128(0x6865_7261_6c64_4e6f_7469_6679_4b65_7931);
+        Self(format!(
+            "n-{}",
+            uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).simple()
+        ))
+    }
+
+    /// Parses an id from a URL path.
+    pub fn parse(value: &str) -> Result<Self, DomainError> {
+        let ok = value.len() <= 128
+            && value.starts_with("n-")
+            && value[2..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok && value.len() > 2 {
+            Ok(Self(value.to_owned()))
+        } else {
+            Err(DomainError::EmptyId {
+                kind: "notification id",
+            })
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for NotificationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for NotificationId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A notification as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationRecord {
+    pub id: NotificationId,
+    pub target: Target,
+    /// The Bot Framework activity every recipient gets, rendered once by the producer.
+    pub activity: serde_json::Value,
+    /// Who asked: `api`, `schedule:<id>`, `event:<rule>`.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Where expansion continues; `None` before the first page and after the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expansion_cursor: Option<String>,
+    /// Pages of recipients expanded so far.
+    #[serde(default)]
+    pub expansion_pages: u32,
+    /// All recipients are written as deliveries.
+    #[serde(default)]
+    pub expanded: bool,
+    /// Deliveries per status (`sent`, `pending`, ...), maintained with every write.
+    #[serde(default)]
+    pub counts: BTreeMap<String, i64>,
+    /// When the record expires (DynamoDB TTL, epoch seconds).
+    pub expires_at: i64,
+}
+
+impl NotificationRecord {
+    #[must_use]
+    pub fn new(
+        id: NotificationId,
+        target: Target,
+        activity: serde_json::Value,
+        source: impl Into<String>,
+        now: DateTime<Utc>,
+        retention: Duration,
+    ) -> Self {
+        Self {
+            id,
+            target,
+            activity,
+            source: source.into(),
+            idempotency_key: None,
+            created_at: now,
+            expansion_cursor: None,
+            expansion_pages: 0,
+            expanded: false,
+            counts: DeliveryStatus::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), 0))
+                .collect(),
+            expires_at: (now + retention).timestamp(),
+        }
+    }
+
+    #[must_use]
+    pub fn count(&self, status: DeliveryStatus) -> i64 {
+        self.counts.get(status.as_str()).copied().unwrap_or(0)
+    }
+
+    /// accepted, expanding, sending or done: derived, so it can never disagree with the counts.
+    #[must_use]
+    pub fn status(&self) -> NotificationStatus {
+        let in_flight = self.count(DeliveryStatus::Pending) + self.count(DeliveryStatus::Sending);
+        match (self.expanded, self.expansion_pages, in_flight) {
+            (false, 0, _) => NotificationStatus::Accepted,
+            (false, _, _) => NotificationStatus::Expanding,
+            (true, _, n) if n > 0 => NotificationStatus::Sending,
+            (true, _, _) => NotificationStatus::Done,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NotificationStatus {
+    Accepted,
+    Expanding,
+    Sending,
+    Done,
+}
+
+/// One recipient of one notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryRecord {
+    pub notification_id: NotificationId,
+    /// Unique within the notification: `{tenant}|{conversation}`, or `{tenant}|member:{id}` for a
+    /// recipient whose 1:1 chat the sender must create first.
+    pub delivery_id: String,
+    pub tenant_id: TenantId,
+    /// `None` until created, for a member without a stored personal conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
+    pub conversation_type: ConversationType,
+    pub service_url: ServiceUrl,
+    /// The member to create a 1:1 conversation with (`29:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<AadObjectId>,
+    pub status: DeliveryStatus,
+    #[serde(default)]
+    pub attempts: u32,
+    /// A sender holds the delivery until then; after it, another may take over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The sent activity's id, kept to update or retract it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+    /// DynamoDB TTL, epoch seconds.
+    pub expires_at: i64,
+}
+
+impl DeliveryRecord {
+    /// The delivery id of a stored conversation.
+    #[must_use]
+    pub fn id_for_conversation(tenant: &TenantId, conversation: &ConversationId) -> String {
+        format!("{tenant}|{conversation}")
+    }
+
+    /// The delivery id of a member reached through a conversation the sender creates.
+    #[must_use]
+    pub fn id_for_member(tenant: &TenantId, member: &UserId) -> String {
+        format!("{tenant}|member:{member}")
+    }
+}
+
+/// What a sender found when it tried to claim a delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed: send it, then record the outcome.
+    Claimed(Box<DeliveryRecord>),
+    /// Already has its outcome (a replayed stream record): nothing to do.
+    Done,
+    /// Another sender holds a live lease; try again after it.
+    Held { until: DateTime<Utc> },
+    /// No such delivery.
+    Missing,
+}
+
+/// The outcome a sender records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: DeliveryStatus,
+    pub activity_id: Option<String>,
+    pub error: Option<String>,
+    /// The conversation the sender created for a member.
+    pub conversation_id: Option<ConversationId>,
+}
+
+/// Notifications and deliveries.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Stores a new notification. If one with the same id exists (same idempotency key), it is
+    /// returned instead and nothing is written.
+    async fn create_notification(
+        &self,
+        record: &NotificationRecord,
+    ) -> Result<Option<NotificationRecord>, StoreError>;
+
+    async fn get_notification(
+        &self,
+        id: &NotificationId,
+    ) -> Result<Option<NotificationRecord>, StoreError>;
+
+    /// Writes one page of deliveries (each only if absent, so a replayed page changes nothing)
+    /// and moves the expansion cursor from `from` to `to`, all or nothing as far as the cursor is
+    /// concerned: if the stored cursor is no longer `from`, another expander got there first and
+    /// `false` is returned. Returns whether the cursor moved.
+    async fn append_page(
+        &self,
+        id: &NotificationId,
+        from: Option<&str>,
+        to: Option<&str>,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<bool, StoreError>;
+
+    /// Claims a pending delivery (or one whose lease ran out) until `lease_until`.
+    async fn claim_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError>;
+
+    /// Records the outcome of a claimed delivery. Returns `false` if it was not claimed (someone
+    /// else recorded it first); counts move only when it was.
+    async fn record_outcome(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    async fn get_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+
+    /// A notification's deliveries, optionally of one status, paged.
+    async fn list_deliveries(
+        &self,
+        notification: &NotificationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError>;
+
+    /// Replaces or clears the stored activity id of a sent delivery (after an update, or when
+    /// Teams says the activity is gone).
+    async fn set_activity_id(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        activity_id: Option<&str>,
+    ) -> Result<(), StoreError>;
+}
