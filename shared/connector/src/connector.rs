@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_domain::{ConversationId, ServiceUrl, TeamId, TenantId, UserId};
+use herald_domain::{ConversationId, ConversationReference, ServiceUrl, TeamId, TenantId, UserId};
 use tokio::time::Instant;
 
 use crate::error::{ConnectorError, ServiceError};
@@ -75,6 +75,12 @@ impl<'a> Call<'a> {
             tenant_id,
             deadline: Deadline::NONE,
         }
+    }
+
+    /// The call for a stored reference: its serviceUrl and tenant.
+    #[must_use]
+    pub fn for_reference(reference: &'a ConversationReference) -> Self {
+        Self::new(&reference.service_url, &reference.tenant_id)
     }
 
     #[must_use]

@@ -79,6 +79,8 @@ pub struct EmulatorConfig {
     pub max_message_bytes: usize,
     /// The serviceUrl path the connector routes live under, like Teams' regional `/amer/`.
     pub service_path: String,
+    /// The loopback port to bind; 0 (the default) picks a free one.
+    pub port: u16,
 }
 
 impl Default for EmulatorConfig {
@@ -94,6 +96,7 @@ impl Default for EmulatorConfig {
             limits: EmulatorLimits::off(),
             max_message_bytes: 28 * 1024,
             service_path: "/amer/".to_owned(),
+            port: 0,
         }
     }
 }

@@ -82,9 +82,9 @@ impl Drop for TeamsEmulator {
 }
 
 impl TeamsEmulator {
-    /// Binds 127.0.0.1 on a free port and starts serving.
+    /// Binds 127.0.0.1 (on a free port unless `config.port` names one) and starts serving.
     pub async fn start(config: EmulatorConfig) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let identity = Identity::new(&config.app_id);
         let shared = Arc::new(Shared {
@@ -754,8 +754,10 @@ async fn process(
 ) -> (Answer, Option<String>) {
     let config = &shared.config;
     let key = fault_key(op, body);
-    let mut fault = {
+    // The tenant goes into the log for every answer, faults and 401s included.
+    let (tenant, mut fault) = {
         let mut world = shared.world();
+        let tenant = resolve(&world, op, body).ok().map(|t| t.tenant);
         if config.require_auth {
             let token = authorization.and_then(|a| a.strip_prefix("Bearer "));
             let now = Instant::now();
@@ -768,18 +770,18 @@ async fn process(
                         StatusCode::UNAUTHORIZED,
                         json!({"message": "Authorization has been denied for this request."}),
                     ),
-                    None,
+                    tenant,
                 );
             }
         }
-        key.as_deref().and_then(|k| world.take_fault(k))
+        (tenant, key.as_deref().and_then(|k| world.take_fault(k)))
     };
     while let Some(Fault::Delay(delay)) = fault {
         tokio::time::sleep(delay).await;
         fault = key.as_deref().and_then(|k| shared.world().take_fault(k));
     }
     if let Some(fault) = fault {
-        return (fault_answer(&fault), None);
+        return (fault_answer(&fault), tenant);
     }
 
     let mut world = shared.world();
