@@ -278,7 +278,39 @@ impl TokenProvider {
         let lifetime = Duration::from_secs(expires_in);
         Ok(Cached {
             token: AccessToken(token.into()),
-            refresh_at: started + lifetime.saturating_sub(self.inner.margin),
+            refresh_at: started + refresh_after(lifetime, self.inner.margin),
         })
+    }
+}
+
+/// How long a token is used before it is replaced: its lifetime less the margin, or half its
+/// lifetime when it lives no longer than the margin (so a short-lived token is still shared).
+fn refresh_after(lifetime: Duration, margin: Duration) -> Duration {
+    match lifetime.checked_sub(margin) {
+        Some(left) if !left.is_zero() => left,
+        _ => lifetime / 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refresh_comes_before_expiry() {
+        let margin = Duration::from_secs(300);
+        assert_eq!(
+            refresh_after(Duration::from_secs(3600), margin),
+            Duration::from_secs(3300)
+        );
+        assert_eq!(
+            refresh_after(Duration::from_secs(302), margin),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            refresh_after(Duration::from_secs(60), margin),
+            Duration::from_secs(30)
+        );
+        assert_eq!(refresh_after(Duration::ZERO, margin), Duration::ZERO);
     }
 }
