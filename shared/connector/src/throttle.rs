@@ -38,6 +38,9 @@ pub struct Limits {
     pub tenant_rate: Option<u32>,
     /// Pause after a 429 that carried no `Retry-After`.
     pub default_pause: Duration,
+    /// Added to every conversation window: requests reach Teams with varying latency, so a
+    /// request sent exactly as an old one leaves the window may arrive while Teams still counts it.
+    pub safety_margin: Duration,
 }
 
 impl Limits {
@@ -60,6 +63,7 @@ impl Limits {
             ],
             tenant_rate: Some(50),
             default_pause: s(1),
+            safety_margin: Duration::from_millis(50),
         }
     }
 
@@ -71,6 +75,7 @@ impl Limits {
             read: Vec::new(),
             tenant_rate: None,
             default_pause: Duration::from_secs(1),
+            safety_margin: Duration::ZERO,
         }
     }
 
@@ -102,7 +107,7 @@ impl Limits {
             .chain(&self.read)
             .map(|w| w.period)
             .max()
-            .unwrap_or(Duration::ZERO)
+            .map_or(Duration::ZERO, |p| p + self.safety_margin)
     }
 }
 
@@ -247,10 +252,9 @@ impl Limiter {
             .map_or(now, |t| t.next_free.max(now));
         let windows = self.limits.windows(class);
         let bucket_key: BucketKey = (class, tenant.into(), key.into());
-        let ready = self
-            .conversations
-            .get(&bucket_key)
-            .map_or(slot, |grants| ready_at(grants, windows, slot));
+        let ready = self.conversations.get(&bucket_key).map_or(slot, |grants| {
+            ready_at(grants, windows, self.limits.safety_margin, slot)
+        });
         if !deadline.allows(ready) {
             return Decision::TooLate { earliest: ready };
         }
@@ -297,9 +301,15 @@ impl Limiter {
 
 /// The earliest instant `>= at` when every window has room for one more grant. Grants only ever
 /// leave a window as time passes, so the maximum over windows satisfies all of them.
-fn ready_at(grants: &VecDeque<Instant>, windows: &[Window], at: Instant) -> Instant {
+fn ready_at(
+    grants: &VecDeque<Instant>,
+    windows: &[Window],
+    margin: Duration,
+    at: Instant,
+) -> Instant {
     let mut ready = at;
     for window in windows {
+        let period = window.period + margin;
         let limit = window.limit as usize;
         if limit == 0 {
             continue;
@@ -309,13 +319,13 @@ fn ready_at(grants: &VecDeque<Instant>, windows: &[Window], at: Instant) -> Inst
             .rev()
             .take_while(|g| {
                 at.checked_duration_since(**g)
-                    .is_none_or(|age| age < window.period)
+                    .is_none_or(|age| age < period)
             })
             .count();
         if in_window >= limit {
             // The oldest of the newest `limit` grants must leave the window first.
             let oldest = grants[grants.len() - limit];
-            ready = ready.max(oldest + window.period);
+            ready = ready.max(oldest + period);
         }
     }
     ready
@@ -440,7 +450,11 @@ mod tests {
 
     #[test]
     fn a_conversation_waits_for_its_one_second_window() {
-        let mut limiter = Limiter::new(Limits::teams().tenant_rate(None));
+        let exact = Limits {
+            safety_margin: Duration::ZERO,
+            ..Limits::teams()
+        };
+        let mut limiter = Limiter::new(exact.tenant_rate(None));
         let t0 = Instant::now();
         for _ in 0..7 {
             assert_eq!(
@@ -512,7 +526,8 @@ mod tests {
         assert_eq!(limiter.tracked().0, 1000);
         // The tenant pacer spread the 1000 grants over 20 s (50/s).
         limiter.sweep(t0 + Duration::from_secs(3610));
-        assert_eq!(limiter.tracked().0, 499);
+        // The horizon is the hour plus the 50 ms safety margin.
+        assert_eq!(limiter.tracked().0, 502);
         limiter.sweep(t0 + Duration::from_secs(3621));
         assert_eq!(limiter.tracked(), (0, 0));
     }

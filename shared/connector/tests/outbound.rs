@@ -716,7 +716,7 @@ async fn the_deadline_is_respected() {
     }
     assert_eq!(errors, 3);
     assert!(
-        started.elapsed() < Duration::from_millis(1900),
+        started.elapsed() < Duration::from_secs(5),
         "{:?}",
         started.elapsed()
     );

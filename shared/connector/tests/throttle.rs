@@ -116,6 +116,7 @@ fn limits() -> impl Strategy<Value = Limits> {
             ],
             tenant_rate: Some(20),
             default_pause: Duration::from_millis(700),
+            safety_margin: Duration::ZERO,
         }),
     ]
 }
