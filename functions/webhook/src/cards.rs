@@ -4,9 +4,7 @@ use herald_connector::{Activity, Attachment};
 use herald_domain::{ConversationReference, ConversationType};
 use serde_json::{Value, json};
 
-/// `data` of the opt-out button every Herald card can carry; the webhook recognises it from an
-/// `Action.Submit` message or an `Action.Execute` invoke.
-pub const OPT_OUT_VERB: &str = "herald.optOut";
+pub use herald_domain::cards::{OPT_OUT_VERB, opt_out_action};
 
 /// Configurable wording of the welcome message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,16 +41,6 @@ fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
         "version": "1.4",
         "body": body,
         "actions": actions,
-    })
-}
-
-/// The opt-out button: `Action.Submit` works everywhere Herald posts.
-#[must_use]
-pub fn opt_out_action() -> Value {
-    json!({
-        "type": "Action.Submit",
-        "title": "Stop these notifications",
-        "data": {"herald": OPT_OUT_VERB, "msteams": {"type": "messageBack", "text": "stop", "displayText": "stop"}},
     })
 }
 

@@ -2,6 +2,7 @@
 //! function message a conversation later. Everything here is pure (no I/O), so parsing and
 //! validation are tested once and trusted by every crate above.
 
+pub mod cards;
 mod clock;
 mod error;
 mod ids;
