@@ -378,7 +378,7 @@ struct Paging {
 }
 
 /// What the request carried, for the handler and the log.
-struct Incoming2 {
+struct Received {
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -675,7 +675,7 @@ async fn dispatch(shared: Arc<Shared>, op: Op, request: Request) -> Response {
     let Ok(raw) = axum::body::to_bytes(raw, MAX_BODY_BYTES).await else {
         return into_response(fault_answer(&Fault::TooLarge)).1;
     };
-    let request = Incoming2 {
+    let request = Received {
         method: parts.method,
         uri: parts.uri,
         headers: parts.headers,
