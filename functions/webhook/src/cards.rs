@@ -28,8 +28,8 @@ impl Default for WelcomeText {
 
 fn text_block(text: &str, extra: Value) -> Value {
     let mut block = json!({"type": "TextBlock", "text": text, "wrap": true});
-    if let (Some(block), Some(extra)) = (block.as_object_mut(), extra.as_object()) {
-        block.extend(extra.clone());
+    if let (Some(block), Value::Object(extra)) = (block.as_object_mut(), extra) {
+        block.extend(extra);
     }
     block
 }
@@ -39,8 +39,8 @@ fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
         "type": "AdaptiveCard",
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "version": "1.4",
-        "body": body,
-        "actions": actions,
+        "body": Value::Array(body),
+        "actions": Value::Array(actions),
     })
 }
 

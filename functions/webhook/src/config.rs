@@ -67,6 +67,26 @@ impl WebhookConfig {
     }
 }
 
+/// Inbound token settings: the cloud (`HERALD_CLOUD=USGov`) and, for emulators, another OpenID
+/// metadata document (`HERALD_OPENID_METADATA_URL`).
+#[must_use]
+pub fn inbound_auth_config(
+    app: &BotAppId,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> herald_connector::inbound::InboundAuthConfig {
+    use herald_connector::inbound::InboundAuthConfig;
+    let config = match lookup("HERALD_CLOUD") {
+        Some(cloud) if cloud.eq_ignore_ascii_case("USGov") => {
+            InboundAuthConfig::us_government(app.as_str())
+        }
+        _ => InboundAuthConfig::new(app.as_str()),
+    };
+    match lookup("HERALD_OPENID_METADATA_URL").filter(|v| !v.trim().is_empty()) {
+        Some(url) => config.with_openid_metadata_url(url),
+        None => config,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,25 +113,5 @@ mod tests {
             })
             .is_err()
         );
-    }
-}
-
-/// Inbound token settings: the cloud (`HERALD_CLOUD=USGov`) and, for emulators, another OpenID
-/// metadata document (`HERALD_OPENID_METADATA_URL`).
-#[must_use]
-pub fn inbound_auth_config(
-    app: &BotAppId,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> herald_connector::inbound::InboundAuthConfig {
-    use herald_connector::inbound::InboundAuthConfig;
-    let config = match lookup("HERALD_CLOUD") {
-        Some(cloud) if cloud.eq_ignore_ascii_case("USGov") => {
-            InboundAuthConfig::us_government(app.as_str())
-        }
-        _ => InboundAuthConfig::new(app.as_str()),
-    };
-    match lookup("HERALD_OPENID_METADATA_URL").filter(|v| !v.trim().is_empty()) {
-        Some(url) => config.with_openid_metadata_url(url),
-        None => config,
     }
 }

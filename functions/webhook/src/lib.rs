@@ -26,6 +26,8 @@ pub use cards::WelcomeText;
 pub use config::{ConfigError, WebhookConfig, inbound_auth_config};
 
 /// How inbound requests are authenticated.
+// Built once per process: the size difference between the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum InboundAuth {
     /// Bot Framework JWT validation (PROTOCOL 3). The only mode the Lambda binary can build.
     BotFramework(JwtValidator),

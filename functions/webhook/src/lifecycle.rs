@@ -5,8 +5,8 @@ use std::sync::{Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 use herald_connector::{Activity, ActivityId, Call, Deadline};
 use herald_domain::{
-    AadObjectId, ConversationId, ConversationReference, ConversationType, ReferenceStatus, TeamId,
-    UserId, UserInfo,
+    AadObjectId, ConversationId, ConversationKey, ConversationReference, ConversationType,
+    ReferenceStatus, TeamId, UserId, UserInfo,
 };
 use herald_events::{HeraldEvent, InstallationEvent};
 use herald_store::{StatusOutcome, StatusUpdate, StoreError, UpsertOutcome};
@@ -35,6 +35,9 @@ impl From<StoreError> for Failure {
 }
 
 type Outcome = Result<HttpReply, Failure>;
+
+/// `channelData.eventType` of a deleted channel, also the status reason it leaves.
+const CHANNEL_DELETED: &str = "channelDeleted";
 
 /// One activity, with the time it happened (Teams' timestamp, else now), and the lifecycle
 /// events it caused, published once the store reflects them.
@@ -92,7 +95,7 @@ impl Turn<'_> {
                         turn.team_status(ReferenceStatus::Active, event).await
                     }
                     "teamRenamed" => turn.team_renamed().await,
-                    "channelDeleted" => {
+                    CHANNEL_DELETED => {
                         turn.channel_status(ReferenceStatus::Uninstalled, event)
                             .await
                     }
@@ -118,11 +121,47 @@ impl Turn<'_> {
 
     /// Upserts the reference this activity comes from (every handled activity does).
     async fn refresh(&self) -> Result<(ConversationReference, UpsertOutcome), Failure> {
-        let reference = self
+        let mut reference = self
             .activity
             .reference(&self.hook.config.bot_app_id, self.now)?;
+        self.keep_known_names(&mut reference).await?;
         let outcome = self.hook.store.upsert(&reference).await?;
         Ok((reference, outcome))
+    }
+
+    /// Teams names things only now and then (channel messages carry bare team and channel ids,
+    /// installationUpdate no user name), and the store replaces the user, team and channel whole:
+    /// fill in what this activity leaves out from what is stored, rather than erase it.
+    async fn keep_known_names(&self, reference: &mut ConversationReference) -> Result<(), Failure> {
+        let lacks_team = |r: &ConversationReference| {
+            r.team
+                .as_ref()
+                .is_some_and(|t| t.name.is_none() || t.aad_group_id.is_none())
+        };
+        let lacks = reference
+            .user
+            .as_ref()
+            .is_some_and(|u| u.name.is_none() || u.aad_object_id.is_none())
+            || lacks_team(reference)
+            || reference.channel.as_ref().is_some_and(|c| c.name.is_none());
+        if !lacks {
+            return Ok(());
+        }
+        if let Some(stored) = self.hook.store.get(&reference.key()).await? {
+            fill_names(reference, &stored);
+        }
+        // A channel Herald has not seen yet: its team is known from General (id = team id).
+        if lacks_team(reference)
+            && let Some(team) = &reference.team
+            && team.id.as_str() != reference.conversation_id.as_str()
+            && let Ok(general) = ConversationId::new(team.id.as_str())
+        {
+            let key = ConversationKey::new(reference.tenant_id.clone(), general);
+            if let Some(stored) = self.hook.store.get(&key).await? {
+                fill_team(reference, &stored);
+            }
+        }
+        Ok(())
     }
 
     async fn set_status(
@@ -199,7 +238,8 @@ impl Turn<'_> {
         let (reference, outcome) = self.refresh().await?;
         let mut targets = vec![(reference, outcome)];
         // A team install names the channel the user picked; General is recorded too.
-        if let Some(selected) = self.selected_channel(&targets[0].0)? {
+        if let Some(mut selected) = self.selected_channel(&targets[0].0)? {
+            self.keep_known_names(&mut selected).await?;
             let outcome = self.hook.store.upsert(&selected).await?;
             targets.push((selected, outcome));
         }
@@ -215,16 +255,17 @@ impl Turn<'_> {
                     );
                     true
                 }
-                UpsertOutcome::Updated | UpsertOutcome::Stale => matches!(
-                    self.set_status(reference, ReferenceStatus::Active, "installed")
-                        .await?,
-                    StatusOutcome::Applied { previous } if previous != ReferenceStatus::Active
-                ),
+                UpsertOutcome::Updated | UpsertOutcome::Stale => self.reinstall(reference).await?,
             };
             if new_installation {
                 tracing::info!(conversation = %reference.key(), kind = %reference.conversation_type, "installation added");
                 welcome_to = Some(reference);
             }
+        }
+        if let Some(reference) = welcome_to
+            && let Some(team) = &reference.team
+        {
+            self.reactivate_team_channels(&team.id, &targets).await?;
         }
         // The selected channel (last) wins over General for the welcome.
         if let Some(reference) = welcome_to {
@@ -234,6 +275,46 @@ impl Turn<'_> {
                 .await;
         }
         Ok(HttpReply::ok())
+    }
+
+    /// An install activity for a reference Herald already has: whether it makes it active again
+    /// (a new installation). Already active: nothing to do. An opt-out outlives installs and app
+    /// upgrades (the user says start), and an upgrade undoes neither a block nor an archived team.
+    async fn reinstall(&self, reference: &ConversationReference) -> Result<bool, Failure> {
+        let Some(stored) = self.hook.store.get(&reference.key()).await? else {
+            return Ok(false);
+        };
+        let upgrade = self.activity.action.as_deref() == Some("add-upgrade");
+        match stored.status {
+            ReferenceStatus::Active | ReferenceStatus::OptedOut => return Ok(false),
+            ReferenceStatus::Blocked | ReferenceStatus::Archived if upgrade => return Ok(false),
+            ReferenceStatus::Blocked | ReferenceStatus::Uninstalled | ReferenceStatus::Archived => {
+            }
+        }
+        Ok(matches!(
+            self.set_status(reference, ReferenceStatus::Active, "installed")
+                .await?,
+            StatusOutcome::Applied { previous } if previous != ReferenceStatus::Active
+        ))
+    }
+
+    /// Installed in a team again: the team's other channels Herald knew (the uninstall marked them
+    /// uninstalled) can be posted to again, except channels that were deleted.
+    async fn reactivate_team_channels(
+        &self,
+        team: &TeamId,
+        targets: &[(ConversationReference, UpsertOutcome)],
+    ) -> Result<(), Failure> {
+        for channel in self.hook.store.team_channels(team).await? {
+            let done = targets
+                .iter()
+                .any(|(t, _)| t.conversation_id == channel.conversation_id);
+            if !done && team_change_applies(&channel, ReferenceStatus::Active) {
+                self.set_status(&channel, ReferenceStatus::Active, "installed")
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     fn selected_channel(
@@ -326,7 +407,9 @@ impl Turn<'_> {
         reason: &str,
     ) -> Result<(), Failure> {
         for reference in self.hook.store.team_channels(team).await? {
-            self.set_status(&reference, status, reason).await?;
+            if team_change_applies(&reference, status) {
+                self.set_status(&reference, status, reason).await?;
+            }
         }
         Ok(())
     }
@@ -524,6 +607,54 @@ impl Turn<'_> {
         {
             tracing::warn!(error = %e, conversation = %reference.key(), "send failed");
         }
+    }
+}
+
+/// Whether a change to a whole team applies to one of its channels: an opt-out survives
+/// archiving, a deleted channel stays deleted when its team comes back, and an uninstalled one
+/// keeps the reason it was uninstalled for.
+fn team_change_applies(channel: &ConversationReference, status: ReferenceStatus) -> bool {
+    match status {
+        ReferenceStatus::Uninstalled => channel.status != ReferenceStatus::Uninstalled,
+        ReferenceStatus::Archived => channel.status == ReferenceStatus::Active,
+        ReferenceStatus::Active => match channel.status {
+            ReferenceStatus::Archived => true,
+            ReferenceStatus::Uninstalled => {
+                channel.status_reason.as_deref() != Some(CHANNEL_DELETED)
+            }
+            ReferenceStatus::Active | ReferenceStatus::Blocked | ReferenceStatus::OptedOut => false,
+        },
+        ReferenceStatus::Blocked | ReferenceStatus::OptedOut => true,
+    }
+}
+
+fn fill_names(reference: &mut ConversationReference, stored: &ConversationReference) {
+    if let (Some(user), Some(known)) = (&mut reference.user, &stored.user)
+        && user.id == known.id
+    {
+        user.name = user.name.take().or_else(|| known.name.clone());
+        user.aad_object_id = user
+            .aad_object_id
+            .take()
+            .or_else(|| known.aad_object_id.clone());
+    }
+    if let (Some(channel), Some(known)) = (&mut reference.channel, &stored.channel)
+        && channel.id == known.id
+    {
+        channel.name = channel.name.take().or_else(|| known.name.clone());
+    }
+    fill_team(reference, stored);
+}
+
+fn fill_team(reference: &mut ConversationReference, stored: &ConversationReference) {
+    if let (Some(team), Some(known)) = (&mut reference.team, &stored.team)
+        && team.id == known.id
+    {
+        team.name = team.name.take().or_else(|| known.name.clone());
+        team.aad_group_id = team
+            .aad_group_id
+            .take()
+            .or_else(|| known.aad_group_id.clone());
     }
 }
 
