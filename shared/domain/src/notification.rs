@@ -10,7 +10,11 @@ use crate::{AadObjectId, ConversationId, ConversationType, DomainError, TeamId, 
 
 /// Who a notification goes to (`target` of `POST /api/notify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Target {
     /// Every active installation.
     All,

@@ -28,6 +28,22 @@ pub enum ConversationType {
 impl ConversationType {
     pub const ALL: [Self; 3] = [Self::Personal, Self::GroupChat, Self::Channel];
 
+    /// The type a Teams conversation id's shape implies: `a:` personal, `@thread.v2` group chat,
+    /// `@thread.tacv2` / `@thread.skype` channel.
+    #[must_use]
+    pub fn guess_from_id(id: &str) -> Option<Self> {
+        let id = id.split(";messageid=").next().unwrap_or(id);
+        if id.starts_with("a:") {
+            Some(Self::Personal)
+        } else if id.ends_with("@thread.v2") {
+            Some(Self::GroupChat)
+        } else if id.ends_with("@thread.tacv2") || id.ends_with("@thread.skype") {
+            Some(Self::Channel)
+        } else {
+            None
+        }
+    }
+
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use herald_domain::{
-    AadObjectId, BotAppId, ConversationKey, ConversationReference, ConversationType,
-    ReferenceStatus, TeamId, TenantId, TimeZone,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, ReferenceStatus, TeamId, TenantId, TimeZone,
 };
 
 use crate::schema::{self, attr};
@@ -233,6 +233,42 @@ impl ReferenceReader for DynamoReferenceStore {
                 reason: SkipReason::Corrupt(why),
             }) => Err(StoreError::InvalidData(format!("{key}: {why}"))),
         }
+    }
+
+    async fn find_by_conversation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<ConversationReference>, StoreError> {
+        // The type index is keyed (type, conversation id); the id's shape names the type.
+        let types = match ConversationType::guess_from_id(conversation.as_str()) {
+            Some(kind) => vec![kind],
+            None => ConversationType::ALL.to_vec(),
+        };
+        for kind in types {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(schema::BY_TYPE.name)
+                .key_condition_expression("#t = :t AND #sk = :sk")
+                .expression_attribute_names("#t", attr::CONVERSATION_TYPE)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":t", s(kind.as_str()))
+                .expression_attribute_values(":sk", s(conversation.as_str()))
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            let page = self.page(
+                output.items.unwrap_or_default(),
+                None,
+                schema::BY_TYPE.name,
+                &ListFilter::all(),
+            );
+            if let Some(found) = page.items.into_iter().next() {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 
     async fn find_personal(

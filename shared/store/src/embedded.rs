@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_domain::{
-    AadObjectId, BotAppId, ConversationKey, ConversationReference, TenantId, TimeZone,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TenantId,
+    TimeZone,
 };
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -25,6 +26,7 @@ const REFERENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("reference
 const BY_TYPE: TableDefinition<&str, ()> = TableDefinition::new("byType");
 const BY_TEAM: TableDefinition<&str, ()> = TableDefinition::new("byTeam");
 const BY_USER: TableDefinition<&str, ()> = TableDefinition::new("byUser");
+const BY_CONVERSATION: TableDefinition<&str, ()> = TableDefinition::new("byConversation");
 
 /// Ids never contain control characters (the domain rejects them), so this cannot collide.
 const SEP: char = '\u{1f}';
@@ -65,10 +67,16 @@ fn index_entries(
     reference: &ConversationReference,
 ) -> Vec<(TableDefinition<'static, &'static str, ()>, String)> {
     let primary = primary(&reference.key());
-    let mut entries = vec![(
-        BY_TYPE,
-        format!("{}{SEP}{primary}", reference.conversation_type),
-    )];
+    let mut entries = vec![
+        (
+            BY_TYPE,
+            format!("{}{SEP}{primary}", reference.conversation_type),
+        ),
+        (
+            BY_CONVERSATION,
+            format!("{}{SEP}{primary}", reference.conversation_id),
+        ),
+    ];
     if let Some(team) = index_team(reference) {
         entries.push((BY_TEAM, format!("{team}{SEP}{primary}")));
     }
@@ -114,7 +122,7 @@ impl EmbeddedReferenceStore {
         let path = data_dir.join(FILE_NAME);
         let db = Database::create(&path).map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [BY_TYPE, BY_TEAM, BY_USER] {
+        for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.open_table(REFERENCES).map_err(unavailable)?;
@@ -267,6 +275,25 @@ impl ReferenceReader for EmbeddedReferenceStore {
                     reason: SkipReason::Corrupt(why),
                 }) => Err(StoreError::InvalidData(format!("{key}: {why}"))),
             }
+        })
+        .await
+    }
+
+    async fn find_by_conversation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<ConversationReference>, StoreError> {
+        let prefix = format!("{conversation}{SEP}");
+        self.blocking(move |this| {
+            let page = this.read_page(
+                Some(BY_CONVERSATION),
+                &prefix,
+                None,
+                DEFAULT_PAGE,
+                &ListFilter::all(),
+                "byConversation",
+            )?;
+            Ok(page.items.into_iter().next())
         })
         .await
     }

@@ -34,7 +34,7 @@ pub use outbox::{
 
 use async_trait::async_trait;
 use herald_domain::{
-    AadObjectId, ConversationKey, ConversationReference, TeamId, TenantId, TimeZone,
+    AadObjectId, ConversationId, ConversationKey, ConversationReference, TeamId, TenantId, TimeZone,
 };
 
 /// Point reads.
@@ -43,6 +43,12 @@ pub trait ReferenceReader: Send + Sync {
     /// The reference stored under `key`, if it belongs to this store's bot.
     async fn get(&self, key: &ConversationKey)
     -> Result<Option<ConversationReference>, StoreError>;
+
+    /// A reference by conversation id alone (the `conversations` target names no tenant).
+    async fn find_by_conversation(
+        &self,
+        conversation: &ConversationId,
+    ) -> Result<Option<ConversationReference>, StoreError>;
 
     /// The personal conversation of a user, found through the user index (no scan).
     async fn find_personal(

@@ -173,7 +173,9 @@ pub struct DeliveryRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation_id: Option<ConversationId>,
     pub conversation_type: ConversationType,
-    pub service_url: ServiceUrl,
+    /// `None` only for a recipient that could not be resolved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_url: Option<ServiceUrl>,
     /// The member to create a 1:1 conversation with (`29:...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member_id: Option<UserId>,

@@ -548,6 +548,33 @@ async fn finds_personal_conversation_by_aad_object_id(h: &dyn Harness) {
     );
 }
 
+async fn finds_references_by_conversation_id(h: &dyn Harness) {
+    let store = h.open(APP).await;
+    let person = personal(TENANT, 14, 0);
+    let chat = group("other-tenant", 14);
+    let general = channel(TENANT, "19:t14@thread.tacv2", "19:t14@thread.tacv2", None);
+    let mut odd = group(TENANT, 15);
+    odd.conversation_id = ConversationId::new("odd-shaped-id").unwrap();
+    for r in [&person, &chat, &general, &odd] {
+        store.upsert(r).await.unwrap();
+        assert_eq!(
+            store
+                .find_by_conversation(&r.conversation_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(r)
+        );
+    }
+    assert_eq!(
+        store
+            .find_by_conversation(&ConversationId::new("a:unknown").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
 async fn finds_team_channels_by_name(h: &dyn Harness) {
     let store = h.open(APP).await;
     let team = "19:team-x@thread.tacv2";
@@ -764,6 +791,7 @@ contract!(
     cursors_are_checked,
     finds_personal_conversation_by_aad_object_id,
     finds_team_channels_by_name,
+    finds_references_by_conversation_id,
     other_bots_references_are_never_returned,
     corrupt_items_are_reported_and_skipped,
     invalid_references_are_rejected,

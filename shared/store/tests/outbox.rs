@@ -38,7 +38,7 @@ fn delivery(id: &NotificationId, n: u32, status: DeliveryStatus) -> DeliveryReco
         tenant_id: tenant,
         conversation_id: Some(conversation),
         conversation_type: ConversationType::Personal,
-        service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+        service_url: Some(ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap()),
         member_id: None,
         recipient: None,
         status,

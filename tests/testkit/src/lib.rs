@@ -191,3 +191,21 @@ impl EventCapture {
         }
     }
 }
+
+/// A DynamoDB Streams client for DynamoDB Local, to read an outbox stream as Lambda would.
+#[must_use]
+pub fn dynamodb_streams_client() -> aws_sdk_dynamodbstreams::Client {
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .endpoint_url(dynamodb_endpoint())
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "herald-testkit",
+        ))
+        .build();
+    aws_sdk_dynamodbstreams::Client::from_conf(config)
+}

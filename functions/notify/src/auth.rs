@@ -1,0 +1,169 @@
+//! API keys: `Authorization: Bearer <key>` against SHA-256 hashes, compared in constant time.
+//!
+//! Only hashes are configured (a leaked environment does not leak a usable key), and every
+//! configured hash is compared in full whatever matched, so timing says nothing about a key.
+
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::config::ConfigError;
+
+/// The keys the API accepts, as SHA-256 digests.
+#[derive(Clone)]
+pub struct ApiKeys {
+    digests: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for ApiKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ApiKeys({} keys)", self.digests.len())
+    }
+}
+
+/// Why a request was not authenticated (said in the 401, never which key came close).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    MissingHeader,
+    NotBearer,
+    WrongKey,
+}
+
+impl AuthFailure {
+    #[must_use]
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "the Authorization header is missing",
+            Self::NotBearer => "the Authorization header must be \"Bearer <api key>\"",
+            Self::WrongKey => "the API key is not valid",
+        }
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+impl ApiKeys {
+    /// Reads `HERALD_API_KEY_SHA256` (comma-separated hex digests) and `HERALD_API_KEY` (a plain
+    /// key, for local use). At least one key is required: there is no open mode.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut digests = Vec::new();
+        if let Some(list) = lookup("HERALD_API_KEY_SHA256") {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                digests.push(parse_hex_digest(entry).ok_or_else(|| ConfigError::Invalid {
+                    name: "HERALD_API_KEY_SHA256",
+                    problem: format!(
+                        "an entry starting {:?} is not 64 hexadecimal digits",
+                        entry.chars().take(8).collect::<String>()
+                    ),
+                })?);
+            }
+        }
+        if let Some(plain) = lookup("HERALD_API_KEY").filter(|k| !k.trim().is_empty()) {
+            digests.push(digest(plain.trim()));
+        }
+        if digests.is_empty() {
+            return Err(ConfigError::NoApiKey);
+        }
+        Ok(Self { digests })
+    }
+
+    /// Keys given in plain text (tests, the local runner).
+    #[must_use]
+    pub fn from_plain(keys: &[&str]) -> Self {
+        Self {
+            digests: keys.iter().map(|k| digest(k)).collect(),
+        }
+    }
+
+    /// Checks an `Authorization` header value.
+    pub fn check(&self, authorization: Option<&str>) -> Result<(), AuthFailure> {
+        let header = authorization.ok_or(AuthFailure::MissingHeader)?.trim();
+        let (scheme, key) = header.split_once(' ').ok_or(AuthFailure::NotBearer)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
+            return Err(AuthFailure::NotBearer);
+        }
+        let presented = digest(key.trim());
+        let matched = self
+            .digests
+            .iter()
+            .fold(Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err(AuthFailure::WrongKey)
+        }
+    }
+}
+
+fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `printf %s herald-test-key | sha256sum`
+    const TEST_KEY_SHA256: &str =
+        "9e45f2514a69a0b24cda8e7bdc28eb6af18e58ce24cafa0d1fb4adf752ca4a71";
+
+    #[test]
+    fn hashed_and_plain_keys_are_accepted_and_nothing_else() {
+        let keys = ApiKeys::from_lookup(|n| match n {
+            "HERALD_API_KEY_SHA256" => Some(format!(" {TEST_KEY_SHA256} , ")),
+            "HERALD_API_KEY" => Some("local-key".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(keys.check(Some("Bearer herald-test-key")), Ok(()));
+        assert_eq!(keys.check(Some("bearer local-key")), Ok(()));
+        assert_eq!(keys.check(Some("Bearer  local-key ")), Ok(()));
+        assert_eq!(keys.check(None), Err(AuthFailure::MissingHeader));
+        assert_eq!(keys.check(Some("local-key")), Err(AuthFailure::NotBearer));
+        assert_eq!(
+            keys.check(Some("Basic local-key")),
+            Err(AuthFailure::NotBearer)
+        );
+        assert_eq!(keys.check(Some("Bearer ")), Err(AuthFailure::NotBearer));
+        assert_eq!(
+            keys.check(Some("Bearer local-kez")),
+            Err(AuthFailure::WrongKey)
+        );
+        assert_eq!(
+            keys.check(Some(&format!("Bearer {TEST_KEY_SHA256}"))),
+            Err(AuthFailure::WrongKey)
+        );
+    }
+
+    #[test]
+    fn no_key_or_a_bad_digest_refuses_to_configure() {
+        assert!(matches!(
+            ApiKeys::from_lookup(|_| None),
+            Err(ConfigError::NoApiKey)
+        ));
+        assert!(matches!(
+            ApiKeys::from_lookup(|n| (n == "HERALD_API_KEY").then(|| "  ".into())),
+            Err(ConfigError::NoApiKey)
+        ));
+        for bad in ["abc", &"g".repeat(64), &"a".repeat(65)] {
+            let bad = bad.to_owned();
+            assert!(matches!(
+                ApiKeys::from_lookup(|n| (n == "HERALD_API_KEY_SHA256").then(|| bad.clone())),
+                Err(ConfigError::Invalid {
+                    name: "HERALD_API_KEY_SHA256",
+                    ..
+                })
+            ));
+        }
+    }
+}

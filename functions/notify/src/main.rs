@@ -1,0 +1,56 @@
+//! The notify API Lambda: wires configuration and clients, then serves the routes of
+//! `openapi.json`.
+
+use std::sync::Arc;
+
+use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_domain::SystemClock;
+use herald_notify::{Notify, NotifyConfig};
+use herald_store::{DynamoOutboxStore, DynamoReferenceStore, StoreConfig};
+use lambda_http::{Body, Error, Request, Response, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    // Refuses to start without an API key: there is no open mode.
+    let config = NotifyConfig::from_lookup(|name| std::env::var(name).ok())?;
+    let outbox_table = std::env::var("HERALD_OUTBOX_TABLE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or("HERALD_OUTBOX_TABLE is not set")?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let references = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_env()?);
+    let outbox = DynamoOutboxStore::new(dynamodb, outbox_table);
+    let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
+        .throttle(Limits::teams())
+        .retry(RetryPolicy::default());
+    let notify = Notify {
+        references: Arc::new(references),
+        outbox: Arc::new(outbox),
+        connector: Arc::new(connector),
+        clock: Arc::new(SystemClock),
+        config,
+    };
+    run(service_fn(|request: Request| handle(&notify, request))).await
+}
+
+async fn handle(notify: &Notify, request: Request) -> Result<Response<Body>, Error> {
+    let authorization = request
+        .headers()
+        .get(lambda_http::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let reply = notify
+        .handle(
+            request.method().as_str(),
+            request.uri().path(),
+            request.uri().query(),
+            authorization,
+            request.body().as_ref(),
+        )
+        .await;
+    Ok(Response::builder()
+        .status(reply.status)
+        .header("content-type", "application/json")
+        .body(Body::Text(reply.body.to_string()))?)
+}

@@ -1,0 +1,88 @@
+//! Query strings: decoded once, every bad value answered with 400 naming its parameter.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use herald_store::{Cursor, PageRequest};
+
+use crate::HttpReply;
+
+/// Items per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// The largest `limit` accepted: a page must fit an API Gateway answer (6 MB) with room to spare.
+pub const MAX_LIMIT: u32 = 1000;
+
+#[derive(Debug, Default)]
+pub(crate) struct Query(BTreeMap<String, String>);
+
+fn invalid(name: &str, message: String) -> HttpReply {
+    HttpReply::field_error(400, "InvalidParameter", name, message)
+}
+
+impl Query {
+    pub(crate) fn parse(raw: &str) -> Result<Self, HttpReply> {
+        let mut params = BTreeMap::new();
+        for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            if params.insert(name.to_string(), value.to_string()).is_some() {
+                return Err(invalid(&name, format!("{name} is given more than once")));
+            }
+        }
+        Ok(Self(params))
+    }
+
+    /// Refuses parameters the route does not know, so a misspelt filter is not silently ignored.
+    pub(crate) fn only(&self, known: &[&str]) -> Result<(), HttpReply> {
+        match self.0.keys().find(|k| !known.contains(&k.as_str())) {
+            Some(unknown) => Err(invalid(
+                unknown,
+                format!(
+                    "unknown parameter {unknown} (expected {})",
+                    known.join(", ")
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The value of `name`, if given and not empty (`?status=` means no filter).
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub(crate) fn value<T: FromStr>(
+        &self,
+        name: &str,
+        expected: &str,
+    ) -> Result<Option<T>, HttpReply> {
+        self.get(name)
+            .map(|v| {
+                v.parse::<T>().map_err(|_| {
+                    invalid(
+                        name,
+                        format!("{name}={v:?} is not valid: expected {expected}"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// `cursor` and `limit`.
+    pub(crate) fn page(&self) -> Result<PageRequest, HttpReply> {
+        let limit = self
+            .value::<u32>("limit", &format!("a number from 1 to {MAX_LIMIT}"))?
+            .unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(invalid(
+                "limit",
+                format!("limit={limit} is not valid: expected a number from 1 to {MAX_LIMIT}"),
+            ));
+        }
+        Ok(PageRequest {
+            cursor: self.get("cursor").map(Cursor::from_client),
+            limit: Some(limit),
+        })
+    }
+}

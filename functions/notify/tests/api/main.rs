@@ -1,0 +1,313 @@
+//! The notify API end to end through its handler: on the embedded stores and on DynamoDB Local,
+//! with the Teams emulator behind the connector for updates and retractions.
+
+// Scenario tests read top to bottom as one story each.
+#![allow(clippy::too_many_lines)]
+
+mod openapi;
+mod scenarios;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use herald_connector::{Activity, Call, Connector as _, ConnectorConfig, HttpConnector};
+use herald_domain::{
+    BotAppId, BotId, ConversationId, ConversationReference, ConversationType, DeliveryStatus,
+    ManualClock, ReferenceStatus, ServiceUrl, TenantId,
+};
+use herald_notify::{ApiKeys, HttpReply, Notify, NotifyConfig};
+use herald_store::{
+    Claim, DeliveryRecord, DynamoOutboxStore, DynamoReferenceStore, EmbeddedOutboxStore,
+    EmbeddedReferenceStore, NotificationId, OutboxStore, Outcome, ReferenceStore, StoreConfig,
+};
+use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
+use serde_json::Value;
+
+pub const KEY: &str = "test-api-key-0123456789";
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::seconds(seconds)
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Embedded,
+    Dynamo,
+}
+
+/// The API over one store implementation, the emulator and a manual clock.
+pub struct Harness {
+    pub notify: Notify,
+    pub references: Arc<dyn ReferenceStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub emulator: TeamsEmulator,
+    pub connector: Arc<HttpConnector>,
+    pub clock: Arc<ManualClock>,
+    pub app: BotAppId,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    pub async fn new(backend: Backend) -> Self {
+        let emulator = TeamsEmulator::start(EmulatorConfig::default())
+            .await
+            .unwrap();
+        let config = emulator.config().clone();
+        let env = HashMap::from([
+            ("MicrosoftAppId", config.app_id.clone()),
+            ("MicrosoftAppPassword", config.app_password.clone()),
+            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
+            ("HERALD_TOKEN_URL", emulator.token_url()),
+            ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
+        ]);
+        let connector = Arc::new(
+            HttpConnector::new(&ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap())
+                .unwrap(),
+        );
+        let app = BotAppId::new(config.app_id.clone()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (references, outbox): (Arc<dyn ReferenceStore>, Arc<dyn OutboxStore>) = match backend {
+            Backend::Embedded => (
+                Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap()),
+                Arc::new(EmbeddedOutboxStore::open(dir.path()).unwrap()),
+            ),
+            Backend::Dynamo => {
+                let client = herald_testkit::dynamodb_client();
+                let references = DynamoReferenceStore::new(
+                    client.clone(),
+                    &StoreConfig {
+                        references_table: herald_testkit::unique_name("references"),
+                        bot_app_id: app.clone(),
+                    },
+                );
+                references.ensure_table().await.unwrap();
+                let outbox = DynamoOutboxStore::new(client, herald_testkit::unique_name("outbox"));
+                outbox.ensure_table().await.unwrap();
+                (Arc::new(references), Arc::new(outbox))
+            }
+        };
+        let clock = Arc::new(ManualClock::new(at(0)));
+        let notify = Notify {
+            references: references.clone(),
+            outbox: outbox.clone(),
+            connector: connector.clone(),
+            clock: clock.clone(),
+            config: NotifyConfig::with_keys(ApiKeys::from_plain(&[KEY, "second-key"])),
+        };
+        Self {
+            notify,
+            references,
+            outbox,
+            emulator,
+            connector,
+            clock,
+            app,
+            _dir: dir,
+        }
+    }
+
+    /// An authenticated request; `path` may carry a query string.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> HttpReply {
+        let body = body
+            .map(|b| serde_json::to_vec(b).unwrap())
+            .unwrap_or_default();
+        self.raw(Some(&format!("Bearer {KEY}")), method, path, &body)
+            .await
+    }
+
+    pub async fn raw(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> HttpReply {
+        let (path, query) = match path.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (path, None),
+        };
+        self.notify
+            .handle(method, path, query, authorization, body)
+            .await
+    }
+
+    pub fn service_url(&self) -> ServiceUrl {
+        ServiceUrl::parse(&self.emulator.service_url()).unwrap()
+    }
+
+    /// A stored reference to a fresh emulator 1:1 chat.
+    pub fn personal(&self, tenant: &str, name: &str) -> ConversationReference {
+        let user = self.emulator.add_user(tenant, name);
+        let conversation = self.emulator.add_personal_chat(tenant, &user.id);
+        let mut reference = base(self, tenant, &conversation, ConversationType::Personal);
+        reference.user = Some(herald_domain::UserInfo {
+            id: herald_domain::UserId::new(user.id).unwrap(),
+            aad_object_id: Some(herald_domain::AadObjectId::new(user.aad_object_id).unwrap()),
+            name: Some(name.to_owned()),
+        });
+        reference
+    }
+
+    /// A notification whose recipients already got `text` in these conversations: the deliveries
+    /// are recorded sent with the activity ids the emulator gave, as the sender would leave them.
+    pub async fn delivered(
+        &self,
+        conversations: &[&ConversationReference],
+        text: &str,
+    ) -> (NotificationId, Vec<DeliveryRecord>) {
+        let reply = self
+            .call(
+                "POST",
+                "/api/notify",
+                Some(&serde_json::json!({
+                    "target": {"kind": "conversations",
+                               "ids": conversations.iter().map(|c| c.conversation_id.as_str()).collect::<Vec<_>>()},
+                    "message": {"text": text},
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, 202, "{reply:?}");
+        let id = NotificationId::parse(reply.body["notificationId"].as_str().unwrap()).unwrap();
+        let deliveries: Vec<DeliveryRecord> = conversations
+            .iter()
+            .map(|r| delivery(&id, r, DeliveryStatus::Pending))
+            .collect();
+        assert!(
+            self.outbox
+                .append_page(&id, None, None, &deliveries)
+                .await
+                .unwrap()
+        );
+        for (reference, d) in conversations.iter().zip(&deliveries) {
+            let sent = self
+                .connector
+                .send_to_conversation(
+                    Call::for_reference(reference),
+                    &reference.conversation_id,
+                    &Activity::message().text(text),
+                )
+                .await
+                .unwrap();
+            self.record(
+                &id,
+                &d.delivery_id,
+                DeliveryStatus::Sent,
+                Some(sent.id.as_str()),
+            )
+            .await;
+        }
+        (id, deliveries)
+    }
+
+    /// Claims a delivery and records `status`, as the sender does.
+    pub async fn record(
+        &self,
+        id: &NotificationId,
+        delivery: &str,
+        status: DeliveryStatus,
+        activity_id: Option<&str>,
+    ) {
+        let claim = self
+            .outbox
+            .claim_delivery(id, delivery, at(1), at(61))
+            .await
+            .unwrap();
+        assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
+        let outcome = Outcome {
+            status,
+            activity_id: activity_id.map(str::to_owned),
+            error: (status != DeliveryStatus::Sent).then(|| format!("{status} by the test")),
+            conversation_id: None,
+        };
+        assert!(
+            self.outbox
+                .record_outcome(id, delivery, &outcome, at(2))
+                .await
+                .unwrap()
+        );
+    }
+}
+
+/// A reference of this harness's bot, at the emulator.
+pub fn base(
+    h: &Harness,
+    tenant: &str,
+    conversation: &str,
+    conversation_type: ConversationType,
+) -> ConversationReference {
+    ConversationReference {
+        tenant_id: TenantId::new(tenant).unwrap(),
+        conversation_id: ConversationId::new(conversation).unwrap(),
+        conversation_type,
+        service_url: h.service_url(),
+        bot_app_id: h.app.clone(),
+        bot_id: BotId::for_app(&h.app),
+        user: None,
+        team: None,
+        channel: None,
+        locale: Some("en-US".into()),
+        time_zone: None,
+        time_zone_override: None,
+        status: ReferenceStatus::Active,
+        status_reason: None,
+        status_changed_at: at(0),
+        installed_at: at(0),
+        updated_at: at(0),
+        last_seen_at: at(0),
+    }
+}
+
+pub fn delivery(
+    id: &NotificationId,
+    reference: &ConversationReference,
+    status: DeliveryStatus,
+) -> DeliveryRecord {
+    DeliveryRecord {
+        notification_id: id.clone(),
+        delivery_id: DeliveryRecord::id_for_conversation(
+            &reference.tenant_id,
+            &reference.conversation_id,
+        ),
+        tenant_id: reference.tenant_id.clone(),
+        conversation_id: Some(reference.conversation_id.clone()),
+        conversation_type: reference.conversation_type,
+        service_url: Some(reference.service_url.clone()),
+        member_id: None,
+        recipient: None,
+        status,
+        attempts: 0,
+        lease_until: None,
+        activity_id: None,
+        error: None,
+        updated_at: at(0),
+        // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
+        expires_at: (Utc::now() + Duration::days(30)).timestamp(),
+    }
+}
+
+/// Runs each scenario on both backends.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let h = crate::Harness::new(crate::Backend::Embedded).await;
+                    super::$name(&h).await;
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let h = crate::Harness::new(crate::Backend::Dynamo).await;
+                    super::$name(&h).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;

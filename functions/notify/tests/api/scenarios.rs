@@ -1,0 +1,754 @@
+//! GIVEN / WHEN / THEN scenarios of the API, run on the embedded stores and DynamoDB Local.
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use herald_domain::{
+    ChannelId, ChannelInfo, ConversationType, DeliveryStatus, ReferenceStatus, TeamId, TeamInfo,
+};
+use herald_notify::MAX_BODY_BYTES;
+use herald_pipeline::request::MAX_ACTIVITY_BYTES;
+use herald_store::{NotificationId, StatusUpdate};
+use herald_teams_emulator::Fault;
+use serde_json::{Value, json};
+
+use crate::{Harness, KEY, TENANT, at, base, delivery, on_both_backends};
+
+on_both_backends!(
+    auth_failures_do_nothing,
+    validation_errors_name_their_field,
+    idempotency_key_gives_one_notification,
+    card_binding_is_stored_rendered,
+    status_and_counts_follow_the_deliveries,
+    deliveries_page_and_filter,
+    installations_filter_and_report_blocked,
+    update_and_retract_every_delivered_copy,
+    edits_stop_at_the_deadline,
+);
+
+fn notify_body(key: &str) -> Value {
+    json!({
+        "target": {"kind": "all"},
+        "message": {"text": "Maintenance at 18:00"},
+        "idempotencyKey": key,
+    })
+}
+
+fn assert_error(reply: &herald_notify::HttpReply, status: u16, code: &str, field: Option<&str>) {
+    assert_eq!(reply.status, status, "{reply:?}");
+    assert_eq!(reply.body["error"]["code"], code, "{reply:?}");
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert_eq!(
+        reply.body["error"].get("field").and_then(Value::as_str),
+        field,
+        "{reply:?}"
+    );
+}
+
+async fn auth_failures_do_nothing(h: &Harness) {
+    let body = serde_json::to_vec(&notify_body("auth-test")).unwrap();
+    for authorization in [
+        None,
+        Some("Bearer wrong-key"),
+        Some(KEY),
+        Some("Basic dGVzdDp0ZXN0"),
+        Some("Bearer "),
+        Some("Bearer test-api-key-012345678"),
+    ] {
+        let reply = h.raw(authorization, "POST", "/api/notify", &body).await;
+        assert_error(&reply, 401, "Unauthorized", None);
+        // Unknown routes do not tell an unauthenticated caller anything either.
+        let reply = h.raw(authorization, "GET", "/api/nothing", &[]).await;
+        assert_eq!(reply.status, 401);
+    }
+    let id = NotificationId::for_idempotency_key("auth-test");
+    assert_eq!(h.outbox.get_notification(&id).await.unwrap(), None);
+    // Either configured key works, with the scheme in any case.
+    let reply = h
+        .raw(Some("bearer second-key"), "POST", "/api/notify", &body)
+        .await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    assert!(h.outbox.get_notification(&id).await.unwrap().is_some());
+}
+
+async fn validation_errors_name_their_field(h: &Harness) {
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (json!([1]), 400, "InvalidRequest", ""),
+        (
+            json!({"message": {"text": "t"}}),
+            400,
+            "InvalidTarget",
+            "target",
+        ),
+        (
+            json!({"target": {"kind": "nobody"}, "message": {"text": "t"}}),
+            400,
+            "InvalidTarget",
+            "target.kind",
+        ),
+        (
+            json!({"target": {"kind": "person", "tenantId": TENANT}, "message": {"text": "t"}}),
+            400,
+            "InvalidTarget",
+            "target.aadObjectId",
+        ),
+        (
+            json!({"target": {"kind": "all"}, "message": {"summary": "only"}}),
+            400,
+            "InvalidMessage",
+            "message",
+        ),
+        (
+            json!({"target": {"kind": "all"}, "message": {"text": "t", "alert": "loud"}}),
+            400,
+            "InvalidMessage",
+            "message.alert",
+        ),
+        (
+            json!({"target": {"kind": "all"},
+                   "message": {"card": {"type": "AdaptiveCard", "version": "1.5", "body": [{"text": "x"}]}}}),
+            400,
+            "InvalidCard",
+            "message.card.body[0].type",
+        ),
+        (
+            json!({"target": {"kind": "all"}, "message": {"text": "t"}, "idempotencyKey": 7}),
+            400,
+            "InvalidRequest",
+            "idempotencyKey",
+        ),
+        (
+            json!({"target": {"kind": "all"}, "message": {"text": "x".repeat(MAX_ACTIVITY_BYTES)}}),
+            413,
+            "MessageTooLarge",
+            "message",
+        ),
+    ];
+    for (body, status, code, field) in cases {
+        let reply = h.call("POST", "/api/notify", Some(&body)).await;
+        assert_error(&reply, status, code, Some(field).filter(|f| !f.is_empty()));
+    }
+
+    let reply = h
+        .call(
+            "POST",
+            "/api/notify",
+            Some(&json!({"target": {"kind": "all"}, "message": {
+                "card": {"type": "AdaptiveCard", "version": "1.5", "body": [
+                    {"type": "TextBlock", "text": "${user.name} owes ${invoice.total}"}]},
+                "data": {"user": {"name": "Megan"}},
+            }})),
+        )
+        .await;
+    assert_error(&reply, 400, "MissingPlaceholders", Some("message.data"));
+    assert_eq!(reply.body["error"]["missing"], json!(["invoice.total"]));
+
+    let malformed = h
+        .raw(
+            Some(&format!("Bearer {KEY}")),
+            "POST",
+            "/api/notify",
+            b"{\"target\":",
+        )
+        .await;
+    assert_error(&malformed, 400, "InvalidJson", None);
+    let huge = vec![b' '; MAX_BODY_BYTES + 1];
+    let reply = h
+        .raw(Some(&format!("Bearer {KEY}")), "POST", "/api/notify", &huge)
+        .await;
+    assert_error(&reply, 413, "PayloadTooLarge", None);
+
+    assert_error(
+        &h.call("GET", "/api/notify", None).await,
+        405,
+        "MethodNotAllowed",
+        None,
+    );
+    assert_error(
+        &h.call("POST", "/api/installations", None).await,
+        405,
+        "MethodNotAllowed",
+        None,
+    );
+    assert_error(
+        &h.call("GET", "/api/notifications", None).await,
+        404,
+        "NotFound",
+        None,
+    );
+    assert_error(&h.call("GET", "/notify", None).await, 404, "NotFound", None);
+    assert_error(
+        &h.call("GET", "/api/notifications/n-doesnotexist", None)
+            .await,
+        404,
+        "NotificationNotFound",
+        None,
+    );
+    assert_error(
+        &h.call("GET", "/api/notifications/not-an-id/deliveries", None)
+            .await,
+        404,
+        "NotificationNotFound",
+        None,
+    );
+    // Nothing was stored by any of it.
+    assert_eq!(
+        h.call("GET", "/api/installations", None).await.body["items"],
+        json!([])
+    );
+}
+
+async fn idempotency_key_gives_one_notification(h: &Harness) {
+    let first = h
+        .call("POST", "/api/notify", Some(&notify_body("deploy-42")))
+        .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    assert_eq!(first.body["status"], "accepted");
+    assert_eq!(first.body["duplicate"], false);
+    let id = first.body["notificationId"].as_str().unwrap().to_owned();
+
+    h.clock.advance(Duration::minutes(5));
+    let mut changed = notify_body("deploy-42");
+    changed["message"]["text"] = json!("something else");
+    let again = h.call("POST", "/api/notify", Some(&changed)).await;
+    assert_eq!(again.status, 202);
+    assert_eq!(again.body["notificationId"], id.as_str());
+    assert_eq!(again.body["duplicate"], true);
+
+    // One notification: the first one, as first written.
+    let stored = h
+        .outbox
+        .get_notification(&NotificationId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.created_at, at(0));
+    assert_eq!(stored.activity["text"], "Maintenance at 18:00");
+    assert_eq!(stored.idempotency_key.as_deref(), Some("deploy-42"));
+    assert_eq!(stored.source, "api");
+
+    let other = h
+        .call("POST", "/api/notify", Some(&notify_body("deploy-43")))
+        .await;
+    assert_ne!(other.body["notificationId"], id.as_str());
+    let unkeyed = json!({"target": {"kind": "all"}, "message": {"text": "t"}});
+    let a = h.call("POST", "/api/notify", Some(&unkeyed)).await;
+    let b = h.call("POST", "/api/notify", Some(&unkeyed)).await;
+    assert_ne!(a.body["notificationId"], b.body["notificationId"]);
+}
+
+async fn card_binding_is_stored_rendered(h: &Harness) {
+    let reply = h
+        .call(
+            "POST",
+            "/api/notify",
+            Some(&json!({
+                "target": {"kind": "tenant", "tenantId": TENANT},
+                "message": {
+                    "card": {"type": "AdaptiveCard", "version": "1.5", "body": [
+                        {"type": "TextBlock", "text": "Hi ${user.name}, ${items[1].title} is due"}]},
+                    "data": {"user": {"name": "Megan"}, "items": [{"title": "a"}, {"title": "Q3 report"}]},
+                    "summary": "Q3 due", "alert": true, "optOutButton": true,
+                },
+            })),
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{reply:?}");
+    let id = NotificationId::parse(reply.body["notificationId"].as_str().unwrap()).unwrap();
+    let stored = h.outbox.get_notification(&id).await.unwrap().unwrap();
+    let card = &stored.activity["attachments"][0]["content"];
+    assert_eq!(card["body"][0]["text"], "Hi Megan, Q3 report is due");
+    assert_eq!(card["actions"][0]["data"]["herald"], "herald.optOut");
+    assert_eq!(stored.activity["summary"], "Q3 due");
+    assert_eq!(
+        stored.activity["channelData"]["notification"]["alert"],
+        true
+    );
+    assert_eq!(
+        serde_json::to_value(&stored.target).unwrap(),
+        json!({"kind": "tenant", "tenantId": TENANT})
+    );
+    assert_eq!(stored.expires_at, (at(0) + Duration::days(30)).timestamp());
+}
+
+async fn status_and_counts_follow_the_deliveries(h: &Harness) {
+    let reply = h
+        .call("POST", "/api/notify", Some(&notify_body("status")))
+        .await;
+    let id_text = reply.body["notificationId"].as_str().unwrap().to_owned();
+    let id = NotificationId::parse(&id_text).unwrap();
+    let path = format!("/api/notifications/{id_text}");
+
+    let status = h.call("GET", &path, None).await;
+    assert_eq!(status.status, 200, "{status:?}");
+    assert_eq!(status.body["status"], "accepted");
+    assert_eq!(status.body["total"], 0);
+    assert_eq!(status.body["target"], json!({"kind": "all"}));
+    assert_eq!(status.body["idempotencyKey"], "status");
+
+    let refs: Vec<_> = (0..4)
+        .map(|n| {
+            base(
+                h,
+                TENANT,
+                &format!("a:conversation-{n}"),
+                ConversationType::Personal,
+            )
+        })
+        .collect();
+    let first: Vec<_> = refs[..2]
+        .iter()
+        .map(|r| delivery(&id, r, DeliveryStatus::Pending))
+        .collect();
+    assert!(
+        h.outbox
+            .append_page(&id, None, Some("page-2"), &first)
+            .await
+            .unwrap()
+    );
+    assert_eq!(h.call("GET", &path, None).await.body["status"], "expanding");
+
+    let mut second: Vec<_> = refs[2..]
+        .iter()
+        .map(|r| delivery(&id, r, DeliveryStatus::Pending))
+        .collect();
+    second[1].status = DeliveryStatus::SkippedOptedOut;
+    assert!(
+        h.outbox
+            .append_page(&id, Some("page-2"), None, &second)
+            .await
+            .unwrap()
+    );
+    let status = h.call("GET", &path, None).await;
+    assert_eq!(status.body["status"], "sending");
+    assert_eq!(status.body["expanded"], true);
+    assert_eq!(status.body["counts"]["pending"], 3);
+    assert_eq!(status.body["counts"]["skippedOptedOut"], 1);
+    assert_eq!(status.body["total"], 4);
+
+    h.record(
+        &id,
+        &first[0].delivery_id,
+        DeliveryStatus::Sent,
+        Some("1:a"),
+    )
+    .await;
+    h.record(&id, &first[1].delivery_id, DeliveryStatus::Blocked, None)
+        .await;
+    let status = h.call("GET", &path, None).await;
+    assert_eq!(status.body["status"], "sending");
+    assert_eq!(
+        (
+            &status.body["counts"]["sent"],
+            &status.body["counts"]["blocked"],
+            &status.body["counts"]["pending"]
+        ),
+        (&json!(1), &json!(1), &json!(1))
+    );
+    h.record(&id, &second[0].delivery_id, DeliveryStatus::Failed, None)
+        .await;
+    let status = h.call("GET", &path, None).await;
+    assert_eq!(status.body["status"], "done");
+    assert_eq!(status.body["counts"]["pending"], 0);
+    assert_eq!(status.body["counts"]["failed"], 1);
+    assert_eq!(status.body["total"], 4);
+}
+
+async fn deliveries_page_and_filter(h: &Harness) {
+    let reply = h
+        .call("POST", "/api/notify", Some(&notify_body("paging")))
+        .await;
+    let id_text = reply.body["notificationId"].as_str().unwrap().to_owned();
+    let id = NotificationId::parse(&id_text).unwrap();
+    let refs: Vec<_> = (0..7)
+        .map(|n| {
+            base(
+                h,
+                TENANT,
+                &format!("a:recipient-{n}"),
+                ConversationType::Personal,
+            )
+        })
+        .collect();
+    let deliveries: Vec<_> = refs
+        .iter()
+        .map(|r| delivery(&id, r, DeliveryStatus::Pending))
+        .collect();
+    h.outbox
+        .append_page(&id, None, None, &deliveries)
+        .await
+        .unwrap();
+    for (n, d) in deliveries.iter().enumerate() {
+        let (status, activity) = if n % 3 == 0 {
+            (DeliveryStatus::Blocked, None)
+        } else {
+            (DeliveryStatus::Sent, Some(format!("1:{n}")))
+        };
+        h.record(&id, &d.delivery_id, status, activity.as_deref())
+            .await;
+    }
+
+    let path = format!("/api/notifications/{id_text}/deliveries");
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("{path}?limit=2&cursor={c}"),
+            None => format!("{path}?limit=2&cursor="),
+        };
+        let page = h.call("GET", &url, None).await;
+        assert_eq!(page.status, 200, "{page:?}");
+        let items = page.body["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|i| i["deliveryId"].as_str().unwrap().to_owned()),
+        );
+        pages += 1;
+        match page.body["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(pages < 20, "paging does not end");
+    }
+    assert!(pages >= 4);
+    let unique: HashSet<_> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (7, 7));
+
+    let blocked = h.call("GET", &format!("{path}?status=blocked"), None).await;
+    let items = blocked.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    for item in items {
+        assert_eq!(item["status"], "blocked");
+        assert_eq!(item["error"], "blocked by the test");
+        assert_eq!(item["activityId"], Value::Null);
+        assert_eq!(item["attempts"], 1);
+    }
+    let sent = h
+        .call("GET", &format!("{path}?status=sent&limit=100"), None)
+        .await;
+    let items = sent.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 4);
+    assert!(items.iter().all(|i| {
+        i["activityId"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("1:"))
+    }));
+    assert_eq!(sent.body["nextCursor"], Value::Null);
+
+    for (query, field) in [
+        ("status=delivered", "status"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=not-a-cursor", "cursor"),
+        ("cursor=eyJpIjoib3RoZXIiLCJrIjp7fX0", "cursor"),
+        ("page=2", "page"),
+        ("status=sent&status=blocked", "status"),
+    ] {
+        let reply = h.call("GET", &format!("{path}?{query}"), None).await;
+        assert_error(&reply, 400, "InvalidParameter", Some(field));
+    }
+}
+
+async fn installations_filter_and_report_blocked(h: &Harness) {
+    let other_tenant = "0c1d2e3f-0000-4000-8000-000000000002";
+    let active = h.personal(TENANT, "Megan Bowen");
+    let blocked = h.personal(TENANT, "Alex Wilber");
+    let uninstalled = h.personal(other_tenant, "Lee Gu");
+    let group = base(
+        h,
+        other_tenant,
+        "19:group@thread.v2",
+        ConversationType::GroupChat,
+    );
+    let mut channel = base(
+        h,
+        TENANT,
+        "19:sales@thread.tacv2",
+        ConversationType::Channel,
+    );
+    channel.team = Some(TeamInfo {
+        id: TeamId::new("19:sales@thread.tacv2").unwrap(),
+        name: Some("Sales".into()),
+        aad_group_id: None,
+    });
+    channel.channel = Some(ChannelInfo {
+        id: ChannelId::new("19:sales@thread.tacv2").unwrap(),
+        name: None,
+    });
+    for reference in [&active, &blocked, &uninstalled, &group, &channel] {
+        h.references.upsert(reference).await.unwrap();
+    }
+    let reason = "blocked by the user (HTTP 403 MessageWritesBlocked)";
+    h.references
+        .set_status(
+            &blocked.key(),
+            &StatusUpdate {
+                status: ReferenceStatus::Blocked,
+                at: at(300),
+                reason: Some(reason.into()),
+            },
+        )
+        .await
+        .unwrap();
+    h.references
+        .set_status(
+            &uninstalled.key(),
+            &StatusUpdate {
+                status: ReferenceStatus::Uninstalled,
+                at: at(400),
+                reason: Some("installationUpdate remove".into()),
+            },
+        )
+        .await
+        .unwrap();
+
+    let ids = |reply: &herald_notify::HttpReply| -> HashSet<String> {
+        assert_eq!(reply.status, 200, "{reply:?}");
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["conversationId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let set = |refs: &[&herald_domain::ConversationReference]| -> HashSet<String> {
+        refs.iter().map(|r| r.conversation_id.to_string()).collect()
+    };
+
+    // The blocked report: who, when, and what showed it.
+    let report = h
+        .call("GET", "/api/installations?status=blocked", None)
+        .await;
+    assert_eq!(ids(&report), set(&[&blocked]));
+    let item = &report.body["items"][0];
+    assert_eq!(item["statusReason"], reason);
+    assert_eq!(item["statusChangedAt"], json!(at(300)));
+    assert_eq!(item["user"]["name"], "Alex Wilber");
+    assert_eq!(item["tenantId"], TENANT);
+    let gone = h
+        .call("GET", "/api/installations?status=uninstalled", None)
+        .await;
+    assert_eq!(ids(&gone), set(&[&uninstalled]));
+    let active_only = h
+        .call("GET", "/api/installations?status=active", None)
+        .await;
+    assert_eq!(ids(&active_only), set(&[&active, &group, &channel]));
+    assert_eq!(active_only.body["items"][0]["statusReason"], Value::Null);
+
+    let personal = h
+        .call("GET", "/api/installations?type=personal", None)
+        .await;
+    assert_eq!(ids(&personal), set(&[&active, &blocked, &uninstalled]));
+    let tenant = h
+        .call(
+            "GET",
+            &format!("/api/installations?tenantId={other_tenant}"),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&tenant), set(&[&uninstalled, &group]));
+    let tenant_personal = h
+        .call(
+            "GET",
+            &format!("/api/installations?tenantId={other_tenant}&type=personal&status="),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&tenant_personal), set(&[&uninstalled]));
+    let team = h
+        .call(
+            "GET",
+            "/api/installations?teamId=19%3Asales%40thread.tacv2",
+            None,
+        )
+        .await;
+    assert_eq!(ids(&team), set(&[&channel]));
+    assert_eq!(team.body["items"][0]["team"]["name"], "Sales");
+
+    // Everything, one at a time, through the cursors.
+    let mut all = HashSet::new();
+    let mut url = "/api/installations?limit=1".to_owned();
+    for _ in 0..20 {
+        let page = h.call("GET", &url, None).await;
+        assert!(page.body["items"].as_array().unwrap().len() <= 1);
+        all.extend(ids(&page));
+        match page.body["nextCursor"].as_str() {
+            Some(c) => url = format!("/api/installations?limit=1&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        all,
+        set(&[&active, &blocked, &uninstalled, &group, &channel])
+    );
+
+    for (query, field) in [
+        ("type=meeting", "type"),
+        ("status=gone", "status"),
+        ("limit=-1", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("tenant=x", "tenant"),
+    ] {
+        let reply = h
+            .call("GET", &format!("/api/installations?{query}"), None)
+            .await;
+        assert_error(&reply, 400, "InvalidParameter", Some(field));
+    }
+}
+
+async fn update_and_retract_every_delivered_copy(h: &Harness) {
+    let people: Vec<_> = ["Megan", "Alex", "Lee", "Nestor"]
+        .iter()
+        .map(|name| h.personal(TENANT, name))
+        .collect();
+    let refs: Vec<_> = people.iter().collect();
+    let (id, deliveries) = h.delivered(&refs, "Maintenance at 18:00").await;
+    let conversation = |n: usize| people[n].conversation_id.as_str();
+    // Lee deleted the message in Teams already; Nestor's conversation answers 400.
+    h.emulator.inject(conversation(2), Fault::ActivityNotFound);
+    h.emulator.inject(conversation(3), Fault::BadArgument);
+
+    let path = format!("/api/notifications/{id}/message");
+    let reply = h
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"text": "Maintenance moved to 19:00", "alert": true})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        (
+            &reply.body["updated"],
+            &reply.body["gone"],
+            &reply.body["failed"],
+            &reply.body["complete"]
+        ),
+        (&json!(2), &json!(1), &json!(1), &json!(true)),
+        "{reply:?}"
+    );
+    assert_eq!(
+        reply.body["errors"][0]["deliveryId"],
+        deliveries[3].delivery_id.as_str()
+    );
+    for n in 0..2 {
+        let copies = h.emulator.activities(conversation(n));
+        assert_eq!(copies.len(), 1);
+        assert_eq!(copies[0].updates, 1);
+        assert_eq!(copies[0].activity["text"], "Maintenance moved to 19:00");
+    }
+    // The copy Teams no longer has lost its stored id; the others kept theirs.
+    let stored = |n: usize| {
+        let outbox = h.outbox.clone();
+        let id = id.clone();
+        let delivery = deliveries[n].delivery_id.clone();
+        async move { outbox.get_delivery(&id, &delivery).await.unwrap().unwrap() }
+    };
+    assert_eq!(stored(2).await.activity_id, None);
+    assert!(stored(0).await.activity_id.is_some());
+    assert!(stored(3).await.activity_id.is_some());
+
+    // An invalid replacement is refused before Teams is called.
+    h.emulator.clear_log();
+    let bad = h
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"card": {"type": "AdaptiveCard"}})),
+        )
+        .await;
+    assert_error(&bad, 400, "InvalidCard", Some("card.version"));
+    let bad = h
+        .call(
+            "PUT",
+            &path,
+            Some(&json!({"card": {"type": "AdaptiveCard", "version": "1.5",
+        "body": [{"type": "TextBlock", "text": "${who}"}]}})),
+        )
+        .await;
+    assert_error(&bad, 400, "MissingPlaceholders", Some("data"));
+    assert!(h.emulator.requests().is_empty());
+
+    h.emulator.clear_faults(conversation(3));
+    let reply = h.call("DELETE", &path, None).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        (
+            &reply.body["deleted"],
+            &reply.body["gone"],
+            &reply.body["failed"]
+        ),
+        (&json!(3), &json!(0), &json!(0)),
+        "{reply:?}"
+    );
+    for n in [0, 1, 3] {
+        assert!(h.emulator.activities(conversation(n))[0].deleted);
+        assert_eq!(stored(n).await.activity_id, None);
+    }
+    // Nothing left to retract: a repeat changes nothing and calls no one.
+    h.emulator.clear_log();
+    let again = h.call("DELETE", &path, None).await;
+    assert_eq!(
+        (&again.body["deleted"], &again.body["complete"]),
+        (&json!(0), &json!(true))
+    );
+    assert!(h.emulator.requests().is_empty());
+
+    let missing = h
+        .call("DELETE", "/api/notifications/n-0000/message", None)
+        .await;
+    assert_error(&missing, 404, "NotificationNotFound", None);
+}
+
+async fn edits_stop_at_the_deadline(h: &Harness) {
+    let people: Vec<_> = ["Megan", "Alex"]
+        .iter()
+        .map(|name| h.personal(TENANT, name))
+        .collect();
+    let refs: Vec<_> = people.iter().collect();
+    let (id, _) = h.delivered(&refs, "hello").await;
+    // Alex's conversation answers only after the deadline has passed.
+    h.emulator.inject(
+        people[1].conversation_id.as_str(),
+        Fault::Delay(std::time::Duration::from_secs(5)),
+    );
+    let mut config = h.notify.config.clone();
+    config.edit_deadline = std::time::Duration::from_millis(700);
+    let hurried = herald_notify::Notify {
+        references: h.references.clone(),
+        outbox: h.outbox.clone(),
+        connector: h.connector.clone(),
+        clock: h.clock.clone(),
+        config,
+    };
+    let started = std::time::Instant::now();
+    let reply = hurried
+        .handle(
+            "DELETE",
+            &format!("/api/notifications/{id}/message"),
+            None,
+            Some(&format!("Bearer {KEY}")),
+            &[],
+        )
+        .await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(
+        (
+            &reply.body["deleted"],
+            &reply.body["skipped"],
+            &reply.body["complete"]
+        ),
+        (&json!(1), &json!(1), &json!(false)),
+        "{reply:?}"
+    );
+    assert!(h.emulator.activities(people[0].conversation_id.as_str())[0].deleted);
+}

@@ -1,0 +1,196 @@
+//! The sender Lambda, triggered by the outbox table's DynamoDB stream and by EventBridge.
+//!
+//! Stream records are only triggers: a notification header that is not fully expanded gets its
+//! next pages expanded; a pending delivery gets delivered. Everything is re-read from the store
+//! and guarded by conditional writes, so Lambda's replays (after a failure it resends from the
+//! lowest failed sequence number) never send anything twice.
+
+mod config;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use aws_lambda_events::dynamodb::{Event as DynamoDbEvent, EventRecord};
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use herald_connector::Deadline;
+use herald_domain::{Clock, DeliveryStatus};
+use herald_pipeline::{Delivered, Expander, Sender};
+use herald_store::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK};
+use herald_store::{NotificationId, OutboxStore};
+use serde::Deserialize;
+
+pub use config::{ConfigError, SenderConfig};
+pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
+
+/// What a stream record asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// Expand the notification's next pages.
+    Expand(NotificationId),
+    /// Deliver one pending delivery.
+    Deliver(NotificationId, String),
+}
+
+/// The fields of a new image that say what to do.
+#[derive(Deserialize)]
+struct Image {
+    pk: String,
+    sk: String,
+    #[serde(default)]
+    expanded: Option<bool>,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl Trigger {
+    /// The trigger in a stream record, if any: inserts and updates whose new image is an
+    /// unexpanded header or a pending delivery. Claims, outcomes and TTL removals are not.
+    #[must_use]
+    pub fn from_record(record: &EventRecord) -> Option<Self> {
+        if record.event_name == "REMOVE" {
+            return None;
+        }
+        let image: Image = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
+        let id = NotificationId::parse(&image.pk).ok()?;
+        if image.sk == NOTIFICATION_SK {
+            return (image.expanded == Some(false)).then_some(Self::Expand(id));
+        }
+        let delivery = image.sk.strip_prefix(DELIVERY_SK_PREFIX)?;
+        (image.status.as_deref() == Some(DeliveryStatus::Pending.as_str()))
+            .then(|| Self::Deliver(id, delivery.to_owned()))
+    }
+}
+
+/// The sender's dependencies.
+pub struct SenderFunction {
+    pub expander: Expander,
+    pub sender: Sender,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub router: Router,
+    /// How long notifications are kept (DynamoDB TTL).
+    pub retention: chrono::Duration,
+    pub clock: Arc<dyn Clock>,
+    /// Deliveries sent at once within an invocation; the connector's throttle paces them.
+    pub concurrency: usize,
+    /// Work stops this long before the invocation's deadline, so outcomes get recorded.
+    pub safety_margin: StdDuration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SenderError {
+    #[error(transparent)]
+    Route(#[from] RouteError),
+    #[error("store: {0}")]
+    Store(#[from] herald_store::StoreError),
+}
+
+/// Whether a trigger is finished or must be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerResult {
+    Done,
+    Retry,
+}
+
+impl SenderFunction {
+    /// Handles one batch of stream records, reporting the ones to retry.
+    pub async fn handle_stream(
+        &self,
+        event: DynamoDbEvent,
+        deadline: Option<DateTime<Utc>>,
+    ) -> DynamoDbEventResponse {
+        let stop_at = deadline
+            .map(|d| d - chrono::Duration::from_std(self.safety_margin).unwrap_or_default());
+        let triggers: Vec<(String, Trigger)> = event
+            .records
+            .iter()
+            .filter_map(|r| {
+                let sequence = r.change.sequence_number.clone()?;
+                Trigger::from_record(r).map(|t| (sequence, t))
+            })
+            .collect();
+        let results: Vec<(String, TriggerResult)> = futures::stream::iter(triggers)
+            .map(|(sequence, trigger)| async move { (sequence, self.run(&trigger, stop_at).await) })
+            .buffer_unordered(self.concurrency.max(1))
+            .collect()
+            .await;
+        self.sender.flush_events().await;
+        let mut response = DynamoDbEventResponse::default();
+        for (sequence, result) in results {
+            if result == TriggerResult::Retry {
+                let mut failure = DynamoDbBatchItemFailure::default();
+                failure.item_identifier = Some(sequence);
+                response.batch_item_failures.push(failure);
+            }
+        }
+        response
+    }
+
+    /// Turns an EventBridge event into a notification; the stream then expands and sends it.
+    /// Returns the notification id, or `None` when no route matches.
+    pub async fn handle_event(
+        &self,
+        event: &EventBridgeEvent<serde_json::Value>,
+    ) -> Result<Option<NotificationId>, SenderError> {
+        let Some(routed) = self.router.route(
+            event.id.as_deref(),
+            &event.source,
+            &event.detail_type,
+            &event.detail,
+            self.clock.now(),
+            self.retention,
+        )?
+        else {
+            tracing::info!(source = %event.source, detail_type = %event.detail_type, "no route for event");
+            return Ok(None);
+        };
+        let id = routed.record.id.clone();
+        if self
+            .outbox
+            .create_notification(&routed.record)
+            .await?
+            .is_some()
+        {
+            tracing::info!(notification = %id, "event already turned into this notification");
+        }
+        Ok(Some(id))
+    }
+
+    /// Runs one trigger (the local runner calls this for its change feed).
+    pub async fn run(&self, trigger: &Trigger, stop_at: Option<DateTime<Utc>>) -> TriggerResult {
+        let now = self.clock.now();
+        if stop_at.is_some_and(|s| now >= s) {
+            return TriggerResult::Retry;
+        }
+        match trigger {
+            Trigger::Expand(id) => {
+                let until = stop_at.unwrap_or(now + chrono::Duration::seconds(30));
+                match self.expander.expand(id, until).await {
+                    Ok(_) => TriggerResult::Done,
+                    Err(e) => {
+                        tracing::error!(notification = %id, error = %e, "expansion failed");
+                        TriggerResult::Retry
+                    }
+                }
+            }
+            Trigger::Deliver(id, delivery) => {
+                let deadline = stop_at
+                    .and_then(|s| (s - now).to_std().ok())
+                    .map_or(Deadline::after(StdDuration::from_secs(60)), Deadline::after);
+                match self.sender.deliver(id, delivery, deadline).await {
+                    Ok(Delivered::Finished(_) | Delivered::AlreadyDone | Delivered::Missing) => {
+                        TriggerResult::Done
+                    }
+                    Ok(Delivered::Held(_) | Delivered::Released) => TriggerResult::Retry,
+                    Err(e) => {
+                        tracing::error!(notification = %id, delivery, error = %e, "delivery failed");
+                        TriggerResult::Retry
+                    }
+                }
+            }
+        }
+    }
+}

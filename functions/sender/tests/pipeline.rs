@@ -1,0 +1,542 @@
+//! The whole pipeline on DynamoDB Local (streams on) and the Teams emulator: a notification is
+//! written, the outbox stream is read with the DynamoDB Streams API, wrapped in Lambda's event
+//! shape and handed to the sender handler, batch by batch, replaying failed batches as Lambda
+//! does, until the notification is done.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
+use chrono::Utc;
+use herald_connector::{
+    Call, Connector, ConnectorConfig, ConnectorError, ConnectorExt, HttpConnector, Limits,
+    Operation, Response, RetryPolicy,
+};
+use herald_domain::{
+    AadObjectId, BotAppId, BotId, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, Target, TenantId,
+    UserId, UserInfo,
+};
+use herald_events::EmbeddedEventPublisher;
+use herald_pipeline::request::NotifyRequest;
+use herald_pipeline::{Expander, Sender};
+use herald_sender::{Router, SenderFunction};
+use herald_store::{
+    DynamoOutboxStore, DynamoReferenceStore, NotificationId, NotificationStatus, OutboxStore,
+    ReferenceReader, ReferenceWriter, StoreConfig,
+};
+use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter, TeamsEmulator};
+use serde_json::json;
+
+const TENANT: &str = "tenant-e2e";
+
+struct World {
+    emulator: TeamsEmulator,
+    references: Arc<DynamoReferenceStore>,
+    outbox: Arc<DynamoOutboxStore>,
+    outbox_table: String,
+    events: Arc<EmbeddedEventPublisher>,
+    app: BotAppId,
+}
+
+impl World {
+    async fn new(limits: EmulatorLimits) -> Self {
+        let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
+            .await
+            .unwrap();
+        let app = BotAppId::new(emulator.config().app_id.clone()).unwrap();
+        let client = herald_testkit::dynamodb_client();
+        let store_config = StoreConfig {
+            references_table: herald_testkit::unique_name("references"),
+            bot_app_id: app.clone(),
+        };
+        let references = Arc::new(DynamoReferenceStore::new(client.clone(), &store_config));
+        references.ensure_table().await.unwrap();
+        let outbox_table = herald_testkit::unique_name("outbox");
+        let outbox = Arc::new(DynamoOutboxStore::new(client, &outbox_table));
+        outbox.ensure_table().await.unwrap();
+        Self {
+            emulator,
+            references,
+            outbox,
+            outbox_table,
+            events: Arc::new(EmbeddedEventPublisher::default()),
+            app,
+        }
+    }
+
+    fn connector(&self) -> impl Connector + use<> {
+        let config = self.emulator.config();
+        let env = HashMap::from([
+            ("MicrosoftAppId", config.app_id.clone()),
+            ("MicrosoftAppPassword", config.app_password.clone()),
+            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
+            ("HERALD_TOKEN_URL", self.emulator.token_url()),
+            ("HERALD_TRUSTED_SERVICE_HOSTS", self.emulator.host_port()),
+        ]);
+        let config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
+        HttpConnector::new(&config)
+            .unwrap()
+            .throttle(Limits::teams())
+            .retry(RetryPolicy::default())
+    }
+
+    fn function(&self, connector: Arc<dyn Connector>, concurrency: usize) -> SenderFunction {
+        let clock = Arc::new(SystemClock);
+        let retention = chrono::Duration::days(30);
+        let mut sender = Sender::new(
+            self.references.clone(),
+            self.outbox.clone(),
+            connector.clone(),
+            self.events.clone(),
+            clock.clone(),
+            self.app.clone(),
+        );
+        sender.lease = chrono::Duration::seconds(2);
+        SenderFunction {
+            expander: Expander {
+                references: self.references.clone(),
+                outbox: self.outbox.clone(),
+                connector,
+                clock: clock.clone(),
+                retention,
+            },
+            sender,
+            outbox: self.outbox.clone(),
+            router: Router::default(),
+            retention,
+            clock,
+            concurrency,
+            safety_margin: Duration::from_secs(1),
+        }
+    }
+
+    /// A user with a personal chat in the emulator and its stored reference.
+    async fn user(&self, n: usize, status: ReferenceStatus) -> ConversationReference {
+        let user = self.emulator.add_user(TENANT, &format!("User {n}"));
+        let chat = self.emulator.add_personal_chat(TENANT, &user.id);
+        let reference = self.reference(&chat, Some(&user.id), Some(&user.aad_object_id));
+        self.references.upsert(&reference).await.unwrap();
+        if status != ReferenceStatus::Active {
+            let update = herald_store::StatusUpdate {
+                status,
+                at: Utc::now(),
+                reason: Some("test".into()),
+            };
+            self.references
+                .set_status(&reference.key(), &update)
+                .await
+                .unwrap();
+        }
+        reference
+    }
+
+    fn reference(
+        &self,
+        conversation: &str,
+        user: Option<&str>,
+        aad: Option<&str>,
+    ) -> ConversationReference {
+        let now = Utc::now();
+        ConversationReference {
+            tenant_id: TenantId::new(TENANT).unwrap(),
+            conversation_id: ConversationId::new(conversation).unwrap(),
+            conversation_type: ConversationType::Personal,
+            service_url: ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
+            bot_app_id: self.app.clone(),
+            bot_id: BotId::for_app(&self.app),
+            user: Some(UserInfo {
+                id: UserId::new(user.unwrap_or("29:unknown")).unwrap(),
+                aad_object_id: aad.map(|a| AadObjectId::new(a).unwrap()),
+                name: None,
+            }),
+            team: None,
+            channel: None,
+            locale: None,
+            time_zone: None,
+            time_zone_override: None,
+            status: ReferenceStatus::Active,
+            status_reason: None,
+            status_changed_at: now,
+            installed_at: now,
+            updated_at: now,
+            last_seen_at: now,
+        }
+    }
+
+    async fn notify(&self, text: &str) -> NotificationId {
+        let body = json!({"target": {"kind": "all"}, "message": {"text": text}});
+        let record = NotifyRequest::from_json(&body).unwrap().into_notification(
+            "api",
+            Utc::now(),
+            chrono::Duration::days(30),
+        );
+        let id = record.id.clone();
+        assert_eq!(
+            self.outbox.create_notification(&record).await.unwrap(),
+            None
+        );
+        id
+    }
+}
+
+/// Reads the outbox table's stream from the start, like Lambda's event source mapping.
+struct StreamReader {
+    client: aws_sdk_dynamodbstreams::Client,
+    iterators: Vec<Option<String>>,
+}
+
+impl StreamReader {
+    async fn open(table: &str) -> Self {
+        let dynamodb = herald_testkit::dynamodb_client();
+        let described = dynamodb
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .unwrap();
+        let arn = described
+            .table()
+            .unwrap()
+            .latest_stream_arn()
+            .unwrap()
+            .to_owned();
+        let client = herald_testkit::dynamodb_streams_client();
+        let stream = client
+            .describe_stream()
+            .stream_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let mut iterators = Vec::new();
+        for shard in stream.stream_description().unwrap().shards() {
+            let iterator = client
+                .get_shard_iterator()
+                .stream_arn(&arn)
+                .shard_id(shard.shard_id().unwrap())
+                .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+                .send()
+                .await
+                .unwrap();
+            iterators.push(iterator.shard_iterator().map(str::to_owned));
+        }
+        Self { client, iterators }
+    }
+
+    /// The next records of every shard, as one Lambda event (empty when nothing is new).
+    async fn next_batch(&mut self) -> DynamoDbEvent {
+        let mut records = Vec::new();
+        for slot in &mut self.iterators {
+            let Some(iterator) = slot.clone() else {
+                continue;
+            };
+            let output = self
+                .client
+                .get_records()
+                .shard_iterator(iterator)
+                .limit(100)
+                .send()
+                .await
+                .unwrap();
+            *slot = output.next_shard_iterator().map(str::to_owned);
+            for record in output.records() {
+                records.push(lambda_record(record));
+            }
+        }
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    }
+}
+
+/// One stream record in the JSON shape Lambda hands to a function.
+fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record) -> serde_json::Value {
+    let change = record.dynamodb().unwrap();
+    let image =
+        |image: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
+            image.map(|i| serde_json::to_value(serde_dynamo::Item::from(i.clone())).unwrap())
+        };
+    json!({
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str().to_owned()),
+        "eventSource": "aws:dynamodb",
+        "eventVersion": "1.1",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": Utc::now().timestamp(),
+            "Keys": image(change.keys.as_ref()),
+            "NewImage": image(change.new_image.as_ref()),
+            "SequenceNumber": change.sequence_number(),
+            "SizeBytes": change.size_bytes().unwrap_or(0),
+            "StreamViewType": "NEW_IMAGE",
+        },
+    })
+}
+
+/// Runs the sender over the stream until the notification is done, replaying a batch from its
+/// lowest failed record as Lambda does (after a pause, so leases can expire).
+async fn drain(
+    world: &World,
+    function: &SenderFunction,
+    id: &NotificationId,
+    stream: &mut StreamReader,
+) {
+    let started = std::time::Instant::now();
+    let mut retry: Option<DynamoDbEvent> = None;
+    loop {
+        let batch = match retry.take() {
+            Some(batch) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                batch
+            }
+            None => stream.next_batch().await,
+        };
+        let deadline = Utc::now() + chrono::Duration::seconds(60);
+        let response = function.handle_stream(batch.clone(), Some(deadline)).await;
+        if let Some(lowest) = response
+            .batch_item_failures
+            .iter()
+            .filter_map(|f| f.item_identifier.clone())
+            .min_by_key(|s| s.parse::<u128>().unwrap_or(u128::MAX))
+        {
+            let mut replay = batch;
+            let lowest: u128 = lowest.parse().unwrap();
+            replay.records.retain(|r| {
+                r.change
+                    .sequence_number
+                    .as_deref()
+                    .and_then(|s| s.parse::<u128>().ok())
+                    >= Some(lowest)
+            });
+            retry = Some(replay);
+            continue;
+        }
+        let header = world.outbox.get_notification(id).await.unwrap().unwrap();
+        if header.status() == NotificationStatus::Done {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "pipeline did not finish: {header:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_reaches_every_target_exactly_once() {
+    let world = World::new(EmulatorLimits::teams()).await;
+    let mut active = Vec::new();
+    for n in 0..25 {
+        active.push(world.user(n, ReferenceStatus::Active).await);
+    }
+    let mut opted_out = Vec::new();
+    for n in 25..28 {
+        opted_out.push(world.user(n, ReferenceStatus::OptedOut).await);
+    }
+    let blocked: Vec<_> = active.drain(..2).collect();
+    for r in &blocked {
+        world
+            .emulator
+            .inject(r.conversation_id.as_str(), Fault::MessageWritesBlocked);
+    }
+    // A reference whose conversation Teams no longer knows.
+    let stale = world.reference("a:1gone-conversation", Some("29:gone"), None);
+    world.references.upsert(&stale).await.unwrap();
+    // A 502 burst and a 429 storm that retries ride out.
+    world
+        .emulator
+        .inject_times(active[0].conversation_id.as_str(), Fault::Status(502), 2);
+    world.emulator.inject_times(
+        active[1].conversation_id.as_str(),
+        Fault::Throttled(RetryAfter::Seconds(1)),
+        2,
+    );
+
+    let id = world.notify("Maintenance tonight at 22:00").await;
+    // DynamoDB Local cannot iterate an empty shard from TRIM_HORIZON: open after the first write.
+    let mut stream = StreamReader::open(&world.outbox_table).await;
+    let function = world.function(Arc::new(world.connector()), 16);
+    drain(&world, &function, &id, &mut stream).await;
+
+    for r in &active {
+        assert_eq!(
+            world.emulator.activities(r.conversation_id.as_str()).len(),
+            1,
+            "{}",
+            r.conversation_id
+        );
+    }
+    for r in opted_out.iter().chain(&blocked) {
+        assert!(
+            world
+                .emulator
+                .activities(r.conversation_id.as_str())
+                .is_empty()
+        );
+    }
+    for r in &blocked {
+        let stored = world.references.get(&r.key()).await.unwrap().unwrap();
+        assert_eq!(stored.status, ReferenceStatus::Blocked);
+    }
+    let stored = world.references.get(&stale.key()).await.unwrap().unwrap();
+    assert_eq!(stored.status, ReferenceStatus::Uninstalled);
+
+    let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.count(DeliveryStatus::Sent), 23);
+    assert_eq!(header.count(DeliveryStatus::Blocked), 2);
+    assert_eq!(header.count(DeliveryStatus::NotFound), 1);
+    assert_eq!(header.count(DeliveryStatus::SkippedOptedOut), 3);
+    assert_eq!(header.count(DeliveryStatus::Pending), 0);
+    let outcomes = world.events.recent();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|e| e.detail_type == "herald.NotificationDelivered")
+            .count(),
+        23
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|e| e.detail_type == "herald.RecipientBlocked")
+            .count(),
+        2
+    );
+    // No 429 reached a send that the throttle should have paced, beyond the two injected.
+    assert_eq!(world.emulator.count_status(429), 2);
+}
+
+/// A connector that stops dead (as a killed process would) on its `crash_at`-th send, before the
+/// request leaves, and works normally otherwise.
+struct CrashingConnector<C> {
+    inner: C,
+    sends: AtomicUsize,
+    crash_at: usize,
+    crashed: tokio::sync::Notify,
+}
+
+#[async_trait]
+impl<C: Connector> Connector for CrashingConnector<C> {
+    async fn execute(
+        &self,
+        call: Call<'_>,
+        operation: Operation<'_>,
+    ) -> Result<Response, ConnectorError> {
+        if matches!(operation, Operation::SendToConversation(..))
+            && self.sends.fetch_add(1, Ordering::SeqCst) + 1 == self.crash_at
+        {
+            self.crashed.notify_one();
+            std::future::pending::<()>().await;
+        }
+        self.inner.execute(call, operation).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_killed_mid_batch_and_replayed_sends_each_once() {
+    let world = World::new(EmulatorLimits::off()).await;
+    let mut users = Vec::new();
+    for n in 0..12 {
+        users.push(world.user(n, ReferenceStatus::Active).await);
+    }
+    let id = world.notify("Quarterly results are out").await;
+    let mut stream = StreamReader::open(&world.outbox_table).await;
+
+    // Expand, and collect the delivery records of the stream.
+    let expander_only = world.function(Arc::new(world.connector()), 1);
+    let mut deliveries = Vec::new();
+    while deliveries.len() < users.len() {
+        let batch = stream.next_batch().await;
+        for record in &batch.records {
+            if let Some(herald_sender::Trigger::Expand(_)) =
+                herald_sender::Trigger::from_record(record)
+            {
+                expander_only
+                    .run(&herald_sender::Trigger::Expand(id.clone()), None)
+                    .await;
+            }
+        }
+        deliveries.extend(batch.records.into_iter().filter(|r| {
+            matches!(
+                herald_sender::Trigger::from_record(r),
+                Some(herald_sender::Trigger::Deliver(..))
+            )
+        }));
+    }
+    let batch: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
+    let mut batch = batch;
+    batch.records = deliveries;
+
+    // The first run dies on its 6th send.
+    let crashing = Arc::new(CrashingConnector {
+        inner: world.connector(),
+        sends: AtomicUsize::new(0),
+        crash_at: 6,
+        crashed: tokio::sync::Notify::new(),
+    });
+    let function = Arc::new(world.function(crashing.clone(), 1));
+    let run = {
+        let (function, batch) = (function.clone(), batch.clone());
+        tokio::spawn(async move { function.handle_stream(batch, None).await })
+    };
+    crashing.crashed.notified().await;
+    run.abort();
+    assert!(run.await.unwrap_err().is_cancelled());
+    let sent_before: usize = users
+        .iter()
+        .map(|u| world.emulator.activities(u.conversation_id.as_str()).len())
+        .sum();
+    assert_eq!(sent_before, 5);
+
+    // Lambda replays the whole batch; the dead sender's lease expires first.
+    let replay = world.function(Arc::new(world.connector()), 4);
+    let mut response = replay.handle_stream(batch.clone(), None).await;
+    while !response.batch_item_failures.is_empty() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        response = replay.handle_stream(batch.clone(), None).await;
+    }
+    for u in &users {
+        assert_eq!(
+            world.emulator.activities(u.conversation_id.as_str()).len(),
+            1,
+            "{} got a duplicate or nothing",
+            u.conversation_id
+        );
+    }
+    let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.count(DeliveryStatus::Sent), 12);
+    assert_eq!(header.status(), NotificationStatus::Done);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn herald_notify_events_become_notifications_once() {
+    let world = World::new(EmulatorLimits::off()).await;
+    let function = world.function(Arc::new(world.connector()), 4);
+    let event: aws_lambda_events::eventbridge::EventBridgeEvent = serde_json::from_value(json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "herald.Notify", "source": "contoso.billing",
+        "account": "111122223333", "time": "2026-11-22T18:43:48Z", "region": "us-east-1",
+        "resources": [],
+        "detail": {"target": {"kind": "type", "type": "personal"}, "message": {"text": "Invoices are ready"}}
+    }))
+    .unwrap();
+    let id = function.handle_event(&event).await.unwrap().unwrap();
+    assert_eq!(
+        function.handle_event(&event).await.unwrap(),
+        Some(id.clone())
+    );
+    let stored = world.outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.target,
+        Target::Type {
+            conversation_type: ConversationType::Personal
+        }
+    );
+    assert_eq!(stored.source, "event:herald.Notify");
+    let _ = ConversationKey::new(
+        TenantId::new(TENANT).unwrap(),
+        ConversationId::new("a:x").unwrap(),
+    );
+}

@@ -1,0 +1,350 @@
+//! Expansion: a notification's target becomes one delivery per recipient, a page at a time.
+//!
+//! Every page is read through a key or an index (never a scan with a predicate, except the
+//! `all` target, which is "list everything"), written with [`OutboxStore::append_page`] together
+//! with the cursor of the next page, and so resumes wherever a previous attempt stopped.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use herald_connector::{Call, Connector, Deadline};
+use herald_domain::{
+    AadObjectId, ChannelSelector, Clock, ConversationId, ConversationReference, ConversationType,
+    DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
+};
+use herald_store::{
+    Cursor, DeliveryRecord, ListFilter, MAX_PAGE, NotificationId, NotificationRecord, OutboxStore,
+    PageRequest, ReferenceStore,
+};
+
+use crate::PipelineError;
+
+/// Prefix of a roster continuation token in the expansion cursor.
+const ROSTER: &str = "roster:";
+
+/// What expansion needs.
+pub struct Expander {
+    pub references: Arc<dyn ReferenceStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    /// For `teamMembers`: the team roster.
+    pub connector: Arc<dyn Connector>,
+    pub clock: Arc<dyn Clock>,
+    /// How long delivery records are kept (DynamoDB TTL).
+    pub retention: Duration,
+}
+
+/// Where a notification's expansion stands after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expansion {
+    /// More pages follow.
+    More,
+    /// Every recipient has a delivery.
+    Done,
+    /// No such notification.
+    Missing,
+}
+
+/// One page of recipients and where the next one starts.
+struct Recipients {
+    deliveries: Vec<DeliveryRecord>,
+    next: Option<String>,
+}
+
+impl Expander {
+    /// Expands pages until done or until `until` passes (a Lambda stops before its timeout).
+    pub async fn expand(
+        &self,
+        id: &NotificationId,
+        until: DateTime<Utc>,
+    ) -> Result<Expansion, PipelineError> {
+        loop {
+            let step = self.expand_page(id).await?;
+            if step != Expansion::More || self.clock.now() >= until {
+                return Ok(step);
+            }
+        }
+    }
+
+    /// Writes the next page of deliveries, if any.
+    pub async fn expand_page(&self, id: &NotificationId) -> Result<Expansion, PipelineError> {
+        let Some(notification) = self.outbox.get_notification(id).await? else {
+            return Ok(Expansion::Missing);
+        };
+        if notification.expanded {
+            return Ok(Expansion::Done);
+        }
+        let cursor = notification.expansion_cursor.as_deref();
+        let page = self.recipients(&notification, cursor).await?;
+        let moved = self
+            .outbox
+            .append_page(id, cursor, page.next.as_deref(), &page.deliveries)
+            .await?;
+        if !moved {
+            tracing::debug!(notification = %id, "another expander wrote this page");
+        }
+        Ok(if moved && page.next.is_none() {
+            Expansion::Done
+        } else {
+            Expansion::More
+        })
+    }
+
+    async fn recipients(
+        &self,
+        notification: &NotificationRecord,
+        cursor: Option<&str>,
+    ) -> Result<Recipients, PipelineError> {
+        let maker = DeliveryMaker {
+            notification,
+            now: self.clock.now(),
+            expires_at: (self.clock.now() + self.retention).timestamp(),
+        };
+        match &notification.target {
+            Target::All => self.listed(&maker, ListFilter::all(), cursor).await,
+            Target::Type { conversation_type } => {
+                let filter = ListFilter {
+                    conversation_type: Some(*conversation_type),
+                    ..ListFilter::default()
+                };
+                self.listed(&maker, filter, cursor).await
+            }
+            Target::Tenant { tenant_id } => {
+                let filter = ListFilter {
+                    tenant: Some(tenant_id.clone()),
+                    ..ListFilter::default()
+                };
+                self.listed(&maker, filter, cursor).await
+            }
+            Target::Team { team_id, .. } => match notification.target.channel_selector() {
+                Some(ChannelSelector::All) | None => {
+                    let filter = ListFilter {
+                        team: Some(team_id.clone()),
+                        ..ListFilter::default()
+                    };
+                    self.listed(&maker, filter, cursor).await
+                }
+                Some(ChannelSelector::General) => {
+                    let channel = self.references.find_channel(team_id, "General").await?;
+                    Ok(one(channel.map(|r| maker.for_reference(&r))))
+                }
+                Some(ChannelSelector::Named(name)) => {
+                    let channel = self.references.find_channel(team_id, name).await?;
+                    Ok(one(channel.map(|r| maker.for_reference(&r))))
+                }
+            },
+            Target::Person {
+                aad_object_id,
+                tenant_id,
+            } => {
+                let found = self
+                    .references
+                    .find_personal(tenant_id, aad_object_id)
+                    .await?;
+                Ok(one(Some(match found {
+                    Some(reference) => maker.for_reference(&reference),
+                    None => maker.unresolved(tenant_id, aad_object_id),
+                })))
+            }
+            Target::Conversations { ids } => self.conversations(&maker, ids, cursor).await,
+            Target::TeamMembers { team_id } => self.roster(&maker, team_id, cursor).await,
+        }
+    }
+
+    async fn listed(
+        &self,
+        maker: &DeliveryMaker<'_>,
+        filter: ListFilter,
+        cursor: Option<&str>,
+    ) -> Result<Recipients, PipelineError> {
+        let request = PageRequest {
+            cursor: cursor.map(Cursor::from_client),
+            limit: Some(MAX_PAGE as u32),
+        };
+        let page = self.references.list(&filter, &request).await?;
+        Ok(Recipients {
+            deliveries: dedupe(page.items.iter().map(|r| maker.for_reference(r))),
+            next: page.next_cursor.map(|c| c.as_str().to_owned()),
+        })
+    }
+
+    /// `conversations`: the listed ids, a page of them at a time (the cursor is an offset).
+    async fn conversations(
+        &self,
+        maker: &DeliveryMaker<'_>,
+        ids: &[ConversationId],
+        cursor: Option<&str>,
+    ) -> Result<Recipients, PipelineError> {
+        let start = cursor.and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
+        let end = (start + MAX_PAGE).min(ids.len());
+        let mut deliveries = Vec::new();
+        for id in ids.get(start..end).unwrap_or_default() {
+            if let Some(reference) = self.references.find_by_conversation(id).await? {
+                deliveries.push(maker.for_reference(&reference));
+            } else {
+                tracing::warn!(conversation = %id, "conversation not stored; skipped");
+            }
+        }
+        Ok(Recipients {
+            deliveries: dedupe(deliveries),
+            next: (end < ids.len()).then(|| end.to_string()),
+        })
+    }
+
+    /// `teamMembers`: the team roster, one connector page at a time; members with a stored
+    /// personal conversation use it, the others get one created by the sender.
+    async fn roster(
+        &self,
+        maker: &DeliveryMaker<'_>,
+        team: &TeamId,
+        cursor: Option<&str>,
+    ) -> Result<Recipients, PipelineError> {
+        let channels = self.references.team_channels(team).await?;
+        let Some(general) = channels
+            .iter()
+            .find(|r| r.conversation_id.as_str() == team.as_str())
+            .or(channels.first())
+        else {
+            tracing::warn!(team = %team, "team not installed; nobody to send to");
+            return Ok(Recipients {
+                deliveries: Vec::new(),
+                next: None,
+            });
+        };
+        let token = cursor
+            .and_then(|c| c.strip_prefix(ROSTER))
+            .filter(|t| !t.is_empty());
+        let roster_conversation =
+            ConversationId::new(team.as_str()).map_err(|e| PipelineError::InvalidNotification {
+                id: maker.notification.id.to_string(),
+                problem: e.to_string(),
+            })?;
+        let call = Call::for_reference(general)
+            .deadline(Deadline::after(std::time::Duration::from_secs(30)));
+        let page = self
+            .connector
+            .get_paged_members(call, &roster_conversation, Some(MAX_PAGE as u32), token)
+            .await?;
+        let mut deliveries = Vec::with_capacity(page.members.len());
+        for member in &page.members {
+            let aad = member
+                .aad_object_id
+                .as_deref()
+                .and_then(|a| AadObjectId::new(a).ok());
+            let stored = match &aad {
+                Some(aad) => {
+                    self.references
+                        .find_personal(&general.tenant_id, aad)
+                        .await?
+                }
+                None => None,
+            };
+            deliveries.push(match (stored, UserId::new(&member.id)) {
+                (Some(reference), _) => maker.for_reference(&reference),
+                (None, Ok(member_id)) => maker.for_member(general, member_id, aad),
+                (None, Err(_)) => continue,
+            });
+        }
+        Ok(Recipients {
+            deliveries: dedupe(deliveries),
+            next: page
+                .continuation_token
+                .filter(|t| !t.is_empty())
+                .map(|t| format!("{ROSTER}{t}")),
+        })
+    }
+}
+
+fn one(delivery: Option<DeliveryRecord>) -> Recipients {
+    Recipients {
+        deliveries: delivery.into_iter().collect(),
+        next: None,
+    }
+}
+
+/// A page must not name a recipient twice (a transaction cannot write one item twice).
+fn dedupe(deliveries: impl IntoIterator<Item = DeliveryRecord>) -> Vec<DeliveryRecord> {
+    let mut seen = HashSet::new();
+    deliveries
+        .into_iter()
+        .filter(|d| seen.insert(d.delivery_id.clone()))
+        .collect()
+}
+
+/// Builds delivery records for one notification.
+struct DeliveryMaker<'a> {
+    notification: &'a NotificationRecord,
+    now: DateTime<Utc>,
+    expires_at: i64,
+}
+
+impl DeliveryMaker<'_> {
+    fn base(&self, tenant: &TenantId, delivery_id: String) -> DeliveryRecord {
+        DeliveryRecord {
+            notification_id: self.notification.id.clone(),
+            delivery_id,
+            tenant_id: tenant.clone(),
+            conversation_id: None,
+            conversation_type: ConversationType::Personal,
+            service_url: None,
+            member_id: None,
+            recipient: None,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            lease_until: None,
+            activity_id: None,
+            error: None,
+            updated_at: self.now,
+            expires_at: self.expires_at,
+        }
+    }
+
+    /// A stored conversation: pending if it may be sent to, else skipped with the reason.
+    fn for_reference(&self, reference: &ConversationReference) -> DeliveryRecord {
+        let mut d = self.base(
+            &reference.tenant_id,
+            DeliveryRecord::id_for_conversation(&reference.tenant_id, &reference.conversation_id),
+        );
+        d.conversation_id = Some(reference.conversation_id.clone());
+        d.conversation_type = reference.conversation_type;
+        d.service_url = Some(reference.service_url.clone());
+        d.recipient = reference
+            .user
+            .as_ref()
+            .and_then(|u| u.aad_object_id.clone());
+        d.status = match reference.status {
+            ReferenceStatus::Active => DeliveryStatus::Pending,
+            ReferenceStatus::OptedOut => DeliveryStatus::SkippedOptedOut,
+            ReferenceStatus::Uninstalled => DeliveryStatus::SkippedUninstalled,
+            ReferenceStatus::Archived => DeliveryStatus::SkippedArchived,
+            ReferenceStatus::Blocked => DeliveryStatus::SkippedBlocked,
+        };
+        d
+    }
+
+    /// A team member with no stored 1:1 chat: the sender creates one in the team's tenant.
+    fn for_member(
+        &self,
+        team: &ConversationReference,
+        member: UserId,
+        aad: Option<AadObjectId>,
+    ) -> DeliveryRecord {
+        let mut d = self.base(
+            &team.tenant_id,
+            DeliveryRecord::id_for_member(&team.tenant_id, &member),
+        );
+        d.service_url = Some(team.service_url.clone());
+        d.member_id = Some(member);
+        d.recipient = aad;
+        d
+    }
+
+    /// A person Herald has no conversation with and no member id for: reported, not guessed.
+    fn unresolved(&self, tenant: &TenantId, aad: &AadObjectId) -> DeliveryRecord {
+        let mut d = self.base(tenant, format!("{tenant}|aad:{aad}"));
+        d.recipient = Some(aad.clone());
+        d.status = DeliveryStatus::Unresolved;
+        d.error = Some("no personal conversation and no Teams member id known".to_owned());
+        d
+    }
+}

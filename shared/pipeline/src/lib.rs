@@ -1,0 +1,12 @@
+//! Herald's delivery pipeline, shared by the notify API, the sender, the scheduler and the local
+//! runner: a request becomes a notification ([`request`]), a notification becomes deliveries
+//! page by page ([`expand`]), and each delivery is sent exactly once ([`send`]).
+
+mod error;
+pub mod expand;
+pub mod request;
+pub mod send;
+
+pub use error::PipelineError;
+pub use expand::{Expander, Expansion};
+pub use send::{Delivered, Sender};

@@ -1,0 +1,349 @@
+//! The sender: each delivery is claimed with a conditional write, sent through the connector
+//! (throttle + retry), and its outcome recorded once. A replayed trigger finds the delivery
+//! claimed or recorded and does nothing; a sender that died mid-send leaves a lease that expires,
+//! after which another sender takes over.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Duration, Utc};
+use herald_connector::{
+    Activity, Call, Connector, ConnectorError, ConversationParameters, Deadline,
+};
+use herald_domain::{
+    BotAppId, BotId, Clock, ConversationId, ConversationKey, ConversationReference, DeliveryStatus,
+    ReferenceStatus, UserInfo,
+};
+use herald_events::{DeliveryEvent, EventPublisher, HeraldEvent};
+use herald_store::{
+    Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, StatusUpdate,
+};
+
+use crate::PipelineError;
+
+/// What became of one trigger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivered {
+    /// Sent or otherwise finished now, with this status.
+    Finished(DeliveryStatus),
+    /// It already had its outcome: a replay.
+    AlreadyDone,
+    /// Another sender holds it until then: retry the trigger later.
+    Held(DateTime<Utc>),
+    /// Put back to pending after a transient failure: retry the trigger later.
+    Released,
+    /// No such delivery.
+    Missing,
+}
+
+/// What sending needs.
+pub struct Sender {
+    pub references: Arc<dyn ReferenceStore>,
+    pub outbox: Arc<dyn OutboxStore>,
+    pub connector: Arc<dyn Connector>,
+    pub events: Arc<dyn EventPublisher>,
+    pub clock: Arc<dyn Clock>,
+    /// The bot that creates 1:1 conversations.
+    pub bot_app_id: BotAppId,
+    /// How long a claim holds; longer than any single send with its retries.
+    pub lease: Duration,
+    /// Attempts before a delivery that keeps failing transiently is recorded failed.
+    pub max_attempts: u32,
+    /// Activities by notification, decoded once per process.
+    activities: Mutex<HashMap<NotificationId, Arc<Activity>>>,
+    /// Outcome events waiting to go out in a batch of ten.
+    outcome_events: Mutex<Vec<HeraldEvent>>,
+}
+
+impl Sender {
+    #[must_use]
+    pub fn new(
+        references: Arc<dyn ReferenceStore>,
+        outbox: Arc<dyn OutboxStore>,
+        connector: Arc<dyn Connector>,
+        events: Arc<dyn EventPublisher>,
+        clock: Arc<dyn Clock>,
+        bot_app_id: BotAppId,
+    ) -> Self {
+        Self {
+            references,
+            outbox,
+            connector,
+            events,
+            clock,
+            bot_app_id,
+            lease: Duration::minutes(2),
+            max_attempts: 5,
+            activities: Mutex::new(HashMap::new()),
+            outcome_events: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Delivers one delivery, at most once, before `deadline`.
+    pub async fn deliver(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        deadline: Deadline,
+    ) -> Result<Delivered, PipelineError> {
+        let now = self.clock.now();
+        let claimed = match self
+            .outbox
+            .claim_delivery(notification, delivery, now, now + self.lease)
+            .await?
+        {
+            Claim::Claimed(record) => *record,
+            Claim::Done => return Ok(Delivered::AlreadyDone),
+            Claim::Held { until } => return Ok(Delivered::Held(until)),
+            Claim::Missing => return Ok(Delivered::Missing),
+        };
+        let activity = self.activity(notification).await?;
+        let outcome = match self.send(&claimed, &activity, deadline).await {
+            Ok((activity_id, created)) => Outcome {
+                status: DeliveryStatus::Sent,
+                activity_id: Some(activity_id),
+                error: None,
+                conversation_id: created,
+            },
+            Err(error) => self.failure_outcome(&claimed, &error).await?,
+        };
+        let recorded = self
+            .outbox
+            .record_outcome(notification, delivery, &outcome, self.clock.now())
+            .await?;
+        if !recorded {
+            tracing::warn!(notification = %notification, delivery, "outcome recorded by another sender");
+        }
+        if outcome.status == DeliveryStatus::Pending {
+            return Ok(Delivered::Released);
+        }
+        self.publish(&claimed, &outcome).await;
+        Ok(Delivered::Finished(outcome.status))
+    }
+
+    async fn activity(&self, id: &NotificationId) -> Result<Arc<Activity>, PipelineError> {
+        if let Some(found) = self
+            .activities
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+        {
+            return Ok(Arc::clone(found));
+        }
+        let invalid = |problem: String| PipelineError::InvalidNotification {
+            id: id.to_string(),
+            problem,
+        };
+        let notification = self
+            .outbox
+            .get_notification(id)
+            .await?
+            .ok_or_else(|| invalid("not found".to_owned()))?;
+        let activity: Activity = serde_json::from_value(notification.activity)
+            .map_err(|e| invalid(format!("activity does not decode: {e}")))?;
+        let activity = Arc::new(activity);
+        self.activities
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.clone(), Arc::clone(&activity));
+        Ok(activity)
+    }
+
+    /// Sends, creating the 1:1 conversation first for a member who has none (and storing it, so
+    /// the next notification reuses it). Returns the activity id and the created conversation.
+    async fn send(
+        &self,
+        delivery: &DeliveryRecord,
+        activity: &Activity,
+        deadline: Deadline,
+    ) -> Result<(String, Option<ConversationId>), SendError> {
+        let service_url = delivery
+            .service_url
+            .as_ref()
+            .ok_or(SendError::Unresolvable)?;
+        let call = || Call::new(service_url, &delivery.tenant_id).deadline(deadline);
+        let (conversation, created) = match (&delivery.conversation_id, &delivery.member_id) {
+            (Some(conversation), _) => (conversation.clone(), None),
+            (None, Some(member)) => {
+                let bot = BotId::for_app(&self.bot_app_id);
+                let parameters =
+                    ConversationParameters::personal(&bot, member, &delivery.tenant_id);
+                let created = self
+                    .connector
+                    .create_conversation(call(), &parameters)
+                    .await?;
+                self.remember_conversation(delivery, &created.id).await;
+                (created.id.clone(), Some(created.id))
+            }
+            (None, None) => return Err(SendError::Unresolvable),
+        };
+        let sent = self
+            .connector
+            .send_to_conversation(call(), &conversation, activity)
+            .await?;
+        Ok((sent.id.as_str().to_owned(), created))
+    }
+
+    /// Stores the personal conversation created for a team member.
+    async fn remember_conversation(
+        &self,
+        delivery: &DeliveryRecord,
+        conversation: &ConversationId,
+    ) {
+        let (Some(service_url), Some(member)) = (&delivery.service_url, &delivery.member_id) else {
+            return;
+        };
+        let now = self.clock.now();
+        let reference = ConversationReference {
+            tenant_id: delivery.tenant_id.clone(),
+            conversation_id: conversation.clone(),
+            conversation_type: herald_domain::ConversationType::Personal,
+            service_url: service_url.clone(),
+            bot_app_id: self.bot_app_id.clone(),
+            bot_id: BotId::for_app(&self.bot_app_id),
+            user: Some(UserInfo {
+                id: member.clone(),
+                aad_object_id: delivery.recipient.clone(),
+                name: None,
+            }),
+            team: None,
+            channel: None,
+            locale: None,
+            time_zone: None,
+            time_zone_override: None,
+            status: ReferenceStatus::Active,
+            status_reason: Some("created by Herald for a team member".to_owned()),
+            status_changed_at: now,
+            installed_at: now,
+            updated_at: now,
+            last_seen_at: now,
+        };
+        if let Err(e) = self.references.upsert(&reference).await {
+            tracing::warn!(error = %e, conversation = %conversation, "could not store created conversation");
+        }
+    }
+
+    /// Maps a failure to the recorded outcome, and marks the reference where Teams said the
+    /// conversation is blocked or gone.
+    async fn failure_outcome(
+        &self,
+        delivery: &DeliveryRecord,
+        error: &SendError,
+    ) -> Result<Outcome, PipelineError> {
+        let (status, reference_status) = match error {
+            SendError::Unresolvable => (DeliveryStatus::Unresolved, None),
+            SendError::Connector(e) => match e {
+                ConnectorError::BlockedByUser(_) => {
+                    (DeliveryStatus::Blocked, Some(ReferenceStatus::Blocked))
+                }
+                ConnectorError::BotNotInConversation(_) => (
+                    DeliveryStatus::Uninstalled,
+                    Some(ReferenceStatus::Uninstalled),
+                ),
+                ConnectorError::ConversationNotFound(_) => {
+                    (DeliveryStatus::NotFound, Some(ReferenceStatus::Uninstalled))
+                }
+                ConnectorError::TooLarge(_) => (DeliveryStatus::TooLarge, None),
+                e if e.is_retryable() || matches!(e, ConnectorError::DeadlineExceeded { .. }) => {
+                    // Give it back for a later trigger, unless it has had its chances.
+                    if delivery.attempts < self.max_attempts {
+                        (DeliveryStatus::Pending, None)
+                    } else {
+                        (DeliveryStatus::Failed, None)
+                    }
+                }
+                _ => (DeliveryStatus::Failed, None),
+            },
+        };
+        let reason = error.to_string();
+        if let (Some(new_status), Some(conversation)) =
+            (reference_status, &delivery.conversation_id)
+        {
+            let key = ConversationKey::new(delivery.tenant_id.clone(), conversation.clone());
+            let update = StatusUpdate {
+                status: new_status,
+                at: self.clock.now(),
+                reason: Some(reason.clone()),
+            };
+            match self.references.set_status(&key, &update).await {
+                Ok(_) | Err(herald_store::StoreError::NotFound(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Outcome {
+            status,
+            activity_id: None,
+            error: Some(reason),
+            conversation_id: None,
+        })
+    }
+
+    async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
+        let Some(conversation) = outcome
+            .conversation_id
+            .clone()
+            .or_else(|| delivery.conversation_id.clone())
+        else {
+            return;
+        };
+        let event = DeliveryEvent {
+            notification_id: delivery.notification_id.to_string(),
+            delivery_id: delivery.delivery_id.clone(),
+            tenant_id: delivery.tenant_id.clone(),
+            conversation_id: conversation,
+            conversation_type: delivery.conversation_type,
+            recipient_aad_object_id: delivery.recipient.clone(),
+            activity_id: outcome.activity_id.clone(),
+            error_code: (outcome.status != DeliveryStatus::Sent)
+                .then(|| outcome.status.as_str().to_owned()),
+            error_message: outcome.error.clone(),
+            attempts: Some(delivery.attempts),
+            at: self.clock.now(),
+        };
+        let event = match outcome.status {
+            DeliveryStatus::Sent => HeraldEvent::NotificationDelivered(event),
+            DeliveryStatus::Blocked => HeraldEvent::RecipientBlocked(event),
+            _ => HeraldEvent::NotificationFailed(event),
+        };
+        let full = {
+            let mut buffer = self
+                .outcome_events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            buffer.push(event);
+            (buffer.len() >= herald_events::MAX_ENTRIES_PER_CALL)
+                .then(|| std::mem::take(&mut *buffer))
+        };
+        if let Some(batch) = full {
+            self.publish_batch(&batch).await;
+        }
+    }
+
+    /// Publishes the outcome events still buffered; call at the end of every batch.
+    pub async fn flush_events(&self) {
+        let batch = std::mem::take(
+            &mut *self
+                .outcome_events
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if !batch.is_empty() {
+            self.publish_batch(&batch).await;
+        }
+    }
+
+    async fn publish_batch(&self, batch: &[HeraldEvent]) {
+        // The outcome is already recorded per recipient; events are a notification of it.
+        if let Err(e) = self.events.publish(batch).await {
+            tracing::error!(error = %e, count = batch.len(), "publishing delivery outcomes failed");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("no conversation and no member id to create one with")]
+    Unresolvable,
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
