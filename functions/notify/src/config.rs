@@ -8,7 +8,7 @@ use crate::auth::ApiKeys;
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
     pub api_keys: ApiKeys,
-    /// How long notifications and deliveries are kept (DynamoDB TTL), `HERALD_RETENTION_DAYS`.
+    /// How long notifications and deliveries are kept (DynamoDB TTL), `HERALD_DELIVERY_TTL_DAYS`.
     pub retention: chrono::Duration,
     /// Connector calls in flight at once while updating or retracting, `HERALD_EDIT_CONCURRENCY`.
     pub edit_concurrency: usize,
@@ -56,8 +56,8 @@ impl NotifyConfig {
         Ok(Self {
             api_keys,
             retention: chrono::Duration::days(
-                number("HERALD_RETENTION_DAYS", 1, 3650)?
-                    .map_or(DEFAULT_RETENTION_DAYS, |d| d as i64),
+                number("HERALD_DELIVERY_TTL_DAYS", 1, 3650)?
+                    .map_or(DEFAULT_RETENTION_DAYS, u64::cast_signed),
             ),
             edit_concurrency: number("HERALD_EDIT_CONCURRENCY", 1, 64)?
                 .map_or(DEFAULT_EDIT_CONCURRENCY, |n| n as usize),
@@ -86,7 +86,7 @@ mod tests {
     fn reads_tuning_and_names_bad_values() {
         let config = NotifyConfig::from_lookup(|n| match n {
             "HERALD_API_KEY" => Some("k".into()),
-            "HERALD_RETENTION_DAYS" => Some("7".into()),
+            "HERALD_DELIVERY_TTL_DAYS" => Some("7".into()),
             _ => None,
         })
         .unwrap();
@@ -94,7 +94,7 @@ mod tests {
         assert_eq!(config.edit_concurrency, DEFAULT_EDIT_CONCURRENCY);
         assert_eq!(config.edit_deadline, DEFAULT_EDIT_DEADLINE);
         for (name, value) in [
-            ("HERALD_RETENTION_DAYS", "0"),
+            ("HERALD_DELIVERY_TTL_DAYS", "0"),
             ("HERALD_EDIT_CONCURRENCY", "many"),
             ("HERALD_EDIT_DEADLINE_SECONDS", "-1"),
         ] {

@@ -24,33 +24,33 @@ use herald_store::{
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::Value;
 
-pub const KEY: &str = "test-api-key-0123456789";
-pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub(crate) const KEY: &str = "test-api-key-0123456789";
+pub(crate) const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 
-pub fn at(seconds: i64) -> DateTime<Utc> {
+pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::seconds(seconds)
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum Backend {
+pub(crate) enum Backend {
     Embedded,
     Dynamo,
 }
 
 /// The API over one store implementation, the emulator and a manual clock.
-pub struct Harness {
-    pub notify: Notify,
-    pub references: Arc<dyn ReferenceStore>,
-    pub outbox: Arc<dyn OutboxStore>,
-    pub emulator: TeamsEmulator,
-    pub connector: Arc<HttpConnector>,
-    pub clock: Arc<ManualClock>,
-    pub app: BotAppId,
+pub(crate) struct Harness {
+    pub(crate) notify: Notify,
+    pub(crate) references: Arc<dyn ReferenceStore>,
+    pub(crate) outbox: Arc<dyn OutboxStore>,
+    pub(crate) emulator: TeamsEmulator,
+    pub(crate) connector: Arc<HttpConnector>,
+    pub(crate) clock: Arc<ManualClock>,
+    pub(crate) app: BotAppId,
     _dir: tempfile::TempDir,
 }
 
 impl Harness {
-    pub async fn new(backend: Backend) -> Self {
+    pub(crate) async fn new(backend: Backend) -> Self {
         let emulator = TeamsEmulator::start(EmulatorConfig::default())
             .await
             .unwrap();
@@ -109,7 +109,7 @@ impl Harness {
     }
 
     /// An authenticated request; `path` may carry a query string.
-    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> HttpReply {
+    pub(crate) async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> HttpReply {
         let body = body
             .map(|b| serde_json::to_vec(b).unwrap())
             .unwrap_or_default();
@@ -117,7 +117,7 @@ impl Harness {
             .await
     }
 
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         authorization: Option<&str>,
         method: &str,
@@ -133,12 +133,12 @@ impl Harness {
             .await
     }
 
-    pub fn service_url(&self) -> ServiceUrl {
+    pub(crate) fn service_url(&self) -> ServiceUrl {
         ServiceUrl::parse(&self.emulator.service_url()).unwrap()
     }
 
     /// A stored reference to a fresh emulator 1:1 chat.
-    pub fn personal(&self, tenant: &str, name: &str) -> ConversationReference {
+    pub(crate) fn personal(&self, tenant: &str, name: &str) -> ConversationReference {
         let user = self.emulator.add_user(tenant, name);
         let conversation = self.emulator.add_personal_chat(tenant, &user.id);
         let mut reference = base(self, tenant, &conversation, ConversationType::Personal);
@@ -152,7 +152,7 @@ impl Harness {
 
     /// A notification whose recipients already got `text` in these conversations: the deliveries
     /// are recorded sent with the activity ids the emulator gave, as the sender would leave them.
-    pub async fn delivered(
+    pub(crate) async fn delivered(
         &self,
         conversations: &[&ConversationReference],
         text: &str,
@@ -202,7 +202,7 @@ impl Harness {
     }
 
     /// Claims a delivery and records `status`, as the sender does.
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         id: &NotificationId,
         delivery: &str,
@@ -231,7 +231,7 @@ impl Harness {
 }
 
 /// A reference of this harness's bot, at the emulator.
-pub fn base(
+pub(crate) fn base(
     h: &Harness,
     tenant: &str,
     conversation: &str,
@@ -259,7 +259,7 @@ pub fn base(
     }
 }
 
-pub fn delivery(
+pub(crate) fn delivery(
     id: &NotificationId,
     reference: &ConversationReference,
     status: DeliveryStatus,

@@ -13,6 +13,17 @@ use serde_json::{Value, json};
 use crate::{Backend, Harness, TENANT, at};
 
 const SPEC: &str = include_str!("../../openapi.json");
+/// Path template, method and status documented; the request (path, body, Authorization) that
+/// produces it (`None`: the valid key).
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+    Option<Value>,
+    Option<&'static str>,
+);
+
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
 fn spec() -> Value {
@@ -99,7 +110,7 @@ fn violations(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<Stri
         for (key, item) in object {
             match properties.and_then(|p| p.get(key)) {
                 Some(property) => {
-                    out.extend(violations(spec, property, item, &format!("{at}.{key}")))
+                    out.extend(violations(spec, property, item, &format!("{at}.{key}")));
                 }
                 None if closed => out.push(format!("{at}.{key} is not in the schema")),
                 None => {}
@@ -270,7 +281,8 @@ fn response_examples_match_their_schemas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_answers_match_the_documented_responses() {
     let spec = spec();
-    let h = Harness::new(Backend::Embedded).await;
+    let harness = Harness::new(Backend::Embedded).await;
+    let h = &harness;
 
     // A notification with one delivered copy, one blocked recipient and a blocked installation.
     let mut megan = h.personal(TENANT, "Megan Bowen");
@@ -332,10 +344,10 @@ async fn real_answers_match_the_documented_responses() {
         json!({"target": {"kind": "all"}, "message": {"text": "x".repeat(MAX_ACTIVITY_BYTES)}});
     let missing = json!({"target": {"kind": "all"}, "message": {"card": {"type": "AdaptiveCard", "version": "1.5",
         "body": [{"type": "TextBlock", "text": "${user.name}"}]}}});
-    let n = id.as_str();
-    let b = blocked_id.as_str();
+    let sent_id = id.as_str();
+    let blocked_ref = blocked_id.as_str();
     // (path template, method, status) -> the request that produces it.
-    let cases: Vec<(&str, &str, &str, String, Option<Value>, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "/api/notify",
             "post",
@@ -372,7 +384,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}",
             "get",
             "200",
-            format!("/api/notifications/{n}"),
+            format!("/api/notifications/{sent_id}"),
             None,
             None,
         ),
@@ -380,7 +392,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}",
             "get",
             "401",
-            format!("/api/notifications/{n}"),
+            format!("/api/notifications/{sent_id}"),
             None,
             Some("Bearer nope"),
         ),
@@ -396,7 +408,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/deliveries",
             "get",
             "200",
-            format!("/api/notifications/{b}/deliveries"),
+            format!("/api/notifications/{blocked_ref}/deliveries"),
             None,
             None,
         ),
@@ -404,7 +416,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/deliveries",
             "get",
             "400",
-            format!("/api/notifications/{b}/deliveries?status=delivered"),
+            format!("/api/notifications/{blocked_ref}/deliveries?status=delivered"),
             None,
             None,
         ),
@@ -412,7 +424,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/deliveries",
             "get",
             "401",
-            format!("/api/notifications/{b}/deliveries"),
+            format!("/api/notifications/{blocked_ref}/deliveries"),
             None,
             Some("Bearer nope"),
         ),
@@ -428,7 +440,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "put",
             "200",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             Some(json!({"text": "v2"})),
             None,
         ),
@@ -436,7 +448,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "put",
             "400",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             Some(json!({"card": {"type": "AdaptiveCard"}})),
             None,
         ),
@@ -444,7 +456,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "put",
             "401",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             Some(json!({"text": "v2"})),
             Some("Bearer nope"),
         ),
@@ -460,7 +472,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "put",
             "413",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             Some(too_large["message"].clone()),
             None,
         ),
@@ -468,7 +480,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "delete",
             "200",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             None,
             None,
         ),
@@ -476,7 +488,7 @@ async fn real_answers_match_the_documented_responses() {
             "/api/notifications/{id}/message",
             "delete",
             "401",
-            format!("/api/notifications/{n}/message"),
+            format!("/api/notifications/{sent_id}/message"),
             None,
             Some("Bearer nope"),
         ),
@@ -521,11 +533,11 @@ async fn real_answers_match_the_documented_responses() {
                 let bytes = body
                     .map(|b| serde_json::to_vec(&b).unwrap())
                     .unwrap_or_default();
-                let (p, q) = path
+                let (bare, query) = path
                     .split_once('?')
-                    .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+                    .map_or((path.as_str(), None), |(bare, query)| (bare, Some(query)));
                 h.notify
-                    .handle(&method.to_uppercase(), p, q, Some(auth), &bytes)
+                    .handle(&method.to_uppercase(), bare, query, Some(auth), &bytes)
                     .await
             }
             None => h.call(&method.to_uppercase(), &path, body.as_ref()).await,

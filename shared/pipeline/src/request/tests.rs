@@ -15,7 +15,9 @@ fn card() -> Value {
 }
 
 fn body(message: Value) -> Value {
-    json!({"target": {"kind": "all"}, "message": message})
+    let mut body = json!({"target": {"kind": "all"}});
+    body["message"] = message;
+    body
 }
 
 /// The error `body` gets, asserting its field and code.
