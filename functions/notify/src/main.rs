@@ -1,5 +1,17 @@
 //! The notify API Lambda: wires configuration and clients, then serves the routes of
 //! `openapi.json`.
+//!
+//! | variable | |
+//! |---|---|
+//! | `HERALD_API_KEY_SHA256` | accepted keys as SHA-256 hex digests, comma-separated |
+//! | `HERALD_API_KEY` | a plain key (local use); one of the two is required |
+//! | `HERALD_REFERENCES_TABLE`, `HERALD_OUTBOX_TABLE` | the DynamoDB tables |
+//! | `MicrosoftAppId`, `MicrosoftAppPassword`, ... | the bot, as `ConnectorConfig::from_env` reads it |
+//! | `HERALD_DELIVERY_TTL_DAYS` | retention of notifications (default 30) |
+//! | `HERALD_EDIT_CONCURRENCY`, `HERALD_EDIT_DEADLINE_SECONDS` | update/retract pacing (8, 20 s) |
+//!
+//! Routes are matched on the request path as API Gateway passes it: mount the function on the
+//! `$default` stage (or strip the stage) so paths start with `/api/`.
 
 use std::sync::Arc;
 
