@@ -15,7 +15,7 @@ pub use error::DomainError;
 pub use ids::{AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId};
 pub use notification::{ChannelSelector, DeliveryStatus, Target};
 pub use reference::{
-    ChannelInfo, ConversationKey, ConversationReference, ConversationType, ReferenceStatus,
-    ServiceUrl, TeamInfo, UserInfo,
+    ChannelInfo, ConversationKey, ConversationReference, ConversationType, NO_ZONE,
+    ReferenceStatus, ServiceUrl, TeamInfo, UserInfo,
 };
 pub use time_zone::TimeZone;

@@ -264,6 +264,9 @@ impl fmt::Display for ConversationKey {
     }
 }
 
+/// [`ConversationReference::zone_key`] of a reference whose zone is unknown.
+pub const NO_ZONE: &str = "none";
+
 /// A place where the bot is installed, as Herald persists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -326,6 +329,12 @@ impl ConversationReference {
     #[must_use]
     pub fn is_sendable(&self) -> bool {
         self.status.is_sendable()
+    }
+
+    /// The index key of the effective zone: its IANA name, or `none` when unknown.
+    #[must_use]
+    pub fn zone_key(&self) -> &'static str {
+        self.effective_time_zone().map_or(NO_ZONE, TimeZone::name)
     }
 
     /// The zone reminders use: the user's explicit choice, else what the client reported.

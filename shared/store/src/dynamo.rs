@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
-    ConversationType, ReferenceStatus, TeamId, TenantId, TimeZone,
+    ConversationType, NO_ZONE, ReferenceStatus, TeamId, TenantId, TimeZone,
 };
 
 use crate::schema::{self, attr};
@@ -346,6 +346,19 @@ impl ReferenceWriter for DynamoReferenceStore {
             names.insert(placeholder, name);
             values.insert(value_placeholder, value);
         }
+        // The zone index follows the user's override when there is one.
+        names.insert("#zk".to_owned(), attr::ZONE_KEY.to_owned());
+        match reference.time_zone {
+            Some(zone) => {
+                names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
+                values.insert(":zk".to_owned(), s(zone.name()));
+                sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
+            }
+            None => {
+                values.insert(":zk".to_owned(), s(NO_ZONE));
+                sets.push("#zk = if_not_exists(#zk, :zk)".to_owned());
+            }
+        }
         let result = self
             .client
             .update_item()
@@ -457,11 +470,15 @@ impl ReferenceWriter for DynamoReferenceStore {
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#z", "timeZoneOverride");
+        let request = request.expression_attribute_names("#zk", attr::ZONE_KEY);
         let request = match zone {
             Some(zone) => request
-                .update_expression("SET #z = :z")
+                .update_expression("SET #z = :z, #zk = :z")
                 .expression_attribute_values(":z", s(zone.name())),
-            None => request.update_expression("REMOVE #z"),
+            None => request
+                .update_expression("SET #zk = if_not_exists(#tz, :none) REMOVE #z")
+                .expression_attribute_names("#tz", "timeZone")
+                .expression_attribute_values(":none", s(NO_ZONE)),
         };
         match request.send().await {
             Ok(_) => Ok(()),
@@ -498,7 +515,9 @@ impl ReferenceLister for DynamoReferenceStore {
         page: &PageRequest,
     ) -> Result<Page<ConversationReference>, StoreError> {
         // Pick the most selective key the filter names; the rest filters the page.
-        let (index, key_attr, key_value) = if let Some(team) = &filter.team {
+        let (index, key_attr, key_value) = if let Some(zone) = &filter.zone {
+            (Some(schema::BY_ZONE.name), attr::ZONE_KEY, zone.as_str())
+        } else if let Some(team) = &filter.team {
             (Some(schema::BY_TEAM.name), attr::TEAM_KEY, team.as_str())
         } else if let Some(tenant) = &filter.tenant {
             (None, attr::PK, tenant.as_str())

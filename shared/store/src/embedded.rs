@@ -27,6 +27,7 @@ const BY_TYPE: TableDefinition<&str, ()> = TableDefinition::new("byType");
 const BY_TEAM: TableDefinition<&str, ()> = TableDefinition::new("byTeam");
 const BY_USER: TableDefinition<&str, ()> = TableDefinition::new("byUser");
 const BY_CONVERSATION: TableDefinition<&str, ()> = TableDefinition::new("byConversation");
+const BY_ZONE: TableDefinition<&str, ()> = TableDefinition::new("byZone");
 
 /// Ids never contain control characters (the domain rejects them), so this cannot collide.
 const SEP: char = '\u{1f}';
@@ -76,6 +77,7 @@ fn index_entries(
             BY_CONVERSATION,
             format!("{}{SEP}{primary}", reference.conversation_id),
         ),
+        (BY_ZONE, format!("{}{SEP}{primary}", reference.zone_key())),
     ];
     if let Some(team) = index_team(reference) {
         entries.push((BY_TEAM, format!("{team}{SEP}{primary}")));
@@ -111,6 +113,27 @@ fn merge(
     serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
 }
 
+/// Replaces a reference's index entries.
+fn reindex(
+    txn: &redb::WriteTransaction,
+    old: Option<&ConversationReference>,
+    new: &ConversationReference,
+) -> Result<(), StoreError> {
+    for (index, entry) in old.into_iter().flat_map(index_entries) {
+        txn.open_table(index)
+            .map_err(unavailable)?
+            .remove(entry.as_str())
+            .map_err(unavailable)?;
+    }
+    for (index, entry) in index_entries(new) {
+        txn.open_table(index)
+            .map_err(unavailable)?
+            .insert(entry.as_str(), ())
+            .map_err(unavailable)?;
+    }
+    Ok(())
+}
+
 fn encode(reference: &ConversationReference) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(reference).map_err(|e| StoreError::InvalidData(e.to_string()))
 }
@@ -122,7 +145,7 @@ impl EmbeddedReferenceStore {
         let path = data_dir.join(FILE_NAME);
         let db = Database::create(&path).map_err(unavailable)?;
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION] {
+        for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION, BY_ZONE] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.open_table(REFERENCES).map_err(unavailable)?;
@@ -353,18 +376,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                 table
                     .insert(key.as_str(), encode(&merged)?.as_slice())
                     .map_err(unavailable)?;
-                for (index, entry) in stored.iter().flat_map(index_entries) {
-                    txn.open_table(index)
-                        .map_err(unavailable)?
-                        .remove(entry.as_str())
-                        .map_err(unavailable)?;
-                }
-                for (index, entry) in index_entries(&merged) {
-                    txn.open_table(index)
-                        .map_err(unavailable)?
-                        .insert(entry.as_str(), ())
-                        .map_err(unavailable)?;
-                }
+                reindex(&txn, stored.as_ref(), &merged)?;
                 if existing.is_some() {
                     UpsertOutcome::Updated
                 } else {
@@ -431,12 +443,14 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                 else {
                     return Err(StoreError::NotFound(display));
                 };
-                let mut stored: ConversationReference = serde_json::from_slice(&bytes)
+                let stored: ConversationReference = serde_json::from_slice(&bytes)
                     .map_err(|e| StoreError::InvalidData(format!("{display}: {e}")))?;
-                stored.time_zone_override = zone;
+                let mut changed = stored.clone();
+                changed.time_zone_override = zone;
                 table
-                    .insert(key.as_str(), encode(&stored)?.as_slice())
+                    .insert(key.as_str(), encode(&changed)?.as_slice())
                     .map_err(unavailable)?;
+                reindex(&txn, Some(&stored), &changed)?;
             }
             txn.commit().map_err(unavailable)
         })
@@ -480,7 +494,9 @@ impl ReferenceLister for EmbeddedReferenceStore {
         filter: &ListFilter,
         page: &PageRequest,
     ) -> Result<Page<ConversationReference>, StoreError> {
-        let (index, prefix, cursor_name) = if let Some(team) = &filter.team {
+        let (index, prefix, cursor_name) = if let Some(zone) = &filter.zone {
+            (Some(BY_ZONE), format!("{zone}{SEP}"), "byZone")
+        } else if let Some(team) = &filter.team {
             (Some(BY_TEAM), format!("{team}{SEP}"), "byTeam")
         } else if let Some(tenant) = &filter.tenant {
             (None, format!("{tenant}{SEP}"), "tenant")

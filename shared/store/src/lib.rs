@@ -9,19 +9,24 @@ mod config;
 mod cursor;
 mod dynamo;
 mod dynamo_outbox;
+mod dynamo_schedules;
 mod embedded;
 mod embedded_outbox;
+mod embedded_schedules;
 mod error;
 mod model;
 pub mod outbox;
+pub mod schedules;
 pub mod schema;
 
 pub use config::{ConfigError, StoreConfig};
 pub use cursor::Cursor;
 pub use dynamo::DynamoReferenceStore;
 pub use dynamo_outbox::{DynamoOutboxStore, MAX_PAGE};
+pub use dynamo_schedules::DynamoScheduleStore;
 pub use embedded::EmbeddedReferenceStore;
 pub use embedded_outbox::{EmbeddedOutboxStore, OUTBOX_FILE_NAME, OutboxChange};
+pub use embedded_schedules::{EmbeddedScheduleStore, SCHEDULES_FILE_NAME};
 pub use error::StoreError;
 pub use model::{
     ListFilter, Page, PageRequest, SkipReason, SkippedItem, StatusOutcome, StatusUpdate,
@@ -31,6 +36,7 @@ pub use outbox::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, NotificationStatus, OutboxStore,
     Outcome,
 };
+pub use schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
 
 use async_trait::async_trait;
 use herald_domain::{

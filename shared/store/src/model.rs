@@ -38,6 +38,9 @@ pub struct ListFilter {
     pub conversation_type: Option<ConversationType>,
     pub team: Option<TeamId>,
     pub status: Option<ReferenceStatus>,
+    /// [`ConversationReference::zone_key`](herald_domain::ConversationReference::zone_key):
+    /// an IANA name or `none`.
+    pub zone: Option<String>,
 }
 
 impl ListFilter {
@@ -58,6 +61,10 @@ impl ListFilter {
                 .as_ref()
                 .is_none_or(|t| reference.team.as_ref().is_some_and(|rt| rt.id == *t))
             && self.status.is_none_or(|s| s == reference.status)
+            && self
+                .zone
+                .as_deref()
+                .is_none_or(|z| z == reference.zone_key())
     }
 }
 

@@ -43,6 +43,9 @@ pub mod attr {
     pub const TEAM_KEY: &str = "teamKey";
     /// `{tenant}|{aadObjectId}`, on personal references only (sparse index).
     pub const USER_KEY: &str = "userKey";
+    /// The effective time zone (`timeZoneOverride`, else `timeZone`, else `none`): recipients
+    /// of a recipient-local schedule are read zone by zone.
+    pub const ZONE_KEY: &str = "zoneKey";
     /// Epoch milliseconds of `updatedAt`, for the stale-activity condition.
     pub const UPDATED_MS: &str = "updatedAtMs";
     /// Epoch milliseconds of `statusChangedAt`, for the stale-status condition.
@@ -78,17 +81,50 @@ pub const OUTBOX: TableSchema = TableSchema {
     ttl_attribute: Some("expiresAt"),
 };
 
+/// Schedules, one item each (`sk` = [`SCHEDULE_SK`]). `byDue` is sparse: only active schedules
+/// with a next fire carry `dueShard`, so a tick reads exactly what is due.
+pub const SCHEDULES: TableSchema = TableSchema {
+    logical_name: "SchedulesTable",
+    hash_key: attr::PK,
+    range_key: attr::SK,
+    indexes: &[BY_DUE, BY_OWNER],
+    stream: None,
+    ttl_attribute: None,
+};
+
+pub const BY_DUE: IndexSchema = IndexSchema {
+    name: "byDue",
+    hash_key: "dueShard",
+    range_key: "dueKey",
+};
+pub const BY_OWNER: IndexSchema = IndexSchema {
+    name: "byOwner",
+    hash_key: "ownerKey",
+    range_key: attr::PK,
+};
+
+/// Sort key of a schedule item.
+pub const SCHEDULE_SK: &str = "#schedule";
+/// The one `dueShard` value (a single partition serves thousands of due reads per second).
+pub const DUE_SHARD: &str = "due";
+
 /// Sort key of a notification's header item.
 pub const NOTIFICATION_SK: &str = "#notification";
 /// Sort-key prefix of delivery items.
 pub const DELIVERY_SK_PREFIX: &str = "d#";
+
+pub const BY_ZONE: IndexSchema = IndexSchema {
+    name: "byZone",
+    hash_key: attr::ZONE_KEY,
+    range_key: attr::SK,
+};
 
 /// The conversation-reference table.
 pub const REFERENCES: TableSchema = TableSchema {
     logical_name: "ReferencesTable",
     hash_key: attr::PK,
     range_key: attr::SK,
-    indexes: &[BY_TYPE, BY_TEAM, BY_USER],
+    indexes: &[BY_TYPE, BY_TEAM, BY_USER, BY_ZONE],
     stream: None,
     ttl_attribute: None,
 };

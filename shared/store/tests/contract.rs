@@ -575,6 +575,64 @@ async fn finds_references_by_conversation_id(h: &dyn Harness) {
     );
 }
 
+async fn lists_recipients_by_effective_zone(h: &dyn Harness) {
+    let store = h.open(APP).await;
+    let berlin = personal(TENANT, 20, 0); // Europe/Berlin from the client
+    let mut unknown = personal(TENANT, 21, 0);
+    unknown.time_zone = None;
+    let overridden = personal(TENANT, 22, 0);
+    for r in [&berlin, &unknown, &overridden] {
+        store.upsert(r).await.unwrap();
+    }
+    let chatham: herald_domain::TimeZone = "Pacific/Chatham".parse().unwrap();
+    store
+        .set_time_zone_override(&overridden.key(), Some(chatham))
+        .await
+        .unwrap();
+    // A later activity reporting Berlin again does not move the user out of Chatham.
+    store.upsert(&personal(TENANT, 22, 10)).await.unwrap();
+    let in_zone = |zone: &str| ListFilter {
+        zone: Some(zone.to_owned()),
+        ..ListFilter::default()
+    };
+    let keys = |refs: Vec<ConversationReference>| {
+        refs.iter()
+            .map(ConversationReference::key)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(list_all(&*store, &in_zone("Europe/Berlin"), None).await),
+        vec![berlin.key()]
+    );
+    assert_eq!(
+        keys(list_all(&*store, &in_zone("Pacific/Chatham"), None).await),
+        vec![overridden.key()]
+    );
+    assert_eq!(
+        keys(list_all(&*store, &in_zone("none"), None).await),
+        vec![unknown.key()]
+    );
+    // Learning a zone moves the reference between zone listings.
+    let mut learned = personal(TENANT, 21, 20);
+    learned.time_zone = Some("Asia/Kolkata".parse().unwrap());
+    store.upsert(&learned).await.unwrap();
+    assert!(list_all(&*store, &in_zone("none"), None).await.is_empty());
+    assert_eq!(
+        keys(list_all(&*store, &in_zone("Asia/Kolkata"), None).await),
+        vec![unknown.key()]
+    );
+    store
+        .set_time_zone_override(&overridden.key(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        list_all(&*store, &in_zone("Europe/Berlin"), None)
+            .await
+            .len(),
+        2
+    );
+}
+
 async fn finds_team_channels_by_name(h: &dyn Harness) {
     let store = h.open(APP).await;
     let team = "19:team-x@thread.tacv2";
@@ -792,6 +850,7 @@ contract!(
     finds_personal_conversation_by_aad_object_id,
     finds_team_channels_by_name,
     finds_references_by_conversation_id,
+    lists_recipients_by_effective_zone,
     other_bots_references_are_never_returned,
     corrupt_items_are_reported_and_skipped,
     invalid_references_are_rejected,
