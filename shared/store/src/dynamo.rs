@@ -348,16 +348,14 @@ impl ReferenceWriter for DynamoReferenceStore {
         }
         // The zone index follows the user's override when there is one.
         names.insert("#zk".to_owned(), attr::ZONE_KEY.to_owned());
-        match reference.time_zone {
-            Some(zone) => {
-                names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
-                values.insert(":zk".to_owned(), s(zone.name()));
-                sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
-            }
-            None => {
-                values.insert(":zk".to_owned(), s(NO_ZONE));
-                sets.push("#zk = if_not_exists(#zk, :zk)".to_owned());
-            }
+        if let Some(zone) = reference.time_zone {
+            names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
+            values.insert(":zk".to_owned(), s(zone.name()));
+            sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
+        } else {
+            values.insert(":zk".to_owned(), s(NO_ZONE));
+            sets.push("#zk = if_not_exists(#zk, :zk)".to_owned());
+        }
         }
         let result = self
             .client
