@@ -356,7 +356,6 @@ impl ReferenceWriter for DynamoReferenceStore {
             values.insert(":zk".to_owned(), s(NO_ZONE));
             sets.push("#zk = if_not_exists(#zk, :zk)".to_owned());
         }
-        }
         let result = self
             .client
             .update_item()
