@@ -243,8 +243,12 @@ impl Turn<'_> {
             let outcome = self.hook.store.upsert(&selected).await?;
             targets.push((selected, outcome));
         }
-        let mut welcome_to = None;
-        for (reference, outcome) in &targets {
+        // One installation, one welcome: the activity's own reference (the chat, or the team's
+        // General channel, which every team activity names) decides whether it is new, so that
+        // of two activities announcing one team install only one welcomes, whichever channel
+        // each of them names.
+        let mut new_here = false;
+        for (i, (reference, outcome)) in targets.iter().enumerate() {
             let new_installation = match outcome {
                 UpsertOutcome::Created => {
                     self.record(
@@ -259,16 +263,17 @@ impl Turn<'_> {
             };
             if new_installation {
                 tracing::info!(conversation = %reference.key(), kind = %reference.conversation_type, "installation added");
-                welcome_to = Some(reference);
+                new_here |= i == 0;
             }
         }
-        if let Some(reference) = welcome_to
-            && let Some(team) = &reference.team
-        {
+        if !new_here {
+            return Ok(HttpReply::ok());
+        }
+        if let Some(team) = &targets[0].0.team {
             self.reactivate_team_channels(&team.id, &targets).await?;
         }
         // The selected channel (last) wins over General for the welcome.
-        if let Some(reference) = welcome_to {
+        if let Some((reference, _)) = targets.last() {
             let installer = self.installer(reference);
             let card = cards::welcome(&self.hook.config.welcome, reference, installer);
             self.send(reference, &reference.conversation_id, &card)

@@ -82,11 +82,7 @@ async fn team_install_welcomes_in_the_selected_channel_and_records_general() {
         .team(&team)
         .set("SELECTED_CHANNEL_ID", &incidents);
     h.ok(&install).await;
-    let members_added = h
-        .activity("team_members_added")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents)
-        .at(h.later(1));
+    let members_added = h.activity("team_members_added").team(&team).at(h.later(1));
     h.ok(&members_added).await;
 
     for id in [&team.id, &incidents] {

@@ -231,3 +231,79 @@ async fn an_upgrade_does_not_undo_a_block_but_a_reinstall_does() {
     assert_eq!(h.stored(&h.personal).await.status, ReferenceStatus::Active);
     assert_eq!(h.welcomes(&h.personal).len(), 2);
 }
+
+#[tokio::test]
+async fn a_failed_welcome_does_not_fail_the_request() {
+    // A 5xx would make Teams redeliver an activity whose store change is already made.
+    let h = Harness::new().await;
+    h.emulator
+        .inject_times(&h.personal, herald_teams_emulator::Fault::Status(503), 1);
+    h.ok(&h.activity("personal_install")).await;
+    assert_eq!(h.stored(&h.personal).await.status, ReferenceStatus::Active);
+    assert_eq!(h.published(), [ev(InstallationAdded, &h.personal)]);
+    let attempts: Vec<_> = h
+        .emulator
+        .requests_for(&h.personal)
+        .into_iter()
+        .map(|r| (r.operation, r.status))
+        .collect();
+    assert_eq!(attempts, [("sendToConversation", Some(503))]);
+    assert!(h.emulator.activities(&h.personal).is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_connector_does_not_hold_the_answer_past_teams_patience() {
+    let h = Harness::new().await;
+    h.emulator.inject(
+        &h.personal,
+        herald_teams_emulator::Fault::Delay(std::time::Duration::from_secs(60)),
+    );
+    let started = std::time::Instant::now();
+    h.ok(&h.activity("personal_install")).await;
+    let took = started.elapsed();
+    // Teams redelivers after about 15 s; the webhook gives a send 8 s.
+    assert!(took < std::time::Duration::from_secs(12), "{took:?}");
+    assert_eq!(h.stored(&h.personal).await.status, ReferenceStatus::Active);
+}
+
+#[tokio::test]
+async fn team_members_added_before_the_installation_update_welcomes_once() {
+    // Teams' conversationUpdate names no selected channel; the installationUpdate does. Whichever
+    // comes first, the team gets one welcome.
+    let h = Harness::new().await;
+    let team = h.team("Contoso Ops");
+    let incidents = h.channel(&team, "Incidents");
+    h.ok(&h.activity("team_members_added").team(&team)).await;
+    h.ok(&h
+        .activity("team_install")
+        .team(&team)
+        .set("SELECTED_CHANNEL_ID", &incidents)
+        .at(h.later(1)))
+        .await;
+    let total = h.welcomes(&team.id).len() + h.welcomes(&incidents).len();
+    assert_eq!(total, 1, "one welcome per team installation");
+    assert_eq!(h.stored(&incidents).await.status, ReferenceStatus::Active);
+    assert_eq!(h.stored(&team.id).await.status, ReferenceStatus::Active);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_team_install_activities_welcome_once() {
+    let h = Harness::new().await;
+    let mut teams = Vec::new();
+    for n in 0..6 {
+        let team = h.team(&format!("Team {n}"));
+        let incidents = h.channel(&team, "Incidents");
+        let install = h
+            .activity("team_install")
+            .team(&team)
+            .set("SELECTED_CHANNEL_ID", &incidents);
+        let members_added = h.activity("team_members_added").team(&team);
+        let (a, b) = tokio::join!(h.post(&install), h.post(&members_added));
+        assert_eq!((a.status, b.status), (200, 200), "{a:?} {b:?}");
+        teams.push((team, incidents));
+    }
+    for (team, incidents) in &teams {
+        let total = h.welcomes(&team.id).len() + h.welcomes(incidents).len();
+        assert_eq!(total, 1, "{}", team.name);
+    }
+}
