@@ -139,7 +139,7 @@ mod tests {
     fn notify_events_carry_the_body() {
         let router = Router::default();
         let detail = json!({"target": {"kind": "all"}, "message": {"text": "Deploy finished"}});
-        let routed = router
+        let made = router
             .route(
                 Some("e-1"),
                 "ci",
@@ -150,9 +150,9 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(routed.record.target, Target::All);
-        assert_eq!(routed.record.idempotency_key.as_deref(), Some("event:e-1"));
-        assert_eq!(routed.route, None);
+        assert_eq!(made.record.target, Target::All);
+        assert_eq!(made.record.idempotency_key.as_deref(), Some("event:e-1"));
+        assert_eq!(made.route, None);
         // The same event again names the same notification.
         let again = router
             .route(
@@ -165,7 +165,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(again.record.id, routed.record.id);
+        assert_eq!(again.record.id, made.record.id);
     }
 
     #[test]
@@ -178,7 +178,7 @@ mod tests {
         )
         .unwrap();
         let detail = json!({"pipeline": "web", "state": "FAILED"});
-        let routed = router
+        let made = router
             .route(
                 Some("e-2"),
                 "aws.codepipeline",
@@ -189,8 +189,8 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert!(routed.record.activity.to_string().contains("web is FAILED"));
-        assert_eq!(routed.route, Some(0));
+        assert!(made.record.activity.to_string().contains("web is FAILED"));
+        assert_eq!(made.route, Some(0));
         assert!(
             router
                 .route(None, "aws.ec2", "other", &detail, now(), Duration::days(30))

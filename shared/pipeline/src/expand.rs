@@ -154,9 +154,11 @@ impl Expander {
     async fn listed(
         &self,
         maker: &DeliveryMaker<'_>,
-        filter: ListFilter,
+        mut filter: ListFilter,
         cursor: Option<&str>,
     ) -> Result<Recipients, PipelineError> {
+        // A recipient-local schedule's fire reads one zone through the zone index.
+        filter.zone.clone_from(&maker.notification.zone_filter);
         let request = PageRequest {
             cursor: cursor.map(Cursor::from_client),
             limit: Some(MAX_PAGE as u32),

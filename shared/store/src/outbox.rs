@@ -103,6 +103,10 @@ pub struct NotificationRecord {
     pub counts: BTreeMap<String, i64>,
     /// When the record expires (DynamoDB TTL, epoch seconds).
     pub expires_at: i64,
+    /// Only recipients whose effective zone key is this (a recipient-local schedule fires zone
+    /// by zone; `none` means recipients with no known zone, who get the default zone's time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_filter: Option<String>,
 }
 
 impl NotificationRecord {
@@ -130,6 +134,7 @@ impl NotificationRecord {
                 .map(|s| (s.as_str().to_owned(), 0))
                 .collect(),
             expires_at: (now + retention).timestamp(),
+            zone_filter: None,
         }
     }
 
