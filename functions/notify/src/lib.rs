@@ -9,6 +9,7 @@ mod auth;
 mod config;
 mod edit;
 mod query;
+mod schedules;
 
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use herald_domain::{Clock, DeliveryStatus, ReferenceStatus};
 use herald_pipeline::request::{NotifyRequest, RequestError};
 use herald_store::{
     DeliveryRecord, ListFilter, NotificationId, NotificationRecord, OutboxStore, ReferenceLister,
-    StoreError,
+    ScheduleStore, StoreError,
 };
 use serde_json::{Map, Value, json};
 
@@ -27,6 +28,7 @@ pub use config::{
     MAX_BODY_BYTES, NotifyConfig,
 };
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use schedules::{DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT};
 
 /// Recorded as the notification's `source`.
 pub const SOURCE: &str = "api";
@@ -36,6 +38,8 @@ pub struct Notify {
     /// Installations report (`GET /api/installations`).
     pub references: Arc<dyn ReferenceLister>,
     pub outbox: Arc<dyn OutboxStore>,
+    /// `/api/schedules`.
+    pub schedules: Arc<dyn ScheduleStore>,
     /// Updates and retracts delivered copies.
     pub connector: Arc<dyn Connector>,
     pub clock: Arc<dyn Clock>,
@@ -116,6 +120,9 @@ enum Route {
     Deliveries(String),
     Message(String),
     Installations,
+    Schedules,
+    Schedule(String),
+    Preview(String),
 }
 
 impl Route {
@@ -135,6 +142,9 @@ impl Route {
             ["notifications", id, "message"] if !id.is_empty() => {
                 Some(Self::Message((*id).to_owned()))
             }
+            ["schedules"] => Some(Self::Schedules),
+            ["schedules", id] if !id.is_empty() => Some(Self::Schedule((*id).to_owned())),
+            ["schedules", id, "preview"] if !id.is_empty() => Some(Self::Preview((*id).to_owned())),
             _ => None,
         }
     }
@@ -142,8 +152,13 @@ impl Route {
     fn methods(&self) -> &'static [&'static str] {
         match self {
             Self::Notify => &["POST"],
-            Self::Notification(_) | Self::Deliveries(_) | Self::Installations => &["GET"],
+            Self::Notification(_)
+            | Self::Deliveries(_)
+            | Self::Installations
+            | Self::Preview(_) => &["GET"],
             Self::Message(_) => &["PUT", "DELETE"],
+            Self::Schedules => &["GET", "POST"],
+            Self::Schedule(_) => &["GET", "PATCH", "DELETE"],
         }
     }
 }
@@ -194,6 +209,12 @@ impl Notify {
             (Route::Message(id), "PUT") => self.update_message(id, body).await,
             (Route::Message(id), _) => self.retract_message(id).await,
             (Route::Installations, _) => self.installations(&query).await,
+            (Route::Schedules, "POST") => self.create_schedule(body).await,
+            (Route::Schedules, _) => self.list_schedules(&query).await,
+            (Route::Schedule(id), "PATCH") => self.patch_schedule(id, body).await,
+            (Route::Schedule(id), "DELETE") => self.delete_schedule(id).await,
+            (Route::Schedule(id), _) => self.get_schedule(id).await,
+            (Route::Preview(id), _) => self.preview_schedule(id, &query).await,
         };
         result.unwrap_or_else(|reply| reply)
     }
@@ -314,6 +335,7 @@ impl Notify {
                 "status",
                 "one of active, uninstalled, blocked, optedOut, archived",
             )?,
+            zone: None,
         };
         let page = query.page()?;
         let page = self

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `HERALD_API_KEY_SHA256` | accepted keys as SHA-256 hex digests, comma-separated |
 //! | `HERALD_API_KEY` | a plain key (local use); one of the two is required |
-//! | `HERALD_REFERENCES_TABLE`, `HERALD_OUTBOX_TABLE` | the DynamoDB tables |
+//! | `HERALD_REFERENCES_TABLE`, `HERALD_OUTBOX_TABLE`, `HERALD_SCHEDULES_TABLE` | the DynamoDB tables |
 //! | `MicrosoftAppId`, `MicrosoftAppPassword`, ... | the bot, as `ConnectorConfig::from_env` reads it |
 //! | `HERALD_DELIVERY_TTL_DAYS` | retention of notifications (default 30) |
 //! | `HERALD_EDIT_CONCURRENCY`, `HERALD_EDIT_DEADLINE_SECONDS` | update/retract pacing (8, 20 s) |
@@ -18,7 +18,7 @@ use std::sync::Arc;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::SystemClock;
 use herald_notify::{Notify, NotifyConfig};
-use herald_store::{DynamoOutboxStore, DynamoReferenceStore, StoreConfig};
+use herald_store::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 
 #[tokio::main]
@@ -30,9 +30,14 @@ async fn main() -> Result<(), Error> {
         .ok()
         .filter(|v| !v.trim().is_empty())
         .ok_or("HERALD_OUTBOX_TABLE is not set")?;
+    let schedules_table = std::env::var("HERALD_SCHEDULES_TABLE")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or("HERALD_SCHEDULES_TABLE is not set")?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let references = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_env()?);
+    let schedules = DynamoScheduleStore::new(dynamodb.clone(), schedules_table);
     let outbox = DynamoOutboxStore::new(dynamodb, outbox_table);
     let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
         .throttle(Limits::teams())
@@ -40,6 +45,7 @@ async fn main() -> Result<(), Error> {
     let notify = Notify {
         references: Arc::new(references),
         outbox: Arc::new(outbox),
+        schedules: Arc::new(schedules),
         connector: Arc::new(connector),
         clock: Arc::new(SystemClock),
         config,
@@ -61,6 +67,9 @@ async fn handle(notify: &Notify, request: Request) -> Result<Response<Body>, Err
             request.body().as_ref(),
         )
         .await;
+    if reply.status == 204 {
+        return Ok(Response::builder().status(204).body(Body::Empty)?);
+    }
     Ok(Response::builder()
         .status(reply.status)
         .header("content-type", "application/json")

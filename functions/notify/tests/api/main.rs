@@ -6,6 +6,7 @@
 
 mod openapi;
 mod scenarios;
+mod schedules;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use herald_domain::{
 };
 use herald_notify::{ApiKeys, HttpReply, Notify, NotifyConfig};
 use herald_store::{
-    Claim, DeliveryRecord, DynamoOutboxStore, DynamoReferenceStore, EmbeddedOutboxStore,
-    EmbeddedReferenceStore, NotificationId, OutboxStore, Outcome, ReferenceStore, StoreConfig,
+    Claim, DeliveryRecord, DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore,
+    EmbeddedOutboxStore, EmbeddedReferenceStore, EmbeddedScheduleStore, NotificationId,
+    OutboxStore, Outcome, ReferenceStore, ScheduleStore, StoreConfig,
 };
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::Value;
@@ -42,6 +44,7 @@ pub(crate) struct Harness {
     pub(crate) notify: Notify,
     pub(crate) references: Arc<dyn ReferenceStore>,
     pub(crate) outbox: Arc<dyn OutboxStore>,
+    pub(crate) schedules: Arc<dyn ScheduleStore>,
     pub(crate) emulator: TeamsEmulator,
     pub(crate) connector: Arc<HttpConnector>,
     pub(crate) clock: Arc<ManualClock>,
@@ -68,10 +71,15 @@ impl Harness {
         );
         let app = BotAppId::new(config.app_id.clone()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let (references, outbox): (Arc<dyn ReferenceStore>, Arc<dyn OutboxStore>) = match backend {
+        let (references, outbox, schedules): (
+            Arc<dyn ReferenceStore>,
+            Arc<dyn OutboxStore>,
+            Arc<dyn ScheduleStore>,
+        ) = match backend {
             Backend::Embedded => (
                 Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap()),
                 Arc::new(EmbeddedOutboxStore::open(dir.path()).unwrap()),
+                Arc::new(EmbeddedScheduleStore::open(dir.path()).unwrap()),
             ),
             Backend::Dynamo => {
                 let client = herald_testkit::dynamodb_client();
@@ -83,15 +91,20 @@ impl Harness {
                     },
                 );
                 references.ensure_table().await.unwrap();
-                let outbox = DynamoOutboxStore::new(client, herald_testkit::unique_name("outbox"));
+                let outbox =
+                    DynamoOutboxStore::new(client.clone(), herald_testkit::unique_name("outbox"));
                 outbox.ensure_table().await.unwrap();
-                (Arc::new(references), Arc::new(outbox))
+                let schedules =
+                    DynamoScheduleStore::new(client, herald_testkit::unique_name("schedules"));
+                schedules.ensure_table().await.unwrap();
+                (Arc::new(references), Arc::new(outbox), Arc::new(schedules))
             }
         };
         let clock = Arc::new(ManualClock::new(at(0)));
         let notify = Notify {
             references: references.clone(),
             outbox: outbox.clone(),
+            schedules: schedules.clone(),
             connector: connector.clone(),
             clock: clock.clone(),
             config: NotifyConfig::with_keys(ApiKeys::from_plain(&[KEY, "second-key"])),
@@ -100,6 +113,7 @@ impl Harness {
             notify,
             references,
             outbox,
+            schedules,
             emulator,
             connector,
             clock,

@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 use herald_domain::{DeliveryStatus, ReferenceStatus};
 use herald_notify::HttpReply;
 use herald_pipeline::request::{MAX_ACTIVITY_BYTES, Message, NotifyRequest};
+use herald_schedule::{Recurrence, ScheduleRule, ScheduleZone};
 use herald_store::StatusUpdate;
 use serde_json::{Value, json};
 
@@ -167,11 +168,19 @@ async fn documented_routes_are_served_and_nothing_else() {
         )
         .await;
     let id = created.body["notificationId"].as_str().unwrap().to_owned();
+    let schedule = json!({"target": {"kind": "all"}, "message": {"text": "t"},
+        "recurrence": {"kind": "daily", "time": "09:00"}, "timeZone": "Europe/Berlin"});
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 5);
+    assert_eq!(paths.len(), 8);
     for (template, item) in paths {
-        let path = concrete(template, &id);
         for method in METHODS {
+            // Schedule routes get a fresh schedule each: DELETE must not leave PATCH a 404.
+            let path = if template.starts_with("/api/schedules/") {
+                let reply = h.call("POST", "/api/schedules", Some(&schedule)).await;
+                concrete(template, reply.body["id"].as_str().unwrap())
+            } else {
+                concrete(template, &id)
+            };
             let documented = item.get(method.to_lowercase()).is_some();
             let body = if method == "POST" || method == "PUT" {
                 json!({"target": {"kind": "all"}, "message": {"text": "t"}, "text": "t"})
@@ -182,6 +191,8 @@ async fn documented_routes_are_served_and_nothing_else() {
                 ("/api/notify", "POST") => {
                     Some(json!({"target": {"kind": "all"}, "message": {"text": "t"}}))
                 }
+                ("/api/schedules", "POST") => Some(schedule.clone()),
+                (_, "PATCH") => Some(json!({"paused": true})),
                 (_, "PUT") => Some(json!({"text": "t"})),
                 _ => (!body.is_null()).then_some(body),
             };
@@ -209,6 +220,10 @@ async fn documented_routes_are_served_and_nothing_else() {
         "/api/notify/extra",
         "/api/installation",
         "/notify",
+        "/api/schedule",
+        "/api/schedules/{id}/previews",
+        "/api/schedules/{id}/preview/extra",
+        "/api/schedules//preview",
     ] {
         for method in METHODS {
             let reply = h.call(method, &concrete(undocumented, &id), None).await;
@@ -247,13 +262,34 @@ fn request_examples_pass_the_parser_and_the_schema() {
                             .and_then(|m| m.render())
                             .unwrap_or_else(|e| panic!("example {name}: {e}"));
                     }
+                    "/api/schedules" => {
+                        let notify =
+                            json!({"target": value["target"], "message": value["message"]});
+                        NotifyRequest::from_json(&notify)
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                        ScheduleRule::from_json(value)
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                        ScheduleZone::from_json(&value["timeZone"])
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                    }
+                    "/api/schedules/{id}" => {
+                        if let Some(recurrence) = value.get("recurrence") {
+                            Recurrence::from_json(recurrence)
+                                .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                        }
+                        if let Some(zone) = value.get("timeZone") {
+                            ScheduleZone::from_json(zone)
+                                .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                        }
+                        assert!(!value.as_object().unwrap().is_empty());
+                    }
                     other => panic!("a request body on {other} is not tested"),
                 }
                 checked += 1;
             }
         }
     }
-    assert_eq!(checked, 3);
+    assert_eq!(checked, 8);
 }
 
 #[test]
@@ -346,6 +382,34 @@ async fn real_answers_match_the_documented_responses() {
         "body": [{"type": "TextBlock", "text": "${user.name}"}]}}});
     let sent_id = id.as_str();
     let blocked_ref = blocked_id.as_str();
+    // Schedules made from the documented example, as the listing's example shows them.
+    let schedule_example = spec
+        .pointer("/paths/~1api~1schedules/post/requestBody/content/application~1json/examples/weekdays/value")
+        .unwrap()
+        .clone();
+    let mut schedule_ids = Vec::new();
+    for _ in 0..2 {
+        let reply = h
+            .call("POST", "/api/schedules", Some(&schedule_example))
+            .await;
+        assert_eq!(reply.status, 201, "{reply:?}");
+        schedule_ids.push(reply.body["id"].as_str().unwrap().to_owned());
+    }
+    // Every other create example is accepted too.
+    for name in ["recipientLocal", "once"] {
+        let example = spec
+            .pointer(&format!("/paths/~1api~1schedules/post/requestBody/content/application~1json/examples/{name}/value"))
+            .unwrap();
+        let reply = h.call("POST", "/api/schedules", Some(example)).await;
+        assert_eq!(reply.status, 201, "{name}: {reply:?}");
+        let id = reply.body["id"].as_str().unwrap();
+        let deleted = h
+            .call("DELETE", &format!("/api/schedules/{id}"), None)
+            .await;
+        assert_eq!(deleted.status, 204);
+    }
+    let (sid, doomed) = (schedule_ids[0].as_str(), schedule_ids[1].as_str());
+    let pause = json!({"paused": true});
     // (path template, method, status) -> the request that produces it.
     let cases: Vec<Case> = vec![
         (
@@ -524,6 +588,178 @@ async fn real_answers_match_the_documented_responses() {
             None,
             Some("Bearer nope"),
         ),
+        (
+            "/api/schedules",
+            "post",
+            "201",
+            "/api/schedules".into(),
+            Some(schedule_example.clone()),
+            None,
+        ),
+        (
+            "/api/schedules",
+            "post",
+            "400",
+            "/api/schedules".into(),
+            Some({
+                let mut bad = schedule_example.clone();
+                bad["recurrence"]["time"] = json!("25:00");
+                bad
+            }),
+            None,
+        ),
+        (
+            "/api/schedules",
+            "post",
+            "401",
+            "/api/schedules".into(),
+            Some(schedule_example.clone()),
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules",
+            "get",
+            "200",
+            "/api/schedules".into(),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules",
+            "get",
+            "400",
+            "/api/schedules?limit=0".into(),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules",
+            "get",
+            "401",
+            "/api/schedules".into(),
+            None,
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules/{id}",
+            "get",
+            "200",
+            format!("/api/schedules/{sid}"),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "get",
+            "401",
+            format!("/api/schedules/{sid}"),
+            None,
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules/{id}",
+            "get",
+            "404",
+            "/api/schedules/s-0123abcd".into(),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}/preview",
+            "get",
+            "200",
+            format!("/api/schedules/{sid}/preview?count=2"),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}/preview",
+            "get",
+            "400",
+            format!("/api/schedules/{sid}/preview?count=0"),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}/preview",
+            "get",
+            "401",
+            format!("/api/schedules/{sid}/preview"),
+            None,
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules/{id}/preview",
+            "get",
+            "404",
+            "/api/schedules/s-0123abcd/preview".into(),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "patch",
+            "200",
+            format!("/api/schedules/{sid}"),
+            Some(pause.clone()),
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "patch",
+            "400",
+            format!("/api/schedules/{sid}"),
+            Some(json!({"paused": "yes"})),
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "patch",
+            "401",
+            format!("/api/schedules/{sid}"),
+            Some(pause.clone()),
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules/{id}",
+            "patch",
+            "404",
+            "/api/schedules/s-0123abcd".into(),
+            Some(pause.clone()),
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "patch",
+            "409",
+            format!("/api/schedules/{sid}"),
+            Some(json!({"paused": false, "version": 1})),
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "delete",
+            "204",
+            format!("/api/schedules/{doomed}"),
+            None,
+            None,
+        ),
+        (
+            "/api/schedules/{id}",
+            "delete",
+            "401",
+            format!("/api/schedules/{sid}"),
+            None,
+            Some("Bearer nope"),
+        ),
+        (
+            "/api/schedules/{id}",
+            "delete",
+            "404",
+            format!("/api/schedules/{doomed}"),
+            None,
+            None,
+        ),
     ];
 
     let mut covered = HashSet::new();
@@ -542,10 +778,28 @@ async fn real_answers_match_the_documented_responses() {
             }
             None => h.call(&method.to_uppercase(), &path, body.as_ref()).await,
         };
-        let pointer = format!(
-            "/paths/{}/{method}/responses/{status}/content/application~1json",
+        let response = format!(
+            "/paths/{}/{method}/responses/{status}",
             template.replace('/', "~1")
         );
+        if status == "204" {
+            assert!(
+                spec.pointer(&response).is_some(),
+                "{method} {template} {status} is not documented"
+            );
+            assert!(
+                spec.pointer(&format!("{response}/content")).is_none(),
+                "{method} {template} 204 documents a body"
+            );
+            assert_eq!(
+                (reply.status, &reply.body),
+                (204, &Value::Null),
+                "{method} {path}"
+            );
+            covered.insert(format!("{method} {template} {status}"));
+            continue;
+        }
+        let pointer = format!("{response}/content/application~1json");
         let documented = spec
             .pointer(&pointer)
             .unwrap_or_else(|| panic!("{method} {template} {status} is not documented"));

@@ -725,6 +725,7 @@ async fn edits_stop_at_the_deadline(h: &Harness) {
     let hurried = herald_notify::Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
+        schedules: h.schedules.clone(),
         connector: h.connector.clone(),
         clock: h.clock.clone(),
         config,
