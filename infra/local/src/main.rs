@@ -1,0 +1,554 @@
+//! Herald's local runner: the webhook, the notify API and the sender in one process, standing in
+//! for API Gateway, EventBridge and DynamoDB Streams. It mounts the same handlers the Lambdas run.
+
+mod events;
+mod feed;
+mod options;
+mod stream;
+mod tick;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use herald_connector::inbound::JwtValidator;
+use herald_connector::{
+    Connector, ConnectorConfig, ConnectorExt, Credentials, HttpConnector, Limits, RetryPolicy,
+};
+use herald_domain::{BotAppId, Clock, SystemClock};
+use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
+use herald_notify::{Notify, NotifyConfig};
+use herald_pipeline::{Expander, Sender};
+use herald_scheduler::{Scheduler, SchedulerConfig};
+use herald_sender::{SenderConfig, SenderFunction};
+use herald_store::{
+    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
+    EmbeddedReferenceStore, EmbeddedScheduleStore, OutboxStore, ReferenceStore, ScheduleStore,
+    StoreConfig,
+};
+use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
+use options::{Options, OptionsError, StoreKind};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The sender's default in-flight limit locally (HERALD_SENDER_CONCURRENCY overrides it).
+const LOCAL_SENDER_CONCURRENCY: &str = "8";
+
+struct App {
+    webhook: Webhook,
+    notify: Notify,
+    sender: Arc<SenderFunction>,
+}
+
+/// What feeds the sender: the embedded change feed or the DynamoDB stream.
+enum Feed {
+    Embedded(EmbeddedOutboxStore),
+    Dynamo {
+        dynamodb: aws_sdk_dynamodb::Client,
+        streams: aws_sdk_dynamodbstreams::Client,
+        table: String,
+    },
+}
+
+/// What start-up tells the user.
+struct Banner {
+    store: String,
+    api_key: String,
+    key_generated: bool,
+    anonymous: bool,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let options = match Options::parse(std::env::args().skip(1), |n| std::env::var(n).ok()) {
+        Ok(options) => options,
+        Err(OptionsError::Help(usage)) => {
+            print!("{usage}");
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("herald-local: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    match run(options).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald-local: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn random_key() -> String {
+    let bytes: [u8; 24] = rand::random();
+    let mut key = String::from("herald-local-");
+    for b in bytes {
+        let _ = write!(key, "{b:02x}");
+    }
+    key
+}
+
+/// Who the bot is and how inbound activities are authenticated.
+struct Identity {
+    webhook: WebhookConfig,
+    auth: InboundAuth,
+    connector: Arc<dyn Connector>,
+    anonymous: bool,
+}
+
+/// Exactly the Lambda's with MicrosoftAppId; without it, loopback only and no tokens.
+fn identity() -> Result<Identity, BoxError> {
+    let connector_config = ConnectorConfig::from_lookup(env)?;
+    let anonymous = matches!(connector_config.credentials, Credentials::Anonymous);
+    let (webhook, auth) = if anonymous {
+        let app = BotAppId::new(options::LOCAL_APP_ID)?;
+        (
+            WebhookConfig::with_app(app, env)?,
+            InboundAuth::LoopbackOnly,
+        )
+    } else {
+        let config = WebhookConfig::from_lookup(env)?;
+        let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, env))?;
+        (config, InboundAuth::BotFramework(validator))
+    };
+    let connector = Arc::new(
+        HttpConnector::new(&connector_config)?
+            .throttle(Limits::teams())
+            .retry(RetryPolicy::default()),
+    );
+    Ok(Identity {
+        webhook,
+        auth,
+        connector,
+        anonymous,
+    })
+}
+
+/// The notify API's settings, the key to show, and whether it was generated: HERALD_API_KEY or
+/// HERALD_API_KEY_SHA256 when set, else a key made up for this run.
+fn notify_config() -> Result<(NotifyConfig, String, bool), BoxError> {
+    let generated = (env("HERALD_API_KEY").is_none() && env("HERALD_API_KEY_SHA256").is_none())
+        .then(random_key);
+    let config = NotifyConfig::from_lookup(|name: &str| match (name, &generated) {
+        ("HERALD_API_KEY", Some(key)) => Some(key.clone()),
+        _ => env(name),
+    })?;
+    let shown = generated
+        .clone()
+        .or_else(|| env("HERALD_API_KEY"))
+        .unwrap_or_else(|| "one whose SHA-256 is in HERALD_API_KEY_SHA256".to_owned());
+    Ok((config, shown, generated.is_some()))
+}
+
+/// The three stores, what feeds the sender, and a description for the banner.
+struct Stores {
+    references: Arc<dyn ReferenceStore>,
+    outbox: Arc<dyn OutboxStore>,
+    schedules: Arc<dyn ScheduleStore>,
+    feed: Feed,
+    description: String,
+}
+
+async fn open_stores(
+    kind: &StoreKind,
+    app_id: &BotAppId,
+    outbox_table: &str,
+) -> Result<Stores, BoxError> {
+    match kind {
+        StoreKind::Embedded { data_dir } => {
+            let outbox = EmbeddedOutboxStore::open(data_dir)?;
+            let shown = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.clone());
+            Ok(Stores {
+                references: Arc::new(EmbeddedReferenceStore::open(data_dir, app_id.clone())?),
+                outbox: Arc::new(outbox.clone()),
+                schedules: Arc::new(EmbeddedScheduleStore::open(data_dir)?),
+                feed: Feed::Embedded(outbox),
+                description: format!("embedded, in {}", shown.display()),
+            })
+        }
+        StoreKind::Dynamo { endpoint } => {
+            let references_table = env("HERALD_REFERENCES_TABLE")
+                .unwrap_or_else(|| options::DEFAULT_REFERENCES_TABLE.to_owned());
+            let schedules_table = env("HERALD_SCHEDULES_TABLE")
+                .unwrap_or_else(|| options::DEFAULT_SCHEDULES_TABLE.to_owned());
+            let (dynamodb, streams) = dynamo_clients(endpoint).await;
+            let references = DynamoReferenceStore::new(
+                dynamodb.clone(),
+                &StoreConfig {
+                    references_table: references_table.clone(),
+                    bot_app_id: app_id.clone(),
+                },
+            );
+            references.ensure_table().await.map_err(|e| {
+                format!("cannot reach DynamoDB at {endpoint} (is DynamoDB Local running?): {e}")
+            })?;
+            let outbox = DynamoOutboxStore::new(dynamodb.clone(), outbox_table);
+            outbox.ensure_table().await?;
+            let schedules = DynamoScheduleStore::new(dynamodb.clone(), &schedules_table);
+            schedules.ensure_table().await?;
+            Ok(Stores {
+                references: Arc::new(references),
+                outbox: Arc::new(outbox),
+                schedules: Arc::new(schedules),
+                feed: Feed::Dynamo {
+                    dynamodb,
+                    streams,
+                    table: outbox_table.to_owned(),
+                },
+                description: format!(
+                    "DynamoDB at {endpoint}, tables {references_table}, {outbox_table} (stream polled), {schedules_table}"
+                ),
+            })
+        }
+    }
+}
+
+/// The sender Lambda's function, over these stores.
+fn sender_function(
+    stores: &Stores,
+    connector: &Arc<dyn Connector>,
+    events: Arc<EmbeddedEventPublisher>,
+    clock: &Arc<dyn Clock>,
+    app_id: BotAppId,
+    config: SenderConfig,
+) -> SenderFunction {
+    let retention = chrono::Duration::days(config.retention_days);
+    SenderFunction {
+        expander: Expander {
+            references: stores.references.clone(),
+            outbox: stores.outbox.clone(),
+            connector: connector.clone(),
+            clock: clock.clone(),
+            retention,
+        },
+        sender: Sender::new(
+            stores.references.clone(),
+            stores.outbox.clone(),
+            connector.clone(),
+            events,
+            clock.clone(),
+            app_id,
+        ),
+        outbox: stores.outbox.clone(),
+        router: config.router,
+        retention,
+        clock: clock.clone(),
+        concurrency: config.concurrency,
+        safety_margin: Duration::from_secs(5),
+    }
+}
+
+async fn run(options: Options) -> Result<(), BoxError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let identity = identity()?;
+    let app_id = identity.webhook.bot_app_id.clone();
+    let connector = identity.connector.clone();
+    let (notify_config, api_key, key_generated) = notify_config()?;
+
+    let events = Arc::new(EmbeddedEventPublisher::new(
+        &EventsConfig::from_lookup(env)?,
+        herald_events::DEFAULT_CAPACITY,
+    ));
+    tokio::spawn(log_events(events.subscribe()));
+
+    let outbox_table =
+        env("HERALD_OUTBOX_TABLE").unwrap_or_else(|| options::DEFAULT_OUTBOX_TABLE.to_owned());
+    let sender_config = SenderConfig::from_lookup(|name| match name {
+        "HERALD_OUTBOX_TABLE" => Some(outbox_table.clone()),
+        "HERALD_SENDER_CONCURRENCY" => {
+            env(name).or_else(|| Some(LOCAL_SENDER_CONCURRENCY.to_owned()))
+        }
+        _ => env(name),
+    })?;
+    let stores = open_stores(&options.store, &app_id, &outbox_table).await?;
+    let sender = Arc::new(sender_function(
+        &stores,
+        &connector,
+        events.clone(),
+        &clock,
+        app_id,
+        sender_config,
+    ));
+    let Stores {
+        references,
+        outbox,
+        schedules,
+        feed,
+        description,
+    } = stores;
+    let ticker = Scheduler {
+        schedules: schedules.clone(),
+        outbox: outbox.clone(),
+        references: references.clone(),
+        clock: clock.clone(),
+        config: SchedulerConfig::from_lookup(env)?,
+    };
+    let app = Arc::new(App {
+        webhook: Webhook {
+            store: references.clone(),
+            connector: connector.clone(),
+            auth: identity.auth,
+            events,
+            clock: clock.clone(),
+            config: identity.webhook,
+        },
+        notify: Notify {
+            references,
+            outbox,
+            schedules,
+            connector,
+            clock,
+            config: notify_config,
+        },
+        sender: sender.clone(),
+    });
+
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
+    let addr = listener.local_addr()?;
+
+    let (stop_tx, stop) = watch::channel(false);
+    let feed_task = spawn_feed(feed, sender.clone(), stop.clone());
+    let tick_task = tokio::spawn(tick::run(ticker, stop.clone()));
+
+    print_banner(
+        addr,
+        &Banner {
+            store: description,
+            api_key,
+            key_generated,
+            anonymous: identity.anonymous,
+        },
+    );
+
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("HTTP server stopped; stopping the sender feed");
+    let _ = stop_tx.send(true);
+    if let Err(e) = feed_task.await {
+        tracing::error!(error = %e, "sender feed ended abnormally");
+    }
+    if let Err(e) = tick_task.await {
+        tracing::error!(error = %e, "scheduler ended abnormally");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Feeds the sender from the embedded change feed or the DynamoDB stream until `stop`.
+fn spawn_feed(
+    feed: Feed,
+    sender: Arc<SenderFunction>,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    match feed {
+        Feed::Embedded(outbox) => {
+            let concurrency = sender.concurrency;
+            tokio::spawn(feed::run(outbox, sender, concurrency, stop))
+        }
+        Feed::Dynamo {
+            dynamodb,
+            streams,
+            table,
+        } => tokio::spawn(stream::run(dynamodb, streams, table, sender, stop)),
+    }
+}
+
+async fn dynamo_clients(
+    endpoint: &str,
+) -> (aws_sdk_dynamodb::Client, aws_sdk_dynamodbstreams::Client) {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(
+            env("AWS_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+        ));
+    if env("AWS_ACCESS_KEY_ID").is_none() && env("AWS_PROFILE").is_none() {
+        // DynamoDB Local accepts any credentials; do not go looking for real ones.
+        loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "herald-local",
+        ));
+    }
+    let config = loader.load().await;
+    (
+        aws_sdk_dynamodb::Client::new(&config),
+        aws_sdk_dynamodbstreams::Client::new(&config),
+    )
+}
+
+fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
+    let base = format!("http://{addr}");
+    println!();
+    println!("Herald is running.");
+    println!("  listening   {base}");
+    println!("  bot         POST {base}/api/messages");
+    println!(
+        "  notify API  {base}/api/notify, /api/notifications/{{id}}, /api/installations, /api/schedules"
+    );
+    println!(
+        "  events      POST {base}/api/events (an EventBridge event or {{\"Entries\": [...]}})"
+    );
+    println!("  store       {}", banner.store);
+    if banner.key_generated {
+        println!(
+            "  API key     {} (generated for this run; set HERALD_API_KEY to keep one)",
+            banner.api_key
+        );
+    } else {
+        println!("  API key     {} (from the environment)", banner.api_key);
+    }
+    if banner.anonymous {
+        println!(
+            "  auth        MicrosoftAppId is not set: activities are accepted without a token and"
+        );
+        println!(
+            "              messages are sent without one, to loopback serviceUrls only (local use)"
+        );
+    } else {
+        println!(
+            "  auth        Bot Framework tokens validated and sent as MicrosoftAppId, as in AWS"
+        );
+    }
+    println!("  scheduler   ticks every minute (schedules at {base}/api/schedules)");
+    println!();
+    println!("Next steps:");
+    println!("  1. npx @microsoft/m365agentsplayground start -e {base}/api/messages -c msteams");
+    println!("     then say hello to the bot in the playground (it installs the app).");
+    println!("  2. curl -X POST {base}/api/notify \\");
+    println!("       -H \"Authorization: Bearer {}\" \\", banner.api_key);
+    println!("       -H 'Content-Type: application/json' \\");
+    println!(
+        "       -d '{{\"target\": {{\"kind\": \"all\"}}, \"message\": {{\"text\": \"Hello from Herald\"}}}}'"
+    );
+    println!(
+        "  3. curl -H \"Authorization: Bearer {}\" {base}/api/installations",
+        banner.api_key
+    );
+    println!("Ctrl-C stops Herald; installations are kept for the next start.");
+    println!();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+async fn log_events(mut events: broadcast::Receiver<PublishedEvent>) {
+    loop {
+        match events.recv().await {
+            Ok(event) => tracing::info!(
+                target: "herald_local::events",
+                detail_type = event.detail_type,
+                detail = %event.detail,
+                "event published"
+            ),
+            Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/api/messages", post(messages))
+        .route("/api/notify", any(notify))
+        .route("/api/installations", any(notify))
+        .route("/api/notifications/{*rest}", any(notify))
+        .route("/api/schedules", any(notify))
+        .route("/api/schedules/{*rest}", any(notify))
+        .route("/api/events", post(put_events))
+        .with_state(app)
+}
+
+fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+}
+
+fn json_reply(status: u16, body: Option<&Value>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match body {
+        Some(body) => (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            body.to_string(),
+        )
+            .into_response(),
+        None => status.into_response(),
+    }
+}
+
+async fn messages(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let reply = app.webhook.handle(authorization(&headers), &body).await;
+    json_reply(reply.status, reply.body.as_ref())
+}
+
+async fn notify(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let reply = app
+        .notify
+        .handle(
+            method.as_str(),
+            uri.path(),
+            uri.query(),
+            authorization(&headers),
+            &body,
+        )
+        .await;
+    json_reply(reply.status, Some(&reply.body))
+}
+
+async fn put_events(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let (status, body) = events::handle(&app.sender, &body).await;
+    json_reply(status, Some(&body))
+}
