@@ -124,6 +124,11 @@ pub fn help(bot: &str) -> Activity {
          - **stop** / **unsubscribe**: no more notifications here\n\
          - **start** / **subscribe**: notifications back on\n\
          - **timezone Region/City**: the zone your reminders use (e.g. timezone America/Chicago); \
-         **timezone auto** follows Teams again"
+         **timezone auto** follows Teams again\n\
+         - **remind me every weekday at 9:00 to** ...: a reminder in your time zone; also \
+         **remind me daily at 17:30 to** ..., **remind me on 2026-12-24 at 08:00 to** ..., \
+         **remind me every mon,wed at 9:15 to** ..., **remind me monthly on 31 at 18:00 to** ...\n\
+         - **reminders**: your reminders, with their ids and next times\n\
+         - **cancel reminder** *id*: cancel one of them"
     ))
 }

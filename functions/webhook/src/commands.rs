@@ -1,6 +1,7 @@
 //! What a user can type to Herald, in a personal chat or after @mentioning it.
 
 use herald_domain::TimeZone;
+use herald_schedule::{ReminderCommand, ReminderParseError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -14,6 +15,9 @@ pub enum Command {
     AutoTimeZone,
     /// `timezone <something unknown>`.
     UnknownTimeZone(String),
+    /// `remind me ...`, `reminders`, `cancel reminder <id>`; a message that starts like one but
+    /// cannot be read carries the error to answer with.
+    Reminder(Result<ReminderCommand, ReminderParseError>),
     Unknown(String),
 }
 
@@ -56,7 +60,10 @@ impl Command {
                 Ok(zone) => Self::SetTimeZone(zone),
                 Err(_) => Self::UnknownTimeZone((*name).to_owned()),
             },
-            _ => Self::Unknown(text),
+            _ => match ReminderCommand::parse(&text) {
+                Err(ReminderParseError::NotACommand) => Self::Unknown(text),
+                reminder => Self::Reminder(reminder),
+            },
         }
     }
 }
@@ -87,5 +94,23 @@ mod tests {
             Command::Unknown("what can you do".into())
         );
         assert_eq!(Command::parse(""), Command::Unknown(String::new()));
+        assert_eq!(
+            Command::parse("<at>Herald</at> reminders"),
+            Command::Reminder(Ok(ReminderCommand::List))
+        );
+        assert_eq!(
+            Command::parse("cancel reminder s-1a2b"),
+            Command::Reminder(Ok(ReminderCommand::Cancel {
+                id: "s-1a2b".into()
+            }))
+        );
+        assert!(matches!(
+            Command::parse("remind me daily at 17:30 to log hours"),
+            Command::Reminder(Ok(ReminderCommand::Create { ref text, .. })) if text == "log hours"
+        ));
+        assert_eq!(
+            Command::parse("remind me daily at 17:30"),
+            Command::Reminder(Err(ReminderParseError::MissingText))
+        );
     }
 }

@@ -1,4 +1,4 @@
-use herald_domain::{BotAppId, DomainError};
+use herald_domain::{BotAppId, DomainError, TimeZone};
 use thiserror::Error;
 
 use crate::WelcomeText;
@@ -11,6 +11,9 @@ pub struct WebhookConfig {
     pub welcome: WelcomeText,
     /// Larger bodies get 413 before any parsing (`HERALD_MAX_ACTIVITY_BYTES`).
     pub max_body_bytes: usize,
+    /// The zone chat reminders use for a user whose zone Herald does not know
+    /// (`HERALD_DEFAULT_TIME_ZONE`, default UTC), as the scheduler uses it.
+    pub default_time_zone: TimeZone,
 }
 
 /// Activities are a few KB; Teams caps messages at about 28 KB and card submits stay small.
@@ -25,8 +28,8 @@ pub enum ConfigError {
 }
 
 impl WebhookConfig {
-    /// Reads `MicrosoftAppId` (required), `HERALD_BOT_NAME`, `HERALD_WELCOME_TEXT` and
-    /// `HERALD_MAX_ACTIVITY_BYTES` through `lookup`.
+    /// Reads `MicrosoftAppId` (required), `HERALD_BOT_NAME`, `HERALD_WELCOME_TEXT`,
+    /// `HERALD_MAX_ACTIVITY_BYTES` and `HERALD_DEFAULT_TIME_ZONE` through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let app = get("MicrosoftAppId").ok_or(ConfigError::Missing("MicrosoftAppId"))?;
@@ -56,6 +59,16 @@ impl WebhookConfig {
                 })?,
             None => DEFAULT_MAX_BODY_BYTES,
         };
+        let default_time_zone = match get("HERALD_DEFAULT_TIME_ZONE") {
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|e: DomainError| ConfigError::Invalid {
+                    name: "HERALD_DEFAULT_TIME_ZONE",
+                    problem: e.to_string(),
+                })?,
+            None => TimeZone::from(chrono_tz::UTC),
+        };
         Ok(Self {
             bot_app_id,
             welcome: WelcomeText {
@@ -63,6 +76,7 @@ impl WebhookConfig {
                 offer: get("HERALD_WELCOME_TEXT").unwrap_or(defaults.offer),
             },
             max_body_bytes,
+            default_time_zone,
         })
     }
 }
@@ -105,6 +119,22 @@ mod tests {
         .unwrap();
         assert_eq!(config.welcome.bot_name, "Contoso Alerts");
         assert_eq!(config.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+        assert_eq!(config.default_time_zone.name(), "UTC");
+        let paris = WebhookConfig::from_lookup(|n| match n {
+            "MicrosoftAppId" => Some("app".into()),
+            "HERALD_DEFAULT_TIME_ZONE" => Some("Europe/Paris".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(paris.default_time_zone.name(), "Europe/Paris");
+        assert!(
+            WebhookConfig::from_lookup(|n| match n {
+                "MicrosoftAppId" => Some("app".into()),
+                "HERALD_DEFAULT_TIME_ZONE" => Some("Paris".into()),
+                _ => None,
+            })
+            .is_err()
+        );
         assert!(
             WebhookConfig::from_lookup(|n| match n {
                 "MicrosoftAppId" => Some("app".into()),

@@ -10,6 +10,7 @@ pub mod cards;
 pub mod commands;
 mod config;
 mod lifecycle;
+mod reminders;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use herald_connector::Connector;
 use herald_connector::inbound::{AuthError, JwtValidator};
 use herald_domain::Clock;
 use herald_events::EventPublisher;
-use herald_store::ReferenceStore;
+use herald_store::{ReferenceStore, ScheduleStore};
 use serde_json::{Value, json};
 
 pub use activity::{ActivityError, InboundActivity};
@@ -40,6 +41,8 @@ pub enum InboundAuth {
 /// What the webhook works with; built once per process and shared by every request.
 pub struct Webhook {
     pub store: Arc<dyn ReferenceStore>,
+    /// Chat reminders (`remind me ...`) are schedules owned by the conversation.
+    pub schedules: Arc<dyn ScheduleStore>,
     pub connector: Arc<dyn Connector>,
     pub auth: InboundAuth,
     /// Where installation events go (EventBridge in AWS).

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::activity::{ActivityError, InboundActivity};
 use crate::cards;
 use crate::commands::{Command, strip_mentions};
-use crate::{HttpReply, SEND_DEADLINE, Webhook};
+use crate::{HttpReply, SEND_DEADLINE, Webhook, reminders};
 
 pub(crate) enum Failure {
     Activity(ActivityError),
@@ -499,6 +499,17 @@ impl Turn<'_> {
                 "I don't know the time zone \"{name}\". Use an IANA name such as \
                  Europe/London, America/New_York or Asia/Kolkata."
             )),
+            Command::Reminder(Ok(command)) => cards::reply(
+                reminders::answer(
+                    self.hook,
+                    &reference,
+                    activity.id.as_deref(),
+                    self.now,
+                    command,
+                )
+                .await?,
+            ),
+            Command::Reminder(Err(e)) => cards::reply(e.to_string()),
         };
         self.reply(&reference, &reply).await;
         Ok(HttpReply::ok())

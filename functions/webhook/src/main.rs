@@ -6,7 +6,7 @@ use herald_connector::inbound::JwtValidator;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::SystemClock;
 use herald_events::{EventBridgePublisher, EventsConfig};
-use herald_store::{DynamoReferenceStore, StoreConfig};
+use herald_store::{DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
 use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 
@@ -18,10 +18,13 @@ async fn main() -> Result<(), Error> {
     let config = WebhookConfig::from_lookup(lookup)?;
     let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, lookup))?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let store = DynamoReferenceStore::new(
-        aws_sdk_dynamodb::Client::new(&aws),
-        &StoreConfig::from_env()?,
-    );
+    let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let store = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_env()?);
+    // Chat reminders (`remind me ...`) are stored as schedules.
+    let schedules_table = lookup("HERALD_SCHEDULES_TABLE")
+        .filter(|v| !v.trim().is_empty())
+        .ok_or("HERALD_SCHEDULES_TABLE is not set")?;
+    let schedules = DynamoScheduleStore::new(dynamodb, schedules_table);
     let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
         .throttle(Limits::teams())
         .retry(RetryPolicy::default());
@@ -31,6 +34,7 @@ async fn main() -> Result<(), Error> {
     );
     let webhook = Webhook {
         store: Arc::new(store),
+        schedules: Arc::new(schedules),
         connector: Arc::new(connector),
         auth: InboundAuth::BotFramework(validator),
         events: Arc::new(events),

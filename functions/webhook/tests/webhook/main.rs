@@ -11,4 +11,5 @@ mod eventbridge;
 mod lifecycle;
 mod malformed;
 mod redelivery;
+mod reminders;
 mod support;

@@ -14,7 +14,9 @@ use herald_domain::{
     TenantId, TimeZone,
 };
 use herald_events::{EmbeddedEventPublisher, EventKind, EventPublisher, HeraldEvent};
-use herald_store::{DynamoReferenceStore, ListFilter, PageRequest, StoreConfig};
+use herald_store::{
+    DynamoReferenceStore, DynamoScheduleStore, ListFilter, PageRequest, StoreConfig,
+};
 use herald_teams_emulator::identity::{TokenKind, TokenSpec};
 use herald_teams_emulator::{EmulatedTeam, EmulatedUser, EmulatorConfig, TeamsEmulator};
 use herald_webhook::{HttpReply, InboundAuth, Webhook, WebhookConfig};
@@ -80,6 +82,11 @@ impl Harness {
             },
         );
         store.ensure_table().await.unwrap();
+        let schedules = DynamoScheduleStore::new(
+            herald_testkit::dynamodb_client(),
+            herald_testkit::unique_name("reminders"),
+        );
+        schedules.ensure_table().await.unwrap();
 
         let env = HashMap::from([
             ("MicrosoftAppId", config.app_id.clone()),
@@ -105,6 +112,7 @@ impl Harness {
         let clock = Arc::new(ManualClock::new(t0()));
         let webhook = Webhook {
             store: Arc::new(store),
+            schedules: Arc::new(schedules),
             connector: Arc::new(connector),
             auth: InboundAuth::BotFramework(validator),
             events: publisher,
