@@ -305,6 +305,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
     let app = Arc::new(App {
         webhook: Webhook {
             store: references.clone(),
+            schedules: schedules.clone(),
             connector: connector.clone(),
             auth: identity.auth,
             events,
