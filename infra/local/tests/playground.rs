@@ -1,7 +1,8 @@
 //! The runner with the real Microsoft 365 Agents Playground (npm `@microsoft/m365agentsplayground`,
 //! installed by `.ci/install` under `.ci/cache/playground`): the playground installs the app in
-//! its personal chat, the user says something, the notify API sends a card, and the playground's
-//! events recording (`--er`) shows the welcome exactly once and the proactive card.
+//! its personal chat, the user says something, the notify API sends a card, the user asks for a
+//! reminder in chat, and the playground's events recording (`--er`) shows the welcome exactly
+//! once, the proactive card and the reminder, fired by the runner's minute tick.
 //!
 //! The playground listens on every interface, so this test runs only inside the private network
 //! namespace of `.ci/with-services`. It is skipped, saying so, only when the npm package is absent.
@@ -194,6 +195,42 @@ async fn agents_playground_installs_chats_and_receives_the_card() {
         Duration::from_secs(20),
         || async { playground.count_bot_messages("billing-api 2.4.1 is live") > 0 },
     )
+    .await;
+
+    // A reminder typed in chat, fired by the runner's minute tick (the playground's zone is UTC).
+    let at = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let ask = format!(
+        "remind me on {} at {} to stretch your legs",
+        at.format("%Y-%m-%d"),
+        at.format("%H:%M")
+    );
+    let before = playground.bot_messages().len();
+    let response = http
+        .post(format!(
+            "{}/_conversation/v1/conversations/{CONVERSATION}/messages",
+            playground.base
+        ))
+        .json(&json!({"from": {"id": USER_ID}, "text": ask, "textFormat": "plain"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    eventually(
+        "the reminder's confirmation",
+        Duration::from_secs(20),
+        || async { playground.bot_messages().len() > before },
+    )
+    .await;
+    let reminded = || {
+        playground
+            .bot_messages()
+            .iter()
+            .filter(|a| a["text"].as_str().map(str::trim) == Some("stretch your legs"))
+            .count()
+    };
+    eventually("the reminder", Duration::from_secs(100), || async {
+        reminded() > 0
+    })
     .await;
 
     // A moment for anything duplicated to show up, then exact counts.
