@@ -540,3 +540,105 @@ async fn herald_notify_events_become_notifications_once() {
         ConversationId::new("a:x").unwrap(),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn team_members_and_people_are_reached_one_to_one() {
+    let world = World::new(EmulatorLimits::teams()).await;
+    let users: Vec<_> = (0..4)
+        .map(|n| world.emulator.add_user(TENANT, &format!("Member {n}")))
+        .collect();
+    let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+    let team = world.emulator.add_team(TENANT, "Contoso Sales", &ids);
+    // Herald knows the team (installed in General) and already chats with member 0.
+    let mut general = world.reference(&team.id, None, None);
+    general.conversation_type = ConversationType::Channel;
+    general.user = None;
+    general.team = Some(herald_domain::TeamInfo {
+        id: herald_domain::TeamId::new(&team.id).unwrap(),
+        name: Some(team.name.clone()),
+        aad_group_id: None,
+    });
+    general.channel = Some(herald_domain::ChannelInfo {
+        id: herald_domain::ChannelId::new(&team.id).unwrap(),
+        name: None,
+    });
+    world.references.upsert(&general).await.unwrap();
+    let known_chat = world.emulator.add_personal_chat(TENANT, &users[0].id);
+    world
+        .references
+        .upsert(&world.reference(
+            &known_chat,
+            Some(&users[0].id),
+            Some(&users[0].aad_object_id),
+        ))
+        .await
+        .unwrap();
+
+    let body = json!({"target": {"kind": "teamMembers", "teamId": team.id}, "message": {"text": "Welcome to the sales kick-off"}});
+    let record = NotifyRequest::from_json(&body).unwrap().into_notification(
+        "api",
+        Utc::now(),
+        chrono::Duration::days(30),
+    );
+    let id = record.id.clone();
+    world.outbox.create_notification(&record).await.unwrap();
+    let mut stream = StreamReader::open(&world.outbox_table).await;
+    let function = world.function(Arc::new(world.connector()), 8);
+    drain(&world, &function, &id, &mut stream).await;
+
+    for user in &users {
+        let chat = world.emulator.add_personal_chat(TENANT, &user.id);
+        assert_eq!(world.emulator.activities(&chat).len(), 1, "{}", user.name);
+        // The created conversation is stored and found by AAD object id from now on.
+        let stored = world
+            .references
+            .find_personal(
+                &TenantId::new(TENANT).unwrap(),
+                &AadObjectId::new(&user.aad_object_id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.conversation_id.as_str(), chat);
+    }
+    let creates = world
+        .emulator
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "createConversation")
+        .count();
+    assert_eq!(
+        creates, 3,
+        "only members without a stored chat get one created"
+    );
+    let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.count(DeliveryStatus::Sent), 4);
+
+    // A person with a stored chat is reached; one Herald has never met is reported, not guessed.
+    for (aad, expected) in [
+        (users[1].aad_object_id.clone(), DeliveryStatus::Sent),
+        (
+            "00000000-0000-0000-0000-00000000dead".to_owned(),
+            DeliveryStatus::Unresolved,
+        ),
+    ] {
+        let body = json!({"target": {"kind": "person", "aadObjectId": aad, "tenantId": TENANT}, "message": {"text": "Your expense report was approved"}});
+        let record = NotifyRequest::from_json(&body).unwrap().into_notification(
+            "api",
+            Utc::now(),
+            chrono::Duration::days(30),
+        );
+        let id = record.id.clone();
+        world.outbox.create_notification(&record).await.unwrap();
+        drain(&world, &function, &id, &mut stream).await;
+        let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
+        assert_eq!(header.count(expected), 1, "{aad}");
+    }
+    assert_eq!(
+        world
+            .emulator
+            .activities(&world.emulator.add_personal_chat(TENANT, &users[1].id))
+            .len(),
+        2
+    );
+}

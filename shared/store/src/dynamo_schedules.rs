@@ -1,6 +1,8 @@
 //! Schedules on DynamoDB.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -21,6 +23,9 @@ type Item = HashMap<String, AttributeValue>;
 pub struct DynamoScheduleStore {
     client: Client,
     table: String,
+    /// Items DynamoDB read for this store (`ScannedCount` of queries and scans, one per get):
+    /// what a tick costs, logged by the scheduler and measured by its benchmark.
+    items_read: Arc<AtomicU64>,
 }
 
 fn s(value: &str) -> AttributeValue {
@@ -77,7 +82,19 @@ impl DynamoScheduleStore {
         Self {
             client,
             table: table.into(),
+            items_read: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Items read so far (see the field's doc).
+    #[must_use]
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, scanned: i32) {
+        self.items_read
+            .fetch_add(u64::try_from(scanned).unwrap_or(0), Ordering::Relaxed);
     }
 
     /// Creates the table from [`schema::SCHEDULES`] if it does not exist.
@@ -123,6 +140,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
+        self.count(i32::from(output.item.is_some()));
         output
             .item
             .map(|item| {
@@ -188,6 +206,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
+        self.count(output.scanned_count);
         let (items, skipped) = decode(output.items.unwrap_or_default());
         Ok(Page {
             items,
@@ -219,6 +238,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
+        self.count(output.scanned_count);
         Ok(decode(output.items.unwrap_or_default()).0)
     }
 
@@ -241,6 +261,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
+        self.count(output.scanned_count);
         Ok(decode(output.items.unwrap_or_default()).0)
     }
 }
