@@ -7,6 +7,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::redb_util::unavailable;
 use async_trait::async_trait;
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TenantId,
@@ -53,10 +54,6 @@ impl std::fmt::Debug for EmbeddedReferenceStore {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
 }
 
 fn primary(key: &ConversationKey) -> String {
@@ -163,15 +160,11 @@ impl EmbeddedReferenceStore {
         &self.path
     }
 
-    /// Runs blocking database work off the async runtime.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || work(&this))
-            .await
-            .map_err(unavailable)?
+        crate::redb_util::blocking(self, work).await
     }
 
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<ConversationReference, SkippedItem> {

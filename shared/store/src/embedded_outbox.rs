@@ -5,6 +5,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::redb_util::{invalid, read_json, unavailable, write_json};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryStatus;
@@ -45,14 +46,6 @@ impl std::fmt::Debug for EmbeddedOutboxStore {
         f.debug_struct("EmbeddedOutboxStore")
             .finish_non_exhaustive()
     }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn invalid(e: impl std::fmt::Display) -> StoreError {
-    StoreError::InvalidData(e.to_string())
 }
 
 fn delivery_key(notification: &NotificationId, delivery: &str) -> String {
@@ -130,10 +123,7 @@ impl EmbeddedOutboxStore {
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || work(&this))
-            .await
-            .map_err(unavailable)?
+        crate::redb_util::blocking(self, work).await
     }
 
     fn publish(&self, changes: Vec<OutboxChange>) {
@@ -150,21 +140,13 @@ impl EmbeddedOutboxStore {
         change: impl FnOnce(&mut NotificationRecord) -> Result<bool, StoreError>,
     ) -> Result<bool, StoreError> {
         let mut table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
-        let Some(bytes) = table
-            .get(id.as_str())
-            .map_err(unavailable)?
-            .map(|v| v.value().to_vec())
-        else {
+        let Some(mut record) = read_json::<NotificationRecord>(&table, id.as_str())? else {
             return Ok(false);
         };
-        let mut record: NotificationRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
         if !change(&mut record)? {
             return Ok(false);
         }
-        let bytes = serde_json::to_vec(&record).map_err(invalid)?;
-        table
-            .insert(id.as_str(), bytes.as_slice())
-            .map_err(unavailable)?;
+        write_json(&mut table, id.as_str(), &record)?;
         Ok(true)
     }
 }
@@ -188,10 +170,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                         .transpose()
                         .map_err(invalid)?;
                     if existing.is_none() {
-                        let bytes = serde_json::to_vec(&record).map_err(invalid)?;
-                        table
-                            .insert(record.id.as_str(), bytes.as_slice())
-                            .map_err(unavailable)?;
+                        write_json(&mut table, record.id.as_str(), &record)?;
                     }
                     existing
                 };
@@ -246,10 +225,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                 for d in &deliveries {
                     let key = delivery_key(&d.notification_id, &d.delivery_id);
                     if table.get(key.as_str()).map_err(unavailable)?.is_none() {
-                        let bytes = serde_json::to_vec(d).map_err(invalid)?;
-                        table
-                            .insert(key.as_str(), bytes.as_slice())
-                            .map_err(unavailable)?;
+                        write_json(&mut table, &key, &d)?;
                         inserted.push(d);
                     }
                 }
@@ -295,14 +271,9 @@ impl OutboxStore for EmbeddedOutboxStore {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let claim = {
                 let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-                let Some(bytes) = table
-                    .get(key.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Ok(Claim::Missing);
                 };
-                let mut record: DeliveryRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
                 let claimable = match (record.status, record.lease_until) {
                     (DeliveryStatus::Pending, _) | (DeliveryStatus::Sending, None) => true,
                     (DeliveryStatus::Sending, Some(until)) => until < now,
@@ -318,10 +289,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                 record.lease_until = Some(lease_until);
                 record.attempts += 1;
                 record.updated_at = now;
-                let bytes = serde_json::to_vec(&record).map_err(invalid)?;
-                table
-                    .insert(key.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                write_json(&mut table, &key, &record)?;
                 Claim::Claimed(Box::new(record))
             };
             txn.commit().map_err(unavailable)?;
@@ -346,14 +314,9 @@ impl OutboxStore for EmbeddedOutboxStore {
             let txn = this.db.begin_write().map_err(unavailable)?;
             {
                 let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-                let Some(bytes) = table
-                    .get(key.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Ok(false);
                 };
-                let mut record: DeliveryRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
                 if record.status != DeliveryStatus::Sending {
                     return Ok(false);
                 }
@@ -365,10 +328,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                     record.conversation_id.clone_from(&outcome.conversation_id);
                 }
                 record.updated_at = now;
-                let bytes = serde_json::to_vec(&record).map_err(invalid)?;
-                table
-                    .insert(key.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                write_json(&mut table, &key, &record)?;
             }
             Self::update_header(&txn, &id, |record| {
                 add_counts(
@@ -475,19 +435,11 @@ impl OutboxStore for EmbeddedOutboxStore {
             let txn = this.db.begin_write().map_err(unavailable)?;
             {
                 let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-                let Some(bytes) = table
-                    .get(key.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Err(StoreError::NotFound(key.replace(SEP, "/")));
                 };
-                let mut record: DeliveryRecord = serde_json::from_slice(&bytes).map_err(invalid)?;
                 record.activity_id = activity_id;
-                let bytes = serde_json::to_vec(&record).map_err(invalid)?;
-                table
-                    .insert(key.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                write_json(&mut table, &key, &record)?;
             }
             txn.commit().map_err(unavailable)
         })

@@ -4,6 +4,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::redb_util::{invalid, unavailable};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
@@ -35,14 +36,6 @@ impl std::fmt::Debug for EmbeddedScheduleStore {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn invalid(e: impl std::fmt::Display) -> StoreError {
-    StoreError::InvalidData(e.to_string())
-}
-
 impl EmbeddedScheduleStore {
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(unavailable)?;
@@ -59,10 +52,7 @@ impl EmbeddedScheduleStore {
         &self,
         work: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || work(&this))
-            .await
-            .map_err(unavailable)?
+        crate::redb_util::blocking(self, work).await
     }
 
     /// Writes a record and its index entries, replacing those of `old`.

@@ -16,6 +16,7 @@ mod embedded_schedules;
 mod error;
 mod model;
 pub mod outbox;
+mod redb_util;
 pub mod schedules;
 pub mod schema;
 
