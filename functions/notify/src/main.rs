@@ -18,28 +18,32 @@ use std::sync::Arc;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::SystemClock;
 use herald_notify::{Notify, NotifyConfig};
+use herald_settings::Settings;
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The environment, with the keys of the HERALD_SECRET_ARN secret (API key hashes, the bot
+    // password) over it.
+    let settings = Settings::load(&aws).await?;
+    let lookup = settings.lookup();
     // Refuses to start without an API key: there is no open mode.
-    let config = NotifyConfig::from_lookup(|name| std::env::var(name).ok())?;
-    let outbox_table = std::env::var("HERALD_OUTBOX_TABLE")
-        .ok()
+    let config = NotifyConfig::from_lookup(lookup)?;
+    let outbox_table = lookup("HERALD_OUTBOX_TABLE")
         .filter(|v| !v.trim().is_empty())
         .ok_or("HERALD_OUTBOX_TABLE is not set")?;
-    let schedules_table = std::env::var("HERALD_SCHEDULES_TABLE")
-        .ok()
+    let schedules_table = lookup("HERALD_SCHEDULES_TABLE")
         .filter(|v| !v.trim().is_empty())
         .ok_or("HERALD_SCHEDULES_TABLE is not set")?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let references = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_env()?);
+    let references =
+        DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_lookup(lookup)?);
     let schedules = DynamoScheduleStore::new(dynamodb.clone(), schedules_table);
     let outbox = DynamoOutboxStore::new(dynamodb, outbox_table);
-    let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
+    let connector = HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
         .throttle(Limits::teams())
         .retry(RetryPolicy::default());
     let notify = Notify {

@@ -11,6 +11,7 @@ use herald_domain::{BotAppId, SystemClock};
 use herald_events::{EventBridgePublisher, EventsConfig};
 use herald_pipeline::{Expander, Sender};
 use herald_sender::{SenderConfig, SenderFunction};
+use herald_settings::Settings;
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, StoreConfig};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
@@ -18,21 +19,23 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let lookup = |name: &str| std::env::var(name).ok();
-    let config = SenderConfig::from_lookup(lookup)?;
-    let store_config = StoreConfig::from_env()?;
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The environment, with the keys of the HERALD_SECRET_ARN secret (the bot password) over it.
+    let settings = Settings::load(&aws).await?;
+    let lookup = settings.lookup();
+    let config = SenderConfig::from_lookup(lookup)?;
+    let store_config = StoreConfig::from_lookup(lookup)?;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let references = Arc::new(DynamoReferenceStore::new(dynamodb.clone(), &store_config));
     let outbox = Arc::new(DynamoOutboxStore::new(dynamodb, &config.outbox_table));
     let connector = Arc::new(
-        HttpConnector::new(&ConnectorConfig::from_env()?)?
+        HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
             .throttle(Limits::teams())
             .retry(RetryPolicy::default()),
     );
     let events = Arc::new(EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&aws),
-        EventsConfig::from_env()?,
+        EventsConfig::from_lookup(lookup)?,
     ));
     let clock = Arc::new(SystemClock);
     let retention = chrono::Duration::days(config.retention_days);

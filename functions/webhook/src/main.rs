@@ -6,6 +6,7 @@ use herald_connector::inbound::JwtValidator;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::SystemClock;
 use herald_events::{EventBridgePublisher, EventsConfig};
+use herald_settings::Settings;
 use herald_store::{DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
 use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
@@ -13,24 +14,26 @@ use lambda_http::{Body, Error, Request, Response, run, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
-    let lookup = |name: &str| std::env::var(name).ok();
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // The environment, with the keys of the HERALD_SECRET_ARN secret (the bot password) over it.
+    let settings = Settings::load(&aws).await?;
+    let lookup = settings.lookup();
     // Refuses to start without MicrosoftAppId: there is no unauthenticated mode here.
     let config = WebhookConfig::from_lookup(lookup)?;
     let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, lookup))?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
-    let store = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_env()?);
+    let store = DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_lookup(lookup)?);
     // Chat reminders (`remind me ...`) are stored as schedules.
     let schedules_table = lookup("HERALD_SCHEDULES_TABLE")
         .filter(|v| !v.trim().is_empty())
         .ok_or("HERALD_SCHEDULES_TABLE is not set")?;
     let schedules = DynamoScheduleStore::new(dynamodb, schedules_table);
-    let connector = HttpConnector::new(&ConnectorConfig::from_env()?)?
+    let connector = HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
         .throttle(Limits::teams())
         .retry(RetryPolicy::default());
     let events = EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&aws),
-        EventsConfig::from_env()?,
+        EventsConfig::from_lookup(lookup)?,
     );
     let webhook = Webhook {
         store: Arc::new(store),
