@@ -1,0 +1,714 @@
+//! A broadcast to N personal conversations in one tenant through the whole local pipeline,
+//! against the Teams emulator enforcing a tenant rate (issue 5's benchmark).
+//!
+//! The pipeline runs as the local runner drives it: references in an `EmbeddedReferenceStore`, the
+//! notification in an `EmbeddedOutboxStore` (redb files in a temp dir), whose change feed is the
+//! stand-in for the DynamoDB stream. Every `OutboxChange::Notification` triggers
+//! `SenderFunction::run(Trigger::Expand)` (one expander at a time), every
+//! `OutboxChange::Delivery` a `SenderFunction::run(Trigger::Deliver)` with at most `IN_FLIGHT`
+//! deliveries at once; a trigger that asks to be retried is run again after a pause, as Lambda
+//! replays a failed record. The connector is `HttpConnector` + `Throttle` (the tenant rate set to
+//! the ceiling) + `Retry`; the emulator enforces Teams' per-conversation windows and the same
+//! tenant rate.
+//!
+//! Measured: from just before the notification is created to the moment its header reads `done`.
+//! Printed: time, achieved sends/s as a share of the ceiling, the emulator's 429 answers, duplicate
+//! and lost messages (per conversation in the emulator, and per delivery record in the outbox),
+//! and where the store spent its time.
+//!
+//! Run: `cargo bench -p herald-sender --bench broadcast` (N = 20,000 at 500/s).
+//! `BENCH_N=2000 BENCH_RATE=500` pick another size or ceiling; `BENCH_IN_FLIGHT` the concurrency;
+//! `BENCH_DIR` where the redb files go (default: the system temp dir; `/dev/shm` makes fsync free,
+//! which isolates the cost of redb's one fsync per commit).
+//! A filter argument selects a part: `pipeline` (the benchmark) or `store` (the outbox alone).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
+use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_domain::{
+    AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
+    DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
+};
+use herald_events::EmbeddedEventPublisher;
+use herald_pipeline::request::NotifyRequest;
+use herald_pipeline::{Expander, Sender};
+use herald_sender::{Router, SenderFunction, Trigger, TriggerResult};
+use herald_store::{
+    Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
+    NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, Page, PageRequest,
+    ReferenceWriter, StoreError,
+};
+use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
+use serde_json::json;
+use tokio::sync::{Semaphore, broadcast};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+const TENANT: &str = "72f988bf-0000-0000-0000-0000000000be";
+
+/// A retried trigger runs again after this pause (Lambda replays after a back-off too).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
+}
+
+/// Call count and latency of one store operation.
+#[derive(Default)]
+struct Timing {
+    calls: AtomicU64,
+    nanos: AtomicU64,
+    max_nanos: AtomicU64,
+}
+
+impl Timing {
+    async fn time<T>(&self, work: impl Future<Output = T>) -> T {
+        let started = Instant::now();
+        let result = work.await;
+        let nanos = started.elapsed().as_nanos() as u64;
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.max_nanos.fetch_max(nanos, Ordering::Relaxed);
+        result
+    }
+
+    fn report(&self, name: &str, elapsed: Duration) {
+        let calls = self.calls.load(Ordering::Relaxed);
+        if calls == 0 {
+            return;
+        }
+        let total = Duration::from_nanos(self.nanos.load(Ordering::Relaxed));
+        println!(
+            "      {name:<16} {calls:>7} calls, mean {:>6.2} ms, max {:>7.2} ms, {:>6.0}/s over the run",
+            total.as_secs_f64() * 1e3 / calls as f64,
+            self.max_nanos.load(Ordering::Relaxed) as f64 / 1e6,
+            calls as f64 / elapsed.as_secs_f64()
+        );
+    }
+}
+
+/// The embedded outbox, timing every call: where the store's time goes.
+struct TimedOutbox {
+    inner: EmbeddedOutboxStore,
+    claim: Timing,
+    record: Timing,
+    append: Timing,
+    reads: Timing,
+}
+
+impl TimedOutbox {
+    fn new(inner: EmbeddedOutboxStore) -> Self {
+        Self {
+            inner,
+            claim: Timing::default(),
+            record: Timing::default(),
+            append: Timing::default(),
+            reads: Timing::default(),
+        }
+    }
+
+    fn report(&self, elapsed: Duration) {
+        println!("    outbox store (redb, one write transaction per call, commits serialised):");
+        self.claim.report("claim_delivery", elapsed);
+        self.record.report("record_outcome", elapsed);
+        self.append.report("append_page", elapsed);
+        self.reads.report("reads", elapsed);
+    }
+}
+
+#[async_trait]
+impl OutboxStore for TimedOutbox {
+    async fn create_notification(
+        &self,
+        record: &NotificationRecord,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        self.inner.create_notification(record).await
+    }
+
+    async fn get_notification(
+        &self,
+        id: &NotificationId,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        self.reads.time(self.inner.get_notification(id)).await
+    }
+
+    async fn append_page(
+        &self,
+        id: &NotificationId,
+        from: Option<&str>,
+        to: Option<&str>,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<bool, StoreError> {
+        self.append
+            .time(self.inner.append_page(id, from, to, deliveries))
+            .await
+    }
+
+    async fn claim_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        self.claim
+            .time(
+                self.inner
+                    .claim_delivery(notification, delivery, now, lease_until),
+            )
+            .await
+    }
+
+    async fn record_outcome(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.record
+            .time(
+                self.inner
+                    .record_outcome(notification, delivery, outcome, now),
+            )
+            .await
+    }
+
+    async fn get_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        self.reads
+            .time(self.inner.get_delivery(notification, delivery))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        notification: &NotificationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        self.inner.list_deliveries(notification, status, page).await
+    }
+
+    async fn set_activity_id(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        activity_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .set_activity_id(notification, delivery, activity_id)
+            .await
+    }
+}
+
+/// A fresh directory for the redb files, under `BENCH_DIR` if set.
+fn data_dir() -> tempfile::TempDir {
+    match std::env::var_os("BENCH_DIR") {
+        Some(parent) => tempfile::tempdir_in(parent).unwrap(),
+        None => tempfile::tempdir().unwrap(),
+    }
+}
+
+fn connector(emulator: &TeamsEmulator, rate: u32) -> impl herald_connector::Connector + use<> {
+    let config = emulator.config();
+    let env = HashMap::from([
+        ("MicrosoftAppId", config.app_id.clone()),
+        ("MicrosoftAppPassword", config.app_password.clone()),
+        ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
+        ("HERALD_TOKEN_URL", emulator.token_url()),
+        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
+    ]);
+    let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    HttpConnector::new(&config)
+        .unwrap()
+        .throttle(Limits::teams().tenant_rate(Some(rate)))
+        .retry(RetryPolicy::default())
+}
+
+fn reference(
+    emulator: &TeamsEmulator,
+    app: &BotAppId,
+    conversation: &str,
+    user: &str,
+    aad: &str,
+) -> ConversationReference {
+    let now = Utc::now();
+    ConversationReference {
+        tenant_id: TenantId::new(TENANT).unwrap(),
+        conversation_id: ConversationId::new(conversation).unwrap(),
+        conversation_type: ConversationType::Personal,
+        service_url: ServiceUrl::parse(&emulator.service_url()).unwrap(),
+        bot_app_id: app.clone(),
+        bot_id: BotId::for_app(app),
+        user: Some(UserInfo {
+            id: UserId::new(user).unwrap(),
+            aad_object_id: Some(AadObjectId::new(aad).unwrap()),
+            name: None,
+        }),
+        team: None,
+        channel: None,
+        locale: None,
+        time_zone: None,
+        time_zone_override: None,
+        status: ReferenceStatus::Active,
+        status_reason: None,
+        status_changed_at: now,
+        installed_at: now,
+        updated_at: now,
+        last_seen_at: now,
+    }
+}
+
+/// N users with a personal chat in the emulator and a stored reference. Setup, not measured:
+/// redb commits one upsert at a time, so a few upserts in flight only keep the writer busy.
+async fn seed(
+    emulator: &TeamsEmulator,
+    references: &EmbeddedReferenceStore,
+    app: &BotAppId,
+    n: usize,
+) -> Vec<String> {
+    let started = Instant::now();
+    let seeded: Vec<ConversationReference> = (0..n)
+        .map(|i| {
+            let user = emulator.add_user(TENANT, &format!("User {i}"));
+            let chat = emulator.add_personal_chat(TENANT, &user.id);
+            reference(emulator, app, &chat, &user.id, &user.aad_object_id)
+        })
+        .collect();
+    futures::stream::iter(&seeded)
+        .map(|r| async move { references.upsert(r).await.unwrap() })
+        .buffer_unordered(8)
+        .collect::<Vec<_>>()
+        .await;
+    let elapsed = started.elapsed();
+    println!(
+        "    setup: {n} references seeded in {:.1} s ({:.0} upserts/s, one redb commit each)",
+        elapsed.as_secs_f64(),
+        n as f64 / elapsed.as_secs_f64()
+    );
+    seeded
+        .into_iter()
+        .map(|r| r.conversation_id.as_str().to_owned())
+        .collect()
+}
+
+fn function(
+    references: &Arc<EmbeddedReferenceStore>,
+    outbox: &Arc<TimedOutbox>,
+    connector: Arc<dyn herald_connector::Connector>,
+    app: &BotAppId,
+) -> SenderFunction {
+    let clock = Arc::new(SystemClock);
+    let retention = chrono::Duration::days(30);
+    SenderFunction {
+        expander: Expander {
+            references: references.clone(),
+            outbox: outbox.clone(),
+            connector: connector.clone(),
+            clock: clock.clone(),
+            retention,
+        },
+        sender: Sender::new(
+            references.clone(),
+            outbox.clone(),
+            connector,
+            Arc::new(EmbeddedEventPublisher::default()),
+            clock.clone(),
+            app.clone(),
+        ),
+        outbox: outbox.clone(),
+        router: Router::default(),
+        retention,
+        clock,
+        concurrency: 64,
+        safety_margin: Duration::from_secs(1),
+    }
+}
+
+fn broadcast_notification() -> NotificationRecord {
+    let body = json!({
+        "target": {"kind": "all"},
+        "message": {"text": "Benchmark broadcast: the building closes at 18:00 today."}
+    });
+    NotifyRequest::from_json(&body).unwrap().into_notification(
+        "api",
+        Utc::now(),
+        chrono::Duration::days(30),
+    )
+}
+
+/// What the runner did, beyond the notification's own counts.
+#[derive(Default)]
+struct RunStats {
+    delivery_triggers: usize,
+    expand_triggers: usize,
+    retries: usize,
+    lagged: u64,
+    first_delivery_at: Option<Duration>,
+}
+
+/// The local runner's loop: the change feed triggers expansion and deliveries until the
+/// notification reads `done`. Returns when it does.
+async fn drive(
+    function: &Arc<SenderFunction>,
+    store: &EmbeddedOutboxStore,
+    mut feed: broadcast::Receiver<OutboxChange>,
+    id: &NotificationId,
+    in_flight: usize,
+    started: Instant,
+) -> RunStats {
+    let permits = Arc::new(Semaphore::new(in_flight));
+    let mut tasks: JoinSet<(Trigger, TriggerResult)> = JoinSet::new();
+    let mut scheduled: HashSet<String> = HashSet::new();
+    let mut expanding = false;
+    let mut stats = RunStats::default();
+    let spawn = |tasks: &mut JoinSet<(Trigger, TriggerResult)>, trigger: Trigger, pause: bool| {
+        let (function, permits) = (function.clone(), permits.clone());
+        tasks.spawn(async move {
+            if pause {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            let result = match &trigger {
+                Trigger::Expand(_) => function.run(&trigger, None).await,
+                Trigger::Deliver(..) => {
+                    let _permit = permits.acquire_owned().await.unwrap();
+                    function.run(&trigger, None).await
+                }
+            };
+            (trigger, result)
+        });
+    };
+    let mut feed_open = true;
+    loop {
+        tokio::select! {
+            change = feed.recv(), if feed_open => match change {
+                Ok(OutboxChange::Notification(n)) if &n == id => {
+                    if !expanding {
+                        expanding = true;
+                        stats.expand_triggers += 1;
+                        spawn(&mut tasks, Trigger::Expand(n), false);
+                    }
+                }
+                Ok(OutboxChange::Delivery(n, delivery)) if &n == id => {
+                    if scheduled.insert(delivery.clone()) {
+                        stats.first_delivery_at.get_or_insert_with(|| started.elapsed());
+                        stats.delivery_triggers += 1;
+                        spawn(&mut tasks, Trigger::Deliver(n, delivery), false);
+                    }
+                }
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    // As a restarted runner would: rescan what is not finished.
+                    stats.lagged += missed;
+                    for work in store.unfinished().await.unwrap() {
+                        if let OutboxChange::Delivery(n, delivery) = work
+                            && &n == id
+                            && scheduled.insert(delivery.clone())
+                        {
+                            stats.delivery_triggers += 1;
+                            spawn(&mut tasks, Trigger::Deliver(n, delivery), false);
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => feed_open = false,
+            },
+            Some(joined) = tasks.join_next() => {
+                let (trigger, result) = joined.unwrap();
+                match (&trigger, result) {
+                    (Trigger::Expand(n), _) => {
+                        let header = store.get_notification(n).await.unwrap().unwrap();
+                        if header.expanded {
+                            expanding = false;
+                        } else {
+                            stats.expand_triggers += 1;
+                            spawn(&mut tasks, trigger, result == TriggerResult::Retry);
+                        }
+                    }
+                    (Trigger::Deliver(..), TriggerResult::Retry) => {
+                        stats.retries += 1;
+                        spawn(&mut tasks, trigger, true);
+                    }
+                    (Trigger::Deliver(..), TriggerResult::Done) => {}
+                }
+                if tasks.is_empty() && !expanding {
+                    let header = store.get_notification(id).await.unwrap().unwrap();
+                    if header.status() == NotificationStatus::Done {
+                        return stats;
+                    }
+                }
+            },
+            else => panic!("feed closed with work outstanding"),
+        }
+    }
+}
+
+/// Deliveries of the notification by status.
+async fn delivery_statuses(
+    store: &EmbeddedOutboxStore,
+    id: &NotificationId,
+) -> HashMap<DeliveryStatus, usize> {
+    let mut statuses = HashMap::new();
+    let mut request = PageRequest {
+        cursor: None,
+        limit: Some(1000),
+    };
+    loop {
+        let page = store.list_deliveries(id, None, &request).await.unwrap();
+        for d in &page.items {
+            *statuses.entry(d.status).or_insert(0) += 1;
+        }
+        match page.next_cursor {
+            Some(next) => request.cursor = Some(next),
+            None => return statuses,
+        }
+    }
+}
+
+fn pipeline(n: usize, rate: u32, in_flight: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = data_dir();
+        println!(
+            "broadcast to {n} personal conversations in one tenant, {rate}/s tenant ceiling, {in_flight} deliveries in flight, redb files in {}",
+            dir.path().display()
+        );
+        let limits = EmulatorLimits::teams().tenant_rate(Some(rate));
+        let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
+            .await
+            .unwrap();
+        let app = BotAppId::new(emulator.config().app_id.clone()).unwrap();
+        let references = Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap());
+        let conversations = seed(&emulator, &references, &app, n).await;
+        let store = EmbeddedOutboxStore::open(dir.path()).unwrap();
+        let outbox = Arc::new(TimedOutbox::new(store.clone()));
+        let function = Arc::new(function(
+            &references,
+            &outbox,
+            Arc::new(connector(&emulator, rate)),
+            &app,
+        ));
+
+        let feed = store.subscribe();
+        let record = broadcast_notification();
+        let id = record.id.clone();
+        let started = Instant::now();
+        assert_eq!(store.create_notification(&record).await.unwrap(), None);
+        let stats = drive(&function, &store, feed, &id, in_flight, started).await;
+        let elapsed = started.elapsed();
+
+        report(&emulator, &store, &outbox, &id, &conversations, &stats, rate, elapsed).await;
+    });
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    emulator: &TeamsEmulator,
+    store: &EmbeddedOutboxStore,
+    outbox: &TimedOutbox,
+    id: &NotificationId,
+    conversations: &[String],
+    stats: &RunStats,
+    rate: u32,
+    elapsed: Duration,
+) {
+    let n = conversations.len();
+    let header = store.get_notification(id).await.unwrap().unwrap();
+    let statuses = delivery_statuses(store, id).await;
+    let sent_records = statuses.get(&DeliveryStatus::Sent).copied().unwrap_or(0);
+    let received: Vec<usize> = conversations
+        .iter()
+        .map(|c| emulator.activities(c).len())
+        .collect();
+    let duplicates = received.iter().filter(|r| **r > 1).count();
+    let extra_messages: usize = received.iter().map(|r| r.saturating_sub(1)).sum();
+    let missing = received.iter().filter(|r| **r == 0).count();
+    let delivered = received.iter().filter(|r| **r >= 1).count();
+    let not_sent = n.saturating_sub(sent_records);
+    let lost = missing.max(not_sent);
+
+    let log = emulator.requests();
+    let sends: Vec<_> = log
+        .iter()
+        .filter(|r| r.operation == "sendToConversation")
+        .collect();
+    let throttled = emulator.count_status(429);
+    let span = match (sends.first(), sends.last()) {
+        (Some(earliest), Some(latest)) => latest.at.duration_since(earliest.at),
+        _ => Duration::ZERO,
+    };
+    let achieved = delivered as f64 / elapsed.as_secs_f64();
+    let arrival = sends.len().saturating_sub(1) as f64 / span.as_secs_f64().max(1e-9);
+    let ceiling = f64::from(rate);
+
+    println!("    N = {n}");
+    println!(
+        "    time: {:.2} s from notification created to done (first delivery triggered after {:.0} ms; {} expand trigger(s), {} delivery triggers, {} retried, {} feed messages missed)",
+        elapsed.as_secs_f64(),
+        stats.first_delivery_at.unwrap_or_default().as_secs_f64() * 1e3,
+        stats.expand_triggers,
+        stats.delivery_triggers,
+        stats.retries,
+        stats.lagged,
+    );
+    println!(
+        "    achieved rate: {achieved:.1} sends/s = {:.1}% of the {rate}/s ceiling (target >= 97%)",
+        100.0 * achieved / ceiling
+    );
+    println!(
+        "    arrival rate at the emulator, first to last send: {arrival:.1}/s = {:.1}% of the ceiling",
+        100.0 * arrival / ceiling
+    );
+    println!(
+        "    429 answers: {throttled} of {} requests ({} sends) = {:.3}% (target <= 0.1%)",
+        log.len(),
+        sends.len(),
+        100.0 * throttled as f64 / log.len().max(1) as f64
+    );
+    println!(
+        "    duplicates: {duplicates} conversations got more than one message ({extra_messages} extra messages) (target 0)"
+    );
+    println!(
+        "    lost: {lost} ({missing} conversations got nothing; {not_sent} deliveries not recorded sent) (target 0)"
+    );
+    let mut counts: Vec<_> = header.counts.iter().filter(|(_, c)| **c != 0).collect();
+    counts.sort();
+    println!(
+        "    notification: {:?}, {} pages expanded, counts {counts:?}",
+        header.status(),
+        header.expansion_pages
+    );
+    outbox.report(elapsed);
+}
+
+/// The outbox alone, no sends: expansion pages and claim + record pairs at full speed, i.e.
+/// the ceiling the embedded store puts on the pipeline.
+fn store_alone(n: usize, in_flight: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!("outbox store alone (no sends): {n} deliveries, {in_flight} in flight");
+        let emulator =
+            TeamsEmulator::start(EmulatorConfig::default().limits(EmulatorLimits::off()))
+                .await
+                .unwrap();
+        let app = BotAppId::new(emulator.config().app_id.clone()).unwrap();
+        let dir = data_dir();
+        let references = Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap());
+        seed(&emulator, &references, &app, n).await;
+        store_passes(&references, dir.path(), &emulator, &app, in_flight).await;
+    });
+}
+
+async fn store_passes(
+    references: &Arc<EmbeddedReferenceStore>,
+    dir: &Path,
+    emulator: &TeamsEmulator,
+    app: &BotAppId,
+    in_flight: usize,
+) {
+    let store = EmbeddedOutboxStore::open(dir).unwrap();
+    let outbox = Arc::new(TimedOutbox::new(store.clone()));
+    let function = function(references, &outbox, Arc::new(connector(emulator, 50)), app);
+    let record = broadcast_notification();
+    let id = record.id.clone();
+    store.create_notification(&record).await.unwrap();
+    let started = Instant::now();
+    let expansion = function
+        .expander
+        .expand(&id, Utc::now() + chrono::Duration::minutes(10))
+        .await
+        .unwrap();
+    let expand_time = started.elapsed();
+    let deliveries: Vec<String> = {
+        let mut all = Vec::new();
+        let mut request = PageRequest {
+            cursor: None,
+            limit: Some(1000),
+        };
+        loop {
+            let page = store.list_deliveries(&id, None, &request).await.unwrap();
+            all.extend(page.items.into_iter().map(|d| d.delivery_id));
+            match page.next_cursor {
+                Some(next) => request.cursor = Some(next),
+                None => break all,
+            }
+        }
+    };
+    println!(
+        "    expansion: {expansion:?}, {} deliveries in {:.2} s = {:.0} deliveries/s",
+        deliveries.len(),
+        expand_time.as_secs_f64(),
+        deliveries.len() as f64 / expand_time.as_secs_f64()
+    );
+    let started = Instant::now();
+    futures::stream::iter(&deliveries)
+        .map(|d| {
+            let (store, id) = (&store, &id);
+            async move {
+                let now = Utc::now();
+                let claim = store
+                    .claim_delivery(id, d, now, now + chrono::Duration::minutes(2))
+                    .await
+                    .unwrap();
+                assert!(matches!(claim, Claim::Claimed(_)));
+                let outcome = Outcome {
+                    status: DeliveryStatus::Sent,
+                    activity_id: Some("1".into()),
+                    error: None,
+                    conversation_id: None,
+                };
+                assert!(store.record_outcome(id, d, &outcome, now).await.unwrap());
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect::<Vec<()>>()
+        .await;
+    let elapsed = started.elapsed();
+    println!(
+        "    claim + record: {} pairs in {:.2} s = {:.0} deliveries/s ({:.0} commits/s) = the store's ceiling for the pipeline",
+        deliveries.len(),
+        elapsed.as_secs_f64(),
+        deliveries.len() as f64 / elapsed.as_secs_f64(),
+        2.0 * deliveries.len() as f64 / elapsed.as_secs_f64()
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument selects one part.
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let n = env_number("BENCH_N", 20_000);
+    let rate = u32::try_from(env_number("BENCH_RATE", 500)).unwrap_or(500);
+    let in_flight = env_number("BENCH_IN_FLIGHT", 64);
+    if wants("pipeline") {
+        pipeline(n, rate, in_flight);
+    }
+    if wants("store") {
+        store_alone(n, in_flight);
+    }
+}
