@@ -56,11 +56,18 @@ async fn main() {
         .expect("time")
         .with_timezone(&Utc);
     println!("scheduler tick cost on DynamoDB Local ({DUE} due per tick)");
-    println!("{:>9} {:>6} {:>11} {:>9} {:>13}", "stored", "due", "items read", "per due", "notifications");
+    println!(
+        "{:>9} {:>6} {:>11} {:>9} {:>13}",
+        "stored", "due", "items read", "per due", "notifications"
+    );
     for stored in sizes {
-        let schedules = DynamoScheduleStore::new(client.clone(), herald_testkit::unique_name("bench-schedules"));
+        let schedules = DynamoScheduleStore::new(
+            client.clone(),
+            herald_testkit::unique_name("bench-schedules"),
+        );
         schedules.ensure_table().await.expect("schedules table");
-        let outbox = DynamoOutboxStore::new(client.clone(), herald_testkit::unique_name("bench-outbox"));
+        let outbox =
+            DynamoOutboxStore::new(client.clone(), herald_testkit::unique_name("bench-outbox"));
         outbox.ensure_table().await.expect("outbox table");
         let references = DynamoReferenceStore::new(
             client.clone(),
@@ -80,8 +87,15 @@ async fn main() {
             tasks.spawn(async move {
                 let mut n = worker;
                 while n < stored {
-                    let minute = if n < DUE { 9 * 60 } else { 9 * 60 + 1 + (n % (15 * 60 - 1)) as u32 };
-                    schedules.create_schedule(&record(start, minute)).await.expect("seed");
+                    let minute = if n < DUE {
+                        9 * 60
+                    } else {
+                        9 * 60 + 1 + (n % (15 * 60 - 1)) as u32
+                    };
+                    schedules
+                        .create_schedule(&record(start, minute))
+                        .await
+                        .expect("seed");
                     n += workers;
                 }
             });
