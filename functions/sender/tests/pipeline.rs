@@ -642,3 +642,100 @@ async fn team_members_and_people_are_reached_one_to_one() {
         2
     );
 }
+
+/// Events travel through a real EventBridge API (moto on loopback): a `herald.Notify` event and a
+/// routed event are put on a bus, delivered by a rule to SQS as EventBridge delivers them to a
+/// target, handed to the sender, and their outcome events come back through EventBridge too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eventbridge_events_trigger_notifications_and_outcomes_are_published() {
+    let world = World::new(EmulatorLimits::off()).await;
+    let users: Vec<_> =
+        futures::future::join_all((0..3).map(|n| world.user(n, ReferenceStatus::Active))).await;
+    let inbound = herald_testkit::capture_events("contoso.ci").await;
+    let outcomes = herald_testkit::capture_events("herald").await;
+
+    let mut function = world.function(Arc::new(world.connector()), 4);
+    function.router = Router::from_json(
+        r#"[{"source": "contoso.ci", "detailType": "Deployment Finished",
+             "target": {"kind": "type", "type": "personal"},
+             "message": {"card": {"type": "AdaptiveCard", "version": "1.4",
+               "body": [{"type": "TextBlock", "text": "${service} ${version} is live"}]}}}]"#,
+    )
+    .unwrap();
+    function.sender.events = Arc::new(herald_events::EventBridgePublisher::new(
+        herald_testkit::eventbridge_client(),
+        herald_events::EventsConfig {
+            bus: outcomes.bus_name.clone(),
+            source: "herald".into(),
+        },
+    ));
+
+    let notify =
+        json!({"target": {"kind": "all"}, "message": {"text": "Release train departs at 15:00"}});
+    let deployed = json!({"service": "billing-api", "version": "2.4.1"});
+    herald_testkit::eventbridge_client()
+        .put_events()
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(&inbound.bus_name)
+                .source("contoso.ci")
+                .detail_type("herald.Notify")
+                .detail(notify.to_string())
+                .build(),
+        )
+        .entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(&inbound.bus_name)
+                .source("contoso.ci")
+                .detail_type("Deployment Finished")
+                .detail(deployed.to_string())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let envelopes = inbound.receive(2, Duration::from_secs(10)).await;
+    assert_eq!(envelopes.len(), 2);
+
+    let mut stream: Option<StreamReader> = None;
+    for envelope in envelopes {
+        let event: aws_lambda_events::eventbridge::EventBridgeEvent =
+            serde_json::from_value(envelope).unwrap();
+        let id = function
+            .handle_event(&event)
+            .await
+            .unwrap()
+            .expect("a notification");
+        // The same event redelivered by EventBridge names the same notification.
+        assert_eq!(
+            function.handle_event(&event).await.unwrap(),
+            Some(id.clone())
+        );
+        if stream.is_none() {
+            stream = Some(StreamReader::open(&world.outbox_table).await);
+        }
+        drain(&world, &function, &id, stream.as_mut().unwrap()).await;
+    }
+    for user in &users {
+        let texts: Vec<String> = world
+            .emulator
+            .activities(user.conversation_id.as_str())
+            .iter()
+            .map(|a| a.activity.to_string())
+            .collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(texts.iter().any(|t| t.contains("Release train departs")));
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("billing-api 2.4.1 is live"))
+        );
+    }
+    let published = outcomes.receive(6, Duration::from_secs(10)).await;
+    assert_eq!(published.len(), 6);
+    assert!(
+        published
+            .iter()
+            .all(|e| e["detail-type"] == "herald.NotificationDelivered")
+    );
+}
