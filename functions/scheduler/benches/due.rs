@@ -46,10 +46,10 @@ fn record(now: DateTime<Utc>, minute_of_day: u32) -> ScheduleRecord {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let sizes: Vec<usize> = std::env::var("BENCH_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let sizes: Vec<usize> = std::env::var("BENCH_SIZES").ok().map_or_else(
+        || vec![1_000, 10_000, 100_000],
+        |s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+    );
     let client = herald_testkit::dynamodb_client();
     // 08:59 UTC; the due schedules fire at 09:00, the others later in the day.
     let start = DateTime::parse_from_rfc3339("2026-11-23T08:59:00Z")
@@ -105,7 +105,7 @@ async fn main() {
         }
 
         let clock = Arc::new(ManualClock::new(start + Duration::minutes(1)));
-        let scheduler = Scheduler {
+        let ticker = Scheduler {
             schedules: schedules.clone(),
             outbox: Arc::new(outbox),
             references: Arc::new(references),
@@ -113,7 +113,7 @@ async fn main() {
             config: SchedulerConfig::default(),
         };
         let before = schedules.items_read();
-        let report = scheduler.tick().await.expect("tick");
+        let report = ticker.tick().await.expect("tick");
         let read = schedules.items_read() - before;
         println!(
             "{stored:>9} {:>6} {read:>11} {:>9.2} {:>13}",
