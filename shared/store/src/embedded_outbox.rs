@@ -5,7 +5,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::redb_util::{invalid, read_json, unavailable, write_json};
+use crate::redb_util::{read_json, unavailable, write_json};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryStatus;
@@ -163,12 +163,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                 let txn = this.db.begin_write().map_err(unavailable)?;
                 let existing = {
                     let mut table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
-                    let existing = table
-                        .get(record.id.as_str())
-                        .map_err(unavailable)?
-                        .map(|v| serde_json::from_slice::<NotificationRecord>(v.value()))
-                        .transpose()
-                        .map_err(invalid)?;
+                    let existing = read_json::<NotificationRecord>(&table, record.id.as_str())?;
                     if existing.is_none() {
                         write_json(&mut table, record.id.as_str(), &record)?;
                     }
@@ -192,11 +187,7 @@ impl OutboxStore for EmbeddedOutboxStore {
         self.blocking(move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
-            table
-                .get(id.as_str())
-                .map_err(unavailable)?
-                .map(|v| serde_json::from_slice(v.value()).map_err(invalid))
-                .transpose()
+            read_json(&table, id.as_str())
         })
         .await
     }
@@ -356,11 +347,7 @@ impl OutboxStore for EmbeddedOutboxStore {
         self.blocking(move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-            table
-                .get(key.as_str())
-                .map_err(unavailable)?
-                .map(|v| serde_json::from_slice(v.value()).map_err(invalid))
-                .transpose()
+            read_json(&table, &key)
         })
         .await
     }

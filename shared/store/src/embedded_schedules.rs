@@ -4,7 +4,7 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::redb_util::{invalid, unavailable};
+use crate::redb_util::{read_json, unavailable, write_json};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
@@ -80,23 +80,11 @@ impl EmbeddedScheduleStore {
             let key = format!("{}{SEP}{}", owner_key(owner), new.id);
             owners.insert(key.as_str(), ()).map_err(unavailable)?;
         }
-        let bytes = serde_json::to_vec(new).map_err(invalid)?;
-        txn.open_table(SCHEDULES)
-            .map_err(unavailable)?
-            .insert(new.id.as_str(), bytes.as_slice())
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    fn read(
-        table: &impl ReadableTable<&'static str, &'static [u8]>,
-        id: &str,
-    ) -> Result<Option<ScheduleRecord>, StoreError> {
-        table
-            .get(id)
-            .map_err(unavailable)?
-            .map(|v| serde_json::from_slice(v.value()).map_err(invalid))
-            .transpose()
+        write_json(
+            &mut txn.open_table(SCHEDULES).map_err(unavailable)?,
+            new.id.as_str(),
+            new,
+        )
     }
 }
 
@@ -129,7 +117,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
         self.blocking(move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
-            Self::read(&table, id.as_str())
+            read_json(&table, id.as_str())
         })
         .await
     }
@@ -143,7 +131,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let old = {
                 let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
-                Self::read(&table, record.id.as_str())?
+                read_json::<ScheduleRecord>(&table, record.id.as_str())?
             };
             match old {
                 Some(old) if old.version == previous => {
@@ -163,7 +151,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let old = {
                 let mut table = txn.open_table(SCHEDULES).map_err(unavailable)?;
-                let old = Self::read(&table, id.as_str())?;
+                let old = read_json::<ScheduleRecord>(&table, id.as_str())?;
                 table.remove(id.as_str()).map_err(unavailable)?;
                 old
             };
@@ -253,7 +241,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
                 let Some(id) = key.value().strip_prefix(prefix.as_str()) else {
                     break;
                 };
-                if let Some(record) = Self::read(&table, id)? {
+                if let Some(record) = read_json(&table, id)? {
                     found.push(record);
                 }
             }
@@ -275,7 +263,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
             let mut found = Vec::new();
             for entry in due.range::<&str>(..bound.as_str()).map_err(unavailable)? {
                 let (_, id) = entry.map_err(unavailable)?;
-                if let Some(record) = Self::read(&table, id.value())? {
+                if let Some(record) = read_json(&table, id.value())? {
                     found.push(record);
                 }
                 if found.len() >= limit as usize {
