@@ -85,7 +85,10 @@ fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), Htt
     let listing = match target {
         Target::All | Target::Type { .. } | Target::Tenant { .. } => true,
         Target::Team { channel, .. } => channel == "*",
-        Target::TeamMembers { .. } | Target::Person { .. } | Target::Conversations { .. } => false,
+        Target::TeamMembers { .. }
+        | Target::Person { .. }
+        | Target::Users { .. }
+        | Target::Conversations { .. } => false,
     };
     if zone == ScheduleZone::Recipient && !listing {
         return Err(HttpReply::field_error(

@@ -322,6 +322,7 @@ fn function(
             connector: connector.clone(),
             clock: clock.clone(),
             retention,
+            proactive_install: false,
         },
         sender: Sender::new(
             references.clone(),

@@ -47,6 +47,7 @@ async fn main() -> Result<(), Error> {
             connector: connector.clone(),
             clock: clock.clone(),
             retention,
+            proactive_install: false,
         },
         sender: Sender::new(
             references,

@@ -103,6 +103,7 @@ impl World {
                 connector,
                 clock: clock.clone(),
                 retention,
+                proactive_install: false,
             },
             sender,
             outbox: self.outbox.clone(),

@@ -239,6 +239,7 @@ fn sender_function(
             connector: connector.clone(),
             clock: clock.clone(),
             retention,
+            proactive_install: false,
         },
         sender: Sender::new(
             stores.references.clone(),

@@ -40,6 +40,12 @@ pub enum Target {
     },
     /// Stored conversations by id.
     Conversations { ids: Vec<ConversationId> },
+    /// People of one tenant, 1:1, by Microsoft Entra object id; with proactive installation
+    /// enabled, those without the app get it installed through Microsoft Graph first.
+    Users {
+        aad_object_ids: Vec<AadObjectId>,
+        tenant_id: TenantId,
+    },
 }
 
 fn general() -> String {
@@ -100,10 +106,21 @@ pub enum DeliveryStatus {
     SkippedBlocked,
     /// Not sent: no conversation could be found or created for the recipient.
     Unresolved,
+    /// Herald asked Microsoft Graph to install the app for the recipient and waits for the
+    /// installation's conversationUpdate (or its timeout).
+    Installing,
+    /// Not sent: Graph refused the installation (403: permission not granted or not consented).
+    InstallForbidden,
+    /// Not sent: Graph does not know the recipient (404 for the user).
+    InstallUserNotFound,
+    /// Not sent: the Teams app is not in the organisation's app catalog.
+    InstallAppNotInCatalog,
+    /// Not sent: the app was installed but no installation event arrived in time.
+    InstallTimedOut,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 18] = [
         Self::Pending,
         Self::Sending,
         Self::Sent,
@@ -117,6 +134,11 @@ impl DeliveryStatus {
         Self::SkippedArchived,
         Self::SkippedBlocked,
         Self::Unresolved,
+        Self::Installing,
+        Self::InstallForbidden,
+        Self::InstallUserNotFound,
+        Self::InstallAppNotInCatalog,
+        Self::InstallTimedOut,
     ];
 
     #[must_use]
@@ -135,13 +157,18 @@ impl DeliveryStatus {
             Self::SkippedArchived => "skippedArchived",
             Self::SkippedBlocked => "skippedBlocked",
             Self::Unresolved => "unresolved",
+            Self::Installing => "installing",
+            Self::InstallForbidden => "installForbidden",
+            Self::InstallUserNotFound => "installUserNotFound",
+            Self::InstallAppNotInCatalog => "installAppNotInCatalog",
+            Self::InstallTimedOut => "installTimedOut",
         }
     }
 
     /// Whether the delivery has reached its outcome.
     #[must_use]
     pub fn is_final(self) -> bool {
-        !matches!(self, Self::Pending | Self::Sending)
+        !matches!(self, Self::Pending | Self::Sending | Self::Installing)
     }
 }
 

@@ -32,6 +32,9 @@ pub struct Expander {
     pub clock: Arc<dyn Clock>,
     /// How long delivery records are kept (DynamoDB TTL).
     pub retention: Duration,
+    /// Whether a person without a personal conversation gets the app installed through Microsoft
+    /// Graph (`HERALD_GRAPH_INSTALL`); without it they are reported unresolved.
+    pub proactive_install: bool,
 }
 
 /// Where a notification's expansion stands after a step.
@@ -136,15 +139,22 @@ impl Expander {
             Target::Person {
                 aad_object_id,
                 tenant_id,
+            } => Ok(one(Some(
+                self.person(&maker, tenant_id, aad_object_id).await?,
+            ))),
+            Target::Users {
+                aad_object_ids,
+                tenant_id,
             } => {
-                let found = self
-                    .references
-                    .find_personal(tenant_id, aad_object_id)
-                    .await?;
-                Ok(one(Some(match found {
-                    Some(reference) => maker.for_reference(&reference),
-                    None => maker.unresolved(tenant_id, aad_object_id),
-                })))
+                let (page, next) = offset_page(aad_object_ids, cursor);
+                let mut deliveries = Vec::with_capacity(page.len());
+                for aad in page {
+                    deliveries.push(self.person(&maker, tenant_id, aad).await?);
+                }
+                Ok(Recipients {
+                    deliveries: dedupe(deliveries),
+                    next,
+                })
             }
             Target::Conversations { ids } => self.conversations(&maker, ids, cursor).await,
             Target::TeamMembers { team_id } => self.roster(&maker, team_id, cursor).await,
@@ -170,6 +180,21 @@ impl Expander {
         })
     }
 
+    /// One person's 1:1 delivery: their stored personal conversation, else an installation
+    /// through Graph when enabled, else reported unresolved.
+    async fn person(
+        &self,
+        maker: &DeliveryMaker<'_>,
+        tenant: &TenantId,
+        aad: &AadObjectId,
+    ) -> Result<DeliveryRecord, PipelineError> {
+        Ok(match self.references.find_personal(tenant, aad).await? {
+            Some(reference) => maker.for_reference(&reference),
+            None if self.proactive_install => maker.to_install(tenant, aad),
+            None => maker.unresolved(tenant, aad),
+        })
+    }
+
     /// `conversations`: the listed ids, a page of them at a time (the cursor is an offset).
     async fn conversations(
         &self,
@@ -177,10 +202,9 @@ impl Expander {
         ids: &[ConversationId],
         cursor: Option<&str>,
     ) -> Result<Recipients, PipelineError> {
-        let start = cursor.and_then(|c| c.parse::<usize>().ok()).unwrap_or(0);
-        let end = (start + MAX_PAGE).min(ids.len());
+        let (page, next) = offset_page(ids, cursor);
         let mut deliveries = Vec::new();
-        for id in ids.get(start..end).unwrap_or_default() {
+        for id in page {
             if let Some(reference) = self.references.find_by_conversation(id).await? {
                 deliveries.push(maker.for_reference(&reference));
             } else {
@@ -189,7 +213,7 @@ impl Expander {
         }
         Ok(Recipients {
             deliveries: dedupe(deliveries),
-            next: (end < ids.len()).then(|| end.to_string()),
+            next,
         })
     }
 
@@ -255,6 +279,19 @@ impl Expander {
                 .map(|t| format!("{ROSTER}{t}")),
         })
     }
+}
+
+/// A page of a target's own id list; the cursor is the offset of the next page.
+fn offset_page<'a, T>(ids: &'a [T], cursor: Option<&str>) -> (&'a [T], Option<String>) {
+    let start = cursor
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(ids.len());
+    let end = (start + MAX_PAGE).min(ids.len());
+    (
+        ids.get(start..end).unwrap_or_default(),
+        (end < ids.len()).then(|| end.to_string()),
+    )
 }
 
 fn one(delivery: Option<DeliveryRecord>) -> Recipients {
@@ -341,12 +378,23 @@ impl DeliveryMaker<'_> {
         d
     }
 
-    /// A person Herald has no conversation with and no member id for: reported, not guessed.
-    fn unresolved(&self, tenant: &TenantId, aad: &AadObjectId) -> DeliveryRecord {
-        let mut d = self.base(tenant, format!("{tenant}|aad:{aad}"));
+    /// A person Herald has no conversation with: the sender installs the app for them through
+    /// Graph and sends once the installation's conversationUpdate has stored the conversation.
+    fn to_install(&self, tenant: &TenantId, aad: &AadObjectId) -> DeliveryRecord {
+        let mut d = self.base(tenant, DeliveryRecord::id_for_person(tenant, aad));
         d.recipient = Some(aad.clone());
+        d
+    }
+
+    /// A person Herald has no conversation with and may not install for: reported, not guessed.
+    fn unresolved(&self, tenant: &TenantId, aad: &AadObjectId) -> DeliveryRecord {
+        let mut d = self.to_install(tenant, aad);
         d.status = DeliveryStatus::Unresolved;
-        d.error = Some("no personal conversation and no Teams member id known".to_owned());
+        d.error = Some(
+            "no personal conversation with this person, and proactive installation \
+             (HERALD_GRAPH_INSTALL) is off"
+                .to_owned(),
+        );
         d
     }
 }

@@ -23,8 +23,8 @@ use thiserror::Error;
 /// the serialized activity here turns a per-recipient failure into one early answer.
 pub const MAX_ACTIVITY_BYTES: usize = 28_000;
 
-/// More ids than this belong in a stored list, not one request: the notification record (target
-/// included) is one DynamoDB item, limited to 400 KB.
+/// More ids than this (in a `conversations` or `users` target) belong in several requests: the
+/// notification record, target included, is one DynamoDB item, limited to 400 KB.
 pub const MAX_CONVERSATION_IDS: usize = 1_000;
 
 /// Keys are echoed in logs and hashed into ids; nothing needs more.
@@ -197,7 +197,7 @@ fn parse_idempotency_key(value: Option<&Value>) -> Result<Option<String>, Reques
     }
 }
 
-const TARGET_KINDS: &str = "all, type, tenant, team, teamMembers, person, conversations";
+const TARGET_KINDS: &str = "all, type, tenant, team, teamMembers, person, users, conversations";
 
 /// Reads `target` field by field, so each mistake names its field (serde would only say "target").
 fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
@@ -237,6 +237,7 @@ fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
         "teamMembers" => &["teamId"],
         "person" => &["aadObjectId", "tenantId"],
         "conversations" => &["ids"],
+        "users" => &["aadObjectIds", "tenantId"],
         other => {
             return Err(invalid(
                 ".kind",
@@ -284,25 +285,35 @@ fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
                 .map_err(|e| typed("aadObjectId", e))?,
             tenant_id: TenantId::new(id("tenantId")?).map_err(|e| typed("tenantId", e))?,
         },
+        "users" => Target::Users {
+            aad_object_ids: parse_ids(
+                object.get("aadObjectIds"),
+                "aadObjectIds",
+                AadObjectId::new,
+            )?,
+            tenant_id: TenantId::new(id("tenantId")?).map_err(|e| typed("tenantId", e))?,
+        },
         _ => Target::Conversations {
-            ids: parse_conversation_ids(object.get("ids"))?,
+            ids: parse_ids(object.get("ids"), "ids", ConversationId::new)?,
         },
     })
 }
 
-fn parse_conversation_ids(value: Option<&Value>) -> Result<Vec<ConversationId>, RequestError> {
+/// A target's list of ids (`ids`, `aadObjectIds`): non-empty, bounded, each valid, repeats dropped.
+fn parse_ids<T: Ord + Clone>(
+    value: Option<&Value>,
+    name: &str,
+    parse: impl Fn(String) -> Result<T, herald_domain::DomainError>,
+) -> Result<Vec<T>, RequestError> {
     let invalid = |field: String, problem: String| RequestError::InvalidTarget {
-        field: format!("target.ids{field}"),
+        field: format!("target.{name}{field}"),
         problem,
     };
     let items = match value {
         Some(Value::Array(items)) => items,
         None => return Err(invalid(String::new(), "is required".into())),
         Some(_) => {
-            return Err(invalid(
-                String::new(),
-                "must be an array of conversation ids".into(),
-            ));
+            return Err(invalid(String::new(), "must be an array of ids".into()));
         }
     };
     if items.is_empty() {
@@ -323,8 +334,7 @@ fn parse_conversation_ids(value: Option<&Value>) -> Result<Vec<ConversationId>, 
         let Value::String(raw) = item else {
             return Err(invalid(format!("[{i}]"), "must be a string".into()));
         };
-        let id = ConversationId::new(raw.clone())
-            .map_err(|e| invalid(format!("[{i}]"), e.to_string()))?;
+        let id = parse(raw.clone()).map_err(|e| invalid(format!("[{i}]"), e.to_string()))?;
         // A repeated id would only be deduplicated later; keep the stored target minimal.
         if seen.insert(id.clone()) {
             ids.push(id);

@@ -146,7 +146,9 @@ impl NotificationRecord {
     /// accepted, expanding, sending or done: derived, so it can never disagree with the counts.
     #[must_use]
     pub fn status(&self) -> NotificationStatus {
-        let in_flight = self.count(DeliveryStatus::Pending) + self.count(DeliveryStatus::Sending);
+        let in_flight = self.count(DeliveryStatus::Pending)
+            + self.count(DeliveryStatus::Sending)
+            + self.count(DeliveryStatus::Installing);
         match (self.expanded, self.expansion_pages, in_flight) {
             (false, 0, _) => NotificationStatus::Accepted,
             (false, _, _) => NotificationStatus::Expanding,
@@ -207,6 +209,12 @@ impl DeliveryRecord {
     #[must_use]
     pub fn id_for_conversation(tenant: &TenantId, conversation: &ConversationId) -> String {
         format!("{tenant}|{conversation}")
+    }
+
+    /// The delivery id of a person known only by their Entra object id (installed through Graph).
+    #[must_use]
+    pub fn id_for_person(tenant: &TenantId, aad: &AadObjectId) -> String {
+        format!("{tenant}|aad:{aad}")
     }
 
     /// The delivery id of a member reached through a conversation the sender creates.
