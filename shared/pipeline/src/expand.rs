@@ -333,6 +333,7 @@ impl DeliveryMaker<'_> {
             lease_until: None,
             activity_id: None,
             error: None,
+            install_deadline: None,
             updated_at: self.now,
             expires_at: self.expires_at,
         }

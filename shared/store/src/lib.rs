@@ -34,8 +34,8 @@ pub use model::{
     UpsertOutcome,
 };
 pub use outbox::{
-    Claim, DeliveryRecord, NotificationId, NotificationRecord, NotificationStatus, OutboxStore,
-    Outcome,
+    Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
+    NotificationRecord, NotificationStatus, OutboxStore, Outcome,
 };
 pub use schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
 

@@ -199,6 +199,9 @@ pub struct DeliveryRecord {
     pub activity_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// While `installing`: when the wait for the installation's conversationUpdate ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install_deadline: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// DynamoDB TTL, epoch seconds.
     pub expires_at: i64,
@@ -315,4 +318,72 @@ pub trait OutboxStore: Send + Sync {
         delivery: &str,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError>;
+}
+
+/// A delivery waiting for its recipient's app installation (made through Microsoft Graph) to
+/// announce itself with a conversationUpdate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallWait {
+    pub notification_id: NotificationId,
+    pub delivery_id: String,
+    pub tenant_id: TenantId,
+    pub recipient: AadObjectId,
+    /// When the wait ends as `installTimedOut` if no installation arrived.
+    pub deadline: DateTime<Utc>,
+}
+
+/// How an installation wait ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstallResolution {
+    /// The personal conversation is known: the delivery becomes pending with it, and the stream
+    /// (or the embedded change feed) hands it to the sender.
+    Resolved {
+        conversation_id: ConversationId,
+        service_url: ServiceUrl,
+    },
+    /// A transient failure: pending again without a conversation, to be installed again.
+    Retry { error: String },
+    /// A final outcome (install refused, user unknown, timed out).
+    Finished(Outcome),
+}
+
+/// The installation waits of the outbox. Writes are conditional on the delivery's state, so the
+/// webhook, the sender and the scheduler's timeout sweep can race and only one of them wins.
+#[async_trait]
+pub trait InstallWaits: Send + Sync {
+    /// Turns a delivery this sender claimed (`sending`) into `installing` until `deadline`, and
+    /// records the wait where the webhook (by recipient) and the sweep (by deadline) find it.
+    /// Returns `false` if the delivery is not claimed any more.
+    async fn begin_install(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The waits for one recipient, read consistently (the webhook calls it on every personal
+    /// installation).
+    async fn waits_for(
+        &self,
+        tenant: &TenantId,
+        recipient: &AadObjectId,
+    ) -> Result<Vec<InstallWait>, StoreError>;
+
+    /// Up to `limit` waits whose deadline is at or before `now`, earliest first.
+    async fn due_waits(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<InstallWait>, StoreError>;
+
+    /// Ends a wait if the delivery is still `installing`, moving the notification's counts and
+    /// removing the wait. Returns whether this call ended it.
+    async fn end_install(
+        &self,
+        wait: &InstallWait,
+        resolution: &InstallResolution,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }

@@ -46,6 +46,7 @@ fn delivery(id: &NotificationId, n: u32, status: DeliveryStatus) -> DeliveryReco
         lease_until: None,
         activity_id: None,
         error: None,
+        install_deadline: None,
         updated_at: at(0),
         // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
         expires_at: (Utc::now() + Duration::days(30)).timestamp(),

@@ -295,6 +295,7 @@ pub(crate) fn delivery(
         lease_until: None,
         activity_id: None,
         error: None,
+        install_deadline: None,
         updated_at: at(0),
         // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
         expires_at: (Utc::now() + Duration::days(30)).timestamp(),
