@@ -111,6 +111,7 @@ async fn main() {
             references: Arc::new(references),
             clock,
             config: SchedulerConfig::default(),
+            install_sweep: None,
         };
         let before = schedules.items_read();
         let report = ticker.tick().await.expect("tick");

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use herald_domain::{Clock, NO_ZONE, TimeZone};
+use herald_pipeline::{InstallSweep, SweepReport};
 use herald_schedule::{
     ScheduleRule, ScheduleZone, due_zones, minute_start, next_fire, next_fire_in_zones,
 };
@@ -44,6 +45,8 @@ pub struct TickReport {
     pub missed: u64,
     /// Schedules another tick advanced first.
     pub conflicts: usize,
+    /// Installation waits ended by their timeout.
+    pub installs: SweepReport,
 }
 
 /// The scheduler's dependencies.
@@ -54,6 +57,8 @@ pub struct Scheduler {
     pub references: Arc<dyn ReferenceStore>,
     pub clock: Arc<dyn Clock>,
     pub config: SchedulerConfig,
+    /// Ends the waits for installations through Graph whose time ran out.
+    pub install_sweep: Option<InstallSweep>,
 }
 
 /// Every zone a recipient may have: recipient-local schedules fire in each of them.
@@ -91,6 +96,9 @@ impl Scheduler {
         };
         for schedule in due {
             self.fire(schedule, now, &mut report).await?;
+        }
+        if let Some(sweep) = &self.install_sweep {
+            report.installs = sweep.sweep().await?;
         }
         if report.due > 0 {
             tracing::info!(

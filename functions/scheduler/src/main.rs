@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use herald_domain::SystemClock;
+use herald_pipeline::InstallSweep;
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
@@ -19,18 +20,23 @@ async fn main() -> Result<(), Error> {
         |name: &'static str| lookup(name).ok_or_else(|| Error::from(format!("{name} is not set")));
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+    let outbox = Arc::new(DynamoOutboxStore::new(
+        dynamodb.clone(),
+        table("HERALD_OUTBOX_TABLE")?,
+    ));
+    let references = Arc::new(DynamoReferenceStore::new(dynamodb.clone(), &store_config));
+    let clock = Arc::new(SystemClock);
     let scheduler = Scheduler {
         schedules: Arc::new(DynamoScheduleStore::new(
-            dynamodb.clone(),
+            dynamodb,
             table("HERALD_SCHEDULES_TABLE")?,
         )),
-        outbox: Arc::new(DynamoOutboxStore::new(
-            dynamodb.clone(),
-            table("HERALD_OUTBOX_TABLE")?,
-        )),
-        references: Arc::new(DynamoReferenceStore::new(dynamodb, &store_config)),
-        clock: Arc::new(SystemClock),
+        outbox: outbox.clone(),
+        references: references.clone(),
+        clock: clock.clone(),
         config,
+        // Cheap when nothing waits (one query), and ends waits left from when it was enabled.
+        install_sweep: Some(InstallSweep::new(outbox.clone(), outbox, references, clock)),
     };
     run(service_fn(
         |_event: LambdaEvent<EventBridgeEvent<Value>>| async {
@@ -40,6 +46,7 @@ async fn main() -> Result<(), Error> {
                 "notifications": report.notifications.len(),
                 "missed": report.missed,
                 "conflicts": report.conflicts,
+                "installWaitsEnded": report.installs.resumed + report.installs.retried + report.installs.timed_out,
             }))
         },
     ))

@@ -82,6 +82,7 @@ impl Harness {
                 references: references.clone(),
                 clock: clock.clone(),
                 config: SchedulerConfig::default(),
+                install_sweep: None,
             },
             clock,
             schedules,
@@ -237,6 +238,7 @@ async fn overlapping_ticks_fire_once() {
         references: h.references.clone(),
         clock: h.clock.clone(),
         config: SchedulerConfig::default(),
+        install_sweep: None,
     };
     let (a, b) = tokio::join!(h.scheduler.tick(), second.tick());
     let created = a.unwrap().notifications.len() + b.unwrap().notifications.len();
@@ -259,6 +261,7 @@ async fn overlapping_ticks_fire_once_on_dynamodb() {
         references: h.references.clone(),
         clock: h.clock.clone(),
         config: SchedulerConfig::default(),
+        install_sweep: None,
     };
     let (a, b) = tokio::join!(h.scheduler.tick(), second.tick());
     assert_eq!(

@@ -181,9 +181,13 @@ impl SenderFunction {
                     .and_then(|s| (s - now).to_std().ok())
                     .map_or(Deadline::after(StdDuration::from_secs(60)), Deadline::after);
                 match self.sender.deliver(id, delivery, deadline).await {
-                    Ok(Delivered::Finished(_) | Delivered::AlreadyDone | Delivered::Missing) => {
-                        TriggerResult::Done
-                    }
+                    Ok(
+                        Delivered::Finished(_)
+                        | Delivered::AlreadyDone
+                        | Delivered::Missing
+                        | Delivered::Installing
+                        | Delivered::Requeued,
+                    ) => TriggerResult::Done,
                     Ok(Delivered::Held(_) | Delivered::Released) => TriggerResult::Retry,
                     Err(e) => {
                         tracing::error!(notification = %id, delivery, error = %e, "delivery failed");

@@ -19,7 +19,7 @@ use herald_connector::Connector;
 use herald_connector::inbound::{AuthError, JwtValidator};
 use herald_domain::Clock;
 use herald_events::EventPublisher;
-use herald_store::{ReferenceStore, ScheduleStore};
+use herald_store::{InstallWaits, ReferenceStore, ScheduleStore};
 use serde_json::{Value, json};
 
 pub use activity::{ActivityError, InboundActivity};
@@ -49,6 +49,9 @@ pub struct Webhook {
     pub events: Arc<dyn EventPublisher>,
     pub clock: Arc<dyn Clock>,
     pub config: WebhookConfig,
+    /// Deliveries waiting for a person's installation through Graph, resumed when it arrives;
+    /// `None` where proactive installation is off.
+    pub install_waits: Option<Arc<dyn InstallWaits>>,
 }
 
 /// The HTTP answer, independent of Lambda or axum types.

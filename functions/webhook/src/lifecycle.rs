@@ -236,6 +236,11 @@ impl Turn<'_> {
     /// new installation (first sighting, or back after an uninstall) gets one welcome message.
     async fn install(&self) -> Outcome {
         let (reference, outcome) = self.refresh().await?;
+        // Deliveries waiting for this person's installation (made through Graph) go ahead now.
+        if let Some(waits) = &self.hook.install_waits {
+            herald_pipeline::resume_installed(waits.as_ref(), &reference, self.hook.clock.as_ref())
+                .await?;
+        }
         let mut targets = vec![(reference, outcome)];
         // A team install names the channel the user picked; General is recorded too.
         if let Some(mut selected) = self.selected_channel(&targets[0].0)? {

@@ -7,7 +7,9 @@ use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, Ret
 use herald_domain::SystemClock;
 use herald_events::{EventBridgePublisher, EventsConfig};
 use herald_settings::Settings;
-use herald_store::{DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
+use herald_store::{
+    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, InstallWaits, StoreConfig,
+};
 use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
 use lambda_http::{Body, Error, Request, Response, run, service_fn};
 
@@ -27,6 +29,12 @@ async fn main() -> Result<(), Error> {
     let schedules_table = lookup("HERALD_SCHEDULES_TABLE")
         .filter(|v| !v.trim().is_empty())
         .ok_or("HERALD_SCHEDULES_TABLE is not set")?;
+    // Deliveries waiting for an installation through Graph live in the outbox.
+    let install_waits = lookup("HERALD_OUTBOX_TABLE")
+        .filter(|v| !v.trim().is_empty())
+        .map(|table| {
+            Arc::new(DynamoOutboxStore::new(dynamodb.clone(), table)) as Arc<dyn InstallWaits>
+        });
     let schedules = DynamoScheduleStore::new(dynamodb, schedules_table);
     let connector = HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
         .throttle(Limits::teams())
@@ -43,6 +51,7 @@ async fn main() -> Result<(), Error> {
         events: Arc::new(events),
         clock: Arc::new(SystemClock),
         config,
+        install_waits,
     };
     run(service_fn(|request: Request| handle(&webhook, request))).await
 }

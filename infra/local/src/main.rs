@@ -24,13 +24,13 @@ use herald_connector::{
 use herald_domain::{BotAppId, Clock, SystemClock};
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
 use herald_notify::{Notify, NotifyConfig};
-use herald_pipeline::{Expander, Sender};
+use herald_pipeline::{Expander, InstallSweep, Sender};
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_sender::{SenderConfig, SenderFunction};
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
-    EmbeddedReferenceStore, EmbeddedScheduleStore, OutboxStore, ReferenceStore, ScheduleStore,
-    StoreConfig,
+    EmbeddedReferenceStore, EmbeddedScheduleStore, InstallWaits, OutboxStore, ReferenceStore,
+    ScheduleStore, StoreConfig,
 };
 use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
 use options::{Options, OptionsError, StoreKind};
@@ -163,6 +163,8 @@ fn notify_config() -> Result<(NotifyConfig, String, bool), BoxError> {
 struct Stores {
     references: Arc<dyn ReferenceStore>,
     outbox: Arc<dyn OutboxStore>,
+    /// The same outbox, for proactive installation's waits.
+    install_waits: Arc<dyn InstallWaits>,
     schedules: Arc<dyn ScheduleStore>,
     feed: Feed,
     description: String,
@@ -180,6 +182,7 @@ async fn open_stores(
             Ok(Stores {
                 references: Arc::new(EmbeddedReferenceStore::open(data_dir, app_id.clone())?),
                 outbox: Arc::new(outbox.clone()),
+                install_waits: Arc::new(outbox.clone()),
                 schedules: Arc::new(EmbeddedScheduleStore::open(data_dir)?),
                 feed: Feed::Embedded(outbox),
                 description: format!("embedded, in {}", shown.display()),
@@ -201,13 +204,14 @@ async fn open_stores(
             references.ensure_table().await.map_err(|e| {
                 format!("cannot reach DynamoDB at {endpoint} (is DynamoDB Local running?): {e}")
             })?;
-            let outbox = DynamoOutboxStore::new(dynamodb.clone(), outbox_table);
+            let outbox = Arc::new(DynamoOutboxStore::new(dynamodb.clone(), outbox_table));
             outbox.ensure_table().await?;
             let schedules = DynamoScheduleStore::new(dynamodb.clone(), &schedules_table);
             schedules.ensure_table().await?;
             Ok(Stores {
                 references: Arc::new(references),
-                outbox: Arc::new(outbox),
+                outbox: outbox.clone(),
+                install_waits: outbox,
                 schedules: Arc::new(schedules),
                 feed: Feed::Dynamo {
                     dynamodb,
@@ -292,6 +296,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
     let Stores {
         references,
         outbox,
+        install_waits,
         schedules,
         feed,
         description,
@@ -302,6 +307,12 @@ async fn run(options: Options) -> Result<(), BoxError> {
         references: references.clone(),
         clock: clock.clone(),
         config: SchedulerConfig::from_lookup(env)?,
+        install_sweep: Some(InstallSweep::new(
+            install_waits.clone(),
+            outbox.clone(),
+            references.clone(),
+            clock.clone(),
+        )),
     };
     let app = Arc::new(App {
         webhook: Webhook {
@@ -312,6 +323,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
             events,
             clock: clock.clone(),
             config: identity.webhook,
+            install_waits: Some(install_waits),
         },
         notify: Notify {
             references,

@@ -137,7 +137,7 @@ mod tests {
             notification_id: format!("n{n}"),
             delivery_id: format!("d{n}"),
             tenant_id: TenantId::new("t1").unwrap(),
-            conversation_id: ConversationId::new(format!("a:{n}")).unwrap(),
+            conversation_id: Some(ConversationId::new(format!("a:{n}")).unwrap()),
             conversation_type: ConversationType::Personal,
             recipient_aad_object_id: None,
             activity_id: Some(format!("1:{n}")),

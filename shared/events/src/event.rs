@@ -137,7 +137,9 @@ pub struct DeliveryEvent {
     pub notification_id: String,
     pub delivery_id: String,
     pub tenant_id: TenantId,
-    pub conversation_id: ConversationId,
+    /// Absent only when no conversation was ever reached (an installation through Graph failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<ConversationId>,
     pub conversation_type: ConversationType,
     /// The person the delivery was for (personal chats and team-member fan-out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -332,7 +334,7 @@ mod tests {
             notification_id: "n1".into(),
             delivery_id: "d1".into(),
             tenant_id: TenantId::new("t1").unwrap(),
-            conversation_id: ConversationId::new("a:1xyz").unwrap(),
+            conversation_id: Some(ConversationId::new("a:1xyz").unwrap()),
             conversation_type: ConversationType::Personal,
             recipient_aad_object_id: Some(AadObjectId::new("aad-2").unwrap()),
             activity_id: None,

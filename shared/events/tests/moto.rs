@@ -58,7 +58,7 @@ fn delivery(n: usize) -> DeliveryEvent {
         notification_id: "notification-1".into(),
         delivery_id: format!("delivery-{n}"),
         tenant_id: TenantId::new("tenant-0").unwrap(),
-        conversation_id: ConversationId::new(format!("a:personal-{n}")).unwrap(),
+        conversation_id: Some(ConversationId::new(format!("a:personal-{n}")).unwrap()),
         conversation_type: ConversationType::Personal,
         recipient_aad_object_id: Some(AadObjectId::new(format!("aad-{n}")).unwrap()),
         activity_id: n.is_multiple_of(3).then(|| format!("1:activity-{n}")),

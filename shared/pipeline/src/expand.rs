@@ -310,6 +310,18 @@ fn dedupe(deliveries: impl IntoIterator<Item = DeliveryRecord>) -> Vec<DeliveryR
         .collect()
 }
 
+/// A delivery's status for a stored conversation: pending if it may be sent to, else skipped
+/// with the reason.
+pub(crate) fn status_for_reference(status: ReferenceStatus) -> DeliveryStatus {
+    match status {
+        ReferenceStatus::Active => DeliveryStatus::Pending,
+        ReferenceStatus::OptedOut => DeliveryStatus::SkippedOptedOut,
+        ReferenceStatus::Uninstalled => DeliveryStatus::SkippedUninstalled,
+        ReferenceStatus::Archived => DeliveryStatus::SkippedArchived,
+        ReferenceStatus::Blocked => DeliveryStatus::SkippedBlocked,
+    }
+}
+
 /// Builds delivery records for one notification.
 struct DeliveryMaker<'a> {
     notification: &'a NotificationRecord,
@@ -352,13 +364,7 @@ impl DeliveryMaker<'_> {
             .user
             .as_ref()
             .and_then(|u| u.aad_object_id.clone());
-        d.status = match reference.status {
-            ReferenceStatus::Active => DeliveryStatus::Pending,
-            ReferenceStatus::OptedOut => DeliveryStatus::SkippedOptedOut,
-            ReferenceStatus::Uninstalled => DeliveryStatus::SkippedUninstalled,
-            ReferenceStatus::Archived => DeliveryStatus::SkippedArchived,
-            ReferenceStatus::Blocked => DeliveryStatus::SkippedBlocked,
-        };
+        d.status = status_for_reference(reference.status);
         d
     }
 

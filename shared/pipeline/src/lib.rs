@@ -4,9 +4,11 @@
 
 mod error;
 pub mod expand;
+pub mod install;
 pub mod request;
 pub mod send;
 
 pub use error::PipelineError;
 pub use expand::{Expander, Expansion};
+pub use install::{InstallSweep, ProactiveInstall, SweepReport, resume_installed};
 pub use send::{Delivered, Sender};

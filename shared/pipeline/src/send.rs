@@ -20,6 +20,7 @@ use herald_store::{
 };
 
 use crate::PipelineError;
+use crate::install::{ProactiveInstall, Resolution};
 
 /// What became of one trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,12 @@ pub enum Delivered {
     Released,
     /// No such delivery.
     Missing,
+    /// Herald installed the app for the recipient through Graph; the delivery waits for the
+    /// installation's conversationUpdate (the webhook resumes it) or its timeout.
+    Installing,
+    /// Pending again with the conversation it needed: a new trigger (stream record, change
+    /// feed) carries it to a sender.
+    Requeued,
 }
 
 /// What sending needs.
@@ -53,6 +60,8 @@ pub struct Sender {
     activities: Mutex<HashMap<NotificationId, Arc<Activity>>>,
     /// Outcome events waiting to go out in a batch of ten.
     outcome_events: Mutex<Vec<HeraldEvent>>,
+    /// Proactive installation through Graph, when enabled.
+    pub(crate) install: Option<ProactiveInstall>,
 }
 
 impl Sender {
@@ -76,7 +85,15 @@ impl Sender {
             max_attempts: 5,
             activities: Mutex::new(HashMap::new()),
             outcome_events: Mutex::new(Vec::new()),
+            install: None,
         }
+    }
+
+    /// Reaches people without a personal conversation by installing the app for them.
+    #[must_use]
+    pub fn with_install(mut self, install: ProactiveInstall) -> Self {
+        self.install = Some(install);
+        self
     }
 
     /// Delivers one delivery, at most once, before `deadline`.
@@ -97,13 +114,24 @@ impl Sender {
             Claim::Held { until } => return Ok(Delivered::Held(until)),
             Claim::Missing => return Ok(Delivered::Missing),
         };
+        // A person known only by their Entra object id: find or install their conversation.
+        let (claimed, resolved) = match self.needs_install(&claimed) {
+            Some(install) => match self.install(install, claimed, deadline).await? {
+                Resolution::Ready(ready) => {
+                    let conversation = ready.conversation_id.clone();
+                    (ready, conversation)
+                }
+                Resolution::Done(delivered) => return Ok(delivered),
+            },
+            None => (claimed, None),
+        };
         let activity = self.activity(notification).await?;
         let outcome = match self.send(&claimed, &activity, deadline).await {
             Ok((activity_id, created)) => Outcome {
                 status: DeliveryStatus::Sent,
                 activity_id: Some(activity_id),
                 error: None,
-                conversation_id: created,
+                conversation_id: created.or(resolved),
             },
             Err(error) => self.failure_outcome(&claimed, &error).await?,
         };
@@ -193,6 +221,26 @@ impl Sender {
         let (Some(service_url), Some(member)) = (&delivery.service_url, &delivery.member_id) else {
             return;
         };
+        self.remember_personal(
+            delivery,
+            conversation,
+            service_url,
+            member,
+            "created by Herald for a team member",
+        )
+        .await;
+    }
+
+    /// Stores a personal conversation Herald found or created itself, so the next notification
+    /// to this person reuses it.
+    pub(crate) async fn remember_personal(
+        &self,
+        delivery: &DeliveryRecord,
+        conversation: &ConversationId,
+        service_url: &herald_domain::ServiceUrl,
+        member: &herald_domain::UserId,
+        reason: &str,
+    ) {
         let now = self.clock.now();
         let reference = ConversationReference {
             tenant_id: delivery.tenant_id.clone(),
@@ -212,7 +260,7 @@ impl Sender {
             time_zone: None,
             time_zone_override: None,
             status: ReferenceStatus::Active,
-            status_reason: Some("created by Herald for a team member".to_owned()),
+            status_reason: Some(reason.to_owned()),
             status_changed_at: now,
             installed_at: now,
             updated_at: now,
@@ -278,14 +326,11 @@ impl Sender {
         })
     }
 
-    async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
-        let Some(conversation) = outcome
+    pub(crate) async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
+        let conversation = outcome
             .conversation_id
             .clone()
-            .or_else(|| delivery.conversation_id.clone())
-        else {
-            return;
-        };
+            .or_else(|| delivery.conversation_id.clone());
         let event = DeliveryEvent {
             notification_id: delivery.notification_id.to_string(),
             delivery_id: delivery.delivery_id.clone(),

@@ -118,6 +118,7 @@ impl Harness {
             events: publisher,
             clock: clock.clone(),
             config: WebhookConfig::with_app(bot_app_id, |_| None).unwrap(),
+            install_waits: None,
         };
         let user = emulator.add_user(TENANT, USER_NAME);
         let personal = emulator.add_personal_chat(TENANT, &user.id);
