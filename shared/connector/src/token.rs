@@ -76,7 +76,7 @@ struct ClientCredentials {
     token_url: Url,
     client_id: String,
     client_secret: Secret,
-    scope: &'static str,
+    scope: String,
 }
 
 struct Inner {
@@ -134,21 +134,68 @@ impl TokenProvider {
                     .ok_or(ConfigError::Missing("MicrosoftAppId"))??,
                 client_id: app_id.as_str().to_owned(),
                 client_secret: password.clone(),
-                scope: cloud.scope(),
+                scope: cloud.scope().to_owned(),
             }),
         };
-        Ok(Self {
+        Ok(Self::build(
+            http,
+            credentials,
+            config.token_refresh_margin,
+            config.request_timeout,
+        ))
+    }
+
+    /// A provider for any client-credentials grant: `scope` at `token_url` (for example Microsoft
+    /// Graph's `https://graph.microsoft.com/.default` at a customer tenant's endpoint). Same
+    /// caching, refresh margin and single-flight fetching as [`Self::new`].
+    #[must_use]
+    pub fn client_credentials(
+        http: reqwest::Client,
+        token_url: Url,
+        client_id: impl Into<String>,
+        client_secret: Secret,
+        scope: impl Into<String>,
+        margin: Duration,
+        timeout: Duration,
+    ) -> Self {
+        let credentials = ClientCredentials {
+            token_url,
+            client_id: client_id.into(),
+            client_secret,
+            scope: scope.into(),
+        };
+        Self::build(http, Some(credentials), margin, timeout)
+    }
+
+    /// A provider that never fetches or sends a token (local runs against an emulator).
+    #[must_use]
+    pub fn anonymous(http: reqwest::Client) -> Self {
+        Self::build(
+            http,
+            None,
+            ConnectorConfig::DEFAULT_REFRESH_MARGIN,
+            ConnectorConfig::DEFAULT_TIMEOUT,
+        )
+    }
+
+    fn build(
+        http: reqwest::Client,
+        credentials: Option<ClientCredentials>,
+        margin: Duration,
+        timeout: Duration,
+    ) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 http,
                 credentials,
-                margin: config.token_refresh_margin,
-                timeout: config.request_timeout,
+                margin,
+                timeout,
                 cached: RwLock::new(None),
                 refresh: tokio::sync::Mutex::new(Refresh::default()),
                 fetches: AtomicU64::new(0),
                 completed: AtomicU64::new(0),
             }),
-        })
+        }
     }
 
     /// True when no app id is configured: no token is ever fetched.
@@ -231,7 +278,7 @@ impl TokenProvider {
             ("grant_type", "client_credentials"),
             ("client_id", credentials.client_id.as_str()),
             ("client_secret", credentials.client_secret.expose()),
-            ("scope", credentials.scope),
+            ("scope", credentials.scope.as_str()),
         ];
         let unavailable =
             |status: Option<u16>, message: String| TokenError::Unavailable { status, message };

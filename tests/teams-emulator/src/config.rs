@@ -68,11 +68,14 @@ pub struct EmulatorConfig {
     pub app_tenant_id: String,
     /// Also accept the legacy `botframework.com` authority (a multi-tenant registration).
     pub multi_tenant: bool,
-    /// The scope the token endpoint requires.
+    /// The scope the token endpoint requires for connector tokens.
     pub scope: String,
+    /// The scope of Graph tokens (issued from any tenant the emulator has users in).
+    pub graph_scope: String,
     /// `expires_in` of issued tokens.
     pub token_lifetime: Duration,
-    /// Connector routes answer 401 without a token this emulator issued.
+    /// Connector routes answer 401 without a connector token this emulator issued, Graph routes
+    /// without a Graph token.
     pub require_auth: bool,
     pub limits: EmulatorLimits,
     /// Larger activity bodies are answered 413 MessageSizeTooBig.
@@ -91,6 +94,7 @@ impl Default for EmulatorConfig {
             app_tenant_id: "00000000-0000-0000-0000-0000000000e1".to_owned(),
             multi_tenant: false,
             scope: "https://api.botframework.com/.default".to_owned(),
+            graph_scope: "https://graph.microsoft.com/.default".to_owned(),
             token_lifetime: Duration::from_secs(3600),
             require_auth: true,
             limits: EmulatorLimits::off(),
@@ -161,6 +165,23 @@ pub enum Fault {
     Status(u16),
     /// 429 Throttled with the given `Retry-After`.
     Throttled(RetryAfter),
+    /// Answer normally, but only after this long.
+    Delay(Duration),
+    /// Close the connection without answering.
+    DropConnection,
+}
+
+/// A misbehaviour of the emulated Microsoft Graph, for one user or every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GraphFault {
+    /// 403 Forbidden: the application permission is missing (Graph's exact message).
+    MissingPermission,
+    /// 401 InvalidAuthenticationToken.
+    Unauthorized,
+    /// 429 TooManyRequests with the given `Retry-After`.
+    Throttled(RetryAfter),
+    /// A status with a Graph error body (503 ServiceUnavailable, 504 GatewayTimeout, 500...).
+    Status(u16),
     /// Answer normally, but only after this long.
     Delay(Duration),
     /// Close the connection without answering.

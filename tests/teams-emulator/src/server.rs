@@ -26,27 +26,32 @@ use tower::ServiceExt as _;
 use crate::config::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter};
 use crate::identity::Identity;
 use crate::state::{
-    Class, Conversation, ConversationKind, EmulatedTeam, EmulatedUser, Injection, RateLimiter,
-    RequestRecord, StoredActivity, World, random_token,
+    Class, Conversation, ConversationKind, EmulatedTeam, EmulatedUser, Injection, IssuedToken,
+    RateLimiter, RequestRecord, StoredActivity, World, random_token,
 };
 
 /// PROTOCOL 6's body for a user who blocked or uninstalled the bot, byte for byte.
 pub const MESSAGE_WRITES_BLOCKED_BODY: &str = "{\"errorCode\":209,\"message\":\"{\\r\\n  \\\"subCode\\\": \\\"MessageWritesBlocked\\\",\\r\\n  \\\"details\\\": \\\"Thread is blocked from message writes.\\\",\\r\\n  \\\"errorCode\\\": null,\\r\\n  \\\"errorSubCode\\\": null\\r\\n}\"}";
 
-struct Shared {
-    config: EmulatorConfig,
-    world: Mutex<World>,
+pub(crate) struct Shared {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) world: Mutex<World>,
+    pub(crate) identity: Identity,
+    /// The emulator's own client, for installation events sent to the bot endpoint.
+    pub(crate) http: reqwest::Client,
+    /// `http://127.0.0.1:PORT`, for absolute URLs in answers (Graph's `@odata.nextLink`).
+    pub(crate) base: String,
 }
 
 impl Shared {
-    fn world(&self) -> MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// Marks a response the connection loop must replace by closing the connection.
 #[derive(Clone, Copy)]
-struct DropConnection;
+pub(crate) struct DropConnection;
 
 #[derive(Debug)]
 struct DroppedByFault;
@@ -87,11 +92,21 @@ impl TeamsEmulator {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let identity = Identity::new(&config.app_id);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
             world: Mutex::new(World::new(config.limits.clone())),
             config,
+            identity: identity.clone(),
+            http,
+            base: format!("http://{addr}"),
         });
-        let router = router(&shared).merge(identity.router());
+        let router = router(&shared)
+            .merge(crate::graph::router(&shared))
+            .merge(identity.router());
         let task = tokio::spawn(serve(listener, router));
         Ok(Self {
             addr,
@@ -157,7 +172,7 @@ impl TeamsEmulator {
         )
     }
 
-    fn world(&self) -> MutexGuard<'_, World> {
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
         self.shared.world()
     }
 
@@ -317,9 +332,10 @@ impl TeamsEmulator {
     /// The messages the bot posted in `conversation`, deleted ones included (flagged).
     #[must_use]
     pub fn activities(&self, conversation: &str) -> Vec<StoredActivity> {
-        self.world()
+        let world = self.world();
+        world
             .conversations
-            .get(strip_message_id(conversation))
+            .get(&world.canonical(conversation))
             .map(|c| c.activities.clone())
             .unwrap_or_default()
     }
@@ -335,7 +351,14 @@ impl TeamsEmulator {
     pub fn issue_token(&self) -> String {
         let token = random_token(64);
         let expires = Instant::now() + self.shared.config.token_lifetime;
-        self.world().tokens.insert(token.clone(), expires);
+        self.world().tokens.insert(
+            token.clone(),
+            IssuedToken {
+                expires,
+                scope: self.shared.config.scope.clone(),
+                tenant: self.shared.config.app_tenant_id.clone(),
+            },
+        );
         token
     }
 }
@@ -438,7 +461,7 @@ impl Op {
     }
 }
 
-fn strip_message_id(id: &str) -> &str {
+pub(crate) fn strip_message_id(id: &str) -> &str {
     match id.find(";messageid=") {
         Some(at) if at > 0 => &id[..at],
         _ => id,
@@ -551,7 +574,7 @@ async fn channels(
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// How the emulator answers.
-enum Answer {
+pub(crate) enum Answer {
     Json(StatusCode, Value),
     Raw(StatusCode, &'static str),
     Empty(StatusCode),
@@ -559,7 +582,7 @@ enum Answer {
     Drop,
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Answer {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Answer {
     Answer::Json(
         status,
         json!({ "error": { "code": code, "message": message } }),
@@ -628,7 +651,7 @@ fn fault_answer(fault: &Fault) -> Answer {
     }
 }
 
-fn into_response(answer: Answer) -> (Option<u16>, Response) {
+pub(crate) fn into_response(answer: Answer) -> (Option<u16>, Response) {
     match answer {
         Answer::Json(status, body) => (
             Some(status.as_u16()),
@@ -763,7 +786,7 @@ async fn process(
             let now = Instant::now();
             let valid = token
                 .and_then(|t| world.tokens.get(t))
-                .is_some_and(|exp| *exp > now);
+                .is_some_and(|issued| issued.expires > now && issued.scope == config.scope);
             if !valid {
                 return (
                     Answer::Json(
@@ -845,8 +868,8 @@ fn resolve(world: &World, op: &Op, body: Option<&Value>) -> Result<Target, Answe
             })
         }
         other => {
-            let id = strip_message_id(other.conversation().unwrap_or_default());
-            let conversation = world.conversations.get(id).ok_or_else(|| {
+            let id = world.canonical(other.conversation().unwrap_or_default());
+            let conversation = world.conversations.get(&id).ok_or_else(|| {
                 error(
                     StatusCode::NOT_FOUND,
                     "ConversationNotFound",
@@ -855,7 +878,7 @@ fn resolve(world: &World, op: &Op, body: Option<&Value>) -> Result<Target, Answe
             })?;
             Ok(Target {
                 tenant: conversation.tenant_id.clone(),
-                rate_key: id.to_owned(),
+                rate_key: id,
             })
         }
     }
@@ -894,16 +917,14 @@ fn post_activity(
             .split_once(";messageid=")
             .map(|(_, m)| m.to_owned())
     });
-    let stored = world
-        .conversations
-        .get_mut(strip_message_id(conversation))
-        .ok_or_else(|| {
-            error(
-                StatusCode::NOT_FOUND,
-                "ConversationNotFound",
-                "Conversation not found.",
-            )
-        })?;
+    let key = world.canonical(conversation);
+    let stored = world.conversations.get_mut(&key).ok_or_else(|| {
+        error(
+            StatusCode::NOT_FOUND,
+            "ConversationNotFound",
+            "Conversation not found.",
+        )
+    })?;
     stored.activities.push(StoredActivity {
         id: id.clone(),
         activity,
@@ -1033,9 +1054,10 @@ fn run(
         }
         Op::Update(conversation, activity_id) => {
             let activity = message_activity(body)?;
+            let key = world.canonical(conversation);
             let stored = world
                 .conversations
-                .get_mut(strip_message_id(conversation))
+                .get_mut(&key)
                 .and_then(|c| {
                     c.activities
                         .iter_mut()
@@ -1047,9 +1069,10 @@ fn run(
             Ok(Answer::Json(StatusCode::OK, json!({"id": activity_id})))
         }
         Op::Delete(conversation, activity_id) => {
+            let key = world.canonical(conversation);
             let stored = world
                 .conversations
-                .get_mut(strip_message_id(conversation))
+                .get_mut(&key)
                 .and_then(|c| {
                     c.activities
                         .iter_mut()
@@ -1093,7 +1116,8 @@ fn run(
 
 /// Paged members (offset-based opaque continuation tokens bound to the conversation) or one member.
 fn members_answer(world: &World, op: &Op) -> Result<Answer, Answer> {
-    let conversation_id = strip_message_id(op.conversation().unwrap_or_default());
+    let conversation_id = world.canonical(op.conversation().unwrap_or_default());
+    let conversation_id = conversation_id.as_str();
     let conversation = world.conversations.get(conversation_id).ok_or_else(|| {
         error(
             StatusCode::NOT_FOUND,
@@ -1185,8 +1209,12 @@ async fn token(
             json!({"error": error, "error_description": description, "error_codes": []}),
         )
     };
-    let tenant_ok =
-        tenant == config.app_tenant_id || (config.multi_tenant && tenant == "botframework.com");
+    // Connector tokens come from the bot's tenant; Graph tokens from the tenant whose data they
+    // reach (any tenant the emulator has users in, as if the app were consented there).
+    let graph = field("scope") == config.graph_scope;
+    let tenant_ok = tenant == config.app_tenant_id
+        || (config.multi_tenant && !graph && tenant == "botframework.com")
+        || (graph && shared.world().users.values().any(|u| u.tenant_id == tenant));
     let answer = if field("grant_type") != "client_credentials" {
         aad(
             StatusCode::BAD_REQUEST,
@@ -1208,7 +1236,7 @@ async fn token(
             "invalid_client",
             "AADSTS7000215: Invalid client secret provided.".to_owned(),
         )
-    } else if field("scope") != config.scope {
+    } else if field("scope") != config.scope && !graph {
         aad(
             StatusCode::BAD_REQUEST,
             "invalid_scope",
@@ -1220,7 +1248,14 @@ async fn token(
     } else {
         let token = random_token(64);
         let lifetime = config.token_lifetime;
-        shared.world().tokens.insert(token.clone(), at + lifetime);
+        shared.world().tokens.insert(
+            token.clone(),
+            IssuedToken {
+                expires: at + lifetime,
+                scope: field("scope").to_owned(),
+                tenant: tenant.clone(),
+            },
+        );
         Answer::Json(
             StatusCode::OK,
             json!({"token_type": "Bearer", "expires_in": lifetime.as_secs(), "ext_expires_in": lifetime.as_secs(), "access_token": token}),

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::config::{EmulatorLimits, Fault};
+use crate::config::{EmulatorLimits, Fault, GraphFault};
 
 /// A user Teams knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +107,66 @@ pub struct RequestRecord {
     /// client gave up first, e.g. on a slow answer).
     pub status: Option<u16>,
     pub body: Option<Value>,
+}
+
+/// An app in the emulated organisation's app catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CatalogApp {
+    pub id: String,
+    pub external_id: String,
+    pub display_name: String,
+    /// Installing it installs the emulator's bot (a conversationUpdate goes to the bot endpoint).
+    pub bot: bool,
+}
+
+/// An app installed in a user's personal scope, as the emulated Graph holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmulatedInstallation {
+    /// The installation id (`GET .../installedApps/{id}`).
+    pub id: String,
+    pub teams_app_id: String,
+    pub user_aad_object_id: String,
+    pub tenant_id: String,
+    /// `true` when installed through `POST .../installedApps`, `false` when marked installed.
+    pub via_graph: bool,
+    /// What `GET .../installedApps/{id}/chat` answers: `19:{user aad}_{bot app id}@unq.gbl.spaces`
+    /// (the connector accepts it as an alias of the user's personal chat with the bot).
+    pub chat_id: String,
+}
+
+/// The conversationUpdate the emulator POSTed to the bot endpoint after an installation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotDelivery {
+    pub url: String,
+    pub user_aad_object_id: String,
+    /// The personal conversation's `a:` id the activity carried.
+    pub conversation_id: String,
+    pub activity: Value,
+    /// The bot's answer; `None` when the request failed (`error` says why).
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl BotDelivery {
+    /// Whether the bot accepted the activity (2xx).
+    #[must_use]
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// An access token the emulator issued: for which scope and from which tenant's endpoint.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub expires: Instant,
+    pub scope: String,
+    pub tenant: String,
+}
+
+#[derive(Debug)]
+pub(crate) struct GraphInjection {
+    pub fault: GraphFault,
+    pub remaining: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -215,8 +275,25 @@ pub(crate) struct World {
     pub conversations: HashMap<String, Conversation>,
     /// `(tenant, user id)` -> the 1:1 conversation id, so create conversation is idempotent.
     pub personal: HashMap<(String, String), String>,
-    /// Issued access tokens and when they expire.
-    pub tokens: HashMap<String, Instant>,
+    /// Issued access tokens: when they expire, their scope and tenant.
+    pub tokens: HashMap<String, IssuedToken>,
+    /// Other ids of a conversation (a personal chat's Graph `19:..@unq.gbl.spaces` id) -> its id.
+    pub aliases: HashMap<String, String>,
+    /// The organisation's app catalog, by Teams app id.
+    pub catalog: HashMap<String, CatalogApp>,
+    /// Apps installed for users, in installation order.
+    pub installed: Vec<EmulatedInstallation>,
+    /// `POST .../installedApps` requests received (answered or not).
+    pub install_requests: usize,
+    pub graph_page_size: usize,
+    /// Graph faults by user AAD object id, or [`GRAPH_ANY_USER`] for every Graph request.
+    pub graph_faults: HashMap<String, Vec<GraphInjection>>,
+    /// Answer "Not Found" rather than the "non existent App definition" message.
+    pub graph_terse_not_found: bool,
+    /// Where installation events go, and the bot's app id.
+    pub bot_endpoint: Option<(String, String)>,
+    pub bot_event_delay: Duration,
+    pub bot_deliveries: Vec<BotDelivery>,
     pub token_fetches: usize,
     pub faults: HashMap<String, Vec<Injection>>,
     pub limiter: RateLimiter,
@@ -236,6 +313,16 @@ impl World {
             conversations: HashMap::new(),
             personal: HashMap::new(),
             tokens: HashMap::new(),
+            aliases: HashMap::new(),
+            catalog: HashMap::new(),
+            installed: Vec::new(),
+            install_requests: 0,
+            graph_page_size: 20,
+            graph_faults: HashMap::new(),
+            graph_terse_not_found: false,
+            bot_endpoint: None,
+            bot_event_delay: Duration::from_millis(20),
+            bot_deliveries: Vec::new(),
             token_fetches: 0,
             faults: HashMap::new(),
             limiter: RateLimiter::new(limits),
@@ -287,6 +374,67 @@ impl World {
         Some(fault)
     }
 
+    /// The next injected Graph fault for `key`, consuming one use of it.
+    pub fn take_graph_fault(&mut self, key: &str) -> Option<GraphFault> {
+        let list = self.graph_faults.get_mut(key)?;
+        let injection = list.first_mut()?;
+        let fault = injection.fault.clone();
+        if let Some(remaining) = &mut injection.remaining {
+            *remaining = remaining.saturating_sub(1);
+            if *remaining == 0 {
+                list.remove(0);
+            }
+        }
+        if list.is_empty() {
+            self.graph_faults.remove(key);
+        }
+        Some(fault)
+    }
+
+    /// The id a conversation is stored under: `;messageid=` stripped, aliases resolved.
+    pub fn canonical(&self, id: &str) -> String {
+        let base = crate::server::strip_message_id(id);
+        self.aliases
+            .get(base)
+            .cloned()
+            .unwrap_or_else(|| base.to_owned())
+    }
+
+    /// The bot app id installation events and Graph chat ids name.
+    pub fn bot_app_id<'a>(&'a self, default: &'a str) -> &'a str {
+        self.bot_endpoint
+            .as_ref()
+            .map_or(default, |(_, app)| app.as_str())
+    }
+
+    /// Records `app` as installed for `user`. For an app with a bot (`bot_app_id`), the Graph
+    /// chat id becomes an alias of the user's personal chat with the bot, whose `a:` id is
+    /// returned with the installation.
+    pub fn install(
+        &mut self,
+        user: &EmulatedUser,
+        app: &str,
+        via_graph: bool,
+        bot_app_id: Option<&str>,
+    ) -> (EmulatedInstallation, Option<String>) {
+        let chat_id = graph_chat_id(&user.aad_object_id, bot_app_id.unwrap_or(app));
+        let installation = EmulatedInstallation {
+            id: random_token(43),
+            teams_app_id: app.to_owned(),
+            user_aad_object_id: user.aad_object_id.clone(),
+            tenant_id: user.tenant_id.clone(),
+            via_graph,
+            chat_id: chat_id.clone(),
+        };
+        self.installed.push(installation.clone());
+        let chat = bot_app_id.map(|_| {
+            let chat = self.personal_chat(&user.tenant_id, &user.id);
+            self.aliases.insert(chat_id, chat.clone());
+            chat
+        });
+        (installation, chat)
+    }
+
     pub fn personal_chat(&mut self, tenant: &str, user: &str) -> String {
         if let Some(id) = self.personal.get(&(tenant.to_owned(), user.to_owned())) {
             return id.clone();
@@ -306,6 +454,15 @@ impl World {
             .insert((tenant.to_owned(), user.to_owned()), id.clone());
         id
     }
+}
+
+/// Key of Graph faults that apply to every Graph request.
+pub(crate) const GRAPH_ANY_USER: &str = "*";
+
+/// The id Graph gives the bot's personal chat with a user.
+#[must_use]
+pub(crate) fn graph_chat_id(user_aad_object_id: &str, bot_app_id: &str) -> String {
+    format!("19:{user_aad_object_id}_{bot_app_id}@unq.gbl.spaces")
 }
 
 /// Random characters of the kind Teams uses in opaque ids.
