@@ -5,19 +5,24 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryStatus;
+use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
 
 use crate::dynamo::map_sdk_error;
 use crate::outbox::{
-    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome,
+    Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
+    NotificationRecord, OutboxStore, Outcome,
 };
-use crate::schema::{self, DELIVERY_SK_PREFIX, NOTIFICATION_SK, attr};
+use crate::schema::{
+    self, DELIVERY_SK_PREFIX, INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, NOTIFICATION_SK, attr,
+};
 use crate::{Cursor, Page, PageRequest, StoreError};
 
 type Item = HashMap<String, AttributeValue>;
@@ -78,23 +83,76 @@ fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// `SET counts.#c0 = counts.#c0 + :c0, ...` for the given count changes.
+/// A value as `serde_dynamo` stores it, for conditions that compare with a stored field.
+fn value<T: serde::Serialize>(value: T) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(invalid)
+}
+
+fn wait_pk(tenant: &TenantId, recipient: &AadObjectId) -> String {
+    format!("{INSTALL_WAIT_PK_PREFIX}{tenant}#{recipient}")
+}
+
+/// The keys of a wait's two items: by recipient, and its due marker.
+fn wait_keys(wait: &InstallWait) -> [Item; 2] {
+    [
+        key(
+            &wait_pk(&wait.tenant_id, &wait.recipient),
+            &wait.delivery_key(),
+        ),
+        key(INSTALL_DUE_PK, &wait.due_key()),
+    ]
+}
+
+/// A wait's two items, each carrying the wait's fields and `expiresAt` (TTL): the delivery's
+/// own, so a wait never outlives its delivery. TTL is only the safety net for waits nobody
+/// ended; the timeout sweep ends them at their deadline.
+fn wait_items(wait: &InstallWait, expires_at: i64) -> Result<[Item; 2], StoreError> {
+    let mut fields: Item = serde_dynamo::to_item(wait).map_err(invalid)?;
+    fields.insert("expiresAt".into(), n(expires_at));
+    Ok(wait_keys(wait).map(|k| {
+        let mut item = fields.clone();
+        item.extend(k);
+        item
+    }))
+}
+
+/// A stored wait, or a typed error naming the item that cannot be read.
+fn decode_wait(item: Item) -> Result<InstallWait, StoreError> {
+    let name = format!(
+        "{}/{}",
+        string_attr(&item, attr::PK).unwrap_or("?"),
+        string_attr(&item, attr::SK).unwrap_or("?")
+    );
+    serde_dynamo::from_item(item)
+        .map_err(|e| StoreError::InvalidData(format!("installation wait {name}: {e}")))
+}
+
+fn condition_failed(reason: &CancellationReason) -> bool {
+    reason.code() == Some("ConditionalCheckFailed")
+}
+
+/// `SET counts.#c0 = counts.#c0 + :c0, ...` for the given count changes. A status the header
+/// has no count for yet (one added after the notification was created) starts from zero.
 fn count_updates(
     deltas: &BTreeMap<DeliveryStatus, i64>,
     names: &mut HashMap<String, String>,
     values: &mut HashMap<String, AttributeValue>,
 ) -> Vec<String> {
     names.insert("#counts".into(), "counts".into());
-    deltas
+    let sets: Vec<String> = deltas
         .iter()
         .filter(|(_, d)| **d != 0)
         .enumerate()
         .map(|(i, (status, delta))| {
             names.insert(format!("#c{i}"), status.as_str().to_owned());
             values.insert(format!(":c{i}"), n(*delta));
-            format!("#counts.#c{i} = #counts.#c{i} + :c{i}")
+            format!("#counts.#c{i} = if_not_exists(#counts.#c{i}, :zeroCount) + :c{i}")
         })
-        .collect()
+        .collect();
+    if !sets.is_empty() {
+        values.insert(":zeroCount".into(), n(0));
+    }
+    sets
 }
 
 impl DynamoOutboxStore {
@@ -178,6 +236,107 @@ impl DynamoOutboxStore {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         Ok(items)
+    }
+
+    /// The header's count changes as a transaction item.
+    fn counts_item(
+        &self,
+        id: &NotificationId,
+        deltas: &BTreeMap<DeliveryStatus, i64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut names = HashMap::from([("#pk".to_owned(), attr::PK.to_owned())]);
+        let mut values = HashMap::new();
+        let sets = count_updates(deltas, &mut names, &mut values);
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(id.as_str(), NOTIFICATION_SK)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(invalid)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Runs a transaction whose first item is a delivery's conditional update and whose second
+    /// is its notification's counts. Returns `false` if the delivery's condition failed (nothing
+    /// was written); collisions with other transactions on the same items are retried.
+    async fn transact_on_delivery(
+        &self,
+        id: &NotificationId,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(e) = result else {
+                return Ok(true);
+            };
+            let reasons = match e.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+                    c.cancellation_reasons().to_vec()
+                }
+                _ => return Err(map_sdk_error(e)),
+            };
+            if reasons.first().is_some_and(condition_failed) {
+                return Ok(false);
+            }
+            if reasons.get(1).is_some_and(condition_failed) {
+                return Err(StoreError::NotFound(format!("notification {id}")));
+            }
+            if reasons
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
+                if attempt >= CONFLICT_RETRIES {
+                    return Err(StoreError::Conflict(format!(
+                        "notification {id}: transaction conflicts after {attempt} retries"
+                    )));
+                }
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(attempt))).await;
+                continue;
+            }
+            return Err(map_sdk_error(e));
+        }
+    }
+
+    /// Deletes what is left of a wait whose delivery has moved on. The by-recipient item is
+    /// shared by every wait of the delivery, so it goes only if it is still this wait's (same
+    /// deadline); the due marker names the deadline and is this wait's alone.
+    async fn remove_stale_wait(&self, wait: &InstallWait) -> Result<(), StoreError> {
+        let [by_recipient, due] = wait_keys(wait);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(by_recipient))
+            .condition_expression("#deadline = :deadline")
+            .expression_attribute_names("#deadline", "deadline")
+            .expression_attribute_values(":deadline", value(wait.deadline)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(DeleteItemError::is_conditional_check_failed_exception) => {}
+            Err(e) => return Err(map_sdk_error(e)),
+        }
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(due))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
     }
 
     /// Applies count changes to a header, retrying collisions with expansion transactions.
@@ -375,7 +534,13 @@ impl OutboxStore for DynamoOutboxStore {
                         serde_dynamo::from_item(item.clone()).map_err(invalid)?;
                     Ok(match (record.status, record.lease_until) {
                         (DeliveryStatus::Sending, Some(until)) => Claim::Held { until },
-                        (status, _) if status.is_final() => Claim::Done,
+                        // Installing: the end of the wait makes it pending again, and that
+                        // change triggers the sender; this trigger has nothing to do.
+                        (status, _)
+                            if status.is_final() || status == DeliveryStatus::Installing =>
+                        {
+                            Claim::Done
+                        }
                         _ => Claim::Held { until: now },
                     })
                 }
@@ -550,5 +715,233 @@ impl OutboxStore for DynamoOutboxStore {
             }
             Err(e) => Err(map_sdk_error(e)),
         }
+    }
+}
+
+#[async_trait]
+impl InstallWaits for DynamoOutboxStore {
+    async fn begin_install(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // The wait's tenant and recipient are the delivery's, which never change.
+        let Some(record) = self.get_delivery(notification, delivery).await? else {
+            return Ok(false);
+        };
+        if record.status != DeliveryStatus::Sending {
+            return Ok(false);
+        }
+        let Some(recipient) = record.recipient else {
+            return Err(StoreError::InvalidData(format!(
+                "{notification}/{delivery}: no recipient to install the app for"
+            )));
+        };
+        let wait = InstallWait {
+            notification_id: notification.clone(),
+            delivery_id: delivery.to_owned(),
+            tenant_id: record.tenant_id,
+            recipient,
+            deadline,
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(notification.as_str(), &delivery_sk(delivery))))
+            .update_expression(
+                "SET #st = :installing, installDeadline = :deadline, updatedAt = :now \
+                 REMOVE leaseUntil, leaseMs",
+            )
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":installing", s(DeliveryStatus::Installing.as_str()))
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":deadline", value(deadline)?)
+            .expression_attribute_values(":now", s(&now.to_rfc3339()))
+            .build()
+            .map_err(invalid)?;
+        // A claimed delivery is still counted as pending (claims leave the counts alone).
+        let deltas = BTreeMap::from([
+            (DeliveryStatus::Pending, -1),
+            (DeliveryStatus::Installing, 1),
+        ]);
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.counts_item(notification, &deltas)?,
+        ];
+        for item in wait_items(&wait, record.expires_at)? {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        self.transact_on_delivery(notification, items).await
+    }
+
+    async fn waits_for(
+        &self,
+        tenant: &TenantId,
+        recipient: &AadObjectId,
+    ) -> Result<Vec<InstallWait>, StoreError> {
+        let mut waits = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_values(":pk", s(&wait_pk(tenant, recipient)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            for item in output.items.unwrap_or_default() {
+                waits.push(decode_wait(item)?);
+            }
+            start = output.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                return Ok(waits);
+            }
+        }
+    }
+
+    async fn due_waits(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<InstallWait>, StoreError> {
+        let mut waits = Vec::new();
+        let mut start: Option<Item> = None;
+        while waits.len() < limit {
+            let wanted = (limit - waits.len()).min(1000);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND #sk < :bound")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":pk", s(INSTALL_DUE_PK))
+                .expression_attribute_values(":bound", s(&InstallWait::due_bound(now)))
+                .consistent_read(true)
+                .limit(i32::try_from(wanted).unwrap_or(1000))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            for item in output.items.unwrap_or_default() {
+                let wait = decode_wait(item)?;
+                if wait.deadline <= now && waits.len() < limit {
+                    waits.push(wait);
+                }
+            }
+            start = output.last_evaluated_key.filter(|k| !k.is_empty());
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(waits)
+    }
+
+    async fn end_install(
+        &self,
+        wait: &InstallWait,
+        resolution: &InstallResolution,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let notification = &wait.notification_id;
+        let mut sets = vec!["#st = :status", "updatedAt = :now"];
+        let mut removes = vec!["installDeadline", "leaseUntil", "leaseMs"];
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(
+                notification.as_str(),
+                &delivery_sk(&wait.delivery_id),
+            )))
+            .condition_expression("#st = :installing AND installDeadline = :deadline")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":installing", s(DeliveryStatus::Installing.as_str()))
+            .expression_attribute_values(":deadline", value(wait.deadline)?)
+            .expression_attribute_values(":now", s(&now.to_rfc3339()));
+        let status = match resolution {
+            InstallResolution::Resolved {
+                conversation_id,
+                service_url,
+            } => {
+                sets.extend(["conversationId = :conversation", "serviceUrl = :serviceUrl"]);
+                removes.push("#error");
+                update = update
+                    .expression_attribute_values(":conversation", s(conversation_id.as_str()))
+                    .expression_attribute_values(":serviceUrl", value(service_url)?);
+                DeliveryStatus::Pending
+            }
+            InstallResolution::Retry { error } => {
+                sets.push("#error = :error");
+                update = update.expression_attribute_values(":error", s(error));
+                DeliveryStatus::Pending
+            }
+            InstallResolution::Finished(outcome) => {
+                if !outcome.status.is_final() {
+                    return Err(StoreError::InvalidData(format!(
+                        "an installation cannot finish as {}",
+                        outcome.status
+                    )));
+                }
+                match &outcome.activity_id {
+                    Some(id) => {
+                        sets.push("activityId = :activity");
+                        update = update.expression_attribute_values(":activity", s(id));
+                    }
+                    None => removes.push("activityId"),
+                }
+                match &outcome.error {
+                    Some(error) => {
+                        sets.push("#error = :error");
+                        update = update.expression_attribute_values(":error", s(error));
+                    }
+                    None => removes.push("#error"),
+                }
+                if let Some(conversation) = &outcome.conversation_id {
+                    sets.push("conversationId = :conversation");
+                    update = update
+                        .expression_attribute_values(":conversation", s(conversation.as_str()));
+                }
+                outcome.status
+            }
+        };
+        let update = update
+            .expression_attribute_values(":status", s(status.as_str()))
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                sets.join(", "),
+                removes.join(", ")
+            ))
+            .build()
+            .map_err(invalid)?;
+        let deltas = BTreeMap::from([(DeliveryStatus::Installing, -1), (status, 1)]);
+        let mut items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            self.counts_item(notification, &deltas)?,
+        ];
+        for k in wait_keys(wait) {
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(k))
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        if self.transact_on_delivery(notification, items).await? {
+            return Ok(true);
+        }
+        self.remove_stale_wait(wait).await?;
+        Ok(false)
     }
 }

@@ -8,18 +8,24 @@ use std::sync::Arc;
 use crate::redb_util::{read_json, unavailable, write_json};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryStatus;
+use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
 use redb::{Database, ReadableTable, TableDefinition};
 use tokio::sync::broadcast;
 
 use crate::outbox::{
-    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome,
+    Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
+    NotificationRecord, OutboxStore, Outcome,
 };
 use crate::{Cursor, Page, PageRequest, SkipReason, SkippedItem, StoreError};
 
 const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
 /// `notification SEP delivery` -> delivery JSON.
 const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
+const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
+/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
+/// wait JSON, so the timeout sweep reads the earliest deadlines first.
+const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
 const SEP: char = '\u{1f}';
 const SEP_END: char = '\u{20}';
 const DEFAULT_PAGE: usize = 1000;
@@ -52,6 +58,25 @@ fn delivery_key(notification: &NotificationId, delivery: &str) -> String {
     format!("{notification}{SEP}{delivery}")
 }
 
+fn recipient_prefix(tenant: &TenantId, recipient: &AadObjectId) -> String {
+    format!("{tenant}{SEP}{recipient}{SEP}")
+}
+
+fn wait_key(wait: &InstallWait) -> String {
+    format!(
+        "{}{}",
+        recipient_prefix(&wait.tenant_id, &wait.recipient),
+        wait.delivery_key()
+    )
+}
+
+/// A stored wait, or a typed error naming the entry that cannot be read.
+fn decode_wait(key: &str, bytes: &[u8]) -> Result<InstallWait, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StoreError::InvalidData(format!("installation wait {}: {e}", key.replace(SEP, "/")))
+    })
+}
+
 fn add_counts(record: &mut NotificationRecord, deltas: &[(DeliveryStatus, i64)]) {
     for (status, delta) in deltas {
         *record.counts.entry(status.as_str().to_owned()).or_default() += delta;
@@ -65,6 +90,8 @@ impl EmbeddedOutboxStore {
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
         txn.open_table(DELIVERIES).map_err(unavailable)?;
+        txn.open_table(INSTALL_WAITS).map_err(unavailable)?;
+        txn.open_table(INSTALL_DUE).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
         Ok(Self {
             db: Arc::new(db),
@@ -131,6 +158,29 @@ impl EmbeddedOutboxStore {
             // No subscriber (tests without a runner) is fine.
             let _ = self.changes.send(change);
         }
+    }
+
+    /// Removes a wait's two entries. The by-recipient entry is shared by every wait of the
+    /// delivery, so it goes only if it is still this wait's (same deadline); the due entry names
+    /// the deadline and is this wait's alone.
+    fn remove_wait(txn: &redb::WriteTransaction, wait: &InstallWait) -> Result<(), StoreError> {
+        let key = wait_key(wait);
+        let mut waits = txn.open_table(INSTALL_WAITS).map_err(unavailable)?;
+        // An unreadable entry under this key is no live wait's either: it goes too.
+        let stored = waits
+            .get(key.as_str())
+            .map_err(unavailable)?
+            .map(|v| serde_json::from_slice::<InstallWait>(v.value()).ok());
+        if let Some(stored) = stored
+            && stored.is_none_or(|s| s.deadline == wait.deadline)
+        {
+            waits.remove(key.as_str()).map_err(unavailable)?;
+        }
+        txn.open_table(INSTALL_DUE)
+            .map_err(unavailable)?
+            .remove(wait.due_key().as_str())
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     /// Reads, changes and writes one notification header inside a write transaction.
@@ -433,6 +483,206 @@ impl OutboxStore for EmbeddedOutboxStore {
                 write_json(&mut table, &key, &record)?;
             }
             txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl InstallWaits for EmbeddedOutboxStore {
+    async fn begin_install(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        deadline: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, key) = (notification.clone(), delivery_key(notification, delivery));
+        self.blocking(move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let wait = {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+                    return Ok(false);
+                };
+                if record.status != DeliveryStatus::Sending {
+                    return Ok(false);
+                }
+                let Some(recipient) = record.recipient.clone() else {
+                    return Err(StoreError::InvalidData(format!(
+                        "{}: no recipient to install the app for",
+                        key.replace(SEP, "/")
+                    )));
+                };
+                record.status = DeliveryStatus::Installing;
+                record.install_deadline = Some(deadline);
+                record.lease_until = None;
+                record.updated_at = now;
+                write_json(&mut table, &key, &record)?;
+                InstallWait {
+                    notification_id: record.notification_id,
+                    delivery_id: record.delivery_id,
+                    tenant_id: record.tenant_id,
+                    recipient,
+                    deadline,
+                }
+            };
+            write_json(
+                &mut txn.open_table(INSTALL_WAITS).map_err(unavailable)?,
+                &wait_key(&wait),
+                &wait,
+            )?;
+            write_json(
+                &mut txn.open_table(INSTALL_DUE).map_err(unavailable)?,
+                &wait.due_key(),
+                &wait,
+            )?;
+            // A claimed delivery is still counted as pending (claims leave the counts alone).
+            let counted = Self::update_header(&txn, &id, |record| {
+                add_counts(
+                    record,
+                    &[
+                        (DeliveryStatus::Pending, -1),
+                        (DeliveryStatus::Installing, 1),
+                    ],
+                );
+                Ok(true)
+            })?;
+            if !counted {
+                return Err(StoreError::NotFound(format!("notification {id}")));
+            }
+            txn.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn waits_for(
+        &self,
+        tenant: &TenantId,
+        recipient: &AadObjectId,
+    ) -> Result<Vec<InstallWait>, StoreError> {
+        let prefix = recipient_prefix(tenant, recipient);
+        self.blocking(move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(INSTALL_WAITS).map_err(unavailable)?;
+            let end = format!("{}{SEP_END}", &prefix[..prefix.len() - SEP.len_utf8()]);
+            let mut waits = Vec::new();
+            for entry in table
+                .range::<&str>(prefix.as_str()..end.as_str())
+                .map_err(unavailable)?
+            {
+                let (key, value) = entry.map_err(unavailable)?;
+                waits.push(decode_wait(key.value(), value.value())?);
+            }
+            Ok(waits)
+        })
+        .await
+    }
+
+    async fn due_waits(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<InstallWait>, StoreError> {
+        let bound = InstallWait::due_bound(now);
+        self.blocking(move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(INSTALL_DUE).map_err(unavailable)?;
+            let mut waits = Vec::new();
+            for entry in table.range::<&str>(..bound.as_str()).map_err(unavailable)? {
+                if waits.len() >= limit {
+                    break;
+                }
+                let (key, value) = entry.map_err(unavailable)?;
+                let wait = decode_wait(key.value(), value.value())?;
+                if wait.deadline <= now {
+                    waits.push(wait);
+                }
+            }
+            Ok(waits)
+        })
+        .await
+    }
+
+    async fn end_install(
+        &self,
+        wait: &InstallWait,
+        resolution: &InstallResolution,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if let InstallResolution::Finished(outcome) = resolution
+            && !outcome.status.is_final()
+        {
+            return Err(StoreError::InvalidData(format!(
+                "an installation cannot finish as {}",
+                outcome.status
+            )));
+        }
+        let (wait, resolution) = (wait.clone(), resolution.clone());
+        let key = delivery_key(&wait.notification_id, &wait.delivery_id);
+        self.blocking(move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let status = {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let record = read_json::<DeliveryRecord>(&table, &key)?.filter(|r| {
+                    r.status == DeliveryStatus::Installing
+                        && r.install_deadline == Some(wait.deadline)
+                });
+                let Some(mut record) = record else {
+                    // Someone else ended this wait: only its leftovers go.
+                    drop(table);
+                    Self::remove_wait(&txn, &wait)?;
+                    txn.commit().map_err(unavailable)?;
+                    return Ok(false);
+                };
+                match resolution {
+                    InstallResolution::Resolved {
+                        conversation_id,
+                        service_url,
+                    } => {
+                        record.status = DeliveryStatus::Pending;
+                        record.conversation_id = Some(conversation_id);
+                        record.service_url = Some(service_url);
+                        record.error = None;
+                    }
+                    InstallResolution::Retry { error } => {
+                        record.status = DeliveryStatus::Pending;
+                        record.error = Some(error);
+                    }
+                    InstallResolution::Finished(outcome) => {
+                        record.status = outcome.status;
+                        record.activity_id = outcome.activity_id;
+                        record.error = outcome.error;
+                        if outcome.conversation_id.is_some() {
+                            record.conversation_id = outcome.conversation_id;
+                        }
+                    }
+                }
+                record.install_deadline = None;
+                record.lease_until = None;
+                record.updated_at = now;
+                write_json(&mut table, &key, &record)?;
+                record.status
+            };
+            Self::remove_wait(&txn, &wait)?;
+            let id = &wait.notification_id;
+            let counted = Self::update_header(&txn, id, |record| {
+                add_counts(record, &[(DeliveryStatus::Installing, -1), (status, 1)]);
+                Ok(true)
+            })?;
+            if !counted {
+                return Err(StoreError::NotFound(format!("notification {id}")));
+            }
+            txn.commit().map_err(unavailable)?;
+            if status == DeliveryStatus::Pending {
+                // What a new pending delivery announces: the sender takes it from here.
+                this.publish(vec![OutboxChange::Delivery(
+                    wait.notification_id,
+                    wait.delivery_id,
+                )]);
+            }
+            Ok(true)
         })
         .await
     }

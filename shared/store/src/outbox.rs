@@ -333,6 +333,31 @@ pub struct InstallWait {
     pub deadline: DateTime<Utc>,
 }
 
+impl InstallWait {
+    /// `{notificationId}#{deliveryId}`: the wait's key among its recipient's waits. Notification
+    /// ids hold no `#`, so the key is unique however the delivery id is spelled.
+    pub(crate) fn delivery_key(&self) -> String {
+        format!("{}#{}", self.notification_id, self.delivery_id)
+    }
+
+    /// `{deadline}#{notificationId}#{deliveryId}`, the deadline as zero-padded epoch
+    /// milliseconds so that the keys sort by deadline (as the schedules' due keys do).
+    pub(crate) fn due_key(&self) -> String {
+        format!(
+            "{:015}#{}",
+            self.deadline.timestamp_millis().max(0),
+            self.delivery_key()
+        )
+    }
+
+    /// Every due key of a wait whose deadline is at or before `now` sorts below this bound
+    /// (`$` follows `#`). Waits due later within the same millisecond sort below it too: callers
+    /// compare the deadline itself.
+    pub(crate) fn due_bound(now: DateTime<Utc>) -> String {
+        format!("{:015}$", now.timestamp_millis().max(0))
+    }
+}
+
 /// How an installation wait ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstallResolution {

@@ -112,6 +112,15 @@ pub const DUE_SHARD: &str = "due";
 pub const NOTIFICATION_SK: &str = "#notification";
 /// Sort-key prefix of delivery items.
 pub const DELIVERY_SK_PREFIX: &str = "d#";
+/// Partition-key prefix of the installation waits found by recipient: `install#{tenant}#{aad}`,
+/// sort key `{notificationId}#{deliveryId}`, the wait's fields as attributes. The outbox stream
+/// feeds the sender, which ignores items whose partition key is not a notification id (`n-...`),
+/// so this prefix must never start with `n-`.
+pub const INSTALL_WAIT_PK_PREFIX: &str = "install#";
+/// Partition key of the due markers of installation waits, one item per wait, sort key
+/// `{deadline as 15-digit epoch ms}#{notificationId}#{deliveryId}`: the timeout sweep queries
+/// `sk < bound` here instead of scanning. Like [`INSTALL_WAIT_PK_PREFIX`], not `n-...`.
+pub const INSTALL_DUE_PK: &str = "install-due";
 
 pub const BY_ZONE: IndexSchema = IndexSchema {
     name: "byZone",
