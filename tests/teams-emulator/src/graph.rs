@@ -848,3 +848,47 @@ impl TeamsEmulator {
         self.world().tokens.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters() {
+        assert_eq!(
+            parse_filter("teamsApp/id eq 'abc'"),
+            Some(("id", "abc".to_owned()))
+        );
+        assert_eq!(
+            parse_filter(" teamsapp/externalId eq 'it''s' "),
+            Some(("externalId", "it's".to_owned()))
+        );
+        assert_eq!(parse_filter("teamsApp/id eq abc"), None);
+        assert_eq!(parse_filter("displayName eq 'x'"), None);
+    }
+
+    #[test]
+    fn chat_ids_alias_the_personal_chat() {
+        let mut world = World::new(crate::EmulatorLimits::off());
+        let user = EmulatedUser {
+            id: "29:1user".to_owned(),
+            aad_object_id: "aad-1".to_owned(),
+            name: "Megan Bowen".to_owned(),
+            user_principal_name: "megan@example".to_owned(),
+            tenant_id: "t".to_owned(),
+        };
+        let (installation, chat) = world.install(&user, "app", false, Some("bot"));
+        let chat = chat.unwrap();
+        assert_eq!(installation.chat_id, "19:aad-1_bot@unq.gbl.spaces");
+        assert_eq!(world.canonical(&installation.chat_id), chat);
+        assert_eq!(
+            world.canonical(&format!("{};messageid=1", installation.chat_id)),
+            chat
+        );
+        assert_eq!(world.canonical(&chat), chat);
+        // Without a bot there is no chat to alias.
+        let (other, none) = world.install(&user, "polls", false, None);
+        assert_eq!(none, None);
+        assert_eq!(world.canonical(&other.chat_id), other.chat_id);
+    }
+}

@@ -7,6 +7,8 @@
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000e1";
+/// Herald's app in the emulated organisation's catalog.
+const TEAMS_APP_ID: &str = "00000000-0000-0000-0000-00000000a990";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -34,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let emulator = TeamsEmulator::start(config).await?;
     let user = emulator.add_user(TENANT, "Megan Bowen");
+    emulator.add_catalog_app(TEAMS_APP_ID);
     let chat = emulator.add_personal_chat(TENANT, &user.id);
     let team = emulator.add_team(TENANT, "Contoso", &[&user.id]);
     let channel = emulator
@@ -54,6 +57,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  MicrosoftAppTenantId={}", app.app_tenant_id);
     println!("  HERALD_TOKEN_URL={}", emulator.token_url());
     println!("  HERALD_TRUSTED_SERVICE_HOSTS={}", emulator.host_port());
+    println!("Graph settings (add the app with HERALD_TEAMS_APP_ID={TEAMS_APP_ID}):");
+    println!("  HERALD_GRAPH_BASE_URL={}", emulator.graph_base_url());
+    println!("  HERALD_GRAPH_TOKEN_URL={}", emulator.graph_token_url());
     tokio::signal::ctrl_c().await?;
     println!("{} requests served", emulator.requests().len());
     Ok(())
