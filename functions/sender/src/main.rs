@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::{BotAppId, SystemClock};
 use herald_events::{EventBridgePublisher, EventsConfig};
-use herald_pipeline::{Expander, Sender};
+use herald_pipeline::{Expander, ProactiveInstall, Sender};
 use herald_sender::{SenderConfig, SenderFunction};
 use herald_settings::Settings;
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, StoreConfig};
@@ -28,11 +28,15 @@ async fn main() -> Result<(), Error> {
     let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
     let references = Arc::new(DynamoReferenceStore::new(dynamodb.clone(), &store_config));
     let outbox = Arc::new(DynamoOutboxStore::new(dynamodb, &config.outbox_table));
+    let connector_config = ConnectorConfig::from_lookup(lookup)?;
     let connector = Arc::new(
-        HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
+        HttpConnector::new(&connector_config)?
             .throttle(Limits::teams())
             .retry(RetryPolicy::default()),
     );
+    // HERALD_GRAPH_INSTALL: people without a personal chat get the app installed through Graph.
+    let install =
+        ProactiveInstall::from_lookup(lookup, &connector_config.credentials, outbox.clone())?;
     let events = Arc::new(EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&aws),
         EventsConfig::from_lookup(lookup)?,
@@ -47,7 +51,7 @@ async fn main() -> Result<(), Error> {
             connector: connector.clone(),
             clock: clock.clone(),
             retention,
-            proactive_install: false,
+            proactive_install: install.is_some(),
         },
         sender: Sender::new(
             references,
@@ -56,7 +60,8 @@ async fn main() -> Result<(), Error> {
             events,
             clock.clone(),
             bot,
-        ),
+        )
+        .with_install(install),
         outbox,
         router: config.router,
         retention,

@@ -24,7 +24,7 @@ use herald_connector::{
 use herald_domain::{BotAppId, Clock, SystemClock};
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
 use herald_notify::{Notify, NotifyConfig};
-use herald_pipeline::{Expander, InstallSweep, Sender};
+use herald_pipeline::{Expander, InstallSweep, ProactiveInstall, Sender};
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_sender::{SenderConfig, SenderFunction};
 use herald_store::{
@@ -113,6 +113,8 @@ struct Identity {
     auth: InboundAuth,
     connector: Arc<dyn Connector>,
     anonymous: bool,
+    /// The bot's credentials, which Graph installation uses too.
+    credentials: Credentials,
 }
 
 /// Exactly the Lambda's with MicrosoftAppId; without it, loopback only and no tokens.
@@ -140,6 +142,7 @@ fn identity() -> Result<Identity, BoxError> {
         auth,
         connector,
         anonymous,
+        credentials: connector_config.credentials,
     })
 }
 
@@ -233,17 +236,26 @@ fn sender_function(
     events: Arc<EmbeddedEventPublisher>,
     clock: &Arc<dyn Clock>,
     app_id: BotAppId,
-    config: SenderConfig,
-) -> SenderFunction {
+    outbox_table: &str,
+    credentials: &Credentials,
+) -> Result<SenderFunction, BoxError> {
+    let config = SenderConfig::from_lookup(|name| match name {
+        "HERALD_OUTBOX_TABLE" => Some(outbox_table.to_owned()),
+        "HERALD_SENDER_CONCURRENCY" => {
+            env(name).or_else(|| Some(LOCAL_SENDER_CONCURRENCY.to_owned()))
+        }
+        _ => env(name),
+    })?;
     let retention = chrono::Duration::days(config.retention_days);
-    SenderFunction {
+    let install = ProactiveInstall::from_lookup(env, credentials, stores.install_waits.clone())?;
+    Ok(SenderFunction {
         expander: Expander {
             references: stores.references.clone(),
             outbox: stores.outbox.clone(),
             connector: connector.clone(),
             clock: clock.clone(),
             retention,
-            proactive_install: false,
+            proactive_install: install.is_some(),
         },
         sender: Sender::new(
             stores.references.clone(),
@@ -252,14 +264,15 @@ fn sender_function(
             events,
             clock.clone(),
             app_id,
-        ),
+        )
+        .with_install(install),
         outbox: stores.outbox.clone(),
         router: config.router,
         retention,
         clock: clock.clone(),
         concurrency: config.concurrency,
         safety_margin: Duration::from_secs(5),
-    }
+    })
 }
 
 async fn run(options: Options) -> Result<(), BoxError> {
@@ -277,13 +290,6 @@ async fn run(options: Options) -> Result<(), BoxError> {
 
     let outbox_table =
         env("HERALD_OUTBOX_TABLE").unwrap_or_else(|| options::DEFAULT_OUTBOX_TABLE.to_owned());
-    let sender_config = SenderConfig::from_lookup(|name| match name {
-        "HERALD_OUTBOX_TABLE" => Some(outbox_table.clone()),
-        "HERALD_SENDER_CONCURRENCY" => {
-            env(name).or_else(|| Some(LOCAL_SENDER_CONCURRENCY.to_owned()))
-        }
-        _ => env(name),
-    })?;
     let stores = open_stores(&options.store, &app_id, &outbox_table).await?;
     let sender = Arc::new(sender_function(
         &stores,
@@ -291,8 +297,9 @@ async fn run(options: Options) -> Result<(), BoxError> {
         events.clone(),
         &clock,
         app_id,
-        sender_config,
-    ));
+        &outbox_table,
+        &identity.credentials,
+    )?);
     let Stores {
         references,
         outbox,

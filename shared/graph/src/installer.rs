@@ -115,6 +115,17 @@ impl GraphInstaller {
         }
     }
 
+    /// An installer with its own HTTP client (no redirects) and the default retry policy.
+    pub fn from_config(
+        config: GraphConfig,
+        credentials: Credentials,
+    ) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        Ok(Self::new(config, credentials, http, RetryPolicy::default()))
+    }
+
     #[must_use]
     pub fn config(&self) -> &GraphConfig {
         &self.config

@@ -39,7 +39,39 @@ pub struct ProactiveInstall {
 /// Teams' public serviceUrl, for chats Graph names in a tenant Herald has no conversation in.
 pub const PUBLIC_SERVICE_URL: &str = "https://smba.trafficmanager.net/teams/";
 
+/// Why proactive installation could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallConfigError {
+    #[error(transparent)]
+    Graph(#[from] herald_connector::ConfigError),
+    #[error("HERALD_DEFAULT_SERVICE_URL: {0}")]
+    ServiceUrl(#[from] herald_domain::DomainError),
+    #[error("cannot build the Graph HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
 impl ProactiveInstall {
+    /// From the environment (`HERALD_GRAPH_INSTALL` and the rest, see `herald_graph::GraphConfig`),
+    /// authenticating as the bot: `None` when proactive installation is off.
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+        credentials: &herald_connector::Credentials,
+        waits: Arc<dyn InstallWaits>,
+    ) -> Result<Option<Self>, InstallConfigError> {
+        let Some(config) = herald_graph::GraphConfig::from_lookup(&lookup)? else {
+            return Ok(None);
+        };
+        let timeout = Duration::from_std(config.install_timeout).unwrap_or(Duration::minutes(10));
+        let default_service_url = Self::default_service_url(&lookup)?;
+        let installer = herald_graph::GraphInstaller::from_config(config, credentials.clone())?;
+        Ok(Some(Self {
+            installer: Arc::new(installer),
+            waits,
+            timeout,
+            default_service_url,
+        }))
+    }
+
     /// `HERALD_DEFAULT_SERVICE_URL`, or Teams' public one.
     pub fn default_service_url(
         lookup: impl Fn(&str) -> Option<String>,
@@ -52,7 +84,7 @@ impl ProactiveInstall {
 /// Where the install step left a delivery.
 pub(crate) enum Resolution {
     /// Send it now, to this conversation.
-    Ready(DeliveryRecord),
+    Ready(Box<DeliveryRecord>),
     /// Nothing more to do in this invocation.
     Done(Delivered),
 }
@@ -74,7 +106,7 @@ impl Sender {
         deadline: Deadline,
     ) -> Result<Resolution, PipelineError> {
         let Some(recipient) = claimed.recipient.clone() else {
-            return Ok(Resolution::Ready(claimed));
+            return Ok(Resolution::Ready(Box::new(claimed)));
         };
         let tenant = claimed.tenant_id.clone();
         // Installed since expansion (an earlier notification, or the person opened the app).
@@ -158,7 +190,7 @@ impl Sender {
             claimed.conversation_id = Some(reference.conversation_id.clone());
             claimed.service_url = Some(reference.service_url.clone());
             claimed.conversation_type = ConversationType::Personal;
-            return Ok(Resolution::Ready(claimed));
+            return Ok(Resolution::Ready(Box::new(claimed)));
         }
         let outcome = Outcome {
             status,
@@ -249,7 +281,6 @@ fn install_failure_status(error: &GraphError) -> DeliveryStatus {
         GraphError::Forbidden { .. } => DeliveryStatus::InstallForbidden,
         GraphError::UserNotFound { .. } => DeliveryStatus::InstallUserNotFound,
         GraphError::AppNotInCatalog { .. } => DeliveryStatus::InstallAppNotInCatalog,
-        #[allow(unreachable_patterns)]
         _ => DeliveryStatus::Failed,
     }
 }

@@ -10,5 +10,7 @@ pub mod send;
 
 pub use error::PipelineError;
 pub use expand::{Expander, Expansion};
-pub use install::{InstallSweep, ProactiveInstall, SweepReport, resume_installed};
+pub use install::{
+    InstallConfigError, InstallSweep, ProactiveInstall, SweepReport, resume_installed,
+};
 pub use send::{Delivered, Sender};

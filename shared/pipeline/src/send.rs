@@ -89,10 +89,11 @@ impl Sender {
         }
     }
 
-    /// Reaches people without a personal conversation by installing the app for them.
+    /// Reaches people without a personal conversation by installing the app for them (`None`:
+    /// they are reported unresolved).
     #[must_use]
-    pub fn with_install(mut self, install: ProactiveInstall) -> Self {
-        self.install = Some(install);
+    pub fn with_install(mut self, install: Option<ProactiveInstall>) -> Self {
+        self.install = install;
         self
     }
 
@@ -119,7 +120,7 @@ impl Sender {
             Some(install) => match self.install(install, claimed, deadline).await? {
                 Resolution::Ready(ready) => {
                     let conversation = ready.conversation_id.clone();
-                    (ready, conversation)
+                    (*ready, conversation)
                 }
                 Resolution::Done(delivered) => return Ok(delivered),
             },
