@@ -22,7 +22,8 @@ struct World {
     _data: tempfile::TempDir,
 }
 
-async fn start() -> World {
+/// The runner on its embedded store, or with `dynamodb` on DynamoDB Local (streams and all).
+async fn start(dynamodb: bool) -> World {
     let emulator = TeamsEmulator::start(EmulatorConfig::default())
         .await
         .unwrap();
@@ -36,22 +37,45 @@ async fn start() -> World {
         emulator.graph_token_url(),
     );
     let data = tempfile::tempdir().unwrap();
-    let runner = Runner::start(
-        data.path(),
-        &[
-            ("MicrosoftAppId", config.app_id.as_str()),
-            ("MicrosoftAppPassword", config.app_password.as_str()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.as_str()),
-            ("HERALD_TOKEN_URL", token_url.as_str()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", hosts.as_str()),
-            ("HERALD_OPENID_METADATA_URL", metadata.as_str()),
-            ("HERALD_GRAPH_INSTALL", "true"),
-            ("HERALD_TEAMS_APP_ID", CATALOG_APP),
-            ("HERALD_GRAPH_BASE_URL", graph.as_str()),
-            ("HERALD_GRAPH_TOKEN_URL", graph_token.as_str()),
-        ],
-    )
-    .await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let tables = [
+        ("HERALD_REFERENCES_TABLE", format!("references-{suffix}")),
+        ("HERALD_OUTBOX_TABLE", format!("outbox-{suffix}")),
+        ("HERALD_SCHEDULES_TABLE", format!("schedules-{suffix}")),
+    ];
+    let endpoint = std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
+    let mut env = vec![
+        ("MicrosoftAppId", config.app_id.as_str()),
+        ("MicrosoftAppPassword", config.app_password.as_str()),
+        ("MicrosoftAppTenantId", config.app_tenant_id.as_str()),
+        ("HERALD_TOKEN_URL", token_url.as_str()),
+        ("HERALD_TRUSTED_SERVICE_HOSTS", hosts.as_str()),
+        ("HERALD_OPENID_METADATA_URL", metadata.as_str()),
+        ("HERALD_GRAPH_INSTALL", "true"),
+        ("HERALD_TEAMS_APP_ID", CATALOG_APP),
+        ("HERALD_GRAPH_BASE_URL", graph.as_str()),
+        ("HERALD_GRAPH_TOKEN_URL", graph_token.as_str()),
+    ];
+    let mut args = Vec::new();
+    if dynamodb {
+        env.extend(tables.iter().map(|(k, v)| (*k, v.as_str())));
+        env.extend([
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]);
+        args.extend([
+            "--store",
+            "dynamodb",
+            "--dynamodb-endpoint",
+            endpoint.as_str(),
+        ]);
+    }
+    let runner = Runner::start_with_args(data.path(), &env, &args).await;
     emulator.set_bot_endpoint(&format!("{}/api/messages", runner.base), &config.app_id);
     World {
         emulator,
@@ -136,7 +160,17 @@ impl World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_users_twenty_installed_through_graph_each_gets_it_once() {
-    let world = start().await;
+    fifty_users(start(false).await).await;
+}
+
+/// The same on the production store path: DynamoDB Local, the sender fed from the stream.
+/// Needs DynamoDB Local: run through `.ci/with-services`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_dynamodb_fifty_users_twenty_installed_through_graph() {
+    fifty_users(start(true).await).await;
+}
+
+async fn fifty_users(world: World) {
     let mut users = Vec::new();
     for i in 0..30 {
         users.push(world.installed_user(&format!("Installed {i}")).await.0);
@@ -184,7 +218,7 @@ async fn fifty_users_twenty_installed_through_graph_each_gets_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn install_failures_and_an_existing_installation_are_reported() {
-    let world = start().await;
+    let world = start(false).await;
     let (installed, _) = world.installed_user("Already here").await;
     // Installed earlier (Graph knows) but Herald never stored the chat: 409, then the chat lookup.
     let lost = world.emulator.add_user(TENANT, "Lost Reference");
