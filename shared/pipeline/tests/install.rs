@@ -17,7 +17,8 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_graph::{GraphConfig, GraphInstaller};
 use herald_pipeline::{
-    Delivered, Expander, Expansion, InstallSweep, ProactiveInstall, Sender, resume_installed,
+    Delivered, Expander, Expansion, InstallSweep, ProactiveInstall, Sender, SweepReport,
+    resume_installed,
 };
 use herald_store::{
     DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
@@ -275,7 +276,7 @@ async fn a_missed_event_times_out_and_the_retry_finds_the_chat_through_graph() {
 
     // Not yet due: the sweep leaves it alone.
     world.clock.advance(Duration::minutes(9));
-    assert_eq!(world.sweep.sweep().await.unwrap(), Default::default());
+    assert_eq!(world.sweep.sweep().await.unwrap(), SweepReport::default());
     assert_eq!(
         world.delivery(&id, &cy).await.status,
         DeliveryStatus::Installing
@@ -334,7 +335,7 @@ async fn after_its_attempts_a_wait_ends_as_install_timed_out() {
     let notification = world.notification(&id).await;
     assert_eq!(notification.count(DeliveryStatus::InstallTimedOut), 1);
     assert_eq!(notification.status(), NotificationStatus::Done);
-    assert_eq!(world.sweep.sweep().await.unwrap(), Default::default());
+    assert_eq!(world.sweep.sweep().await.unwrap(), SweepReport::default());
 }
 
 #[tokio::test]
