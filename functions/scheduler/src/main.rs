@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use herald_domain::SystemClock;
+use herald_events::{EventBridgePublisher, EventsConfig};
 use herald_pipeline::InstallSweep;
 use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
@@ -36,7 +37,16 @@ async fn main() -> Result<(), Error> {
         clock: clock.clone(),
         config,
         // Cheap when nothing waits (one query), and ends waits left from when it was enabled.
-        install_sweep: Some(InstallSweep::new(outbox.clone(), outbox, references, clock)),
+        install_sweep: Some(InstallSweep::new(
+            outbox.clone(),
+            outbox,
+            references,
+            Arc::new(EventBridgePublisher::new(
+                aws_sdk_eventbridge::Client::new(&aws),
+                EventsConfig::from_lookup(lookup)?,
+            )),
+            clock,
+        )),
     };
     run(service_fn(
         |_event: LambdaEvent<EventBridgeEvent<Value>>| async {

@@ -237,9 +237,17 @@ impl Turn<'_> {
     async fn install(&self) -> Outcome {
         let (reference, outcome) = self.refresh().await?;
         // Deliveries waiting for this person's installation (made through Graph) go ahead now.
-        if let Some(waits) = &self.hook.install_waits {
-            herald_pipeline::resume_installed(waits.as_ref(), &reference, self.hook.clock.as_ref())
-                .await?;
+        // A failure here must not fail the install (Teams would redeliver it, and the welcome be
+        // lost): the scheduler's sweep finds the stored conversation when the wait times out.
+        if let Some(waits) = &self.hook.install_waits
+            && let Err(e) = herald_pipeline::resume_installed(
+                waits.as_ref(),
+                &reference,
+                self.hook.clock.as_ref(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, conversation = %reference.key(), "cannot resume deliveries waiting for this installation");
         }
         let mut targets = vec![(reference, outcome)];
         // A team install names the channel the user picked; General is recorded too.

@@ -64,6 +64,8 @@ struct Banner {
     api_key: String,
     key_generated: bool,
     anonymous: bool,
+    /// `HERALD_GRAPH_INSTALL`: people without a chat get the app installed through Graph.
+    graph_install: bool,
 }
 
 #[tokio::main]
@@ -318,6 +320,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
             install_waits.clone(),
             outbox.clone(),
             references.clone(),
+            events.clone(),
             clock.clone(),
         )),
     };
@@ -359,6 +362,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
             api_key,
             key_generated,
             anonymous: identity.anonymous,
+            graph_install: sender.expander.proactive_install,
         },
     );
 
@@ -455,6 +459,11 @@ fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
         );
     }
     println!("  scheduler   ticks every minute (schedules at {base}/api/schedules)");
+    if banner.graph_install {
+        println!(
+            "  graph       installs the app through Microsoft Graph for people without a chat"
+        );
+    }
     println!();
     println!("Next steps:");
     println!("  1. npx @microsoft/m365agentsplayground start -e {base}/api/messages -c msteams");

@@ -76,6 +76,11 @@ async fn start(dynamodb: bool) -> World {
         ]);
     }
     let runner = Runner::start_with_args(data.path(), &env, &args).await;
+    let banner = runner.output().join("\n");
+    assert!(
+        banner.contains("installs the app through Microsoft Graph"),
+        "{banner}"
+    );
     emulator.set_bot_endpoint(&format!("{}/api/messages", runner.base), &config.app_id);
     World {
         emulator,

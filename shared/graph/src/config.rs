@@ -7,7 +7,7 @@
 //! | `HERALD_CLOUD` | `Public` (default) or `USGov`: Graph host, token authority and scope |
 //! | `HERALD_GRAPH_BASE_URL` | default `https://graph.microsoft.com/v1.0` (`.us` for USGov) |
 //! | `HERALD_GRAPH_TOKEN_URL` | token endpoint; `{tenant}` is replaced by the user's tenant id |
-//! | `HERALD_GRAPH_INSTALL_TIMEOUT_SECS` | how long a delivery waits for the installation's conversationUpdate (default 600, min 10) |
+//! | `HERALD_GRAPH_INSTALL_TIMEOUT_SECS` | how long a delivery waits for the installation's conversationUpdate (default 600, min 60) |
 //! | `HERALD_GRAPH_TIMEOUT_MS` | per-request timeout (default 30 000) |
 //!
 //! Graph tokens are app-only tokens of the *user's* tenant: a multi-tenant bot gets one per
@@ -44,7 +44,8 @@ pub struct GraphConfig {
 
 impl GraphConfig {
     pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(600);
-    pub const MIN_INSTALL_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Longer than one Graph call with its retries, so a wait never ends while its install runs.
+    pub const MIN_INSTALL_TIMEOUT: Duration = Duration::from_secs(60);
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
@@ -313,7 +314,7 @@ mod tests {
                 "HERALD_GRAPH_TOKEN_URL",
                 "http://127.0.0.1:4000/{tenant}/oauth2/v2.0/token",
             ),
-            ("HERALD_GRAPH_INSTALL_TIMEOUT_SECS", "10"),
+            ("HERALD_GRAPH_INSTALL_TIMEOUT_SECS", "60"),
             ("HERALD_GRAPH_TIMEOUT_MS", "2500"),
         ])
         .unwrap()
@@ -323,7 +324,7 @@ mod tests {
             config.token_url_for(&tenant("a b/c")).unwrap().as_str(),
             "http://127.0.0.1:4000/a%20b%2Fc/oauth2/v2.0/token"
         );
-        assert_eq!(config.install_timeout, Duration::from_secs(10));
+        assert_eq!(config.install_timeout, Duration::from_secs(60));
         assert_eq!(config.request_timeout, Duration::from_millis(2500));
         // A template without {tenant} is one endpoint for every tenant.
         let fixed = config.token_url("http://127.0.0.1:4000/common/token");

@@ -338,6 +338,10 @@ impl GraphInstaller {
                 "getInstalledAppChat",
             )
             .await?;
+        // Listed but without a chat yet: an installation still settling.
+        if reply.status == 404 {
+            return Err(GraphError::InstallationNotFound);
+        }
         if !(200..300).contains(&reply.status) {
             return Err(self.classify(tenant, user, &reply, deadline).await);
         }
@@ -432,7 +436,13 @@ impl GraphInstaller {
         let (code, message) = error_text(&reply.body);
         match reply.status {
             403 => GraphError::Forbidden { code, message },
-            404 | 400 => match read_not_found(reply.status, &message) {
+            // A malformed request is not an unknown user.
+            400 if read_not_found(&message) == NotFound::Unclear => GraphError::Rejected {
+                status: 400,
+                code,
+                message,
+            },
+            404 | 400 => match read_not_found(&message) {
                 NotFound::App => GraphError::AppNotInCatalog {
                     status: reply.status,
                     code,
@@ -450,13 +460,27 @@ impl GraphInstaller {
                             "probeUser",
                         )
                         .await;
+                    // Only a definite answer settles it; a throttled or failed probe leaves the
+                    // question open, to be asked again later.
                     match probe {
                         Ok(r) if (200..300).contains(&r.status) => GraphError::AppNotInCatalog {
                             status: reply.status,
                             code,
                             message,
                         },
-                        _ => GraphError::UserNotFound { code, message },
+                        Ok(r) if r.status == 404 => GraphError::UserNotFound { code, message },
+                        Ok(r) if r.status == 403 => GraphError::Forbidden { code, message },
+                        Ok(r) => GraphError::Unavailable {
+                            status: Some(r.status),
+                            retry_after: r.retry_after,
+                            message: format!(
+                                "a {} answer left open whether the user or the app is missing \
+                                 ({message})",
+                                r.status
+                            ),
+                        },
+                        Err(e) if e.is_retryable() => e,
+                        Err(_) => GraphError::UserNotFound { code, message },
                     }
                 }
             },
@@ -488,7 +512,7 @@ fn error_text(body: &[u8]) -> (String, String) {
 
 /// Whether a 404/400 message is about the app (its definition, the catalog, "app" as a word),
 /// about the user, or neither.
-fn read_not_found(status: u16, message: &str) -> NotFound {
+fn read_not_found(message: &str) -> NotFound {
     let lower = message.to_ascii_lowercase();
     let about_app = ["app definition", "teamsapp", "app catalog", "appcatalog"]
         .iter()
@@ -498,10 +522,9 @@ fn read_not_found(status: u16, message: &str) -> NotFound {
             .any(|word| word == "app");
     if about_app {
         NotFound::App
-    } else if status == 400
-        || lower
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .any(|word| word == "user")
+    } else if lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| word == "user")
     {
         NotFound::User
     } else {
@@ -552,7 +575,7 @@ mod tests {
 
     #[test]
     fn not_found_messages() {
-        let read = |m: &str| read_not_found(404, m);
+        let read = |m: &str| read_not_found(m);
         assert_eq!(
             read("User is trying to create a team entitlement for a non existent App definition"),
             NotFound::App
@@ -570,7 +593,7 @@ mod tests {
         );
         // "app" only as a word: "application" and "happened" are not about the catalog.
         assert_eq!(read("Application error happened"), NotFound::Unclear);
-        assert_eq!(read_not_found(400, "Invalid id"), NotFound::User);
+        assert_eq!(read_not_found("Invalid id"), NotFound::Unclear);
     }
 
     #[test]

@@ -78,8 +78,9 @@ pub enum GraphError {
         code: String,
         message: String,
     },
-    /// 409 said installed, but no installation of the app could be found for the user.
-    #[error("Graph says the app is installed, but lists no installation of it for the user")]
+    /// 409 said installed, but the installation (or its chat) is not visible yet: another
+    /// request installed it moments ago. Its conversationUpdate is on the way; retryable.
+    #[error("Graph says the app is installed, but its installation or chat is not visible yet")]
     InstallationNotFound,
     /// No Graph token could be had from the tenant's token endpoint.
     #[error("no Graph token: {0}")]
@@ -100,14 +101,16 @@ impl GraphError {
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Throttled { .. } | Self::Unavailable { .. } | Self::DeadlineExceeded => true,
+            Self::Throttled { .. }
+            | Self::Unavailable { .. }
+            | Self::DeadlineExceeded
+            | Self::InstallationNotFound => true,
             Self::Token(error) => error.is_retryable(),
             Self::Forbidden { .. }
             | Self::UserNotFound { .. }
             | Self::AppNotInCatalog { .. }
             | Self::Unauthorized { .. }
             | Self::Rejected { .. }
-            | Self::InstallationNotFound
             | Self::InvalidResponse(_)
             | Self::Config(_) => false,
         }
@@ -172,7 +175,7 @@ mod tests {
             }
             .is_retryable()
         );
-        assert!(!GraphError::InstallationNotFound.is_retryable());
+        assert!(GraphError::InstallationNotFound.is_retryable());
         assert_eq!(
             GraphError::Throttled {
                 retry_after: Some(Duration::from_secs(3))

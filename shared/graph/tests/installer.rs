@@ -190,7 +190,7 @@ async fn conflict_without_installation_is_typed() {
         .inject_graph_times(&user.aad_object_id, GraphFault::Status(409), 1);
     let error = h.install(&user).await.unwrap_err();
     assert_eq!(error, GraphError::InstallationNotFound);
-    assert!(!error.is_retryable());
+    assert!(error.is_retryable(), "its conversationUpdate is on the way");
     assert_eq!(h.graph_ops("graph.listInstalledApps"), 1);
 }
 
@@ -559,4 +559,27 @@ async fn installation_is_announced_to_the_bot_with_a_valid_token() {
     };
     assert!(chat_id.as_str().starts_with("19:"));
     assert_eq!(h.emulator.bot_deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unclear_404_whose_probe_is_throttled_stays_retryable() {
+    let h = Harness::new().await;
+    let user = h.user(TENANT, "Isaiah Langer");
+    // "Not Found" names neither the user nor the app; the probe that would tell is throttled
+    // for longer than the retry policy waits.
+    h.emulator
+        .inject_graph_times(&user.aad_object_id, GraphFault::Status(404), 1);
+    h.emulator.inject_graph_times(
+        &user.aad_object_id,
+        GraphFault::Throttled(RetryAfter::Seconds(3600)),
+        10,
+    );
+    let error = h.install(&user).await.unwrap_err();
+    assert!(
+        matches!(error, GraphError::Throttled { .. }),
+        "an open question, not a missing user: {error:?}"
+    );
+    assert!(error.is_retryable());
+    h.emulator.clear_graph_faults();
+    assert_eq!(h.install(&user).await.unwrap(), Installation::Installed);
 }

@@ -15,6 +15,7 @@ use herald_domain::{
     AadObjectId, Clock, ConversationId, ConversationReference, ConversationType, DeliveryStatus,
     ReferenceStatus, ServiceUrl, TenantId, UserId,
 };
+use herald_events::EventPublisher;
 use herald_graph::{GraphError, Installation, Installer};
 use herald_store::{
     DeliveryRecord, InstallResolution, InstallWait, InstallWaits, ListFilter, OutboxStore, Outcome,
@@ -23,7 +24,7 @@ use herald_store::{
 
 use crate::PipelineError;
 use crate::expand::status_for_reference;
-use crate::send::{Delivered, Sender};
+use crate::send::{Delivered, Sender, outcome_event};
 
 /// What the sender needs to install the app for people.
 pub struct ProactiveInstall {
@@ -146,6 +147,12 @@ impl Sender {
                     conversation_id: chat_id,
                     service_url,
                 }
+            }
+            Err(GraphError::InstallationNotFound) => {
+                // Installed moments ago by another request: its conversationUpdate resumes
+                // this wait too (the sweep, if it never comes).
+                tracing::info!(tenant = %tenant, recipient = %recipient, "installation in progress; waiting for its conversationUpdate");
+                return Ok(Resolution::Done(Delivered::Installing));
             }
             Err(error) if error.is_retryable() && claimed.attempts < self.max_attempts => {
                 tracing::warn!(tenant = %tenant, recipient = %recipient, error = %error, "installation failed; will retry");
@@ -305,8 +312,13 @@ pub async fn resume_installed(
         service_url: reference.service_url.clone(),
     };
     let mut resumed = 0;
-    for wait in waits.waits_for(&reference.tenant_id, recipient).await? {
-        if waits.end_install(&wait, &resolution, clock.now()).await? {
+    let waiting = waits.waits_for(&reference.tenant_id, recipient).await?;
+    // Keys join ids with '#'; only this very person's waits are theirs.
+    for wait in waiting
+        .iter()
+        .filter(|w| w.tenant_id == reference.tenant_id && &w.recipient == recipient)
+    {
+        if waits.end_install(wait, &resolution, clock.now()).await? {
             tracing::info!(notification = %wait.notification_id, delivery = %wait.delivery_id, "installation arrived; delivery resumed");
             resumed += 1;
         }
@@ -319,6 +331,8 @@ pub struct InstallSweep {
     pub waits: Arc<dyn InstallWaits>,
     pub outbox: Arc<dyn OutboxStore>,
     pub references: Arc<dyn ReferenceStore>,
+    /// Where `installTimedOut` outcomes are announced, as the sender announces its own.
+    pub events: Arc<dyn EventPublisher>,
     pub clock: Arc<dyn Clock>,
     /// Installation attempts (each a Graph request and a wait) before `installTimedOut`.
     pub max_attempts: u32,
@@ -332,11 +346,13 @@ pub struct SweepReport {
     /// Given back to the sender to install again (a 409 then finds the chat).
     pub retried: usize,
     pub timed_out: usize,
+    /// Waits that could not be ended now (store errors); the next tick tries again.
+    pub failed: usize,
 }
 
 impl InstallSweep {
     /// Waits read per sweep at most; the rest wait for the next minute.
-    pub const BATCH: usize = 500;
+    pub const BATCH: usize = 200;
     /// Installation attempts before a delivery is recorded `installTimedOut`.
     pub const DEFAULT_ATTEMPTS: u32 = 3;
 
@@ -345,12 +361,14 @@ impl InstallSweep {
         waits: Arc<dyn InstallWaits>,
         outbox: Arc<dyn OutboxStore>,
         references: Arc<dyn ReferenceStore>,
+        events: Arc<dyn EventPublisher>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             waits,
             outbox,
             references,
+            events,
             clock,
             max_attempts: Self::DEFAULT_ATTEMPTS,
         }
@@ -358,25 +376,50 @@ impl InstallSweep {
 
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
-        let now = self.clock.now();
-        for wait in self.waits.due_waits(now, Self::BATCH).await? {
-            let resolution = self.resolution(&wait).await?;
-            if !self.waits.end_install(&wait, &resolution, now).await? {
-                continue;
-            }
-            match resolution {
-                InstallResolution::Resolved { .. } => report.resumed += 1,
-                InstallResolution::Retry { .. } => report.retried += 1,
-                InstallResolution::Finished(_) => report.timed_out += 1,
+        let mut timed_out = Vec::new();
+        for wait in self.waits.due_waits(self.clock.now(), Self::BATCH).await? {
+            // One wait that cannot be ended (its notification expired, a throttled write) must
+            // not hold up the others behind it.
+            match self.end(&wait).await {
+                Ok(Some(InstallResolution::Resolved { .. })) => report.resumed += 1,
+                Ok(Some(InstallResolution::Retry { .. })) => report.retried += 1,
+                Ok(Some(InstallResolution::Finished(outcome))) => {
+                    report.timed_out += 1;
+                    timed_out.push((wait, outcome));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    report.failed += 1;
+                    tracing::warn!(notification = %wait.notification_id, delivery = %wait.delivery_id, error = %e, "cannot end installation wait");
+                }
             }
         }
+        self.announce(&timed_out).await;
         if report != SweepReport::default() {
             tracing::info!(?report, "installation waits ended");
         }
         Ok(report)
     }
 
-    async fn resolution(&self, wait: &InstallWait) -> Result<InstallResolution, StoreError> {
+    /// Ends one wait; `None` if someone else ended it first.
+    async fn end(&self, wait: &InstallWait) -> Result<Option<InstallResolution>, StoreError> {
+        let delivery = self
+            .outbox
+            .get_delivery(&wait.notification_id, &wait.delivery_id)
+            .await?;
+        let resolution = self.resolution(wait, delivery.as_ref()).await?;
+        let ended = self
+            .waits
+            .end_install(wait, &resolution, self.clock.now())
+            .await?;
+        Ok(ended.then_some(resolution))
+    }
+
+    async fn resolution(
+        &self,
+        wait: &InstallWait,
+        delivery: Option<&DeliveryRecord>,
+    ) -> Result<InstallResolution, StoreError> {
         if let Some(reference) = self
             .references
             .find_personal(&wait.tenant_id, &wait.recipient)
@@ -388,11 +431,7 @@ impl InstallSweep {
                 service_url: reference.service_url,
             });
         }
-        let attempts = self
-            .outbox
-            .get_delivery(&wait.notification_id, &wait.delivery_id)
-            .await?
-            .map_or(u32::MAX, |d| d.attempts);
+        let attempts = delivery.map_or(u32::MAX, |d| d.attempts);
         let error = format!(
             "no installation event arrived by {} after installing the app through Graph",
             wait.deadline.to_rfc3339()
@@ -407,5 +446,28 @@ impl InstallSweep {
                 conversation_id: None,
             })
         })
+    }
+
+    async fn announce(&self, timed_out: &[(InstallWait, Outcome)]) {
+        let mut events = Vec::with_capacity(timed_out.len());
+        for (wait, outcome) in timed_out {
+            match self
+                .outbox
+                .get_delivery(&wait.notification_id, &wait.delivery_id)
+                .await
+            {
+                Ok(Some(delivery)) => {
+                    events.push(outcome_event(&delivery, outcome, self.clock.now()));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a timed-out delivery"),
+            }
+        }
+        for batch in events.chunks(herald_events::MAX_ENTRIES_PER_CALL) {
+            // The outcome is recorded per delivery; the event is a notification of it.
+            if let Err(e) = self.events.publish(batch).await {
+                tracing::error!(error = %e, count = batch.len(), "publishing installation timeouts failed");
+            }
+        }
     }
 }

@@ -281,29 +281,50 @@ fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
             team_id: TeamId::new(id("teamId")?).map_err(|e| typed("teamId", e))?,
         },
         "person" => Target::Person {
-            aad_object_id: AadObjectId::new(id("aadObjectId")?)
+            aad_object_id: AadObjectId::new(guid_or_as_is(&id("aadObjectId")?))
                 .map_err(|e| typed("aadObjectId", e))?,
-            tenant_id: TenantId::new(id("tenantId")?).map_err(|e| typed("tenantId", e))?,
+            tenant_id: TenantId::new(guid_or_as_is(&id("tenantId")?))
+                .map_err(|e| typed("tenantId", e))?,
         },
         "users" => Target::Users {
-            aad_object_ids: parse_ids(
-                object.get("aadObjectIds"),
-                "aadObjectIds",
-                AadObjectId::new,
-            )?,
-            tenant_id: TenantId::new(id("tenantId")?).map_err(|e| typed("tenantId", e))?,
+            aad_object_ids: parse_ids(object.get("aadObjectIds"), "aadObjectIds", |raw| {
+                let guid = lowercase_guid(&raw)
+                    .ok_or_else(|| "must be a Microsoft Entra object id (a GUID)".to_owned())?;
+                AadObjectId::new(guid).map_err(|e| e.to_string())
+            })?,
+            tenant_id: TenantId::new(guid_or_as_is(&id("tenantId")?))
+                .map_err(|e| typed("tenantId", e))?,
         },
         _ => Target::Conversations {
-            ids: parse_ids(object.get("ids"), "ids", ConversationId::new)?,
+            ids: parse_ids(object.get("ids"), "ids", |raw| {
+                ConversationId::new(raw).map_err(|e| e.to_string())
+            })?,
         },
     })
+}
+
+/// A GUID in Teams' own spelling (lowercase), as activities carry tenant and Entra object ids:
+/// ids given in capitals still match the stored installations.
+fn lowercase_guid(value: &str) -> Option<String> {
+    let value = value.trim();
+    let groups: Vec<&str> = value.split('-').collect();
+    let shape = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12]);
+    (shape
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit())))
+    .then(|| value.to_ascii_lowercase())
+}
+
+fn guid_or_as_is(value: &str) -> String {
+    lowercase_guid(value).unwrap_or_else(|| value.to_owned())
 }
 
 /// A target's list of ids (`ids`, `aadObjectIds`): non-empty, bounded, each valid, repeats dropped.
 fn parse_ids<T: Ord + Clone>(
     value: Option<&Value>,
     name: &str,
-    parse: impl Fn(String) -> Result<T, herald_domain::DomainError>,
+    parse: impl Fn(String) -> Result<T, String>,
 ) -> Result<Vec<T>, RequestError> {
     let invalid = |field: String, problem: String| RequestError::InvalidTarget {
         field: format!("target.{name}{field}"),
@@ -334,7 +355,7 @@ fn parse_ids<T: Ord + Clone>(
         let Value::String(raw) = item else {
             return Err(invalid(format!("[{i}]"), "must be a string".into()));
         };
-        let id = parse(raw.clone()).map_err(|e| invalid(format!("[{i}]"), e.to_string()))?;
+        let id = parse(raw.clone()).map_err(|e| invalid(format!("[{i}]"), e))?;
         // A repeated id would only be deduplicated later; keep the stored target minimal.
         if seen.insert(id.clone()) {
             ids.push(id);

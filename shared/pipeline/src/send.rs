@@ -328,29 +328,7 @@ impl Sender {
     }
 
     pub(crate) async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
-        let conversation = outcome
-            .conversation_id
-            .clone()
-            .or_else(|| delivery.conversation_id.clone());
-        let event = DeliveryEvent {
-            notification_id: delivery.notification_id.to_string(),
-            delivery_id: delivery.delivery_id.clone(),
-            tenant_id: delivery.tenant_id.clone(),
-            conversation_id: conversation,
-            conversation_type: delivery.conversation_type,
-            recipient_aad_object_id: delivery.recipient.clone(),
-            activity_id: outcome.activity_id.clone(),
-            error_code: (outcome.status != DeliveryStatus::Sent)
-                .then(|| outcome.status.as_str().to_owned()),
-            error_message: outcome.error.clone(),
-            attempts: Some(delivery.attempts),
-            at: self.clock.now(),
-        };
-        let event = match outcome.status {
-            DeliveryStatus::Sent => HeraldEvent::NotificationDelivered(event),
-            DeliveryStatus::Blocked => HeraldEvent::RecipientBlocked(event),
-            _ => HeraldEvent::NotificationFailed(event),
-        };
+        let event = outcome_event(delivery, outcome, self.clock.now());
         let full = {
             let mut buffer = self
                 .outcome_events
@@ -383,6 +361,36 @@ impl Sender {
         if let Err(e) = self.events.publish(batch).await {
             tracing::error!(error = %e, count = batch.len(), "publishing delivery outcomes failed");
         }
+    }
+}
+
+/// The event announcing a delivery's outcome (delivered, blocked, or failed with the status).
+pub(crate) fn outcome_event(
+    delivery: &DeliveryRecord,
+    outcome: &Outcome,
+    at: DateTime<Utc>,
+) -> HeraldEvent {
+    let event = DeliveryEvent {
+        notification_id: delivery.notification_id.to_string(),
+        delivery_id: delivery.delivery_id.clone(),
+        tenant_id: delivery.tenant_id.clone(),
+        conversation_id: outcome
+            .conversation_id
+            .clone()
+            .or_else(|| delivery.conversation_id.clone()),
+        conversation_type: delivery.conversation_type,
+        recipient_aad_object_id: delivery.recipient.clone(),
+        activity_id: outcome.activity_id.clone(),
+        error_code: (outcome.status != DeliveryStatus::Sent)
+            .then(|| outcome.status.as_str().to_owned()),
+        error_message: outcome.error.clone(),
+        attempts: Some(delivery.attempts),
+        at,
+    };
+    match outcome.status {
+        DeliveryStatus::Sent => HeraldEvent::NotificationDelivered(event),
+        DeliveryStatus::Blocked => HeraldEvent::RecipientBlocked(event),
+        _ => HeraldEvent::NotificationFailed(event),
     }
 }
 

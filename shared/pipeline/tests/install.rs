@@ -32,6 +32,7 @@ const CATALOG_APP: &str = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
 
 struct World {
     emulator: TeamsEmulator,
+    events: Arc<EmbeddedEventPublisher>,
     clock: Arc<ManualClock>,
     references: Arc<EmbeddedReferenceStore>,
     outbox: Arc<EmbeddedOutboxStore>,
@@ -80,11 +81,12 @@ impl World {
             timeout: Duration::minutes(10),
             default_service_url: ServiceUrl::parse(&emulator.service_url()).unwrap(),
         };
+        let events = Arc::new(EmbeddedEventPublisher::default());
         let sender = Sender::new(
             references.clone(),
             outbox.clone(),
             connector.clone(),
-            Arc::new(EmbeddedEventPublisher::default()),
+            events.clone(),
             clock.clone(),
             app,
         )
@@ -102,10 +104,12 @@ impl World {
                 outbox.clone(),
                 outbox.clone(),
                 references.clone(),
+                events.clone(),
                 clock.clone(),
             ),
             sender,
             emulator,
+            events,
             clock,
             references,
             outbox,
@@ -336,6 +340,17 @@ async fn after_its_attempts_a_wait_ends_as_install_timed_out() {
     assert_eq!(notification.count(DeliveryStatus::InstallTimedOut), 1);
     assert_eq!(notification.status(), NotificationStatus::Done);
     assert_eq!(world.sweep.sweep().await.unwrap(), SweepReport::default());
+    // Announced like the sender's own failures.
+    let failed: Vec<_> = world
+        .events
+        .recent()
+        .into_iter()
+        .filter(|e| e.detail_type == "herald.NotificationFailed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let detail: serde_json::Value = serde_json::from_str(&failed[0].detail).unwrap();
+    assert_eq!(detail["errorCode"], "installTimedOut");
+    assert_eq!(detail["recipientAadObjectId"], di.aad_object_id.as_str());
 }
 
 #[tokio::test]

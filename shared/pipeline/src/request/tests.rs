@@ -72,6 +72,20 @@ fn reads_every_target_kind() {
             },
         ),
         (
+            // Teams spells GUIDs in lowercase: capitals still match, and repeats go.
+            json!({"kind": "users", "tenantId": "0D9A32F0-1C3E-4C9B-9A57-6E1B3A4C5D6E",
+                   "aadObjectIds": ["A1B2C3D4-0000-4000-8000-00000000000A",
+                                    "a1b2c3d4-0000-4000-8000-00000000000a",
+                                    "5b649834-7412-4cce-9e69-176e95a394f5"]}),
+            Target::Users {
+                aad_object_ids: vec![
+                    AadObjectId::new("a1b2c3d4-0000-4000-8000-00000000000a").unwrap(),
+                    AadObjectId::new("5b649834-7412-4cce-9e69-176e95a394f5").unwrap(),
+                ],
+                tenant_id: TenantId::new("0d9a32f0-1c3e-4c9b-9a57-6e1b3a4c5d6e").unwrap(),
+            },
+        ),
+        (
             json!({"kind": "conversations", "ids": ["a:1", "19:g@thread.v2", "a:1"]}),
             Target::Conversations {
                 ids: vec![
@@ -105,6 +119,23 @@ fn every_target_error_names_its_field() {
         (json!({"kind": "type"}), "target.type"),
         (json!({"kind": "type", "type": "meeting"}), "target.type"),
         (json!({"kind": "tenant"}), "target.tenantId"),
+        (
+            json!({"kind": "users", "tenantId": "t"}),
+            "target.aadObjectIds",
+        ),
+        (
+            json!({"kind": "users", "tenantId": "t", "aadObjectIds": []}),
+            "target.aadObjectIds",
+        ),
+        (
+            json!({"kind": "users", "tenantId": "t",
+                   "aadObjectIds": ["5b649834-7412-4cce-9e69-176e95a394f5", ".."]}),
+            "target.aadObjectIds[1]",
+        ),
+        (
+            json!({"kind": "users", "aadObjectIds": ["5b649834-7412-4cce-9e69-176e95a394f5"]}),
+            "target.tenantId",
+        ),
         (
             json!({"kind": "tenant", "tenantId": " "}),
             "target.tenantId",
