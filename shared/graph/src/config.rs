@@ -174,7 +174,7 @@ impl GraphConfig {
                     return Err(invalid(
                         "HERALD_GRAPH_INSTALL_TIMEOUT_SECS",
                         &v,
-                        "expected a number of seconds, at least 10",
+                        "expected a number of seconds, at least 60",
                     ));
                 }
             };
