@@ -122,9 +122,20 @@ impl Sender {
             recipient: recipient.clone(),
             deadline: now + install.timeout,
         };
+        // Only this claim may start the installation: a sender that stalled past its lease has
+        // lost the delivery to another, which may have sent it already.
+        let Some(claimed_until) = claimed.lease_until else {
+            return Ok(Resolution::Done(Delivered::AlreadyDone));
+        };
         if !install
             .waits
-            .begin_install(&wait.notification_id, &wait.delivery_id, wait.deadline, now)
+            .begin_install(
+                &wait.notification_id,
+                &wait.delivery_id,
+                claimed_until,
+                wait.deadline,
+                now,
+            )
             .await?
         {
             return Ok(Resolution::Done(Delivered::AlreadyDone));

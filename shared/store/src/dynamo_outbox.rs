@@ -724,6 +724,7 @@ impl InstallWaits for DynamoOutboxStore {
         &self,
         notification: &NotificationId,
         delivery: &str,
+        claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -731,7 +732,10 @@ impl InstallWaits for DynamoOutboxStore {
         let Some(record) = self.get_delivery(notification, delivery).await? else {
             return Ok(false);
         };
-        if record.status != DeliveryStatus::Sending {
+        let lease_ms = claimed_until.timestamp_millis();
+        if record.status != DeliveryStatus::Sending
+            || record.lease_until.map(|l| l.timestamp_millis()) != Some(lease_ms)
+        {
             return Ok(false);
         }
         let Some(recipient) = record.recipient else {
@@ -753,8 +757,9 @@ impl InstallWaits for DynamoOutboxStore {
                 "SET #st = :installing, installDeadline = :deadline, updatedAt = :now \
                  REMOVE leaseUntil, leaseMs",
             )
-            .condition_expression("#st = :sending")
+            .condition_expression("#st = :sending AND leaseMs = :leaseMs")
             .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":leaseMs", n(lease_ms))
             .expression_attribute_values(":installing", s(DeliveryStatus::Installing.as_str()))
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
             .expression_attribute_values(":deadline", value(deadline)?)

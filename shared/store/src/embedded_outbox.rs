@@ -494,6 +494,7 @@ impl InstallWaits for EmbeddedOutboxStore {
         &self,
         notification: &NotificationId,
         delivery: &str,
+        claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -505,7 +506,9 @@ impl InstallWaits for EmbeddedOutboxStore {
                 let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Ok(false);
                 };
-                if record.status != DeliveryStatus::Sending {
+                if record.status != DeliveryStatus::Sending
+                    || record.lease_until != Some(claimed_until)
+                {
                     return Ok(false);
                 }
                 let Some(recipient) = record.recipient.clone() else {

@@ -377,13 +377,15 @@ pub enum InstallResolution {
 /// webhook, the sender and the scheduler's timeout sweep can race and only one of them wins.
 #[async_trait]
 pub trait InstallWaits: Send + Sync {
-    /// Turns a delivery this sender claimed (`sending`) into `installing` until `deadline`, and
-    /// records the wait where the webhook (by recipient) and the sweep (by deadline) find it.
-    /// Returns `false` if the delivery is not claimed any more.
+    /// Turns a delivery this sender claimed (`sending`, its lease `claimed_until`) into
+    /// `installing` until `deadline`, and records the wait where the webhook (by recipient) and
+    /// the sweep (by deadline) find it. Returns `false` if the delivery is not this claim's any
+    /// more (another sender took it over after the lease ran out).
     async fn begin_install(
         &self,
         notification: &NotificationId,
         delivery: &str,
+        claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;

@@ -501,7 +501,12 @@ async fn install(store: &dyn Outbox, d: &DeliveryRecord, deadline: DateTime<Utc>
         store.claim_delivery(id, did, at(1), at(61)).await.unwrap(),
         Claim::Claimed(_)
     ));
-    assert!(store.begin_install(id, did, deadline, at(2)).await.unwrap());
+    assert!(
+        store
+            .begin_install(id, did, at(61), deadline, at(2))
+            .await
+            .unwrap()
+    );
     wait_of(d, deadline)
 }
 
@@ -536,7 +541,12 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
     let (p0, p1) = (&people[0].delivery_id, &people[1].delivery_id);
 
     // Pending (not claimed): nothing happens.
-    assert!(!store.begin_install(&id, p0, at(600), at(2)).await.unwrap());
+    assert!(
+        !store
+            .begin_install(&id, p0, at(61), at(600), at(2))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.get_delivery(&id, p0).await.unwrap().unwrap(),
         people[0]
@@ -549,6 +559,36 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
         vec![]
     );
     assert_eq!(store.due_waits(at(100_000), 10).await.unwrap(), vec![]);
+
+    // A claim whose lease ran out and was taken over: only the new claim may install.
+    let p2 = &people[2].delivery_id;
+    assert!(matches!(
+        store.claim_delivery(&id, p2, at(1), at(61)).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    assert!(matches!(
+        store
+            .claim_delivery(&id, p2, at(70), at(130))
+            .await
+            .unwrap(),
+        Claim::Claimed(_)
+    ));
+    assert!(
+        !store
+            .begin_install(&id, p2, at(61), at(200_000), at(71))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_delivery(&id, p2).await.unwrap().unwrap().status,
+        DeliveryStatus::Sending
+    );
+    assert!(
+        store
+            .begin_install(&id, p2, at(130), at(200_000), at(71))
+            .await
+            .unwrap()
+    );
 
     // Claimed: installing until the deadline, the lease given up.
     let wait = install(&*store, &people[0], at(600)).await;
@@ -571,7 +611,12 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
     );
 
     // Installing already: no second wait, and a replayed trigger finds nothing to claim.
-    assert!(!store.begin_install(&id, p0, at(900), at(3)).await.unwrap());
+    assert!(
+        !store
+            .begin_install(&id, p0, at(61), at(900), at(3))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.get_delivery(&id, p0).await.unwrap().unwrap(), stored);
     assert_eq!(
         store.claim_delivery(&id, p0, at(4), at(64)).await.unwrap(),
@@ -590,7 +635,12 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    assert!(!store.begin_install(&id, p1, at(600), at(3)).await.unwrap());
+    assert!(
+        !store
+            .begin_install(&id, p1, at(61), at(600), at(3))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.get_delivery(&id, p1).await.unwrap().unwrap().status,
         DeliveryStatus::Sent
@@ -599,7 +649,7 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
     // No such delivery.
     assert!(
         !store
-            .begin_install(&id, "tenant-1|aad:nobody", at(600), at(3))
+            .begin_install(&id, "tenant-1|aad:nobody", at(61), at(600), at(3))
             .await
             .unwrap()
     );
@@ -611,7 +661,7 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
         Claim::Claimed(_)
     ));
     assert!(matches!(
-        store.begin_install(&id, c, at(600), at(3)).await,
+        store.begin_install(&id, c, at(61), at(600), at(3)).await,
         Err(StoreError::InvalidData(_))
     ));
     assert_eq!(
@@ -619,12 +669,12 @@ async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
         DeliveryStatus::Sending
     );
 
-    // Claimed deliveries count as pending; the installing one moved.
+    // Claimed deliveries count as pending; the installing ones moved.
     assert_eq!(
         counts(&*store, &id).await,
         counted(&[
-            (DeliveryStatus::Pending, 2),
-            (DeliveryStatus::Installing, 1),
+            (DeliveryStatus::Pending, 1),
+            (DeliveryStatus::Installing, 2),
             (DeliveryStatus::Sent, 1),
         ])
     );
