@@ -379,6 +379,7 @@ fn delivery_json(d: &DeliveryRecord) -> Value {
         "attempts": d.attempts,
         "activityId": d.activity_id,
         "error": d.error,
+        "installDeadline": d.install_deadline,
         "updatedAt": d.updated_at,
     })
 }
