@@ -92,6 +92,43 @@ fn wait_pk(tenant: &TenantId, recipient: &AadObjectId) -> String {
     format!("{INSTALL_WAIT_PK_PREFIX}{tenant}#{recipient}")
 }
 
+/// How an outcome changes a delivery item besides its status: `SET` clauses, `REMOVE`d
+/// attributes and the values they name (`#error` stands for `error`).
+struct OutcomeChanges {
+    sets: Vec<&'static str>,
+    removes: Vec<&'static str>,
+    values: Vec<(&'static str, AttributeValue)>,
+}
+
+fn outcome_changes(outcome: &Outcome) -> OutcomeChanges {
+    let mut changes = OutcomeChanges {
+        sets: Vec::new(),
+        removes: Vec::new(),
+        values: Vec::new(),
+    };
+    match &outcome.activity_id {
+        Some(id) => {
+            changes.sets.push("activityId = :activity");
+            changes.values.push((":activity", s(id)));
+        }
+        None => changes.removes.push("activityId"),
+    }
+    match &outcome.error {
+        Some(error) => {
+            changes.sets.push("#error = :error");
+            changes.values.push((":error", s(error)));
+        }
+        None => changes.removes.push("#error"),
+    }
+    if let Some(conversation) = &outcome.conversation_id {
+        changes.sets.push("conversationId = :conversation");
+        changes
+            .values
+            .push((":conversation", s(conversation.as_str())));
+    }
+    changes
+}
+
 /// The keys of a wait's two items: by recipient, and its due marker.
 fn wait_keys(wait: &InstallWait) -> [Item; 2] {
     [
@@ -556,8 +593,11 @@ impl OutboxStore for DynamoOutboxStore {
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let changes = outcome_changes(outcome);
         let mut sets = vec!["#st = :status", "updatedAt = :now"];
+        sets.extend(changes.sets);
         let mut removes = vec!["leaseUntil", "leaseMs"];
+        removes.extend(changes.removes);
         let mut request = self
             .client
             .update_item()
@@ -565,32 +605,12 @@ impl OutboxStore for DynamoOutboxStore {
             .set_key(Some(key(notification.as_str(), &delivery_sk(delivery))))
             .condition_expression("#st = :sending")
             .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#error", "error")
             .expression_attribute_values(":status", s(outcome.status.as_str()))
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
             .expression_attribute_values(":now", s(&now.to_rfc3339()));
-        match &outcome.activity_id {
-            Some(id) => {
-                sets.push("activityId = :activity");
-                request = request.expression_attribute_values(":activity", s(id));
-            }
-            None => removes.push("activityId"),
-        }
-        match &outcome.error {
-            Some(error) => {
-                sets.push("#error = :error");
-                request = request
-                    .expression_attribute_names("#error", "error")
-                    .expression_attribute_values(":error", s(error));
-            }
-            None => removes.push("#error"),
-        }
-        if outcome.error.is_none() {
-            request = request.expression_attribute_names("#error", "error");
-        }
-        if let Some(conversation) = &outcome.conversation_id {
-            sets.push("conversationId = :conversation");
-            request =
-                request.expression_attribute_values(":conversation", s(conversation.as_str()));
+        for (name, value) in changes.values {
+            request = request.expression_attribute_values(name, value);
         }
         let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
         match request.update_expression(expression).send().await {
@@ -899,24 +919,11 @@ impl InstallWaits for DynamoOutboxStore {
                         outcome.status
                     )));
                 }
-                match &outcome.activity_id {
-                    Some(id) => {
-                        sets.push("activityId = :activity");
-                        update = update.expression_attribute_values(":activity", s(id));
-                    }
-                    None => removes.push("activityId"),
-                }
-                match &outcome.error {
-                    Some(error) => {
-                        sets.push("#error = :error");
-                        update = update.expression_attribute_values(":error", s(error));
-                    }
-                    None => removes.push("#error"),
-                }
-                if let Some(conversation) = &outcome.conversation_id {
-                    sets.push("conversationId = :conversation");
-                    update = update
-                        .expression_attribute_values(":conversation", s(conversation.as_str()));
+                let changes = outcome_changes(outcome);
+                sets.extend(changes.sets);
+                removes.extend(changes.removes);
+                for (name, value) in changes.values {
+                    update = update.expression_attribute_values(name, value);
                 }
                 outcome.status
             }

@@ -365,13 +365,8 @@ impl OutboxStore for EmbeddedOutboxStore {
                 if record.status != DeliveryStatus::Sending {
                     return Ok(false);
                 }
-                record.status = outcome.status;
+                record.apply_outcome(&outcome);
                 record.lease_until = None;
-                record.activity_id.clone_from(&outcome.activity_id);
-                record.error.clone_from(&outcome.error);
-                if outcome.conversation_id.is_some() {
-                    record.conversation_id.clone_from(&outcome.conversation_id);
-                }
                 record.updated_at = now;
                 write_json(&mut table, &key, &record)?;
             }
@@ -653,14 +648,7 @@ impl InstallWaits for EmbeddedOutboxStore {
                         record.status = DeliveryStatus::Pending;
                         record.error = Some(error);
                     }
-                    InstallResolution::Finished(outcome) => {
-                        record.status = outcome.status;
-                        record.activity_id = outcome.activity_id;
-                        record.error = outcome.error;
-                        if outcome.conversation_id.is_some() {
-                            record.conversation_id = outcome.conversation_id;
-                        }
-                    }
+                    InstallResolution::Finished(outcome) => record.apply_outcome(&outcome),
                 }
                 record.install_deadline = None;
                 record.lease_until = None;

@@ -214,6 +214,16 @@ impl DeliveryRecord {
         format!("{tenant}|{conversation}")
     }
 
+    /// Records an outcome on the delivery (a sender's, or an installation's that ended).
+    pub(crate) fn apply_outcome(&mut self, outcome: &Outcome) {
+        self.status = outcome.status;
+        self.activity_id.clone_from(&outcome.activity_id);
+        self.error.clone_from(&outcome.error);
+        if outcome.conversation_id.is_some() {
+            self.conversation_id.clone_from(&outcome.conversation_id);
+        }
+    }
+
     /// The delivery id of a person known only by their Entra object id (installed through Graph).
     #[must_use]
     pub fn id_for_person(tenant: &TenantId, aad: &AadObjectId) -> String {
