@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{ConnectorConfig, teams_connector};
 use herald_domain::SystemClock;
 use herald_notify::{Notify, NotifyConfig};
 use herald_settings::Settings;
@@ -43,9 +43,7 @@ async fn main() -> Result<(), Error> {
         DynamoReferenceStore::new(dynamodb.clone(), &StoreConfig::from_lookup(lookup)?);
     let schedules = DynamoScheduleStore::new(dynamodb.clone(), schedules_table);
     let outbox = DynamoOutboxStore::new(dynamodb, outbox_table);
-    let connector = HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
-        .throttle(Limits::teams())
-        .retry(RetryPolicy::default());
+    let connector = teams_connector(&ConnectorConfig::from_lookup(lookup)?)?;
     let notify = Notify {
         references: Arc::new(references),
         outbox: Arc::new(outbox),

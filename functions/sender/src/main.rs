@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use chrono::{DateTime, Utc};
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{ConnectorConfig, teams_connector};
 use herald_domain::{BotAppId, SystemClock};
 use herald_events::{EventBridgePublisher, EventsConfig};
 use herald_pipeline::{Expander, ProactiveInstall, Sender};
@@ -29,11 +29,7 @@ async fn main() -> Result<(), Error> {
     let references = Arc::new(DynamoReferenceStore::new(dynamodb.clone(), &store_config));
     let outbox = Arc::new(DynamoOutboxStore::new(dynamodb, &config.outbox_table));
     let connector_config = ConnectorConfig::from_lookup(lookup)?;
-    let connector = Arc::new(
-        HttpConnector::new(&connector_config)?
-            .throttle(Limits::teams())
-            .retry(RetryPolicy::default()),
-    );
+    let connector = Arc::new(teams_connector(&connector_config)?);
     // HERALD_GRAPH_INSTALL: people without a personal chat get the app installed through Graph.
     let install =
         ProactiveInstall::from_lookup(lookup, &connector_config.credentials, outbox.clone())?;

@@ -12,8 +12,7 @@ use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use chrono::Utc;
 use herald_connector::{
-    Call, Connector, ConnectorConfig, ConnectorError, ConnectorExt, HttpConnector, Limits,
-    Operation, Response, RetryPolicy,
+    Call, Connector, ConnectorConfig, ConnectorError, Operation, Response, teams_connector,
 };
 use herald_domain::{
     AadObjectId, BotAppId, BotId, ConversationId, ConversationKey, ConversationReference,
@@ -78,10 +77,7 @@ impl World {
             ("HERALD_TRUSTED_SERVICE_HOSTS", self.emulator.host_port()),
         ]);
         let config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
-        HttpConnector::new(&config)
-            .unwrap()
-            .throttle(Limits::teams())
-            .retry(RetryPolicy::default())
+        teams_connector(&config).unwrap()
     }
 
     fn function(&self, connector: Arc<dyn Connector>, concurrency: usize) -> SenderFunction {

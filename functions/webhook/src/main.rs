@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use herald_connector::inbound::JwtValidator;
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{ConnectorConfig, teams_connector};
 use herald_domain::SystemClock;
 use herald_events::{EventBridgePublisher, EventsConfig};
 use herald_settings::Settings;
@@ -36,9 +36,7 @@ async fn main() -> Result<(), Error> {
             Arc::new(DynamoOutboxStore::new(dynamodb.clone(), table)) as Arc<dyn InstallWaits>
         });
     let schedules = DynamoScheduleStore::new(dynamodb, schedules_table);
-    let connector = HttpConnector::new(&ConnectorConfig::from_lookup(lookup)?)?
-        .throttle(Limits::teams())
-        .retry(RetryPolicy::default());
+    let connector = teams_connector(&ConnectorConfig::from_lookup(lookup)?)?;
     let events = EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&aws),
         EventsConfig::from_lookup(lookup)?,

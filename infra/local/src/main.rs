@@ -18,9 +18,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use herald_connector::inbound::JwtValidator;
-use herald_connector::{
-    Connector, ConnectorConfig, ConnectorExt, Credentials, HttpConnector, Limits, RetryPolicy,
-};
+use herald_connector::{Connector, ConnectorConfig, Credentials, teams_connector};
 use herald_domain::{BotAppId, Clock, SystemClock};
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
 use herald_notify::{Notify, NotifyConfig};
@@ -134,11 +132,7 @@ fn identity() -> Result<Identity, BoxError> {
         let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, env))?;
         (config, InboundAuth::BotFramework(validator))
     };
-    let connector = Arc::new(
-        HttpConnector::new(&connector_config)?
-            .throttle(Limits::teams())
-            .retry(RetryPolicy::default()),
-    );
+    let connector = Arc::new(teams_connector(&connector_config)?);
     Ok(Identity {
         webhook,
         auth,

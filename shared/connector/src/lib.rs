@@ -40,6 +40,15 @@ pub use retry::{Retry, RetryPolicy};
 pub use throttle::{Clock, Decision, Limiter, Limits, ManualClock, Throttle, TokioClock, Window};
 pub use token::{AccessToken, TokenError, TokenProvider};
 
+/// The connector every Herald function sends with: HTTP, paced to Teams' limits, retried.
+pub fn teams_connector(
+    config: &ConnectorConfig,
+) -> Result<Retry<Throttle<HttpConnector>>, ConfigError> {
+    Ok(HttpConnector::new(config)?
+        .throttle(Limits::teams())
+        .retry(RetryPolicy::default()))
+}
+
 /// Stacks the layers on any connector: `http.throttle(limits).retry(policy)`.
 pub trait ConnectorExt: Connector + Sized {
     /// Retries retryable failures per `policy`.

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, TimeZone as _, Utc};
-use herald_connector::{
-    ConnectorConfig, ConnectorExt, Deadline, HttpConnector, Limits, RetryPolicy,
-};
+use herald_connector::{ConnectorConfig, Deadline, teams_connector};
 use herald_domain::{
     AadObjectId, BotAppId, BotId, Clock, ConversationId, ConversationReference, ConversationType,
     DeliveryStatus, ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
@@ -58,12 +56,7 @@ impl World {
             ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
         ]);
         let connector_config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
-        let connector = Arc::new(
-            HttpConnector::new(&connector_config)
-                .unwrap()
-                .throttle(Limits::teams())
-                .retry(RetryPolicy::default()),
-        );
+        let connector = Arc::new(teams_connector(&connector_config).unwrap());
         let graph = GraphConfig::new(teams_app_id, herald_connector::Cloud::Public)
             .base_url(emulator.graph_base_url().parse().unwrap())
             .token_url(emulator.graph_token_url());
