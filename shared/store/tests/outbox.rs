@@ -1148,6 +1148,47 @@ async fn embedded_feed_hands_back_resolved_and_retried_deliveries() {
     );
 }
 
+/// Both stores, after the leftovers of `leftover` (a wait whose delivery is gone) were planted
+/// beside the live `wait`: ending the leftover changes nothing and removes only its items.
+async fn leftovers_go_quietly(store: &dyn Outbox, wait: &InstallWait, leftover: &InstallWait) {
+    let mut found = store
+        .waits_for(&wait.tenant_id, &wait.recipient)
+        .await
+        .unwrap();
+    found.sort_by_key(|w| w.deadline);
+    assert_eq!(found, vec![wait.clone(), leftover.clone()]);
+    let timed_out = finished(DeliveryStatus::InstallTimedOut, "timed out");
+    assert!(
+        !store
+            .end_install(leftover, &timed_out, at(701))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .waits_for(&wait.tenant_id, &wait.recipient)
+            .await
+            .unwrap(),
+        vec![wait.clone()]
+    );
+    assert_eq!(
+        store.due_waits(at(1000), 10).await.unwrap(),
+        vec![wait.clone()]
+    );
+}
+
+/// Both stores, after unreadable wait items were planted: an error, not a silently skipped wait.
+async fn unreadable_waits_are_errors(store: &dyn Outbox, wait: &InstallWait) {
+    assert!(matches!(
+        store.waits_for(&wait.tenant_id, &wait.recipient).await,
+        Err(StoreError::InvalidData(_))
+    ));
+    assert!(matches!(
+        store.due_waits(at(1000), 10).await,
+        Err(StoreError::InvalidData(_))
+    ));
+}
+
 fn due_sk(wait: &InstallWait) -> String {
     format!(
         "{:015}#{}#{}",
@@ -1237,30 +1278,7 @@ async fn dynamodb_wait_items_layout_leftovers_and_corruption() {
             .await
             .unwrap();
     }
-    let mut found = store
-        .waits_for(&wait.tenant_id, &wait.recipient)
-        .await
-        .unwrap();
-    found.sort_by_key(|w| w.deadline);
-    assert_eq!(found, vec![wait.clone(), leftover.clone()]);
-    let timed_out = finished(DeliveryStatus::InstallTimedOut, "timed out");
-    assert!(
-        !store
-            .end_install(&leftover, &timed_out, at(701))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .waits_for(&wait.tenant_id, &wait.recipient)
-            .await
-            .unwrap(),
-        vec![wait.clone()]
-    );
-    assert_eq!(
-        store.due_waits(at(1000), 10).await.unwrap(),
-        vec![wait.clone()]
-    );
+    leftovers_go_quietly(&store, &wait, &leftover).await;
     assert_eq!(
         get(format!("{gone}"), "#notification".to_owned()).await,
         None
@@ -1290,14 +1308,7 @@ async fn dynamodb_wait_items_layout_leftovers_and_corruption() {
             .await
             .unwrap();
     }
-    assert!(matches!(
-        store.waits_for(&wait.tenant_id, &wait.recipient).await,
-        Err(StoreError::InvalidData(_))
-    ));
-    assert!(matches!(
-        store.due_waits(at(1000), 10).await,
-        Err(StoreError::InvalidData(_))
-    ));
+    unreadable_waits_are_errors(&store, &wait).await;
 }
 
 #[tokio::test]
@@ -1334,30 +1345,7 @@ async fn embedded_wait_leftovers_and_corruption() {
         ("installDue", due_sk(&leftover), json),
     ]);
     let store = EmbeddedOutboxStore::open(dir.path()).unwrap();
-    let mut found = store
-        .waits_for(&wait.tenant_id, &wait.recipient)
-        .await
-        .unwrap();
-    found.sort_by_key(|w| w.deadline);
-    assert_eq!(found, vec![wait.clone(), leftover.clone()]);
-    let timed_out = finished(DeliveryStatus::InstallTimedOut, "timed out");
-    assert!(
-        !store
-            .end_install(&leftover, &timed_out, at(701))
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .waits_for(&wait.tenant_id, &wait.recipient)
-            .await
-            .unwrap(),
-        vec![wait.clone()]
-    );
-    assert_eq!(
-        store.due_waits(at(1000), 10).await.unwrap(),
-        vec![wait.clone()]
-    );
+    leftovers_go_quietly(&store, &wait, &leftover).await;
     assert_eq!(store.get_notification(&gone).await.unwrap(), None);
     drop(store);
 
@@ -1374,14 +1362,7 @@ async fn embedded_wait_leftovers_and_corruption() {
         ),
     ]);
     let store = EmbeddedOutboxStore::open(dir.path()).unwrap();
-    assert!(matches!(
-        store.waits_for(&wait.tenant_id, &wait.recipient).await,
-        Err(StoreError::InvalidData(_))
-    ));
-    assert!(matches!(
-        store.due_waits(at(1000), 10).await,
-        Err(StoreError::InvalidData(_))
-    ));
+    unreadable_waits_are_errors(&store, &wait).await;
 }
 
 macro_rules! contract {
