@@ -387,16 +387,19 @@ impl InstallSweep {
 
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let mut report = SweepReport::default();
-        let mut timed_out = Vec::new();
+        let mut events = Vec::new();
         for wait in self.waits.due_waits(self.clock.now(), Self::BATCH).await? {
             // One wait that cannot be ended (its notification expired, a throttled write) must
             // not hold up the others behind it.
             match self.end(&wait).await {
-                Ok(Some(InstallResolution::Resolved { .. })) => report.resumed += 1,
-                Ok(Some(InstallResolution::Retry { .. })) => report.retried += 1,
-                Ok(Some(InstallResolution::Finished(outcome))) => {
+                Ok(Some((InstallResolution::Resolved { .. }, _))) => report.resumed += 1,
+                Ok(Some((InstallResolution::Retry { .. }, _))) => report.retried += 1,
+                Ok(Some((InstallResolution::Finished(outcome), delivery))) => {
                     report.timed_out += 1;
-                    timed_out.push((wait, outcome));
+                    // Announced like the sender's own failures.
+                    if let Some(delivery) = delivery {
+                        events.push(outcome_event(&delivery, &outcome, self.clock.now()));
+                    }
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -405,15 +408,23 @@ impl InstallSweep {
                 }
             }
         }
-        self.announce(&timed_out).await;
+        for batch in events.chunks(herald_events::MAX_ENTRIES_PER_CALL) {
+            // The outcome is recorded per delivery; the event is a notification of it.
+            if let Err(e) = self.events.publish(batch).await {
+                tracing::error!(error = %e, count = batch.len(), "publishing installation timeouts failed");
+            }
+        }
         if report != SweepReport::default() {
             tracing::info!(?report, "installation waits ended");
         }
         Ok(report)
     }
 
-    /// Ends one wait; `None` if someone else ended it first.
-    async fn end(&self, wait: &InstallWait) -> Result<Option<InstallResolution>, StoreError> {
+    /// Ends one wait, with the delivery as it was; `None` if someone else ended it first.
+    async fn end(
+        &self,
+        wait: &InstallWait,
+    ) -> Result<Option<(InstallResolution, Option<DeliveryRecord>)>, StoreError> {
         let delivery = self
             .outbox
             .get_delivery(&wait.notification_id, &wait.delivery_id)
@@ -423,7 +434,7 @@ impl InstallSweep {
             .waits
             .end_install(wait, &resolution, self.clock.now())
             .await?;
-        Ok(ended.then_some(resolution))
+        Ok(ended.then_some((resolution, delivery)))
     }
 
     async fn resolution(
@@ -457,28 +468,5 @@ impl InstallSweep {
                 conversation_id: None,
             })
         })
-    }
-
-    async fn announce(&self, timed_out: &[(InstallWait, Outcome)]) {
-        let mut events = Vec::with_capacity(timed_out.len());
-        for (wait, outcome) in timed_out {
-            match self
-                .outbox
-                .get_delivery(&wait.notification_id, &wait.delivery_id)
-                .await
-            {
-                Ok(Some(delivery)) => {
-                    events.push(outcome_event(&delivery, outcome, self.clock.now()));
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read a timed-out delivery"),
-            }
-        }
-        for batch in events.chunks(herald_events::MAX_ENTRIES_PER_CALL) {
-            // The outcome is recorded per delivery; the event is a notification of it.
-            if let Err(e) = self.events.publish(batch).await {
-                tracing::error!(error = %e, count = batch.len(), "publishing installation timeouts failed");
-            }
-        }
     }
 }
