@@ -6,7 +6,7 @@
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// The keys the API accepts, as SHA-256 digests.
 #[derive(Clone)]

@@ -1,8 +1,7 @@
 use std::time::Duration;
 
-use thiserror::Error;
-
 use crate::auth::ApiKeys;
+use crate::error::ConfigError;
 
 /// The notify API's settings, from the environment.
 #[derive(Debug, Clone)]
@@ -24,16 +23,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_RETENTION_DAYS: i64 = 30;
 pub const DEFAULT_EDIT_CONCURRENCY: usize = 8;
 pub const DEFAULT_EDIT_DEADLINE: Duration = Duration::from_secs(20);
-
-#[derive(Debug, Error)]
-pub enum ConfigError {
-    #[error(
-        "no API key is configured: set HERALD_API_KEY_SHA256 (comma-separated SHA-256 hex digests) or HERALD_API_KEY"
-    )]
-    NoApiKey,
-    #[error("{name} is invalid: {problem}")]
-    Invalid { name: &'static str, problem: String },
-}
 
 impl NotifyConfig {
     /// Reads the keys (required) and the optional tuning variables through `lookup`.

@@ -13,7 +13,11 @@ use herald_store::{DeliveryRecord, NotificationId, PageRequest};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use crate::{HttpReply, Notify};
+use axum::http::StatusCode;
+use herald_http::ApiError;
+
+use crate::Notify;
+use crate::error::store_error;
 
 /// Deliveries read per page while editing.
 const PAGE: u32 = 100;
@@ -65,10 +69,16 @@ pub(crate) async fn run(
     notify: &Notify,
     id: &NotificationId,
     edit: Edit<'_>,
-) -> Result<Report, HttpReply> {
+) -> Result<Report, ApiError> {
     let activity = match edit {
         Edit::Update(value) => Some(serde_json::from_value::<Activity>(value.clone()).map_err(
-            |e| HttpReply::error(400, "InvalidMessage", format!("not an activity: {e}")),
+            |e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidMessage",
+                    format!("not an activity: {e}"),
+                )
+            },
         )?),
         Edit::Delete => None,
     };
@@ -83,7 +93,7 @@ pub(crate) async fn run(
             .outbox
             .list_deliveries(id, Some(DeliveryStatus::Sent), &request)
             .await
-            .map_err(|e| HttpReply::store(&e))?;
+            .map_err(|e| store_error(&e))?;
         let copies: Vec<DeliveryRecord> = page
             .items
             .into_iter()

@@ -20,7 +20,7 @@ use herald_domain::SystemClock;
 use herald_notify::{Notify, NotifyConfig};
 use herald_settings::Settings;
 use herald_store::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, StoreConfig};
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -52,28 +52,5 @@ async fn main() -> Result<(), Error> {
         clock: Arc::new(SystemClock),
         config,
     };
-    run(service_fn(|request: Request| handle(&notify, request))).await
-}
-
-async fn handle(notify: &Notify, request: Request) -> Result<Response<Body>, Error> {
-    let authorization = request
-        .headers()
-        .get(lambda_http::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let reply = notify
-        .handle(
-            request.method().as_str(),
-            request.uri().path(),
-            request.uri().query(),
-            authorization,
-            request.body().as_ref(),
-        )
-        .await;
-    if reply.status == 204 {
-        return Ok(Response::builder().status(204).body(Body::Empty)?);
-    }
-    Ok(Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json")
-        .body(Body::Text(reply.body.to_string()))?)
+    run(herald_notify::router(Arc::new(notify))).await
 }

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use herald_store::{Cursor, PageRequest};
 
-use crate::HttpReply;
+use herald_http::ApiError;
+
+use crate::error::invalid as invalid_field;
 
 /// Items per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -15,12 +17,12 @@ pub const MAX_LIMIT: u32 = 1000;
 #[derive(Debug, Default)]
 pub(crate) struct Query(BTreeMap<String, String>);
 
-fn invalid(name: &str, message: String) -> HttpReply {
-    HttpReply::field_error(400, "InvalidParameter", name, message)
+fn invalid(name: &str, message: String) -> ApiError {
+    invalid_field("InvalidParameter", name, message)
 }
 
 impl Query {
-    pub(crate) fn parse(raw: &str) -> Result<Self, HttpReply> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, ApiError> {
         let mut params = BTreeMap::new();
         for (name, value) in url::form_urlencoded::parse(raw.as_bytes()) {
             if params.insert(name.to_string(), value.to_string()).is_some() {
@@ -31,7 +33,7 @@ impl Query {
     }
 
     /// Refuses parameters the route does not know, so a misspelt filter is not silently ignored.
-    pub(crate) fn only(&self, known: &[&str]) -> Result<(), HttpReply> {
+    pub(crate) fn only(&self, known: &[&str]) -> Result<(), ApiError> {
         match self.0.keys().find(|k| !known.contains(&k.as_str())) {
             Some(unknown) => Err(invalid(
                 unknown,
@@ -56,7 +58,7 @@ impl Query {
         &self,
         name: &str,
         expected: &str,
-    ) -> Result<Option<T>, HttpReply> {
+    ) -> Result<Option<T>, ApiError> {
         self.get(name)
             .map(|v| {
                 v.parse::<T>().map_err(|_| {
@@ -70,7 +72,7 @@ impl Query {
     }
 
     /// `cursor` and `limit`.
-    pub(crate) fn page(&self) -> Result<PageRequest, HttpReply> {
+    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = self
             .value::<u32>("limit", &format!("a number from 1 to {MAX_LIMIT}"))?
             .unwrap_or(DEFAULT_LIMIT);

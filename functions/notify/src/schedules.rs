@@ -4,14 +4,21 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use herald_domain::{Target, TimeZone};
-use herald_pipeline::request::{NotifyRequest, RequestError};
+use herald_pipeline::request::NotifyRequest;
 use herald_schedule::{Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, upcoming};
 use herald_scheduler::{first_fire, schedule_zone};
 use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
 
-use crate::query::Query;
-use crate::{HttpReply, Notify};
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use herald_http::{ApiError, Reply};
+
+use crate::Notify;
+use crate::error::{invalid, request_error, status, store_error};
+use crate::extract::{Id, Json, Params};
 
 /// Fires a preview lists when `count` is not given.
 pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
@@ -37,21 +44,23 @@ const PATCH_FIELDS: [&str; 8] = [
     "version",
 ];
 
-fn rule_error(e: &RuleError) -> HttpReply {
-    HttpReply::field_error(400, "InvalidSchedule", e.field(), e.to_string())
+fn rule_error(e: &RuleError) -> ApiError {
+    invalid("InvalidSchedule", e.field(), e.to_string())
 }
 
-fn invalid_request(field: &str, message: impl Into<String>) -> HttpReply {
-    HttpReply::field_error(400, "InvalidRequest", field, message)
+fn invalid_request(field: &str, message: impl Into<String>) -> ApiError {
+    invalid("InvalidRequest", field, message)
 }
 
-fn not_found(id: &str) -> HttpReply {
-    HttpReply::error(404, "ScheduleNotFound", format!("no schedule {id:?}"))
+fn not_found(id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "ScheduleNotFound",
+        format!("no schedule {id:?}"),
+    )
 }
 
-fn body_object(body: &[u8], known: &[&str]) -> Result<Map<String, Value>, HttpReply> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| HttpReply::from_request_error(&RequestError::InvalidJson(e.to_string())))?;
+fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(object) = value else {
         return Err(invalid_request("", "the body must be a JSON object"));
     };
@@ -65,10 +74,7 @@ fn body_object(body: &[u8], known: &[&str]) -> Result<Map<String, Value>, HttpRe
 }
 
 /// Validates `target` and `message` exactly as `POST /api/notify` does, rendering the activity.
-fn notify_part(
-    target: Option<&Value>,
-    message: Option<&Value>,
-) -> Result<NotifyRequest, HttpReply> {
+fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<NotifyRequest, ApiError> {
     let mut part = Map::new();
     if let Some(target) = target {
         part.insert("target".into(), target.clone());
@@ -76,12 +82,12 @@ fn notify_part(
     if let Some(message) = message {
         part.insert("message".into(), message.clone());
     }
-    NotifyRequest::from_json(&Value::Object(part)).map_err(|e| HttpReply::from_request_error(&e))
+    NotifyRequest::from_json(&Value::Object(part)).map_err(|e| request_error(&e))
 }
 
 /// `timeZone: "recipient"` reads each recipient's zone from the stored installation, through the
 /// zone index of a listing; only targets expanded by listing installations have one.
-fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), HttpReply> {
+fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
     let listing = match target {
         Target::All | Target::Type { .. } | Target::Tenant { .. } => true,
         Target::Team { channel, .. } => channel == "*",
@@ -91,8 +97,7 @@ fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), Htt
         | Target::Conversations { .. } => false,
     };
     if zone == ScheduleZone::Recipient && !listing {
-        return Err(HttpReply::field_error(
-            400,
+        return Err(invalid(
             "InvalidTarget",
             "target",
             "target: timeZone \"recipient\" fires in each recipient's own zone, which Herald keeps \
@@ -105,7 +110,7 @@ fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), Htt
 }
 
 /// A rule that will never fire again is refused, naming what ended it.
-fn never_fires(rule: &ScheduleRule) -> HttpReply {
+fn never_fires(rule: &ScheduleRule) -> ApiError {
     let (field, message) = match rule.recurrence {
         Recurrence::Once { .. } => (
             "recurrence.at",
@@ -117,7 +122,7 @@ fn never_fires(rule: &ScheduleRule) -> HttpReply {
         ),
         _ => ("recurrence", "the schedule would never fire"),
     };
-    HttpReply::field_error(400, "InvalidSchedule", field, message)
+    invalid("InvalidSchedule", field, message)
 }
 
 fn instant(at: Option<DateTime<Utc>>) -> Value {
@@ -149,11 +154,11 @@ pub(crate) fn schedule_json(record: &ScheduleRecord) -> Value {
     })
 }
 
-fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, HttpReply> {
+fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
     schedule_zone(record).ok_or_else(|| {
         tracing::error!(schedule = %record.id, zone = %record.time_zone, "unreadable stored zone");
-        HttpReply::error(
-            500,
+        ApiError::new(
+            status(500),
             "InvalidStoredSchedule",
             format!(
                 "the stored timeZone {:?} is not readable; PATCH a new timeZone",
@@ -164,245 +169,250 @@ fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, HttpReply> {
 }
 
 impl Notify {
-    async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, HttpReply> {
+    async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
             .await
-            .map_err(|e| HttpReply::store(&e))?
+            .map_err(|e| store_error(&e))?
             .ok_or_else(|| not_found(id))
-    }
-
-    /// `POST /api/schedules`.
-    pub(crate) async fn create_schedule(&self, body: &[u8]) -> Result<HttpReply, HttpReply> {
-        let object = body_object(body, &CREATE_FIELDS)?;
-        let request = notify_part(object.get("target"), object.get("message"))?;
-        let rule =
-            ScheduleRule::from_json(&Value::Object(object.clone())).map_err(|e| rule_error(&e))?;
-        let zone = ScheduleZone::from_json(object.get("timeZone").unwrap_or(&Value::Null))
-            .map_err(|e| rule_error(&e))?;
-        check_zone_fits_target(zone, &request.target)?;
-        let now = self.clock.now();
-        let next_fire = first_fire(&rule, zone, now).ok_or_else(|| never_fires(&rule))?;
-        let record = ScheduleRecord {
-            id: ScheduleId::random(),
-            rule,
-            time_zone: zone.to_string(),
-            target: request.target,
-            message: object.get("message").cloned().unwrap_or_default(),
-            activity: request.activity,
-            paused: false,
-            next_fire: Some(next_fire),
-            last_fire: None,
-            fired: 0,
-            missed: 0,
-            owner: None,
-            label: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
-        self.schedules
-            .create_schedule(&record)
-            .await
-            .map_err(|e| HttpReply::store(&e))?;
-        tracing::info!(schedule = %record.id, zone = %record.time_zone, next = %next_fire, "schedule created");
-        Ok(HttpReply::json(201, schedule_json(&record)))
-    }
-
-    /// `GET /api/schedules`.
-    pub(crate) async fn list_schedules(&self, query: &Query) -> Result<HttpReply, HttpReply> {
-        query.only(&["cursor", "limit"])?;
-        let page = query.page()?;
-        let page = self
-            .schedules
-            .list_schedules(&page)
-            .await
-            .map_err(|e| HttpReply::store(&e))?;
-        let items: Vec<Value> = page.items.iter().map(schedule_json).collect();
-        Ok(HttpReply::json(
-            200,
-            json!({"items": items, "nextCursor": page.next_cursor}),
-        ))
-    }
-
-    /// `GET /api/schedules/{id}`.
-    pub(crate) async fn get_schedule(&self, id: &str) -> Result<HttpReply, HttpReply> {
-        let record = self.load_schedule(id).await?;
-        Ok(HttpReply::json(200, schedule_json(&record)))
-    }
-
-    /// `PATCH /api/schedules/{id}`: pause, resume, or change any part; the next fire is worked
-    /// out again from now, and the write is conditional on the version read.
-    pub(crate) async fn patch_schedule(
-        &self,
-        id: &str,
-        body: &[u8],
-    ) -> Result<HttpReply, HttpReply> {
-        let object = body_object(body, &PATCH_FIELDS)?;
-        if object.is_empty() {
-            return Err(invalid_request(
-                "",
-                format!("nothing to change: give one of {}", PATCH_FIELDS.join(", ")),
-            ));
-        }
-        let expected_version = match object.get("version") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| {
-                invalid_request(
-                    "version",
-                    "version must be the schedule's version, a number",
-                )
-            })?),
-        };
-        let paused = match object.get("paused") {
-            None | Some(Value::Null) => None,
-            Some(Value::Bool(b)) => Some(*b),
-            Some(_) => return Err(invalid_request("paused", "paused must be true or false")),
-        };
-        let mut record = self.load_schedule(id).await?;
-        if let Some(expected) = expected_version
-            && expected != record.version
-        {
-            return Err(conflict(&record));
-        }
-        if object.contains_key("target") || object.contains_key("message") {
-            let current_target = serde_json::to_value(&record.target).unwrap_or_default();
-            let message = object.get("message").unwrap_or(&record.message).clone();
-            let request = notify_part(
-                Some(object.get("target").unwrap_or(&current_target)),
-                Some(&message),
-            )?;
-            record.target = request.target;
-            record.activity = request.activity;
-            record.message = message;
-        }
-        if ["recurrence", "startDate", "endDate"]
-            .iter()
-            .any(|k| object.contains_key(*k))
-        {
-            let mut merged = match serde_json::to_value(record.rule) {
-                Ok(Value::Object(current)) => current,
-                _ => Map::new(),
-            };
-            for key in ["recurrence", "startDate", "endDate"] {
-                if let Some(value) = object.get(key) {
-                    merged.insert(key.into(), value.clone());
-                }
-            }
-            record.rule =
-                ScheduleRule::from_json(&Value::Object(merged)).map_err(|e| rule_error(&e))?;
-        }
-        let zone = match object.get("timeZone") {
-            Some(value) => ScheduleZone::from_json(value).map_err(|e| rule_error(&e))?,
-            None => stored_zone(&record)?,
-        };
-        check_zone_fits_target(zone, &record.target)?;
-        record.time_zone = zone.to_string();
-        if let Some(paused) = paused {
-            record.paused = paused;
-        }
-        let now = self.clock.now();
-        let next = first_fire(&record.rule, zone, now);
-        if !record.paused && next.is_none() {
-            return Err(never_fires(&record.rule));
-        }
-        // Paused schedules have no next fire; resuming starts again from now (no catch-up).
-        record.next_fire = if record.paused { None } else { next };
-        record.version += 1;
-        record.updated_at = now;
-        let written = self
-            .schedules
-            .update_schedule(&record)
-            .await
-            .map_err(|e| HttpReply::store(&e))?;
-        if !written {
-            return Err(conflict(&record));
-        }
-        tracing::info!(schedule = %record.id, paused = record.paused, next = ?record.next_fire, "schedule changed");
-        Ok(HttpReply::json(200, schedule_json(&record)))
-    }
-
-    /// `DELETE /api/schedules/{id}`.
-    pub(crate) async fn delete_schedule(&self, id: &str) -> Result<HttpReply, HttpReply> {
-        let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
-        let deleted = self
-            .schedules
-            .delete_schedule(&parsed)
-            .await
-            .map_err(|e| HttpReply::store(&e))?;
-        if !deleted {
-            return Err(not_found(id));
-        }
-        tracing::info!(schedule = %parsed, "schedule deleted");
-        Ok(HttpReply::json(204, Value::Null))
-    }
-
-    /// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`: the next fires from now, each in
-    /// UTC and local time.
-    pub(crate) async fn preview_schedule(
-        &self,
-        id: &str,
-        query: &Query,
-    ) -> Result<HttpReply, HttpReply> {
-        query.only(&["count", "timeZone"])?;
-        let count = query
-            .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
-            .unwrap_or(DEFAULT_PREVIEW_COUNT);
-        if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
-            return Err(HttpReply::field_error(
-                400,
-                "InvalidParameter",
-                "count",
-                format!(
-                    "count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"
-                ),
-            ));
-        }
-        let asked: Option<TimeZone> =
-            query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
-        let record = self.load_schedule(id).await?;
-        let zone = match (stored_zone(&record)?, asked) {
-            (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
-            (ScheduleZone::Recipient, None) => {
-                return Err(HttpReply::field_error(
-                    400,
-                    "InvalidParameter",
-                    "timeZone",
-                    "timeZone is required: this schedule fires at each recipient's own local time, \
-                     so say whose (an IANA zone name such as Europe/Berlin)",
-                ));
-            }
-            (ScheduleZone::Fixed(zone), Some(_)) => {
-                return Err(HttpReply::field_error(
-                    400,
-                    "InvalidParameter",
-                    "timeZone",
-                    format!(
-                        "timeZone applies only to schedules with timeZone \"recipient\"; this one fires in {zone}"
-                    ),
-                ));
-            }
-        };
-        let count = usize::try_from(count).unwrap_or(usize::MAX);
-        let fires: Vec<Fire> = upcoming(&record.rule, zone, self.clock.now())
-            .take(count)
-            .collect();
-        Ok(HttpReply::json(
-            200,
-            json!({
-                "id": record.id,
-                "timeZone": zone.name(),
-                "paused": record.paused,
-                "fires": serde_json::to_value(&fires).unwrap_or_default(),
-            }),
-        ))
     }
 }
 
-fn conflict(record: &ScheduleRecord) -> HttpReply {
-    HttpReply::error(
-        409,
+/// `POST /api/schedules`.
+pub(crate) async fn create(
+    State(notify): State<Arc<Notify>>,
+    Json(body): Json,
+) -> Result<Reply, ApiError> {
+    let object = body_object(body, &CREATE_FIELDS)?;
+    let request = notify_part(object.get("target"), object.get("message"))?;
+    let rule =
+        ScheduleRule::from_json(&Value::Object(object.clone())).map_err(|e| rule_error(&e))?;
+    let zone = ScheduleZone::from_json(object.get("timeZone").unwrap_or(&Value::Null))
+        .map_err(|e| rule_error(&e))?;
+    check_zone_fits_target(zone, &request.target)?;
+    let now = notify.clock.now();
+    let next_fire = first_fire(&rule, zone, now).ok_or_else(|| never_fires(&rule))?;
+    let record = ScheduleRecord {
+        id: ScheduleId::random(),
+        rule,
+        time_zone: zone.to_string(),
+        target: request.target,
+        message: object.get("message").cloned().unwrap_or_default(),
+        activity: request.activity,
+        paused: false,
+        next_fire: Some(next_fire),
+        last_fire: None,
+        fired: 0,
+        missed: 0,
+        owner: None,
+        label: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    };
+    notify
+        .schedules
+        .create_schedule(&record)
+        .await
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(schedule = %record.id, zone = %record.time_zone, next = %next_fire, "schedule created");
+    Ok(Reply::json(StatusCode::CREATED, schedule_json(&record)))
+}
+
+/// `GET /api/schedules`.
+pub(crate) async fn list(
+    State(notify): State<Arc<Notify>>,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["cursor", "limit"])?;
+    let page = query.page()?;
+    let page = notify
+        .schedules
+        .list_schedules(&page)
+        .await
+        .map_err(|e| store_error(&e))?;
+    let items: Vec<Value> = page.items.iter().map(schedule_json).collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"items": items, "nextCursor": page.next_cursor}),
+    ))
+}
+
+/// `GET /api/schedules/{id}`.
+pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result<Reply, ApiError> {
+    let record = notify.load_schedule(&id).await?;
+    Ok(Reply::json(StatusCode::OK, schedule_json(&record)))
+}
+
+/// `PATCH /api/schedules/{id}`: pause, resume, or change any part; the next fire is worked
+/// out again from now, and the write is conditional on the version read.
+pub(crate) async fn patch(
+    State(notify): State<Arc<Notify>>,
+    Id(id): Id,
+    Json(body): Json,
+) -> Result<Reply, ApiError> {
+    let object = body_object(body, &PATCH_FIELDS)?;
+    if object.is_empty() {
+        return Err(invalid_request(
+            "",
+            format!("nothing to change: give one of {}", PATCH_FIELDS.join(", ")),
+        ));
+    }
+    let expected_version = match object.get("version") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_u64().ok_or_else(|| {
+            invalid_request(
+                "version",
+                "version must be the schedule's version, a number",
+            )
+        })?),
+    };
+    let paused = match object.get("paused") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => return Err(invalid_request("paused", "paused must be true or false")),
+    };
+    let mut record = notify.load_schedule(&id).await?;
+    if let Some(expected) = expected_version
+        && expected != record.version
+    {
+        return Err(conflict(&record));
+    }
+    if object.contains_key("target") || object.contains_key("message") {
+        let current_target = serde_json::to_value(&record.target).unwrap_or_default();
+        let message = object.get("message").unwrap_or(&record.message).clone();
+        let request = notify_part(
+            Some(object.get("target").unwrap_or(&current_target)),
+            Some(&message),
+        )?;
+        record.target = request.target;
+        record.activity = request.activity;
+        record.message = message;
+    }
+    if ["recurrence", "startDate", "endDate"]
+        .iter()
+        .any(|k| object.contains_key(*k))
+    {
+        let mut merged = match serde_json::to_value(record.rule) {
+            Ok(Value::Object(current)) => current,
+            _ => Map::new(),
+        };
+        for key in ["recurrence", "startDate", "endDate"] {
+            if let Some(value) = object.get(key) {
+                merged.insert(key.into(), value.clone());
+            }
+        }
+        record.rule =
+            ScheduleRule::from_json(&Value::Object(merged)).map_err(|e| rule_error(&e))?;
+    }
+    let zone = match object.get("timeZone") {
+        Some(value) => ScheduleZone::from_json(value).map_err(|e| rule_error(&e))?,
+        None => stored_zone(&record)?,
+    };
+    check_zone_fits_target(zone, &record.target)?;
+    record.time_zone = zone.to_string();
+    if let Some(paused) = paused {
+        record.paused = paused;
+    }
+    let now = notify.clock.now();
+    let next = first_fire(&record.rule, zone, now);
+    if !record.paused && next.is_none() {
+        return Err(never_fires(&record.rule));
+    }
+    // Paused schedules have no next fire; resuming starts again from now (no catch-up).
+    record.next_fire = if record.paused { None } else { next };
+    record.version += 1;
+    record.updated_at = now;
+    let written = notify
+        .schedules
+        .update_schedule(&record)
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !written {
+        return Err(conflict(&record));
+    }
+    tracing::info!(schedule = %record.id, paused = record.paused, next = ?record.next_fire, "schedule changed");
+    Ok(Reply::json(StatusCode::OK, schedule_json(&record)))
+}
+
+/// `DELETE /api/schedules/{id}`.
+pub(crate) async fn delete(
+    State(notify): State<Arc<Notify>>,
+    Id(id): Id,
+) -> Result<Reply, ApiError> {
+    let parsed = ScheduleId::parse(&id).map_err(|_| not_found(&id))?;
+    let deleted = notify
+        .schedules
+        .delete_schedule(&parsed)
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !deleted {
+        return Err(not_found(&id));
+    }
+    tracing::info!(schedule = %parsed, "schedule deleted");
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
+}
+
+/// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`: the next fires from now, each in
+/// UTC and local time.
+pub(crate) async fn preview(
+    State(notify): State<Arc<Notify>>,
+    Id(id): Id,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["count", "timeZone"])?;
+    let count = query
+        .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
+        .unwrap_or(DEFAULT_PREVIEW_COUNT);
+    if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
+        return Err(invalid(
+            "InvalidParameter",
+            "count",
+            format!("count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"),
+        ));
+    }
+    let asked: Option<TimeZone> =
+        query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
+    let record = notify.load_schedule(&id).await?;
+    let zone = match (stored_zone(&record)?, asked) {
+        (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
+        (ScheduleZone::Recipient, None) => {
+            return Err(invalid(
+                "InvalidParameter",
+                "timeZone",
+                "timeZone is required: this schedule fires at each recipient's own local time, \
+                     so say whose (an IANA zone name such as Europe/Berlin)",
+            ));
+        }
+        (ScheduleZone::Fixed(zone), Some(_)) => {
+            return Err(invalid(
+                "InvalidParameter",
+                "timeZone",
+                format!(
+                    "timeZone applies only to schedules with timeZone \"recipient\"; this one fires in {zone}"
+                ),
+            ));
+        }
+    };
+    let count = usize::try_from(count).unwrap_or(usize::MAX);
+    let fires: Vec<Fire> = upcoming(&record.rule, zone, notify.clock.now())
+        .take(count)
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({
+            "id": record.id,
+            "timeZone": zone.name(),
+            "paused": record.paused,
+            "fires": serde_json::to_value(&fires).unwrap_or_default(),
+        }),
+    ))
+}
+
+fn conflict(record: &ScheduleRecord) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
         "Conflict",
         format!(
             "schedule {} changed since it was read; read it again and retry",

@@ -2,25 +2,33 @@
 //!
 //! Every request is authenticated, every activity refreshes the conversation reference it comes
 //! from, and lifecycle events (install, uninstall, team and channel changes) change the store
-//! idempotently, so a redelivered activity never does anything twice. The handler is a plain
-//! function over its dependencies: the Lambda binary and the local runner both mount it.
+//! idempotently, so a redelivered activity never does anything twice. [`router`] is one
+//! `axum::Router` over its dependencies: the Lambda binary hands it to `lambda_http::run`, the
+//! local runner mounts it beside the notify API's, and tests call it in process.
 
 pub mod activity;
 pub mod cards;
 pub mod commands;
 mod config;
+mod invokes;
 mod lifecycle;
+mod messages;
 mod reminders;
+mod turn;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
 use herald_connector::Connector;
 use herald_connector::inbound::{AuthError, JwtValidator};
 use herald_domain::Clock;
 use herald_events::EventPublisher;
+use herald_http::{ApiError, Body, BodyLimit, Reply};
 use herald_store::{InstallWaits, ReferenceStore, ScheduleStore};
-use serde_json::{Value, json};
 
 pub use activity::{ActivityError, InboundActivity};
 pub use cards::WelcomeText;
@@ -30,7 +38,9 @@ pub use config::{ConfigError, WebhookConfig, inbound_auth_config};
 // Built once per process: the size difference between the variants costs nothing.
 #[allow(clippy::large_enum_variant)]
 pub enum InboundAuth {
-    /// Bot Framework JWT validation (PROTOCOL 3). The only mode the Lambda binary can build.
+    /// Bot Framework JWT validation
+    /// (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication).
+    /// The only mode the Lambda binary can build.
     BotFramework(JwtValidator),
     /// Bot Framework's local convention when no app id is configured (Agents Playground, the
     /// emulator): no token, and only activities whose serviceUrl is a loopback address. Only the
@@ -54,88 +64,54 @@ pub struct Webhook {
     pub install_waits: Option<Arc<dyn InstallWaits>>,
 }
 
-/// The HTTP answer, independent of Lambda or axum types.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpReply {
-    pub status: u16,
-    pub body: Option<Value>,
-}
-
-impl HttpReply {
-    #[must_use]
-    pub fn ok() -> Self {
-        Self {
-            status: 200,
-            body: None,
-        }
-    }
-
-    #[must_use]
-    pub fn json(status: u16, body: Value) -> Self {
-        Self {
-            status,
-            body: Some(body),
-        }
-    }
-
-    /// `{"error": {"code", "message"}}`, Herald's error shape everywhere.
-    #[must_use]
-    pub fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self::json(
-            status,
-            json!({"error": {"code": code, "message": message.into()}}),
-        )
-    }
-}
-
 /// Replies and welcome messages must not hold the request long: Teams redelivers slow requests.
 const SEND_DEADLINE: Duration = Duration::from_secs(8);
 
-impl Webhook {
-    /// Handles one `POST /api/messages`: the raw `Authorization` header and body.
-    pub async fn handle(&self, authorization: Option<&str>, body: &[u8]) -> HttpReply {
-        if body.len() > self.config.max_body_bytes {
-            return HttpReply::error(
-                413,
-                "PayloadTooLarge",
-                format!(
-                    "the activity is {} bytes; the limit is {}",
-                    body.len(),
-                    self.config.max_body_bytes
-                ),
-            );
-        }
-        if matches!(self.auth, InboundAuth::BotFramework(_)) && authorization.is_none() {
-            return unauthorized(&AuthError::MissingHeader);
-        }
-        let activity: InboundActivity = match serde_json::from_slice(body) {
-            Ok(activity) => activity,
-            Err(e) => {
-                return HttpReply::error(400, "BadRequest", format!("invalid activity JSON: {e}"));
-            }
-        };
-        if let Err(reply) = self.authenticate(authorization, &activity).await {
-            return reply;
-        }
-        match lifecycle::process(self, &activity).await {
-            Ok(reply) => reply,
-            Err(lifecycle::Failure::Activity(e)) => {
-                tracing::warn!(error = %e, kind = %activity.kind, "rejected activity");
-                HttpReply::error(400, "BadRequest", e.to_string())
-            }
-            Err(lifecycle::Failure::Store(e)) => {
-                // 5xx makes Teams redeliver; writes are idempotent, so that is safe.
-                tracing::error!(error = %e, kind = %activity.kind, "store failure");
-                HttpReply::error(503, "StoreUnavailable", e.to_string())
-            }
-        }
+impl BodyLimit for Webhook {
+    fn body_limit(&self) -> usize {
+        self.config.max_body_bytes
     }
+}
 
+/// The webhook as one router: `POST /api/messages`.
+pub fn router(webhook: Arc<Webhook>) -> Router {
+    Router::new()
+        .route("/api/messages", post(messages))
+        .with_state(webhook)
+}
+
+/// Checked in this order: the body's size (no token needed to be told), a token's presence, the
+/// JSON, then the token against the activity it came with (its `serviceurl` claim).
+async fn messages(
+    State(hook): State<Arc<Webhook>>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Reply, ApiError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if matches!(hook.auth, InboundAuth::BotFramework(_)) && authorization.is_none() {
+        return Err(unauthorized(&AuthError::MissingHeader));
+    }
+    let activity: InboundActivity = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            format!("invalid activity JSON: {e}"),
+        )
+    })?;
+    hook.authenticate(authorization, &activity).await?;
+    turn::process(&hook, &activity)
+        .await
+        .map_err(|failure| failure.into_error(&activity.kind))
+}
+
+impl Webhook {
     async fn authenticate(
         &self,
         authorization: Option<&str>,
         activity: &InboundActivity,
-    ) -> Result<(), HttpReply> {
+    ) -> Result<(), ApiError> {
         match &self.auth {
             InboundAuth::BotFramework(validator) => validator
                 .validate(authorization, &activity.channel_id, &activity.service_url)
@@ -144,7 +120,11 @@ impl Webhook {
                 .map_err(|e| {
                     if e.is_transient() {
                         tracing::error!(error = %e, "cannot validate tokens now");
-                        HttpReply::error(503, "AuthUnavailable", e.to_string())
+                        ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "AuthUnavailable",
+                            e.to_string(),
+                        )
                     } else {
                         unauthorized(&e)
                     }
@@ -156,8 +136,8 @@ impl Webhook {
                 if loopback {
                     Ok(())
                 } else {
-                    Err(HttpReply::error(
-                        401,
+                    Err(ApiError::new(
+                        StatusCode::UNAUTHORIZED,
                         "Unauthorized",
                         "without MicrosoftAppId only loopback serviceUrls are accepted",
                     ))
@@ -167,7 +147,7 @@ impl Webhook {
     }
 }
 
-fn unauthorized(e: &AuthError) -> HttpReply {
+fn unauthorized(e: &AuthError) -> ApiError {
     tracing::warn!(reason = %e, "rejected inbound token");
-    HttpReply::error(401, "Unauthorized", e.to_string())
+    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", e.to_string())
 }

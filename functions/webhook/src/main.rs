@@ -11,7 +11,7 @@ use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, InstallWaits, StoreConfig,
 };
 use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
-use lambda_http::{Body, Error, Request, Response, run, service_fn};
+use lambda_http::{Error, run};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -51,20 +51,5 @@ async fn main() -> Result<(), Error> {
         config,
         install_waits,
     };
-    run(service_fn(|request: Request| handle(&webhook, request))).await
-}
-
-async fn handle(webhook: &Webhook, request: Request) -> Result<Response<Body>, Error> {
-    let authorization = request
-        .headers()
-        .get(lambda_http::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let reply = webhook.handle(authorization, request.body().as_ref()).await;
-    let body = reply
-        .body
-        .map_or(Body::Empty, |b| Body::Text(b.to_string()));
-    Ok(Response::builder()
-        .status(reply.status)
-        .header("content-type", "application/json")
-        .body(body)?)
+    run(herald_webhook::router(Arc::new(webhook))).await
 }

@@ -14,9 +14,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::post;
 use herald_connector::inbound::JwtValidator;
 use herald_connector::{Connector, ConnectorConfig, Credentials, teams_connector};
 use herald_domain::{BotAppId, Clock, SystemClock};
@@ -41,8 +41,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const LOCAL_SENDER_CONCURRENCY: &str = "8";
 
 struct App {
-    webhook: Webhook,
-    notify: Notify,
+    webhook: Arc<Webhook>,
+    notify: Arc<Notify>,
     sender: Arc<SenderFunction>,
 }
 
@@ -319,7 +319,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
         )),
     };
     let app = Arc::new(App {
-        webhook: Webhook {
+        webhook: Arc::new(Webhook {
             store: references.clone(),
             schedules: schedules.clone(),
             connector: connector.clone(),
@@ -328,15 +328,15 @@ async fn run(options: Options) -> Result<(), BoxError> {
             clock: clock.clone(),
             config: identity.webhook,
             install_waits: Some(install_waits),
-        },
-        notify: Notify {
+        }),
+        notify: Arc::new(Notify {
             references,
             outbox,
             schedules,
             connector,
             clock,
             config: notify_config,
-        },
+        }),
         sender: sender.clone(),
     });
 
@@ -360,7 +360,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
         },
     );
 
-    axum::serve(listener, router(app))
+    axum::serve(listener, router(&app))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     tracing::info!("HTTP server stopped; stopping the sender feed");
@@ -516,63 +516,29 @@ async fn log_events(mut events: broadcast::Receiver<PublishedEvent>) {
     }
 }
 
-fn router(app: Arc<App>) -> Router {
-    Router::new()
-        .route("/api/messages", post(messages))
-        .route("/api/notify", any(notify))
-        .route("/api/installations", any(notify))
-        .route("/api/notifications/{*rest}", any(notify))
-        .route("/api/schedules", any(notify))
-        .route("/api/schedules/{*rest}", any(notify))
-        .route("/api/events", post(put_events))
-        .with_state(app)
+/// The webhook's and the notify API's routers side by side, as API Gateway routes to the two
+/// Lambdas, and EventBridge's `PutEvents` for the sender.
+fn router(app: &Arc<App>) -> Router {
+    herald_webhook::router(app.webhook.clone())
+        .merge(herald_notify::router(app.notify.clone()))
+        .merge(
+            Router::new()
+                .route("/api/events", post(put_events))
+                .with_state(app.clone()),
+        )
 }
 
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-}
-
-fn json_reply(status: u16, body: Option<&Value>) -> Response {
+fn json_reply(status: u16, body: &Value) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    match body {
-        Some(body) => (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            body.to_string(),
-        )
-            .into_response(),
-        None => status.into_response(),
-    }
-}
-
-async fn messages(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    let reply = app.webhook.handle(authorization(&headers), &body).await;
-    json_reply(reply.status, reply.body.as_ref())
-}
-
-async fn notify(
-    State(app): State<Arc<App>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let reply = app
-        .notify
-        .handle(
-            method.as_str(),
-            uri.path(),
-            uri.query(),
-            authorization(&headers),
-            &body,
-        )
-        .await;
-    json_reply(reply.status, Some(&reply.body))
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn put_events(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let (status, body) = events::handle(&app.sender, &body).await;
-    json_reply(status, Some(&body))
+    json_reply(status, &body)
 }

@@ -1,6 +1,8 @@
 //! Test support shared by Herald's crates: a DynamoDB client for DynamoDB Local and unique names,
 //! so every test has its own tables and tests run in parallel.
 
+pub mod http;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 
 /// Where DynamoDB Local listens unless `HERALD_TEST_DYNAMODB_ENDPOINT` says otherwise. `.ci/run`

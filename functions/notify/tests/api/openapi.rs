@@ -5,13 +5,12 @@
 use std::collections::{BTreeSet, HashSet};
 
 use herald_domain::{DeliveryStatus, ReferenceStatus};
-use herald_notify::HttpReply;
 use herald_pipeline::request::{MAX_ACTIVITY_BYTES, Message, NotifyRequest};
 use herald_schedule::{Recurrence, ScheduleRule, ScheduleZone};
 use herald_store::StatusUpdate;
 use serde_json::{Value, json};
 
-use crate::{Backend, Harness, TENANT, at};
+use crate::{Backend, Harness, HttpReply, TENANT, at};
 
 const SPEC: &str = include_str!("../../openapi.json");
 /// Path template, method and status documented; the request (path, body, Authorization) that
@@ -769,11 +768,7 @@ async fn real_answers_match_the_documented_responses() {
                 let bytes = body
                     .map(|b| serde_json::to_vec(&b).unwrap())
                     .unwrap_or_default();
-                let (bare, query) = path
-                    .split_once('?')
-                    .map_or((path.as_str(), None), |(bare, query)| (bare, Some(query)));
-                h.notify
-                    .handle(&method.to_uppercase(), bare, query, Some(auth), &bytes)
+                h.raw(Some(auth), &method.to_uppercase(), &path, &bytes)
                     .await
             }
             None => h.call(&method.to_uppercase(), &path, body.as_ref()).await,

@@ -34,7 +34,7 @@ fn notify_body(key: &str) -> Value {
     })
 }
 
-fn assert_error(reply: &herald_notify::HttpReply, status: u16, code: &str, field: Option<&str>) {
+fn assert_error(reply: &crate::HttpReply, status: u16, code: &str, field: Option<&str>) {
     assert_eq!(reply.status, status, "{reply:?}");
     assert_eq!(reply.body["error"]["code"], code, "{reply:?}");
     assert!(
@@ -510,7 +510,7 @@ async fn installations_filter_and_report_blocked(h: &Harness) {
         .await
         .unwrap();
 
-    let ids = |reply: &herald_notify::HttpReply| -> HashSet<String> {
+    let ids = |reply: &crate::HttpReply| -> HashSet<String> {
         assert_eq!(reply.status, 200, "{reply:?}");
         reply.body["items"]
             .as_array()
@@ -722,24 +722,23 @@ async fn edits_stop_at_the_deadline(h: &Harness) {
     );
     let mut config = h.notify.config.clone();
     config.edit_deadline = std::time::Duration::from_millis(700);
-    let hurried = herald_notify::Notify {
+    let hurried = std::sync::Arc::new(herald_notify::Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
         schedules: h.schedules.clone(),
         connector: h.connector.clone(),
         clock: h.clock.clone(),
         config,
-    };
+    });
     let started = std::time::Instant::now();
-    let reply = hurried
-        .handle(
-            "DELETE",
-            &format!("/api/notifications/{id}/message"),
-            None,
-            Some(&format!("Bearer {KEY}")),
-            &[],
-        )
-        .await;
+    let reply = crate::request(
+        &hurried,
+        Some(&format!("Bearer {KEY}")),
+        "DELETE",
+        &format!("/api/notifications/{id}/message"),
+        &[],
+    )
+    .await;
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_eq!(reply.status, 200, "{reply:?}");
     assert_eq!(

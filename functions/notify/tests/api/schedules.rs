@@ -7,11 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone as _, Utc};
 use herald_domain::ConversationKey;
-use herald_notify::{HttpReply, Notify};
+use herald_notify::Notify;
 use herald_store::{Page, PageRequest, ScheduleId, ScheduleRecord, ScheduleStore, StoreError};
 use serde_json::{Value, json};
 
-use crate::{Harness, KEY, on_both_backends};
+use crate::{Harness, HttpReply, KEY, on_both_backends};
 
 on_both_backends!(
     create_read_list_delete,
@@ -893,7 +893,7 @@ impl ScheduleStore for Racing {
 
 async fn concurrent_change_is_409(h: &Harness) {
     let id = id_of(&create(h, &daily_berlin("09:00")).await);
-    let racing = Notify {
+    let racing = Arc::new(Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
         schedules: Arc::new(Racing {
@@ -902,17 +902,16 @@ async fn concurrent_change_is_409(h: &Harness) {
         connector: h.connector.clone(),
         clock: h.clock.clone(),
         config: h.notify.config.clone(),
-    };
+    });
     let body = serde_json::to_vec(&json!({"paused": true})).unwrap();
-    let reply = racing
-        .handle(
-            "PATCH",
-            &format!("/api/schedules/{id}"),
-            None,
-            Some(&format!("Bearer {KEY}")),
-            &body,
-        )
-        .await;
+    let reply = crate::request(
+        &racing,
+        Some(&format!("Bearer {KEY}")),
+        "PATCH",
+        &format!("/api/schedules/{id}"),
+        &body,
+    )
+    .await;
     assert_error(&reply, 409, "Conflict", None);
     // The other writer's change stands; the pause was not applied.
     let record = stored(h, &id).await;

@@ -2,7 +2,7 @@
 //! other schemes get 401 with Herald's JSON error, and change nothing.
 
 use herald_teams_emulator::identity::TokenKind;
-use herald_webhook::HttpReply;
+use herald_testkit::http::Response as HttpReply;
 
 use crate::support::{Harness, Payload, error_message};
 
@@ -30,7 +30,7 @@ const ACCEPTED: [TokenKind; 4] = [
 ];
 
 async fn assert_rejected(h: &Harness, authorization: Option<&str>, payload: &Payload, what: &str) {
-    let reply = h.webhook.handle(authorization, &payload.bytes()).await;
+    let reply = h.handle(authorization, &payload.bytes()).await;
     let message = error_message(&reply, 401, "Unauthorized");
     assert!(!message.is_empty(), "{what}");
 }
@@ -82,9 +82,7 @@ async fn tokens_within_the_rules_are_accepted() {
     for kind in ACCEPTED {
         let h = Harness::new().await;
         let token = h.token(&h.emulator.service_url(), kind);
-        let reply = h
-            .webhook
-            .handle(
+        let reply = h.handle(
                 Some(&format!("Bearer {token}")),
                 &h.activity("personal_install").bytes(),
             )

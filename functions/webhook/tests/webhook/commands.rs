@@ -2,7 +2,7 @@
 //! `adaptiveCard/action` invoke.
 
 use herald_domain::ReferenceStatus;
-use herald_webhook::HttpReply;
+use herald_testkit::http::Response as HttpReply;
 use serde_json::json;
 
 use crate::support::{CLIENT_ZONE, Harness, Payload, zone};

@@ -4,7 +4,7 @@ use herald_domain::{ConversationType, ReferenceStatus};
 use herald_events::EventKind::{
     InstallationAdded, InstallationArchived, InstallationRemoved, InstallationRestored,
 };
-use herald_webhook::HttpReply;
+use herald_testkit::http::Response as HttpReply;
 
 use crate::support::{
     BOT_NAME, CLIENT_ZONE, Harness, TENANT, USER_NAME, ev, installation, sorted, t0, zone,

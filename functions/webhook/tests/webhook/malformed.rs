@@ -2,7 +2,7 @@
 //! mangled fixtures that must each get an answer (never a panic, never a 5xx).
 
 use herald_teams_emulator::identity::TokenKind;
-use herald_webhook::HttpReply;
+use herald_testkit::http::Response as HttpReply;
 use serde_json::{Value, json};
 
 use crate::support::{Harness, Payload, all_fixtures, error_message};
@@ -65,7 +65,7 @@ async fn malformed_json_is_a_400_that_says_why() {
         (b"{\"type\": \"message\"} trailing", "trailing characters"),
         (b"\xff\xfe{}", "expected value"),
     ] {
-        let reply = h.webhook.handle(Some(&auth), body).await;
+        let reply = h.handle(Some(&auth), body).await;
         let message = error_message(&reply, 400, "BadRequest");
         assert!(
             message.starts_with("invalid activity JSON: ") && message.contains(expected),
@@ -84,11 +84,11 @@ async fn a_body_over_the_limit_is_a_413() {
     activity["text"] = Value::String("x".repeat(limit));
     let body = serde_json::to_vec(&activity).unwrap();
     assert!(body.len() > limit);
-    let reply = h.webhook.handle(Some(&h.bearer()), &body).await;
+    let reply = h.handle(Some(&h.bearer()), &body).await;
     let message = error_message(&reply, 413, "PayloadTooLarge");
     assert!(message.contains(&limit.to_string()), "{message}");
     // Checked before anything else: no token needed to be told.
-    let reply = h.webhook.handle(None, &body).await;
+    let reply = h.handle(None, &body).await;
     error_message(&reply, 413, "PayloadTooLarge");
     assert!(h.all().await.is_empty());
     assert_eq!(h.bot_writes(), 0);
@@ -98,7 +98,7 @@ async fn a_body_over_the_limit_is_a_413() {
     activity["text"] = Value::String(format!("status {}", "x".repeat(limit - overhead - 7)));
     let body = serde_json::to_vec(&activity).unwrap();
     assert!(body.len() <= limit);
-    assert_eq!(h.webhook.handle(Some(&h.bearer()), &body).await.status, 200);
+    assert_eq!(h.handle(Some(&h.bearer()), &body).await.status, 200);
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn every_truncation_of_every_fixture_is_a_400() {
         let body = payload.bytes();
         let end = body.trim_ascii_end().len();
         for cut in 0..end {
-            let reply = h.webhook.handle(Some(&auth), &body[..cut]).await;
+            let reply = h.handle(Some(&auth), &body[..cut]).await;
             assert_eq!(
                 reply.status, 400,
                 "{} cut at {cut}: {reply:?}",
@@ -253,7 +253,7 @@ async fn mangled_fields_are_answered_never_a_panic_or_5xx() {
             for to in manglings() {
                 let mangled = mangle(&activity, path, to.as_ref());
                 let body = serde_json::to_vec(&mangled).unwrap();
-                let reply = h.webhook.handle(Some(&auth), &body).await;
+                let reply = h.handle(Some(&auth), &body).await;
                 let what = format!("{} {path} -> {to:?}", payload.fixture);
                 let status = assert_answered(&reply, &what);
                 *statuses.entry(status).or_insert(0_usize) += 1;
@@ -284,7 +284,7 @@ async fn random_bytes_and_bit_flips_are_answered() {
     for _ in 0..300 {
         let len = (next() % 512) as usize;
         let body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
-        let reply = h.webhook.handle(Some(&auth), &body).await;
+        let reply = h.handle(Some(&auth), &body).await;
         assert_answered(&reply, "random bytes");
     }
     let install = h.activity("personal_install").bytes();
@@ -294,7 +294,7 @@ async fn random_bytes_and_bit_flips_are_answered() {
             let at = (next() as usize) % body.len();
             body[at] ^= 1 << (next() % 8);
         }
-        let reply = h.webhook.handle(Some(&auth), &body).await;
+        let reply = h.handle(Some(&auth), &body).await;
         assert_answered(&reply, &String::from_utf8_lossy(&body));
     }
 }

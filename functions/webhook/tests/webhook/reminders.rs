@@ -339,7 +339,7 @@ async fn an_unknown_zone_uses_the_default_and_says_so() {
     });
     assert_eq!(
         h.post_json(&activity).await,
-        herald_webhook::HttpReply::ok()
+        herald_testkit::http::Response::ok()
     );
     let reply = h.last_text(&h.personal);
     assert!(
@@ -388,7 +388,7 @@ async fn a_group_chat_reminder_belongs_to_the_group() {
         });
     assert_eq!(
         h.post_json(&unmentioned).await,
-        herald_webhook::HttpReply::ok()
+        herald_testkit::http::Response::ok()
     );
     assert!(h.reminders_of(&group).await.is_empty());
     h.ok(&h

@@ -19,7 +19,8 @@ use herald_store::{
 };
 use herald_teams_emulator::identity::{TokenKind, TokenSpec};
 use herald_teams_emulator::{EmulatedTeam, EmulatedUser, EmulatorConfig, TeamsEmulator};
-use herald_webhook::{HttpReply, InboundAuth, Webhook, WebhookConfig};
+use herald_testkit::http::Response as HttpReply;
+use herald_webhook::{InboundAuth, Webhook, WebhookConfig};
 use serde_json::Value;
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -50,7 +51,8 @@ pub enum Events {
 
 pub struct Harness {
     pub emulator: TeamsEmulator,
-    pub webhook: Webhook,
+    pub webhook: Arc<Webhook>,
+    router: axum::Router,
     pub events: Arc<EmbeddedEventPublisher>,
     pub clock: Arc<ManualClock>,
     pub app_id: String,
@@ -110,7 +112,7 @@ impl Harness {
             Events::Custom(publisher) => publisher,
         };
         let clock = Arc::new(ManualClock::new(t0()));
-        let webhook = Webhook {
+        let webhook = Arc::new(Webhook {
             store: Arc::new(store),
             schedules: Arc::new(schedules),
             connector: Arc::new(connector),
@@ -119,11 +121,12 @@ impl Harness {
             clock: clock.clone(),
             config: WebhookConfig::with_app(bot_app_id, |_| None).unwrap(),
             install_waits: None,
-        };
+        });
         let user = emulator.add_user(TENANT, USER_NAME);
         let personal = emulator.add_personal_chat(TENANT, &user.id);
         Self {
             emulator,
+            router: herald_webhook::router(webhook.clone()),
             webhook,
             events: embedded,
             clock,
@@ -132,6 +135,18 @@ impl Harness {
             personal,
             next_id: AtomicU64::new(1_762_095_845_000),
         }
+    }
+
+    /// `POST /api/messages` through the webhook's router, with this `Authorization` header.
+    pub async fn handle(&self, authorization: Option<&str>, body: &[u8]) -> HttpReply {
+        herald_testkit::http::call(
+            &self.router,
+            "POST",
+            "/api/messages",
+            authorization,
+            body.to_vec(),
+        )
+        .await
     }
 
     pub fn bot_id(&self) -> String {
@@ -197,8 +212,7 @@ impl Harness {
             .unwrap_or_default()
             .to_owned();
         let token = self.token(&service_url, TokenKind::Valid);
-        self.webhook
-            .handle(Some(&format!("Bearer {token}")), &body)
+        self.handle(Some(&format!("Bearer {token}")), &body)
             .await
     }
 
@@ -514,8 +528,7 @@ impl Harness {
     pub async fn post_json(&self, activity: &Value) -> HttpReply {
         let service_url = activity["serviceUrl"].as_str().unwrap_or_default();
         let token = self.token(service_url, TokenKind::Valid);
-        self.webhook
-            .handle(
+        self.handle(
                 Some(&format!("Bearer {token}")),
                 &serde_json::to_vec(activity).unwrap(),
             )

@@ -1,0 +1,60 @@
+//! `GET /api/installations`: stored conversation references, filtered and paged. With
+//! `status=blocked` (or uninstalled, optedOut) it is the report of who turned the bot away, when,
+//! and what showed it.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use herald_domain::ReferenceStatus;
+use herald_http::{ApiError, Reply};
+use herald_store::ListFilter;
+use serde_json::{Value, json};
+
+use crate::Notify;
+use crate::error::store_error;
+use crate::extract::Params;
+
+pub(crate) async fn list(
+    State(notify): State<Arc<Notify>>,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["type", "tenantId", "teamId", "status", "cursor", "limit"])?;
+    let filter = ListFilter {
+        tenant: query.value("tenantId", "a tenant id")?,
+        conversation_type: query.value("type", "one of personal, groupChat, channel")?,
+        team: query.value("teamId", "a team id")?,
+        status: query.value::<ReferenceStatus>(
+            "status",
+            "one of active, uninstalled, blocked, optedOut, archived",
+        )?,
+        zone: None,
+    };
+    let page = query.page()?;
+    let page = notify
+        .references
+        .list(&filter, &page)
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !page.skipped.is_empty() {
+        tracing::warn!(
+            skipped = page.skipped.len(),
+            "installations skipped unreadable items"
+        );
+    }
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|reference| {
+            let mut item = serde_json::to_value(reference).unwrap_or_default();
+            if let Some(object) = item.as_object_mut() {
+                object.entry("statusReason").or_insert(Value::Null);
+            }
+            item
+        })
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"items": items, "nextCursor": page.next_cursor}),
+    ))
+}

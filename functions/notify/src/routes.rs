@@ -1,0 +1,79 @@
+//! The routes of `openapi.json`. Unknown paths answer 404 and known paths 405 (naming the methods
+//! they accept) in Herald's JSON error shape, after the API key is checked: nothing is revealed
+//! to a caller without one.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{StatusCode, Uri};
+use axum::middleware::from_extractor_with_state;
+use axum::routing::{MethodRouter, get, post, put};
+use herald_http::ApiError;
+
+use crate::extract::ApiKey;
+use crate::{Notify, installations, notifications, schedules};
+
+/// The notify API as one router over its dependencies.
+pub fn router(notify: Arc<Notify>) -> Router {
+    Router::new()
+        .route("/api/notify", only("POST", post(notifications::create)))
+        .route(
+            "/api/notifications/{id}",
+            only("GET", get(notifications::status)),
+        )
+        .route(
+            "/api/notifications/{id}/deliveries",
+            only("GET", get(notifications::deliveries)),
+        )
+        .route(
+            "/api/notifications/{id}/message",
+            only(
+                "PUT, DELETE",
+                put(notifications::update_message).delete(notifications::retract_message),
+            ),
+        )
+        .route("/api/installations", only("GET", get(installations::list)))
+        .route(
+            "/api/schedules",
+            only("GET, POST", get(schedules::list).post(schedules::create)),
+        )
+        .route(
+            "/api/schedules/{id}",
+            only(
+                "GET, PATCH, DELETE",
+                get(schedules::get)
+                    .patch(schedules::patch)
+                    .delete(schedules::delete),
+            ),
+        )
+        .route(
+            "/api/schedules/{id}/preview",
+            only("GET", get(schedules::preview)),
+        )
+        .fallback(not_found)
+        .layer(from_extractor_with_state::<ApiKey, _>(notify.clone()))
+        .with_state(notify)
+}
+
+/// A route's methods, and a 405 naming them for any other (a path with an empty segment, such
+/// as an empty `{id}`, is no route at all).
+fn only(allowed: &'static str, methods: MethodRouter<Arc<Notify>>) -> MethodRouter<Arc<Notify>> {
+    methods.fallback(move |uri: Uri| async move {
+        if uri.path().split('/').skip(1).any(str::is_empty) {
+            return not_found(uri).await;
+        }
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{} accepts {allowed}", uri.path()),
+        )
+    })
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("no route {}", uri.path()),
+    )
+}
