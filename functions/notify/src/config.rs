@@ -3,12 +3,10 @@ use std::time::Duration;
 use crate::auth::ApiKeys;
 use crate::error::ConfigError;
 
-/// The notify API's settings, from the environment.
+/// The notify API's settings, from the environment (the retention is the bootstrap's).
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
     pub api_keys: ApiKeys,
-    /// How long notifications and deliveries are kept (DynamoDB TTL), `HERALD_DELIVERY_TTL_DAYS`.
-    pub retention: chrono::Duration,
     /// Connector calls in flight at once while updating or retracting, `HERALD_EDIT_CONCURRENCY`.
     pub edit_concurrency: usize,
     /// When an update or retraction stops and answers, `HERALD_EDIT_DEADLINE_SECONDS`: API
@@ -20,7 +18,6 @@ pub struct NotifyConfig {
 /// data bound into a card is the only part that can legitimately be bigger.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-pub const DEFAULT_RETENTION_DAYS: i64 = 30;
 pub const DEFAULT_EDIT_CONCURRENCY: usize = 8;
 pub const DEFAULT_EDIT_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -44,10 +41,6 @@ impl NotifyConfig {
         };
         Ok(Self {
             api_keys,
-            retention: chrono::Duration::days(
-                number("HERALD_DELIVERY_TTL_DAYS", 1, 3650)?
-                    .map_or(DEFAULT_RETENTION_DAYS, u64::cast_signed),
-            ),
             edit_concurrency: number("HERALD_EDIT_CONCURRENCY", 1, 64)?
                 .map_or(DEFAULT_EDIT_CONCURRENCY, |n| n as usize),
             edit_deadline: number("HERALD_EDIT_DEADLINE_SECONDS", 1, 900)?
@@ -60,7 +53,6 @@ impl NotifyConfig {
     pub fn with_keys(api_keys: ApiKeys) -> Self {
         Self {
             api_keys,
-            retention: chrono::Duration::days(DEFAULT_RETENTION_DAYS),
             edit_concurrency: DEFAULT_EDIT_CONCURRENCY,
             edit_deadline: DEFAULT_EDIT_DEADLINE,
         }
@@ -75,15 +67,14 @@ mod tests {
     fn reads_tuning_and_names_bad_values() {
         let config = NotifyConfig::from_lookup(|n| match n {
             "HERALD_API_KEY" => Some("k".into()),
-            "HERALD_DELIVERY_TTL_DAYS" => Some("7".into()),
+            "HERALD_EDIT_CONCURRENCY" => Some("4".into()),
             _ => None,
         })
         .unwrap();
-        assert_eq!(config.retention, chrono::Duration::days(7));
-        assert_eq!(config.edit_concurrency, DEFAULT_EDIT_CONCURRENCY);
+        assert_eq!(config.edit_concurrency, 4);
         assert_eq!(config.edit_deadline, DEFAULT_EDIT_DEADLINE);
         for (name, value) in [
-            ("HERALD_DELIVERY_TTL_DAYS", "0"),
+            ("HERALD_EDIT_CONCURRENCY", "0"),
             ("HERALD_EDIT_CONCURRENCY", "many"),
             ("HERALD_EDIT_DEADLINE_SECONDS", "-1"),
         ] {

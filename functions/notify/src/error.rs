@@ -16,6 +16,8 @@ pub enum ConfigError {
     NoApiKey,
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
+    #[error(transparent)]
+    Bootstrap(#[from] herald_bootstrap::BootstrapError),
 }
 
 pub(crate) fn status(code: u16) -> StatusCode {

@@ -18,15 +18,13 @@ mod schedules;
 
 use std::sync::Arc;
 
+use herald_bootstrap::Deps;
 use herald_connector::Connector;
 use herald_domain::Clock;
 use herald_store::{OutboxStore, ReferenceLister, ScheduleStore};
 
 pub use auth::{ApiKeys, AuthFailure};
-pub use config::{
-    DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, DEFAULT_RETENTION_DAYS, MAX_BODY_BYTES,
-    NotifyConfig,
-};
+pub use config::{DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, MAX_BODY_BYTES, NotifyConfig};
 pub use error::ConfigError;
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT};
 pub use routes::router;
@@ -45,5 +43,22 @@ pub struct Notify {
     /// Updates and retracts delivered copies.
     pub connector: Arc<dyn Connector>,
     pub clock: Arc<dyn Clock>,
+    /// How long notifications and deliveries are kept (DynamoDB TTL).
+    pub retention: chrono::Duration,
     pub config: NotifyConfig,
+}
+
+impl Notify {
+    /// The API over the bootstrap's stores and connector; refuses to start without an API key.
+    pub fn from_deps(deps: &Deps) -> Result<Self, ConfigError> {
+        Ok(Self {
+            references: deps.stores.references()?,
+            outbox: deps.stores.outbox()?,
+            schedules: deps.stores.schedules()?,
+            connector: deps.connector()?,
+            clock: deps.clock.clone(),
+            retention: deps.retention,
+            config: NotifyConfig::from_lookup(deps.lookup())?,
+        })
+    }
 }

@@ -20,7 +20,7 @@ pub(crate) async fn create(
     Json(body): Json,
 ) -> Result<Reply, ApiError> {
     let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
-    let record = request.into_notification(SOURCE, notify.clock.now(), notify.config.retention);
+    let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
         .create_notification(&record)

@@ -110,6 +110,7 @@ async fn main() {
             outbox: Arc::new(outbox),
             references: Arc::new(references),
             clock,
+            retention: chrono::Duration::days(30),
             config: SchedulerConfig::default(),
             install_sweep: None,
         };

@@ -9,8 +9,6 @@ pub struct SchedulerConfig {
     pub max_lateness: Duration,
     /// `HERALD_DEFAULT_TIME_ZONE` (default UTC): for recipients whose zone Herald does not know.
     pub default_zone: TimeZone,
-    /// `HERALD_DELIVERY_TTL_DAYS` (default 30).
-    pub retention: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -18,7 +16,6 @@ impl Default for SchedulerConfig {
         Self {
             max_lateness: Duration::hours(1),
             default_zone: TimeZone::from(chrono_tz::UTC),
-            retention: Duration::days(30),
         }
     }
 }
@@ -57,7 +54,6 @@ impl SchedulerConfig {
         Ok(Self {
             max_lateness: Duration::minutes(minutes("HERALD_MAX_LATENESS", 60, 7 * 24 * 60)?),
             default_zone,
-            retention: Duration::days(minutes("HERALD_DELIVERY_TTL_DAYS", 30, 3650)?),
         })
     }
 }

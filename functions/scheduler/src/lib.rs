@@ -6,7 +6,9 @@
 //! conditional on the schedule's version. Fires missed while Herald was down are caught up when at
 //! most `max_lateness` late and recorded as missed otherwise.
 
+mod bootstrap;
 mod config;
+mod event;
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use herald_store::{
     ScheduleRecord, ScheduleStore, StoreError,
 };
 
+pub use bootstrap::BuildError;
 pub use config::{ConfigError, SchedulerConfig};
 
 /// Schedules read per tick at most; the rest wait for the next minute.
@@ -56,6 +59,8 @@ pub struct Scheduler {
     /// To find which zones have recipients, for recipient-local schedules.
     pub references: Arc<dyn ReferenceStore>,
     pub clock: Arc<dyn Clock>,
+    /// How long the notifications it creates are kept (DynamoDB TTL).
+    pub retention: chrono::Duration,
     pub config: SchedulerConfig,
     /// Ends the waits for installations through Graph whose time ran out.
     pub install_sweep: Option<InstallSweep>,
@@ -212,7 +217,7 @@ impl Scheduler {
                 schedule.activity.clone(),
                 format!("schedule:{}", schedule.id),
                 now,
-                self.config.retention,
+                self.retention,
             );
             record.zone_filter = filter;
             if self.outbox.create_notification(&record).await?.is_none() {

@@ -81,6 +81,7 @@ impl Harness {
                 outbox: outbox.clone(),
                 references: references.clone(),
                 clock: clock.clone(),
+                retention: chrono::Duration::days(30),
                 config: SchedulerConfig::default(),
                 install_sweep: None,
             },
@@ -237,6 +238,7 @@ async fn overlapping_ticks_fire_once() {
         outbox: h.outbox.clone(),
         references: h.references.clone(),
         clock: h.clock.clone(),
+        retention: chrono::Duration::days(30),
         config: SchedulerConfig::default(),
         install_sweep: None,
     };
@@ -260,6 +262,7 @@ async fn overlapping_ticks_fire_once_on_dynamodb() {
         outbox: h.outbox.clone(),
         references: h.references.clone(),
         clock: h.clock.clone(),
+        retention: chrono::Duration::days(30),
         config: SchedulerConfig::default(),
         install_sweep: None,
     };

@@ -5,10 +5,6 @@ use crate::{RouteError, Router};
 /// The sender's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SenderConfig {
-    /// `HERALD_OUTBOX_TABLE`.
-    pub outbox_table: String,
-    /// `HERALD_DELIVERY_TTL_DAYS` (default 30): how long notifications and deliveries are kept.
-    pub retention_days: i64,
     /// `HERALD_SENDER_CONCURRENCY` (default 32).
     pub concurrency: usize,
     /// `HERALD_EVENT_ROUTES`: a JSON array of event routes.
@@ -47,18 +43,11 @@ fn number<T: std::str::FromStr>(
 
 impl SenderConfig {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let outbox_table = lookup("HERALD_OUTBOX_TABLE")
-            .filter(|v| !v.trim().is_empty())
-            .ok_or(ConfigError::Missing("HERALD_OUTBOX_TABLE"))?;
         let router = match lookup("HERALD_EVENT_ROUTES").filter(|v| !v.trim().is_empty()) {
             Some(routes) => Router::from_json(&routes)?,
             None => Router::default(),
         };
         Ok(Self {
-            outbox_table,
-            retention_days: number(&lookup, "HERALD_DELIVERY_TTL_DAYS", 30, |d| {
-                (1..=3650).contains(d)
-            })?,
             concurrency: number(&lookup, "HERALD_SENDER_CONCURRENCY", 32, |c| {
                 (1..=1000).contains(c)
             })?,
@@ -73,17 +62,9 @@ mod tests {
 
     #[test]
     fn reads_defaults_and_rejects_nonsense() {
-        let config = SenderConfig::from_lookup(|n| {
-            (n == "HERALD_OUTBOX_TABLE").then(|| "outbox".to_owned())
-        })
-        .unwrap();
-        assert_eq!((config.retention_days, config.concurrency), (30, 32));
-        assert!(matches!(
-            SenderConfig::from_lookup(|_| None),
-            Err(ConfigError::Missing("HERALD_OUTBOX_TABLE"))
-        ));
+        let config = SenderConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(config.concurrency, 32);
         let bad = SenderConfig::from_lookup(|n| match n {
-            "HERALD_OUTBOX_TABLE" => Some("outbox".into()),
             "HERALD_SENDER_CONCURRENCY" => Some("0".into()),
             _ => None,
         });

@@ -5,7 +5,9 @@
 //! and guarded by conditional writes, so Lambda's replays (after a failure it resends from the
 //! lowest failed sequence number) never send anything twice.
 
+mod bootstrap;
 mod config;
+mod event;
 mod routes;
 
 use std::sync::Arc;
@@ -23,7 +25,9 @@ use herald_store::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK};
 use herald_store::{NotificationId, OutboxStore};
 use serde::Deserialize;
 
+pub use bootstrap::BuildError;
 pub use config::{ConfigError, SenderConfig};
+pub use event::{SenderEvent, SenderResponse};
 pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
 
 /// What a stream record asks for.

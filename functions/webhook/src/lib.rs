@@ -7,6 +7,7 @@
 //! local runner mounts it beside the notify API's, and tests call it in process.
 
 pub mod activity;
+mod bootstrap;
 pub mod cards;
 pub mod commands;
 mod config;
@@ -31,6 +32,7 @@ use herald_http::{ApiError, Body, BodyLimit, Reply};
 use herald_store::{InstallWaits, ReferenceStore, ScheduleStore};
 
 pub use activity::{ActivityError, InboundActivity};
+pub use bootstrap::BuildError;
 pub use cards::WelcomeText;
 pub use config::{ConfigError, WebhookConfig, inbound_auth_config};
 

@@ -9,7 +9,6 @@ mod tick;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -17,20 +16,14 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use herald_connector::inbound::JwtValidator;
-use herald_connector::{Connector, ConnectorConfig, Credentials, teams_connector};
-use herald_domain::{BotAppId, Clock, SystemClock};
+use herald_bootstrap::{Deps, Lookup, Stores, Tables};
+use herald_domain::SystemClock;
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
-use herald_notify::{Notify, NotifyConfig};
-use herald_pipeline::{Expander, InstallSweep, ProactiveInstall, Sender};
-use herald_scheduler::{Scheduler, SchedulerConfig};
-use herald_sender::{SenderConfig, SenderFunction};
-use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
-    EmbeddedReferenceStore, EmbeddedScheduleStore, InstallWaits, OutboxStore, ReferenceStore,
-    ScheduleStore, StoreConfig,
-};
-use herald_webhook::{InboundAuth, Webhook, WebhookConfig, inbound_auth_config};
+use herald_notify::Notify;
+use herald_scheduler::Scheduler;
+use herald_sender::SenderFunction;
+use herald_store::EmbeddedOutboxStore;
+use herald_webhook::Webhook;
 use options::{Options, OptionsError, StoreKind};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
@@ -107,238 +100,85 @@ fn random_key() -> String {
     key
 }
 
-/// Who the bot is and how inbound activities are authenticated.
-struct Identity {
-    webhook: WebhookConfig,
-    auth: InboundAuth,
-    connector: Arc<dyn Connector>,
-    anonymous: bool,
-    /// The bot's credentials, which Graph installation uses too.
-    credentials: Credentials,
-}
-
-/// Exactly the Lambda's with MicrosoftAppId; without it, loopback only and no tokens.
-fn identity() -> Result<Identity, BoxError> {
-    let connector_config = ConnectorConfig::from_lookup(env)?;
-    let anonymous = matches!(connector_config.credentials, Credentials::Anonymous);
-    let (webhook, auth) = if anonymous {
-        let app = BotAppId::new(options::LOCAL_APP_ID)?;
-        (
-            WebhookConfig::with_app(app, env)?,
-            InboundAuth::LoopbackOnly,
-        )
-    } else {
-        let config = WebhookConfig::from_lookup(env)?;
-        let validator = JwtValidator::new(inbound_auth_config(&config.bot_app_id, env))?;
-        (config, InboundAuth::BotFramework(validator))
-    };
-    let connector = Arc::new(teams_connector(&connector_config)?);
-    Ok(Identity {
-        webhook,
-        auth,
-        connector,
-        anonymous,
-        credentials: connector_config.credentials,
-    })
-}
-
-/// The notify API's settings, the key to show, and whether it was generated: HERALD_API_KEY or
-/// HERALD_API_KEY_SHA256 when set, else a key made up for this run.
-fn notify_config() -> Result<(NotifyConfig, String, bool), BoxError> {
+/// The environment, with the runner's own defaults under it: a notify API key made up for this
+/// run when none is set (returned, to show it), the local sender concurrency, and the DynamoDB
+/// Local table names.
+fn settings() -> (Lookup, Option<String>) {
     let generated = (env("HERALD_API_KEY").is_none() && env("HERALD_API_KEY_SHA256").is_none())
         .then(random_key);
-    let config = NotifyConfig::from_lookup(|name: &str| match (name, &generated) {
-        ("HERALD_API_KEY", Some(key)) => Some(key.clone()),
-        _ => env(name),
-    })?;
-    let shown = generated
-        .clone()
-        .or_else(|| env("HERALD_API_KEY"))
-        .unwrap_or_else(|| "one whose SHA-256 is in HERALD_API_KEY_SHA256".to_owned());
-    Ok((config, shown, generated.is_some()))
+    let key = generated.clone();
+    let lookup: Lookup = Arc::new(move |name: &str| {
+        env(name).or_else(|| match name {
+            "HERALD_API_KEY" => key.clone(),
+            "HERALD_SENDER_CONCURRENCY" => Some(LOCAL_SENDER_CONCURRENCY.to_owned()),
+            "HERALD_REFERENCES_TABLE" => Some(options::DEFAULT_REFERENCES_TABLE.to_owned()),
+            "HERALD_OUTBOX_TABLE" => Some(options::DEFAULT_OUTBOX_TABLE.to_owned()),
+            "HERALD_SCHEDULES_TABLE" => Some(options::DEFAULT_SCHEDULES_TABLE.to_owned()),
+            _ => None,
+        })
+    });
+    (lookup, generated)
 }
 
-/// The three stores, what feeds the sender, and a description for the banner.
-struct Stores {
-    references: Arc<dyn ReferenceStore>,
-    outbox: Arc<dyn OutboxStore>,
-    /// The same outbox, for proactive installation's waits.
-    install_waits: Arc<dyn InstallWaits>,
-    schedules: Arc<dyn ScheduleStore>,
-    feed: Feed,
-    description: String,
-}
-
+/// The stores, what feeds the sender, and a description for the banner.
 async fn open_stores(
     kind: &StoreKind,
-    app_id: &BotAppId,
-    outbox_table: &str,
-) -> Result<Stores, BoxError> {
+    settings: &Lookup,
+) -> Result<(Stores, Feed, String), BoxError> {
+    let app_id = Deps::app_id(settings)?;
     match kind {
         StoreKind::Embedded { data_dir } => {
-            let outbox = EmbeddedOutboxStore::open(data_dir)?;
+            let stores = Stores::embedded(data_dir, app_id)?;
+            let outbox = stores
+                .embedded_outbox()
+                .cloned()
+                .ok_or("the embedded store has no outbox")?;
             let shown = std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.clone());
-            Ok(Stores {
-                references: Arc::new(EmbeddedReferenceStore::open(data_dir, app_id.clone())?),
-                outbox: Arc::new(outbox.clone()),
-                install_waits: Arc::new(outbox.clone()),
-                schedules: Arc::new(EmbeddedScheduleStore::open(data_dir)?),
-                feed: Feed::Embedded(outbox),
-                description: format!("embedded, in {}", shown.display()),
-            })
+            Ok((
+                stores,
+                Feed::Embedded(outbox),
+                format!("embedded, in {}", shown.display()),
+            ))
         }
         StoreKind::Dynamo { endpoint } => {
-            let references_table = env("HERALD_REFERENCES_TABLE")
-                .unwrap_or_else(|| options::DEFAULT_REFERENCES_TABLE.to_owned());
-            let schedules_table = env("HERALD_SCHEDULES_TABLE")
-                .unwrap_or_else(|| options::DEFAULT_SCHEDULES_TABLE.to_owned());
+            let tables = Tables::from_lookup(settings);
             let (dynamodb, streams) = dynamo_clients(endpoint).await;
-            let references = DynamoReferenceStore::new(
-                dynamodb.clone(),
-                &StoreConfig {
-                    references_table: references_table.clone(),
-                    bot_app_id: app_id.clone(),
-                },
-            );
-            references.ensure_table().await.map_err(|e| {
+            let stores = Stores::dynamo(dynamodb.clone(), tables.clone(), app_id);
+            stores.ensure_tables().await.map_err(|e| {
                 format!("cannot reach DynamoDB at {endpoint} (is DynamoDB Local running?): {e}")
             })?;
-            let outbox = Arc::new(DynamoOutboxStore::new(dynamodb.clone(), outbox_table));
-            outbox.ensure_table().await?;
-            let schedules = DynamoScheduleStore::new(dynamodb.clone(), &schedules_table);
-            schedules.ensure_table().await?;
-            Ok(Stores {
-                references: Arc::new(references),
-                outbox: outbox.clone(),
-                install_waits: outbox,
-                schedules: Arc::new(schedules),
-                feed: Feed::Dynamo {
+            let [references, outbox, schedules] =
+                [tables.references, tables.outbox, tables.schedules].map(Option::unwrap_or_default);
+            Ok((
+                stores,
+                Feed::Dynamo {
                     dynamodb,
                     streams,
-                    table: outbox_table.to_owned(),
+                    table: outbox.clone(),
                 },
-                description: format!(
-                    "DynamoDB at {endpoint}, tables {references_table}, {outbox_table} (stream polled), {schedules_table}"
+                format!(
+                    "DynamoDB at {endpoint}, tables {references}, {outbox} (stream polled), {schedules}"
                 ),
-            })
+            ))
         }
     }
 }
 
-/// The sender Lambda's function, over these stores.
-fn sender_function(
-    stores: &Stores,
-    connector: &Arc<dyn Connector>,
-    events: Arc<EmbeddedEventPublisher>,
-    clock: &Arc<dyn Clock>,
-    app_id: BotAppId,
-    outbox_table: &str,
-    credentials: &Credentials,
-) -> Result<SenderFunction, BoxError> {
-    let config = SenderConfig::from_lookup(|name| match name {
-        "HERALD_OUTBOX_TABLE" => Some(outbox_table.to_owned()),
-        "HERALD_SENDER_CONCURRENCY" => {
-            env(name).or_else(|| Some(LOCAL_SENDER_CONCURRENCY.to_owned()))
-        }
-        _ => env(name),
-    })?;
-    let retention = chrono::Duration::days(config.retention_days);
-    let install = ProactiveInstall::from_lookup(env, credentials, stores.install_waits.clone())?;
-    Ok(SenderFunction {
-        expander: Expander {
-            references: stores.references.clone(),
-            outbox: stores.outbox.clone(),
-            connector: connector.clone(),
-            clock: clock.clone(),
-            retention,
-            proactive_install: install.is_some(),
-        },
-        sender: Sender::new(
-            stores.references.clone(),
-            stores.outbox.clone(),
-            connector.clone(),
-            events,
-            clock.clone(),
-            app_id,
-        )
-        .with_install(install),
-        outbox: stores.outbox.clone(),
-        router: config.router,
-        retention,
-        clock: clock.clone(),
-        concurrency: config.concurrency,
-        safety_margin: Duration::from_secs(5),
-    })
-}
-
 async fn run(options: Options) -> Result<(), BoxError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let identity = identity()?;
-    let app_id = identity.webhook.bot_app_id.clone();
-    let connector = identity.connector.clone();
-    let (notify_config, api_key, key_generated) = notify_config()?;
-
+    let (settings, generated_key) = settings();
     let events = Arc::new(EmbeddedEventPublisher::new(
-        &EventsConfig::from_lookup(env)?,
+        &EventsConfig::from_lookup(&*settings)?,
         herald_events::DEFAULT_CAPACITY,
     ));
     tokio::spawn(log_events(events.subscribe()));
-
-    let outbox_table =
-        env("HERALD_OUTBOX_TABLE").unwrap_or_else(|| options::DEFAULT_OUTBOX_TABLE.to_owned());
-    let stores = open_stores(&options.store, &app_id, &outbox_table).await?;
-    let sender = Arc::new(sender_function(
-        &stores,
-        &connector,
-        events.clone(),
-        &clock,
-        app_id,
-        &outbox_table,
-        &identity.credentials,
-    )?);
-    let Stores {
-        references,
-        outbox,
-        install_waits,
-        schedules,
-        feed,
-        description,
-    } = stores;
-    let ticker = Scheduler {
-        schedules: schedules.clone(),
-        outbox: outbox.clone(),
-        references: references.clone(),
-        clock: clock.clone(),
-        config: SchedulerConfig::from_lookup(env)?,
-        install_sweep: Some(InstallSweep::new(
-            install_waits.clone(),
-            outbox.clone(),
-            references.clone(),
-            events.clone(),
-            clock.clone(),
-        )),
-    };
+    let (stores, feed, description) = open_stores(&options.store, &settings).await?;
+    let deps = Deps::new(settings, stores, events, Arc::new(SystemClock))?;
     let app = Arc::new(App {
-        webhook: Arc::new(Webhook {
-            store: references.clone(),
-            schedules: schedules.clone(),
-            connector: connector.clone(),
-            auth: identity.auth,
-            events,
-            clock: clock.clone(),
-            config: identity.webhook,
-            install_waits: Some(install_waits),
-        }),
-        notify: Arc::new(Notify {
-            references,
-            outbox,
-            schedules,
-            connector,
-            clock,
-            config: notify_config,
-        }),
-        sender: sender.clone(),
+        webhook: Arc::new(Webhook::from_deps(&deps)?),
+        notify: Arc::new(Notify::from_deps(&deps)?),
+        sender: Arc::new(SenderFunction::from_deps(&deps)?),
     });
+    let scheduler = Scheduler::from_deps(&deps)?;
 
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
@@ -346,17 +186,20 @@ async fn run(options: Options) -> Result<(), BoxError> {
     let addr = listener.local_addr()?;
 
     let (stop_tx, stop) = watch::channel(false);
-    let feed_task = spawn_feed(feed, sender.clone(), stop.clone());
-    let tick_task = tokio::spawn(tick::run(ticker, stop.clone()));
+    let feed_task = spawn_feed(feed, app.sender.clone(), stop.clone());
+    let tick_task = tokio::spawn(tick::run(scheduler, stop.clone()));
 
     print_banner(
         addr,
         &Banner {
             store: description,
-            api_key,
-            key_generated,
-            anonymous: identity.anonymous,
-            graph_install: sender.expander.proactive_install,
+            api_key: generated_key
+                .clone()
+                .or_else(|| env("HERALD_API_KEY"))
+                .unwrap_or_else(|| "one whose SHA-256 is in HERALD_API_KEY_SHA256".to_owned()),
+            key_generated: generated_key.is_some(),
+            anonymous: deps.anonymous()?,
+            graph_install: app.sender.expander.proactive_install,
         },
     );
 

@@ -13,8 +13,6 @@ pub const DEFAULT_DATA_DIR: &str = ".herald";
 pub const DEFAULT_REFERENCES_TABLE: &str = "herald-references";
 pub const DEFAULT_OUTBOX_TABLE: &str = "herald-outbox";
 pub const DEFAULT_SCHEDULES_TABLE: &str = "herald-schedules";
-/// The app id references are stored under when `MicrosoftAppId` is unset.
-pub const LOCAL_APP_ID: &str = "00000000-0000-0000-0000-00000000110c";
 
 pub const USAGE: &str = "\
 herald-local: all of Herald in one process (webhook, notify API, sender, scheduler) for local

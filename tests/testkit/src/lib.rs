@@ -1,7 +1,10 @@
 //! Test support shared by Herald's crates: a DynamoDB client for DynamoDB Local and unique names,
 //! so every test has its own tables and tests run in parallel.
 
+mod backend;
 pub mod http;
+
+pub use backend::{Backend, TestStores, stores};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 

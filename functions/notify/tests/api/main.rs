@@ -19,9 +19,7 @@ use herald_domain::{
 };
 use herald_notify::{ApiKeys, Notify, NotifyConfig};
 use herald_store::{
-    Claim, DeliveryRecord, DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore,
-    EmbeddedOutboxStore, EmbeddedReferenceStore, EmbeddedScheduleStore, NotificationId,
-    OutboxStore, Outcome, ReferenceStore, ScheduleStore, StoreConfig,
+    Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, ScheduleStore,
 };
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::Value;
@@ -33,11 +31,7 @@ pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::seconds(seconds)
 }
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Backend {
-    Embedded,
-    Dynamo,
-}
+pub(crate) use herald_testkit::Backend;
 
 /// The API over one store implementation, the emulator and a manual clock.
 /// What a route answered (a body-less answer reads as `null`).
@@ -73,7 +67,7 @@ pub(crate) struct Harness {
     pub(crate) connector: Arc<HttpConnector>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) app: BotAppId,
-    _dir: tempfile::TempDir,
+    _stores: herald_testkit::TestStores,
 }
 
 impl Harness {
@@ -94,36 +88,10 @@ impl Harness {
                 .unwrap(),
         );
         let app = BotAppId::new(config.app_id.clone()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let (references, outbox, schedules): (
-            Arc<dyn ReferenceStore>,
-            Arc<dyn OutboxStore>,
-            Arc<dyn ScheduleStore>,
-        ) = match backend {
-            Backend::Embedded => (
-                Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap()),
-                Arc::new(EmbeddedOutboxStore::open(dir.path()).unwrap()),
-                Arc::new(EmbeddedScheduleStore::open(dir.path()).unwrap()),
-            ),
-            Backend::Dynamo => {
-                let client = herald_testkit::dynamodb_client();
-                let references = DynamoReferenceStore::new(
-                    client.clone(),
-                    &StoreConfig {
-                        references_table: herald_testkit::unique_name("references"),
-                        bot_app_id: app.clone(),
-                    },
-                );
-                references.ensure_table().await.unwrap();
-                let outbox =
-                    DynamoOutboxStore::new(client.clone(), herald_testkit::unique_name("outbox"));
-                outbox.ensure_table().await.unwrap();
-                let schedules =
-                    DynamoScheduleStore::new(client, herald_testkit::unique_name("schedules"));
-                schedules.ensure_table().await.unwrap();
-                (Arc::new(references), Arc::new(outbox), Arc::new(schedules))
-            }
-        };
+        let test = herald_testkit::stores(backend, &app).await;
+        let references = test.stores.references().unwrap();
+        let outbox = test.stores.outbox().unwrap();
+        let schedules = test.stores.schedules().unwrap();
         let clock = Arc::new(ManualClock::new(at(0)));
         let notify = Arc::new(Notify {
             references: references.clone(),
@@ -131,6 +99,7 @@ impl Harness {
             schedules: schedules.clone(),
             connector: connector.clone(),
             clock: clock.clone(),
+            retention: Duration::days(30),
             config: NotifyConfig::with_keys(ApiKeys::from_plain(&[KEY, "second-key"])),
         });
         Self {
@@ -142,7 +111,7 @@ impl Harness {
             connector,
             clock,
             app,
-            _dir: dir,
+            _stores: test,
         }
     }
 

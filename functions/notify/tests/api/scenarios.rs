@@ -728,6 +728,7 @@ async fn edits_stop_at_the_deadline(h: &Harness) {
         schedules: h.schedules.clone(),
         connector: h.connector.clone(),
         clock: h.clock.clone(),
+        retention: h.notify.retention,
         config,
     });
     let started = std::time::Instant::now();

@@ -901,6 +901,7 @@ async fn concurrent_change_is_409(h: &Harness) {
         }),
         connector: h.connector.clone(),
         clock: h.clock.clone(),
+        retention: h.notify.retention,
         config: h.notify.config.clone(),
     });
     let body = serde_json::to_vec(&json!({"paused": true})).unwrap();
