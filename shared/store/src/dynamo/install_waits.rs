@@ -11,11 +11,12 @@ use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
 
 use super::DynamoOutboxStore;
 use super::error::{
-    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict,
+    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
+    reasons_conflict,
 };
 use super::item::{Item, ItemExt, key, n, s, to_item, to_value};
-use super::outbox_items::{counts_item, delivery_key, outcome_changes};
+use super::outbox_items::{Transaction, counts_item, delivery_key, outcome_changes};
+use super::read::query_all;
 use crate::keys::due_bound;
 use crate::schema::{INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, attr};
 use crate::{
@@ -70,17 +71,9 @@ impl DynamoOutboxStore {
     ) -> Result<bool, StoreError> {
         let mut attempt = 0;
         loop {
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items.clone()))
-                .send()
-                .await;
-            let Err(e) = result else {
+            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
+            else {
                 return Ok(true);
-            };
-            let Some(reasons) = cancellation_reasons(&e) else {
-                return Err(map_sdk_error(e));
             };
             if reasons.first().is_some_and(reason_condition_failed) {
                 return Ok(false);
@@ -98,7 +91,7 @@ impl DynamoOutboxStore {
                 back_off(attempt).await;
                 continue;
             }
-            return Err(map_sdk_error(e));
+            return Err(error);
         }
     }
 
@@ -207,29 +200,19 @@ impl InstallWaits for DynamoOutboxStore {
         tenant: &TenantId,
         recipient: &AadObjectId,
     ) -> Result<Vec<InstallWait>, StoreError> {
-        let mut waits = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_values(":pk", s(&wait_pk(tenant, recipient)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            for item in output.items.unwrap_or_default() {
-                waits.push(decode_wait(item)?);
-            }
-            start = output.last_evaluated_key.filter(|k| !k.is_empty());
-            if start.is_none() {
-                return Ok(waits);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":pk", s(&wait_pk(tenant, recipient)))
+            .consistent_read(true);
+        query_all(query)
+            .await?
+            .into_iter()
+            .map(decode_wait)
+            .collect()
     }
 
     async fn due_waits(

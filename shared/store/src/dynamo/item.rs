@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{invalid, map_sdk_error};
+use super::error::invalid;
 use crate::schema::attr;
 use crate::{Cursor, SkipReason, SkippedItem, StoreError};
 
@@ -97,35 +96,6 @@ impl ItemExt for Item {
 /// A record read by key: an item that does not decode is an error, not a missing record.
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item).map_err(invalid)
-}
-
-/// The item stored under `key`, read consistently (a write just made is seen).
-pub(crate) async fn get_item(
-    client: &Client,
-    table: &str,
-    key: Item,
-) -> Result<Option<Item>, StoreError> {
-    let output = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(map_sdk_error)?;
-    Ok(output.item)
-}
-
-/// The record stored under `key`, read consistently.
-pub(crate) async fn get_record<T: DeserializeOwned>(
-    client: &Client,
-    table: &str,
-    key: Item,
-) -> Result<Option<T>, StoreError> {
-    get_item(client, table, key)
-        .await?
-        .map(from_item)
-        .transpose()
 }
 
 #[cfg(test)]

@@ -13,13 +13,15 @@ use chrono::{DateTime, Utc};
 use herald_domain::DeliveryStatus;
 
 use super::error::{
-    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict, transaction_conflict,
+    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
+    reasons_conflict, transaction_conflict,
 };
-use super::item::{ItemExt, from_item, get_record, n, next_cursor, s, start_key};
+use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
 use super::outbox_items::{
-    count_updates, delivery_item, delivery_key, header_item, header_key, outcome_changes,
+    Transaction, count_updates, delivery_item, delivery_key, header_item, header_key,
+    outcome_changes,
 };
+use super::read::get_record;
 use crate::outbox::check_page_size;
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
@@ -196,17 +198,8 @@ impl OutboxStore for DynamoOutboxStore {
         let mut pending: Vec<&DeliveryRecord> = deliveries.iter().collect();
         loop {
             let items = self.page_transaction(id, from, to, &pending)?;
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let Err(e) = result else {
+            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
                 return Ok(true);
-            };
-            let Some(reasons) = cancellation_reasons(&e) else {
-                return Err(map_sdk_error(e));
             };
             if reasons.first().is_some_and(reason_condition_failed) {
                 // Another expander moved the cursor: this page is theirs.
@@ -224,7 +217,7 @@ impl OutboxStore for DynamoOutboxStore {
                 !reasons.get(index).is_some_and(reason_condition_failed)
             });
             if pending.len() == before {
-                return Err(map_sdk_error(e));
+                return Err(error);
             }
         }
     }

@@ -14,6 +14,7 @@ use herald_domain::{
 
 use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, n, next_cursor, s, start_key};
+use super::read::query_all;
 use crate::keys::{index_team, index_user, user_key};
 use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
 use crate::schema::{self, attr};
@@ -168,33 +169,18 @@ impl ReferenceReader for DynamoReferenceStore {
         tenant: &TenantId,
         user: &AadObjectId,
     ) -> Result<Option<ConversationReference>, StoreError> {
-        let mut found: Vec<ConversationReference> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(schema::BY_USER.name)
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", attr::USER_KEY)
-                .expression_attribute_values(":u", s(&user_key(tenant, user)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            let page = self.page(
-                output.items.unwrap_or_default(),
-                None,
-                schema::BY_USER.name,
-                &ListFilter::all(),
-            );
-            found.extend(page.items);
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::BY_USER.name)
+            .key_condition_expression("#u = :u")
+            .expression_attribute_names("#u", attr::USER_KEY)
+            .expression_attribute_values(":u", s(&user_key(tenant, user)));
+        let items = query_all(query).await?;
+        let found = self
+            .page(items, None, schema::BY_USER.name, &ListFilter::all())
+            .items;
         Ok(best_personal(found))
     }
 }

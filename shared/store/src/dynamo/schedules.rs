@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
 
 use super::error::{condition_failed, map_sdk_error};
-use super::item::{Item, ItemExt, from_item, get_item, next_cursor, s, start_key, to_item};
+use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
+use super::read::get_item;
 use crate::keys::{due_bound, owner_key};
 use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
 use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};

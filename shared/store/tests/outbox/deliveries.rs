@@ -11,7 +11,7 @@ use herald_store::{
 };
 use serde_json::json;
 
-use crate::support::{at, delivery, notification, sent};
+use crate::support::{accepted, at, delivery, delivery_now, expanded, notification, sent};
 
 pub async fn create_is_idempotent(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::for_idempotency_key("deploy-2026-11-01");
@@ -33,11 +33,7 @@ pub async fn create_is_idempotent(store: Arc<dyn OutboxStore>) {
 }
 
 pub async fn pages_move_the_cursor_once(store: Arc<dyn OutboxStore>) {
-    let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
+    let id = accepted(&*store).await;
     assert_eq!(
         store.get_notification(&id).await.unwrap().unwrap().status(),
         NotificationStatus::Accepted
@@ -97,17 +93,10 @@ pub async fn pages_move_the_cursor_once(store: Arc<dyn OutboxStore>) {
 
 pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
     let deliveries: Vec<_> = (0..2)
         .map(|n| delivery(&id, n, DeliveryStatus::Pending))
         .collect();
-    store
-        .append_page(&id, None, None, &deliveries)
-        .await
-        .unwrap();
+    expanded(&*store, &deliveries).await;
     let d0 = &deliveries[0].delivery_id;
 
     let Claim::Claimed(claimed) = store.claim_delivery(&id, d0, at(1), at(61)).await.unwrap()
@@ -142,7 +131,7 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
             .unwrap(),
         Claim::Done
     );
-    let stored = store.get_delivery(&id, d0).await.unwrap().unwrap();
+    let stored = delivery_now(&*store, &id, d0).await;
     assert_eq!(stored.status, DeliveryStatus::Sent);
     assert_eq!(stored.activity_id.as_deref(), Some("1:activity"));
     assert_eq!(stored.lease_until, None);
@@ -190,15 +179,8 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
 
 pub async fn concurrent_claims_have_one_winner(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
     let d = delivery(&id, 0, DeliveryStatus::Pending);
-    store
-        .append_page(&id, None, None, std::slice::from_ref(&d))
-        .await
-        .unwrap();
+    expanded(&*store, std::slice::from_ref(&d)).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..8 {
         let (store, id, did) = (Arc::clone(&store), id.clone(), d.delivery_id.clone());
@@ -219,11 +201,7 @@ pub async fn concurrent_claims_have_one_winner(store: Arc<dyn OutboxStore>) {
 }
 
 pub async fn deliveries_list_in_pages(store: Arc<dyn OutboxStore>) {
-    let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
+    let id = accepted(&*store).await;
     let mut cursor: Option<String> = None;
     for page in 0..3u32 {
         let items: Vec<_> = (0..10)
@@ -295,25 +273,15 @@ pub async fn deliveries_list_in_pages(store: Arc<dyn OutboxStore>) {
 
 pub async fn activity_ids_can_be_replaced(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
     let d = delivery(&id, 0, DeliveryStatus::Pending);
-    store
-        .append_page(&id, None, None, std::slice::from_ref(&d))
-        .await
-        .unwrap();
+    expanded(&*store, std::slice::from_ref(&d)).await;
     store
         .set_activity_id(&id, &d.delivery_id, Some("1:new"))
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_delivery(&id, &d.delivery_id)
+        delivery_now(&*store, &id, &d.delivery_id)
             .await
-            .unwrap()
-            .unwrap()
             .activity_id
             .as_deref(),
         Some("1:new")
@@ -323,12 +291,7 @@ pub async fn activity_ids_can_be_replaced(store: Arc<dyn OutboxStore>) {
         .await
         .unwrap();
     assert_eq!(
-        store
-            .get_delivery(&id, &d.delivery_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .activity_id,
+        delivery_now(&*store, &id, &d.delivery_id).await.activity_id,
         None
     );
     assert!(matches!(

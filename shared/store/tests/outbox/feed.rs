@@ -1,23 +1,21 @@
 //! The embedded outbox's change feed, the local runner's stand-in for the DynamoDB stream.
 
-use herald_domain::{ConversationId, DeliveryStatus};
+use herald_domain::DeliveryStatus;
 use herald_store::{
     Claim, EmbeddedOutboxStore, InstallResolution, InstallWaits, NotificationId, OutboxChange,
     OutboxStore,
 };
 
-use crate::support::{at, delivery, expanded, finished, install, notification, person, resolved};
+use crate::support::{
+    accepted, at, claim_resolved, delivery, expanded, finished, install, person, resolved,
+};
 
 #[tokio::test]
 async fn embedded_feed_reports_changes_and_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
     let store = EmbeddedOutboxStore::open(dir.path()).unwrap();
     let mut feed = store.subscribe();
-    let id = NotificationId::random();
-    store
-        .create_notification(&notification(id.clone()))
-        .await
-        .unwrap();
+    let id = accepted(&store).await;
     let d = delivery(&id, 0, DeliveryStatus::Pending);
     store
         .append_page(&id, None, Some("c1"), std::slice::from_ref(&d))
@@ -121,15 +119,5 @@ async fn embedded_feed_hands_back_resolved_and_retried_deliveries() {
             OutboxChange::Delivery(id.clone(), people[1].delivery_id.clone()),
         ]
     );
-    let Claim::Claimed(claimed) = store
-        .claim_delivery(&id, &people[0].delivery_id, at(20), at(80))
-        .await
-        .unwrap()
-    else {
-        panic!("a resolved delivery must be claimable");
-    };
-    assert_eq!(
-        claimed.conversation_id,
-        Some(ConversationId::new("a:installed-0").unwrap())
-    );
+    claim_resolved(&store, &people[0], 0, at(20)).await;
 }

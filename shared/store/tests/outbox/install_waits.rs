@@ -7,8 +7,8 @@ use herald_domain::{AadObjectId, ConversationId, DeliveryStatus, ServiceUrl, Ten
 use herald_store::{Claim, InstallResolution, NotificationId, NotificationStatus, StoreError};
 
 use crate::support::{
-    Outbox, at, counted, counts, delivery, expanded, finished, install, person, resolved, sent,
-    status_of,
+    Outbox, at, claim_resolved, counted, counts, delivery, delivery_now, expanded, finished,
+    install, person, recipient_waits, resolved, sent, status_of,
 };
 
 pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
@@ -29,15 +29,14 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
+    assert_eq!(delivery_now(&*store, &id, p0).await, people[0]);
     assert_eq!(
-        store.get_delivery(&id, p0).await.unwrap().unwrap(),
-        people[0]
-    );
-    assert_eq!(
-        store
-            .waits_for(&people[0].tenant_id, people[0].recipient.as_ref().unwrap())
-            .await
-            .unwrap(),
+        recipient_waits(
+            &*store,
+            &people[0].tenant_id,
+            people[0].recipient.as_ref().unwrap()
+        )
+        .await,
         vec![]
     );
     assert_eq!(store.due_waits(at(100_000), 10).await.unwrap(), vec![]);
@@ -62,7 +61,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
             .unwrap()
     );
     assert_eq!(
-        store.get_delivery(&id, p2).await.unwrap().unwrap().status,
+        delivery_now(&*store, &id, p2).await.status,
         DeliveryStatus::Sending
     );
     assert!(
@@ -74,17 +73,14 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
 
     // Claimed: installing until the deadline, the lease given up.
     let wait = install(&*store, &people[0], at(600)).await;
-    let stored = store.get_delivery(&id, p0).await.unwrap().unwrap();
+    let stored = delivery_now(&*store, &id, p0).await;
     assert_eq!(stored.status, DeliveryStatus::Installing);
     assert_eq!(stored.install_deadline, Some(at(600)));
     assert_eq!(stored.lease_until, None);
     assert_eq!(stored.updated_at, at(2));
     assert_eq!(stored.attempts, 1);
     assert_eq!(
-        store
-            .waits_for(&wait.tenant_id, &wait.recipient)
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &wait.tenant_id, &wait.recipient).await,
         vec![wait.clone()]
     );
     assert_eq!(
@@ -99,7 +95,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    assert_eq!(store.get_delivery(&id, p0).await.unwrap().unwrap(), stored);
+    assert_eq!(delivery_now(&*store, &id, p0).await, stored);
     assert_eq!(
         store.claim_delivery(&id, p0, at(4), at(64)).await.unwrap(),
         Claim::Done
@@ -124,7 +120,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
             .unwrap()
     );
     assert_eq!(
-        store.get_delivery(&id, p1).await.unwrap().unwrap().status,
+        delivery_now(&*store, &id, p1).await.status,
         DeliveryStatus::Sent
     );
 
@@ -147,7 +143,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
         Err(StoreError::InvalidData(_))
     ));
     assert_eq!(
-        store.get_delivery(&id, c).await.unwrap().unwrap().status,
+        delivery_now(&*store, &id, c).await.status,
         DeliveryStatus::Sending
     );
 
@@ -186,11 +182,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    let d0 = store
-        .get_delivery(&id, &people[0].delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let d0 = delivery_now(&*store, &id, &people[0].delivery_id).await;
     assert_eq!(d0.status, DeliveryStatus::Pending);
     assert_eq!(
         d0.conversation_id,
@@ -213,17 +205,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
         ])
     );
     assert_eq!(status_of(&*store, &id).await, NotificationStatus::Sending);
-    let Claim::Claimed(claimed) = store
-        .claim_delivery(&id, &people[0].delivery_id, at(11), at(71))
-        .await
-        .unwrap()
-    else {
-        panic!("a resolved delivery must be claimable");
-    };
-    assert_eq!(
-        claimed.conversation_id,
-        Some(ConversationId::new("a:installed-0").unwrap())
-    );
+    let claimed = claim_resolved(&*store, &people[0], 0, at(11)).await;
     assert_eq!(claimed.attempts, 2);
     assert!(
         store
@@ -237,11 +219,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
         error: "Graph 503".into(),
     };
     assert!(store.end_install(&waits[1], &retry, at(13)).await.unwrap());
-    let d1 = store
-        .get_delivery(&id, &people[1].delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let d1 = delivery_now(&*store, &id, &people[1].delivery_id).await;
     assert_eq!(d1.status, DeliveryStatus::Pending);
     assert_eq!(d1.error.as_deref(), Some("Graph 503"));
     assert_eq!((d1.conversation_id, d1.install_deadline), (None, None));
@@ -254,11 +232,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    let d2 = store
-        .get_delivery(&id, &people[2].delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let d2 = delivery_now(&*store, &id, &people[2].delivery_id).await;
     assert_eq!(d2.status, DeliveryStatus::InstallForbidden);
     assert_eq!(d2.error.as_deref(), Some("403 Forbidden"));
     assert_eq!((d2.install_deadline, d2.lease_until), (None, None));
@@ -303,10 +277,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
     // Every wait is gone.
     for p in &people {
         assert_eq!(
-            store
-                .waits_for(&p.tenant_id, p.recipient.as_ref().unwrap())
-                .await
-                .unwrap(),
+            recipient_waits(&*store, &p.tenant_id, p.recipient.as_ref().unwrap()).await,
             vec![]
         );
     }
@@ -326,12 +297,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
         ));
     }
     assert_eq!(
-        store
-            .get_delivery(&other, &p.delivery_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
+        delivery_now(&*store, &other, &p.delivery_id).await.status,
         DeliveryStatus::Installing
     );
 }
@@ -352,28 +318,19 @@ pub async fn waits_are_found_by_recipient_and_deadline(store: Arc<dyn Outbox>) {
 
     let tenant = TenantId::new("tenant-1").unwrap();
     let x = AadObjectId::new("aad-x").unwrap();
-    let mut found = store.waits_for(&tenant, &x).await.unwrap();
+    let mut found = recipient_waits(&*store, &tenant, &x).await;
     found.sort_by_key(|w| w.deadline);
     assert_eq!(found, vec![x_in_b.clone(), x_in_a.clone()]);
     assert_eq!(
-        store
-            .waits_for(&tenant, &AadObjectId::new("aad-y").unwrap())
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &tenant, &AadObjectId::new("aad-y").unwrap()).await,
         vec![y_in_a.clone()]
     );
     assert_eq!(
-        store
-            .waits_for(&TenantId::new("tenant-2").unwrap(), &x)
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &TenantId::new("tenant-2").unwrap(), &x).await,
         vec![x_elsewhere.clone()]
     );
     assert_eq!(
-        store
-            .waits_for(&tenant, &AadObjectId::new("aad-z").unwrap())
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &tenant, &AadObjectId::new("aad-z").unwrap()).await,
         vec![]
     );
 
@@ -429,10 +386,7 @@ pub async fn waits_are_found_by_recipient_and_deadline(store: Arc<dyn Outbox>) {
         vec![x_in_b.clone(), x_in_a.clone(), x_elsewhere]
     );
     assert_eq!(
-        store
-            .waits_for(&tenant, &AadObjectId::new("aad-y").unwrap())
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &tenant, &AadObjectId::new("aad-y").unwrap()).await,
         vec![]
     );
     assert!(
@@ -441,7 +395,7 @@ pub async fn waits_are_found_by_recipient_and_deadline(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    assert_eq!(store.waits_for(&tenant, &x).await.unwrap(), vec![x_in_b]);
+    assert_eq!(recipient_waits(&*store, &tenant, &x).await, vec![x_in_b]);
 }
 
 pub async fn end_install_happens_once(store: Arc<dyn Outbox>) {
@@ -461,11 +415,7 @@ pub async fn end_install_happens_once(store: Arc<dyn Outbox>) {
     );
     let (by_webhook, by_sweep) = (by_webhook.unwrap(), by_sweep.unwrap());
     assert!(by_webhook ^ by_sweep, "{by_webhook} {by_sweep}");
-    let ended = store
-        .get_delivery(&id, &people[0].delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let ended = delivery_now(&*store, &id, &people[0].delivery_id).await;
     let winner = if by_webhook {
         DeliveryStatus::Pending
     } else {
@@ -487,19 +437,12 @@ pub async fn end_install_happens_once(store: Arc<dyn Outbox>) {
         assert!(!store.end_install(&wait, &resolution, at(20)).await.unwrap());
     }
     assert_eq!(
-        store
-            .get_delivery(&id, &people[0].delivery_id)
-            .await
-            .unwrap()
-            .unwrap(),
+        delivery_now(&*store, &id, &people[0].delivery_id).await,
         ended
     );
     assert_eq!(counts(&*store, &id).await, after);
     assert_eq!(
-        store
-            .waits_for(&wait.tenant_id, &wait.recipient)
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &wait.tenant_id, &wait.recipient).await,
         vec![]
     );
 
@@ -517,18 +460,11 @@ pub async fn end_install_happens_once(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    let live = store
-        .get_delivery(&id, &people[1].delivery_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let live = delivery_now(&*store, &id, &people[1].delivery_id).await;
     assert_eq!(live.status, DeliveryStatus::Installing);
     assert_eq!(live.install_deadline, Some(at(900)));
     assert_eq!(
-        store
-            .waits_for(&second.tenant_id, &second.recipient)
-            .await
-            .unwrap(),
+        recipient_waits(&*store, &second.tenant_id, &second.recipient).await,
         vec![second.clone()]
     );
     assert_eq!(

@@ -6,15 +6,12 @@ use herald_store::{
     DynamoOutboxStore, EmbeddedOutboxStore, InstallWait, NotificationId, OutboxStore, StoreError,
 };
 
-use crate::support::{Outbox, at, expanded, finished, install, person, wait_of};
+use crate::support::{Outbox, at, expanded, finished, install, person, recipient_waits, wait_of};
 
 /// Both stores, after the leftovers of `leftover` (a wait whose delivery is gone) were planted
 /// beside the live `wait`: ending the leftover changes nothing and removes only its items.
 async fn leftovers_go_quietly(store: &dyn Outbox, wait: &InstallWait, leftover: &InstallWait) {
-    let mut found = store
-        .waits_for(&wait.tenant_id, &wait.recipient)
-        .await
-        .unwrap();
+    let mut found = recipient_waits(store, &wait.tenant_id, &wait.recipient).await;
     found.sort_by_key(|w| w.deadline);
     assert_eq!(found, vec![wait.clone(), leftover.clone()]);
     let timed_out = finished(DeliveryStatus::InstallTimedOut, "timed out");
@@ -25,10 +22,7 @@ async fn leftovers_go_quietly(store: &dyn Outbox, wait: &InstallWait, leftover: 
             .unwrap()
     );
     assert_eq!(
-        store
-            .waits_for(&wait.tenant_id, &wait.recipient)
-            .await
-            .unwrap(),
+        recipient_waits(store, &wait.tenant_id, &wait.recipient).await,
         vec![wait.clone()]
     );
     assert_eq!(

@@ -68,22 +68,12 @@ pub fn person(id: &NotificationId, tenant: &str, aad: &str) -> DeliveryRecord {
     let tenant = TenantId::new(tenant).unwrap();
     let aad = AadObjectId::new(aad).unwrap();
     DeliveryRecord {
-        notification_id: id.clone(),
         delivery_id: DeliveryRecord::id_for_person(&tenant, &aad),
         tenant_id: tenant,
         conversation_id: None,
-        conversation_type: ConversationType::Personal,
         service_url: None,
-        member_id: None,
         recipient: Some(aad),
-        status: DeliveryStatus::Pending,
-        attempts: 0,
-        lease_until: None,
-        activity_id: None,
-        error: None,
-        install_deadline: None,
-        updated_at: at(0),
-        expires_at: (Utc::now() + Duration::days(30)).timestamp(),
+        ..delivery(id, 0, DeliveryStatus::Pending)
     }
 }
 
@@ -113,14 +103,42 @@ pub fn finished(status: DeliveryStatus, error: &str) -> InstallResolution {
     })
 }
 
-/// A fully expanded notification with these deliveries, all pending.
-pub async fn expanded(store: &dyn Outbox, deliveries: &[DeliveryRecord]) {
+/// A new notification, stored and not expanded yet.
+pub async fn accepted(store: &dyn OutboxStore) -> NotificationId {
+    let id = NotificationId::random();
+    store
+        .create_notification(&notification(id.clone()))
+        .await
+        .unwrap();
+    id
+}
+
+/// A fully expanded notification with these deliveries (of one notification).
+pub async fn expanded(store: &dyn OutboxStore, deliveries: &[DeliveryRecord]) {
     let id = &deliveries[0].notification_id;
     store
         .create_notification(&notification(id.clone()))
         .await
         .unwrap();
     assert!(store.append_page(id, None, None, deliveries).await.unwrap());
+}
+
+/// A delivery as stored now.
+pub async fn delivery_now(
+    store: &dyn OutboxStore,
+    id: &NotificationId,
+    delivery: &str,
+) -> DeliveryRecord {
+    store.get_delivery(id, delivery).await.unwrap().unwrap()
+}
+
+/// The waits stored for a recipient.
+pub async fn recipient_waits(
+    store: &dyn InstallWaits,
+    tenant: &TenantId,
+    recipient: &AadObjectId,
+) -> Vec<InstallWait> {
+    store.waits_for(tenant, recipient).await.unwrap()
 }
 
 /// Claims a delivery and turns it into an installation wait until `deadline`.
@@ -141,6 +159,26 @@ pub async fn install(
             .unwrap()
     );
     wait_of(d, deadline)
+}
+
+/// Claims a delivery whose installation ended as [`resolved`]`(n)`, for a minute from `now`: the
+/// claim carries the conversation the installation brought.
+pub async fn claim_resolved(
+    store: &dyn OutboxStore,
+    d: &DeliveryRecord,
+    n: u32,
+    now: DateTime<Utc>,
+) -> DeliveryRecord {
+    let lease = now + Duration::seconds(60);
+    let claim = store.claim_delivery(&d.notification_id, &d.delivery_id, now, lease);
+    let Claim::Claimed(claimed) = claim.await.unwrap() else {
+        panic!("a resolved delivery must be claimable");
+    };
+    assert_eq!(
+        claimed.conversation_id,
+        Some(ConversationId::new(format!("a:installed-{n}")).unwrap())
+    );
+    *claimed
 }
 
 /// The header's non-zero counts.
