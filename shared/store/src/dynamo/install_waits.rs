@@ -9,13 +9,13 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
 
-use super::DynamoOutboxStore;
 use super::error::{
     CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
     reasons_conflict,
 };
 use super::item::{Item, ItemExt, key, n, s, to_item, to_value};
-use super::outbox_items::{Transaction, counts_item, delivery_key, outcome_changes};
+use super::outbox::{DynamoOutboxStore, Transaction};
+use super::outbox_items::{counts_item, delivery_key, outcome_changes};
 use super::read::query_all;
 use crate::keys::due_bound;
 use crate::schema::{INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, attr};

@@ -6,20 +6,19 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryStatus;
 
 use super::error::{
-    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
-    reasons_conflict, transaction_conflict,
+    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
+    reason_condition_failed, reasons_conflict, transaction_conflict,
 };
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
 use super::outbox_items::{
-    Transaction, count_updates, delivery_item, delivery_key, header_item, header_key,
-    outcome_changes,
+    count_updates, delivery_item, delivery_key, header_item, header_key, outcome_changes,
 };
 use super::read::get_record;
 use crate::outbox::check_page_size;
@@ -30,7 +29,17 @@ use crate::{
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
-const DELIVERIES: &str = "deliveries";
+const DELIVERY_LISTING: &str = "deliveries";
+
+/// What became of a transaction.
+pub(super) enum Transaction {
+    Written,
+    /// Cancelled: why, item by item in the order given, and the cancellation as an error.
+    Cancelled {
+        reasons: Vec<CancellationReason>,
+        error: StoreError,
+    },
+}
 
 /// Notifications and deliveries in DynamoDB.
 #[derive(Debug, Clone)]
@@ -51,6 +60,29 @@ impl DynamoOutboxStore {
     /// Creates the table from [`schema::OUTBOX`] if it does not exist.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         schema::OUTBOX.create(&self.client, &self.table).await
+    }
+
+    /// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(e) = result else {
+            return Ok(Transaction::Written);
+        };
+        match cancellation_reasons(&e) {
+            Some(reasons) => Ok(Transaction::Cancelled {
+                reasons,
+                error: map_sdk_error(e),
+            }),
+            None => Err(map_sdk_error(e)),
+        }
     }
 
     /// The header update (cursor, page count, counts) and one conditional put per delivery.
@@ -335,7 +367,7 @@ impl OutboxStore for DynamoOutboxStore {
         status: Option<DeliveryStatus>,
         page: &PageRequest,
     ) -> Result<Page<DeliveryRecord>, StoreError> {
-        let start = start_key(page.cursor.as_ref(), DELIVERIES)?;
+        let start = start_key(page.cursor.as_ref(), DELIVERY_LISTING)?;
         let mut request = self
             .client
             .query()
@@ -356,7 +388,7 @@ impl OutboxStore for DynamoOutboxStore {
         let output = request.send().await.map_err(map_sdk_error)?;
         let mut result = Page {
             items: Vec::new(),
-            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), DELIVERIES),
+            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), DELIVERY_LISTING),
             skipped: Vec::new(),
         };
         for item in output.items.unwrap_or_default() {

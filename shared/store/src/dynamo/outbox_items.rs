@@ -4,11 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use herald_domain::DeliveryStatus;
 
-use super::DynamoOutboxStore;
-use super::error::{cancellation_reasons, invalid, map_sdk_error};
+use super::error::invalid;
 use super::item::{Item, key, n, s, to_item};
 use crate::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK, attr};
 use crate::{DeliveryRecord, NotificationId, NotificationRecord, Outcome, StoreError};
@@ -122,39 +121,4 @@ pub(super) fn counts_item(
         .build()
         .map_err(invalid)?;
     Ok(TransactWriteItem::builder().update(update).build())
-}
-
-/// What became of a transaction.
-pub(super) enum Transaction {
-    Written,
-    /// Cancelled: why, item by item in the order given, and the cancellation as an error.
-    Cancelled {
-        reasons: Vec<CancellationReason>,
-        error: StoreError,
-    },
-}
-
-impl DynamoOutboxStore {
-    /// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
-    pub(super) async fn transact(
-        &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<Transaction, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(e) = result else {
-            return Ok(Transaction::Written);
-        };
-        match cancellation_reasons(&e) {
-            Some(reasons) => Ok(Transaction::Cancelled {
-                reasons,
-                error: map_sdk_error(e),
-            }),
-            None => Err(map_sdk_error(e)),
-        }
-    }
 }

@@ -13,7 +13,7 @@ use herald_domain::{
 };
 
 use super::error::{condition_failed, invalid, map_sdk_error};
-use super::item::{Item, ItemExt, n, next_cursor, s, start_key};
+use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
 use super::read::query_all;
 use crate::keys::{index_team, index_user, user_key};
 use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
@@ -52,8 +52,11 @@ impl DynamoReferenceStore {
         schema::REFERENCES.create(&self.client, &self.table).await
     }
 
-    fn key_item(key: &ConversationKey) -> Item {
-        super::item::key(key.tenant_id.as_str(), key.conversation_id.as_str())
+    fn key_item(conversation: &ConversationKey) -> Item {
+        key(
+            conversation.tenant_id.as_str(),
+            conversation.conversation_id.as_str(),
+        )
     }
 
     /// Decodes an item into a reference this bot may use, or says why it is skipped.
@@ -83,9 +86,9 @@ impl DynamoReferenceStore {
 }
 
 /// The stored form of a reference: its fields plus key and index attributes.
-fn to_item(reference: &ConversationReference) -> Result<Item, StoreError> {
+fn reference_item(reference: &ConversationReference) -> Result<Item, StoreError> {
     reference.validate().map_err(invalid)?;
-    let mut item = super::item::to_item(reference)?;
+    let mut item = to_item(reference)?;
     item.extend(DynamoReferenceStore::key_item(&reference.key()));
     if let Some(team) = index_team(reference) {
         item.insert(attr::TEAM_KEY.into(), s(team.as_str()));
@@ -188,7 +191,7 @@ impl ReferenceReader for DynamoReferenceStore {
 #[async_trait]
 impl ReferenceWriter for DynamoReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
-        let item = to_item(reference)?;
+        let item = reference_item(reference)?;
         let mut names = HashMap::from([
             ("#cpk".to_owned(), attr::PK.to_owned()),
             ("#cupd".to_owned(), attr::UPDATED_MS.to_owned()),

@@ -19,7 +19,7 @@ use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
 use crate::{Page, PageRequest, SkippedItem, StoreError};
 
 /// The listing name in the cursors of [`ScheduleStore::list_schedules`].
-const SCHEDULES: &str = "schedules";
+const SCHEDULE_LISTING: &str = "schedules";
 
 /// Schedules in DynamoDB.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ fn decode(items: Vec<Item>) -> (Vec<ScheduleRecord>, Vec<SkippedItem>) {
         match item.decode(id) {
             Ok(record) => records.push(record),
             Err(unreadable) => {
-                tracing::warn!(schedule = %unreadable.key, reason = ?unreadable.reason, "skipping unreadable schedule");
+                tracing::warn!(schedule = %unreadable.key, error = ?unreadable.reason, "skipping unreadable schedule");
                 skipped.push(unreadable);
             }
         }
@@ -159,7 +159,7 @@ impl ScheduleStore for DynamoScheduleStore {
     }
 
     async fn list_schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        let start = start_key(page.cursor.as_ref(), SCHEDULES)?;
+        let start = start_key(page.cursor.as_ref(), SCHEDULE_LISTING)?;
         let output = self
             .client
             .scan()
@@ -173,7 +173,7 @@ impl ScheduleStore for DynamoScheduleStore {
         let (items, skipped) = decode(output.items.unwrap_or_default());
         Ok(Page {
             items,
-            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), SCHEDULES),
+            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), SCHEDULE_LISTING),
             skipped,
         })
     }

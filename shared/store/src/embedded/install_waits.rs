@@ -4,21 +4,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
-use redb::{ReadableTable, TableDefinition};
+use redb::ReadableTable;
 
 use super::db::{SEP, blocking, display_key, prefix_end, read_json, unavailable, write_json};
-use super::outbox::{DELIVERIES, EmbeddedOutboxStore, add_counts, delivery_key};
+use super::outbox::{
+    DELIVERIES, EmbeddedOutboxStore, INSTALL_DUE, INSTALL_WAITS, add_counts, delivery_key,
+};
 use crate::keys::due_bound;
 use crate::{
     DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId, OutboxChange,
     StoreError,
 };
-
-/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
-pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
-/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
-/// wait JSON, so the timeout sweep reads the earliest deadlines first.
-pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
 
 /// `tenant SEP recipient SEP`: the keys of one recipient's waits start with it.
 fn recipient_prefix(tenant: &TenantId, recipient: &AadObjectId) -> String {

@@ -14,7 +14,6 @@ use super::db::{
     DEFAULT_PAGE, SEP, blocking, display_key, json_page, key_range, open_database, prefix_end,
     read_json, resume_after, unavailable, write_json,
 };
-use super::install_waits::{INSTALL_DUE, INSTALL_WAITS};
 use crate::outbox::check_page_size;
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
@@ -24,6 +23,11 @@ use crate::{
 const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
 /// `notification SEP delivery` -> delivery JSON.
 pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
+pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
+/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
+/// wait JSON, so the timeout sweep reads the earliest deadlines first.
+pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
 const DELIVERY_LISTING: &str = "deliveries";
