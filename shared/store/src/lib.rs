@@ -39,13 +39,13 @@ pub use embedded::{
 };
 pub use error::StoreError;
 pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
-pub use model::{
-    ListFilter, Page, PageRequest, SkipReason, SkippedItem, StatusOutcome, StatusUpdate,
-    UpsertOutcome,
-};
+pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationId, NotificationRecord, NotificationStatus,
     OutboxStore, Outcome,
 };
-pub use references::{ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter};
+pub use references::{
+    ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,
+    UpsertOutcome,
+};
 pub use schedules::{ScheduleId, ScheduleRecord, ScheduleStore};

@@ -2,15 +2,40 @@
 //! what it needs (which also documents its IAM permissions).
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use herald_domain::{
-    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TeamId,
-    TenantId, TimeZone,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, ReferenceStatus,
+    TeamId, TenantId, TimeZone,
 };
 
-use crate::{
-    ListFilter, Page, PageRequest, SkipReason, SkippedItem, StatusOutcome, StatusUpdate,
-    StoreError, UpsertOutcome,
-};
+use crate::{ListFilter, Page, PageRequest, SkipReason, SkippedItem, StoreError};
+
+/// What [`ReferenceWriter::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Created,
+    Updated,
+    /// The stored reference came from a newer activity; nothing was written.
+    Stale,
+}
+
+/// A status change and why it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    pub status: ReferenceStatus,
+    /// When the cause happened (activity timestamp or send time); older updates lose.
+    pub at: DateTime<Utc>,
+    pub reason: Option<String>,
+}
+
+/// What [`ReferenceWriter::set_status`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusOutcome {
+    /// Applied; carries the status it replaced.
+    Applied { previous: ReferenceStatus },
+    /// A newer status change is stored; nothing was written.
+    Stale,
+}
 
 /// Fields of a stored reference that an upsert writes only when it creates the reference: the
 /// installation's first sighting, and its status, which [`ReferenceWriter::set_status`] owns.
