@@ -1,34 +1,8 @@
-use chrono::{DateTime, Utc};
+//! Listing requests and pages, shared by every store.
+
 use herald_domain::{ConversationType, ReferenceStatus, TeamId, TenantId};
 
 use crate::Cursor;
-
-/// What [`crate::ReferenceWriter::upsert`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UpsertOutcome {
-    Created,
-    Updated,
-    /// The stored reference came from a newer activity; nothing was written.
-    Stale,
-}
-
-/// A status change and why it happened.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusUpdate {
-    pub status: ReferenceStatus,
-    /// When the cause happened (activity timestamp or send time); older updates lose.
-    pub at: DateTime<Utc>,
-    pub reason: Option<String>,
-}
-
-/// What [`crate::ReferenceWriter::set_status`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusOutcome {
-    /// Applied; carries the status it replaced.
-    Applied { previous: ReferenceStatus },
-    /// A newer status change is stored; nothing was written.
-    Stale,
-}
 
 /// Which references to list. The most selective key present picks the index (team, then tenant,
 /// then conversation type); the remaining fields filter the indexed read.

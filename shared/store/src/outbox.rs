@@ -2,9 +2,11 @@
 //!
 //! A producer (the notify API, the scheduler, an event route) writes a [`NotificationRecord`] and
 //! returns. Expansion turns it into [`DeliveryRecord`]s page by page, saving a cursor, so a
-//! broadcast to 100,000 recipients resumes after any failure. The deliveries table's stream feeds
-//! the sender, which claims each delivery with a conditional write before sending and records
-//! the outcome once: a replayed stream record can never send a delivery already recorded sent.
+//! broadcast to 100,000 recipients resumes after any failure. The outbox table's stream feeds the
+//! sender, which claims each delivery with a conditional write before sending and records the
+//! outcome once: a replayed stream record (Lambda retries a failed batch,
+//! <https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>) can never send a delivery
+//! already recorded sent.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -260,6 +262,23 @@ pub struct Outcome {
     pub conversation_id: Option<ConversationId>,
 }
 
+/// Deliveries one [`OutboxStore::append_page`] writes at most. On DynamoDB a page is one
+/// transaction, which holds at most 100 items
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html>):
+/// the header update and 99 deliveries.
+pub const MAX_PAGE: usize = 99;
+
+/// Refuses a page of more than [`MAX_PAGE`] deliveries.
+pub(crate) fn check_page_size(deliveries: &[DeliveryRecord]) -> Result<(), StoreError> {
+    if deliveries.len() > MAX_PAGE {
+        return Err(StoreError::InvalidData(format!(
+            "a page holds at most {MAX_PAGE} deliveries, got {}",
+            deliveries.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Notifications and deliveries.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -278,7 +297,8 @@ pub trait OutboxStore: Send + Sync {
     /// Writes one page of deliveries (each only if absent, so a replayed page changes nothing)
     /// and moves the expansion cursor from `from` to `to`, all or nothing as far as the cursor is
     /// concerned: if the stored cursor is no longer `from`, another expander got there first and
-    /// `false` is returned. Returns whether the cursor moved.
+    /// `false` is returned. Returns whether the cursor moved. A page holds at most [`MAX_PAGE`]
+    /// deliveries.
     async fn append_page(
         &self,
         id: &NotificationId,
@@ -328,99 +348,4 @@ pub trait OutboxStore: Send + Sync {
         delivery: &str,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError>;
-}
-
-/// A delivery waiting for its recipient's app installation (made through Microsoft Graph) to
-/// announce itself with a conversationUpdate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InstallWait {
-    pub notification_id: NotificationId,
-    pub delivery_id: String,
-    pub tenant_id: TenantId,
-    pub recipient: AadObjectId,
-    /// When the wait ends as `installTimedOut` if no installation arrived.
-    pub deadline: DateTime<Utc>,
-}
-
-impl InstallWait {
-    /// `{notificationId}#{deliveryId}`: the wait's key among its recipient's waits. Notification
-    /// ids hold no `#`, so the key is unique however the delivery id is spelled.
-    pub(crate) fn delivery_key(&self) -> String {
-        format!("{}#{}", self.notification_id, self.delivery_id)
-    }
-
-    /// `{deadline}#{notificationId}#{deliveryId}`, the deadline as zero-padded epoch
-    /// milliseconds so that the keys sort by deadline (as the schedules' due keys do).
-    pub(crate) fn due_key(&self) -> String {
-        format!(
-            "{:015}#{}",
-            self.deadline.timestamp_millis().max(0),
-            self.delivery_key()
-        )
-    }
-
-    /// Every due key of a wait whose deadline is at or before `now` sorts below this bound
-    /// (`$` follows `#`). Waits due later within the same millisecond sort below it too: callers
-    /// compare the deadline itself.
-    pub(crate) fn due_bound(now: DateTime<Utc>) -> String {
-        format!("{:015}$", now.timestamp_millis().max(0))
-    }
-}
-
-/// How an installation wait ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InstallResolution {
-    /// The personal conversation is known: the delivery becomes pending with it, and the stream
-    /// (or the embedded change feed) hands it to the sender.
-    Resolved {
-        conversation_id: ConversationId,
-        service_url: ServiceUrl,
-    },
-    /// A transient failure: pending again without a conversation, to be installed again.
-    Retry { error: String },
-    /// A final outcome (install refused, user unknown, timed out).
-    Finished(Outcome),
-}
-
-/// The installation waits of the outbox. Writes are conditional on the delivery's state, so the
-/// webhook, the sender and the scheduler's timeout sweep can race and only one of them wins.
-#[async_trait]
-pub trait InstallWaits: Send + Sync {
-    /// Turns a delivery this sender claimed (`sending`, its lease `claimed_until`) into
-    /// `installing` until `deadline`, and records the wait where the webhook (by recipient) and
-    /// the sweep (by deadline) find it. Returns `false` if the delivery is not this claim's any
-    /// more (another sender took it over after the lease ran out).
-    async fn begin_install(
-        &self,
-        notification: &NotificationId,
-        delivery: &str,
-        claimed_until: DateTime<Utc>,
-        deadline: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
-
-    /// The waits for one recipient, read consistently (the webhook calls it on every personal
-    /// installation).
-    async fn waits_for(
-        &self,
-        tenant: &TenantId,
-        recipient: &AadObjectId,
-    ) -> Result<Vec<InstallWait>, StoreError>;
-
-    /// Up to `limit` waits whose deadline is at or before `now`, earliest first.
-    async fn due_waits(
-        &self,
-        now: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<InstallWait>, StoreError>;
-
-    /// Ends a wait if the delivery is still `installing`, moving the notification's counts and
-    /// removing the wait. Returns whether this call ended it.
-    async fn end_install(
-        &self,
-        wait: &InstallWait,
-        resolution: &InstallResolution,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
 }

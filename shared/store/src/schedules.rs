@@ -7,9 +7,10 @@ use std::fmt;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{ConversationKey, DomainError, Target};
-use herald_schedule::ScheduleRule;
+use herald_schedule::{ScheduleRule, ScheduleZone};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::keys::time_key;
 use crate::{Page, PageRequest, StoreError};
 
 /// A schedule's id (`s-<uuid>`).
@@ -95,6 +96,65 @@ pub struct ScheduleRecord {
     pub version: u64,
 }
 
+impl ScheduleRecord {
+    /// A new, active schedule as first stored (version 1), not fired yet. Its first fire is
+    /// the caller's to compute ([`ScheduleRecord::with_next_fire`]); chat reminders add their
+    /// conversation with [`ScheduleRecord::owned_by`].
+    #[must_use]
+    pub fn new(
+        id: ScheduleId,
+        rule: ScheduleRule,
+        zone: ScheduleZone,
+        target: Target,
+        message: serde_json::Value,
+        activity: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            rule,
+            time_zone: zone.to_string(),
+            target,
+            message,
+            activity,
+            paused: false,
+            next_fire: None,
+            last_fire: None,
+            fired: 0,
+            missed: 0,
+            owner: None,
+            label: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+    }
+
+    /// The schedule, to fire next at `next_fire` (`None`: never).
+    #[must_use]
+    pub fn with_next_fire(mut self, next_fire: Option<DateTime<Utc>>) -> Self {
+        self.next_fire = next_fire;
+        self
+    }
+
+    /// The schedule as a reminder of the conversation `owner`, listed there as `label`.
+    #[must_use]
+    pub fn owned_by(mut self, owner: ConversationKey, label: impl Into<String>) -> Self {
+        self.owner = Some(owner);
+        self.label = Some(label.into());
+        self
+    }
+
+    /// The due-index key (the next fire, then the id): only an active schedule that will fire
+    /// again is due at all.
+    pub(crate) fn due_key(&self) -> Option<String> {
+        match (self.paused, self.next_fire) {
+            (false, Some(at)) => Some(time_key(at, self.id.as_str())),
+            _ => None,
+        }
+    }
+}
+
 /// Schedules.
 #[async_trait]
 pub trait ScheduleStore: Send + Sync {
@@ -123,20 +183,4 @@ pub trait ScheduleStore: Send + Sync {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ScheduleRecord>, StoreError>;
-}
-
-/// The due-index sort key: zero-padded epoch milliseconds, then the id.
-pub(crate) fn due_key(record: &ScheduleRecord) -> Option<String> {
-    match (record.paused, record.next_fire) {
-        (false, Some(at)) => Some(format!(
-            "{:015}#{}",
-            at.timestamp_millis().max(0),
-            record.id
-        )),
-        _ => None,
-    }
-}
-
-pub(crate) fn owner_key(owner: &ConversationKey) -> String {
-    format!("{}|{}", owner.tenant_id, owner.conversation_id)
 }

@@ -1,14 +1,6 @@
-//! DynamoDB table layouts, defined once. Tests and the local runner create tables from these, and
-//! a test checks that `template.yaml` declares the same keys and indexes.
-
-use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
-};
-
-use crate::StoreError;
-use crate::dynamo::map_sdk_error;
+//! DynamoDB table layouts, defined once. Tests and the local runner create tables from these
+//! ([`TableSchema::create`]), and a test checks that `template.yaml` declares the same keys and
+//! indexes.
 
 /// A global secondary index; every attribute is projected so listings need no second read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,7 +63,10 @@ pub const BY_USER: IndexSchema = IndexSchema {
 
 /// The outbox table: a notification's header item (`sk` = [`NOTIFICATION_SK`]) and its
 /// deliveries (`sk` = `d#<delivery id>`) share the notification id as partition key. Its stream
-/// drives expansion (header items) and the sender (delivery items).
+/// (new images, <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html>)
+/// drives expansion (header items) and the sender (delivery items); `expiresAt` (epoch seconds)
+/// lets DynamoDB delete finished notifications
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html>).
 pub const OUTBOX: TableSchema = TableSchema {
     logical_name: "OutboxTable",
     hash_key: attr::PK,
@@ -138,14 +133,6 @@ pub const REFERENCES: TableSchema = TableSchema {
     ttl_attribute: None,
 };
 
-fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(|e| StoreError::InvalidData(e.to_string()))
-}
-
 impl TableSchema {
     /// Every attribute that is a key of the table or of an index, once.
     #[must_use]
@@ -159,95 +146,5 @@ impl TableSchema {
             }
         }
         names
-    }
-
-    /// Creates the table (on-demand billing) and waits until it is active. An existing table is
-    /// left as it is.
-    pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
-        let mut request = client
-            .create_table()
-            .table_name(table_name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .key_schema(key(self.hash_key, KeyType::Hash)?)
-            .key_schema(key(self.range_key, KeyType::Range)?);
-        for name in self.key_attributes() {
-            request = request.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
-            );
-        }
-        for index in self.indexes {
-            request = request.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(key(index.hash_key, KeyType::Hash)?)
-                    .key_schema(key(index.range_key, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
-                    .build()
-                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
-            );
-        }
-        if let Some(view) = self.stream {
-            request = request.stream_specification(
-                StreamSpecification::builder()
-                    .stream_enabled(true)
-                    .stream_view_type(StreamViewType::from(view))
-                    .build()
-                    .map_err(|e| StoreError::InvalidData(e.to_string()))?,
-            );
-        }
-        match request.send().await {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(aws_sdk_dynamodb::operation::create_table::CreateTableError::is_resource_in_use_exception) => {}
-            Err(e) => return Err(map_sdk_error(e)),
-        }
-        self.wait_active(client, table_name).await?;
-        if let Some(ttl) = self.ttl_attribute {
-            client
-                .update_time_to_live()
-                .table_name(table_name)
-                .time_to_live_specification(
-                    aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
-                        .enabled(true)
-                        .attribute_name(ttl)
-                        .build()
-                        .map_err(|e| StoreError::InvalidData(e.to_string()))?,
-                )
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-        }
-        Ok(())
-    }
-
-    async fn wait_active(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
-        for _ in 0..120 {
-            let described = client
-                .describe_table()
-                .table_name(table_name)
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            if described
-                .table()
-                .and_then(|t| t.table_status())
-                .is_some_and(|s| *s == TableStatus::Active)
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        }
-        Err(StoreError::Unavailable(format!(
-            "table {table_name} did not become active"
-        )))
     }
 }

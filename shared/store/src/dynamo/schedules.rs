@@ -1,22 +1,25 @@
-//! Schedules on DynamoDB.
+//! Schedules on DynamoDB, one item each, with the sparse due index and the owner index of
+//! [`schema::SCHEDULES`].
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
 
-use crate::dynamo::map_sdk_error;
-use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore, due_key, owner_key};
-use crate::schema::{self, DUE_SHARD, SCHEDULE_SK, attr};
-use crate::{Cursor, Page, PageRequest, SkipReason, SkippedItem, StoreError};
+use super::error::{condition_failed, map_sdk_error};
+use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
+use super::read::get_item;
+use crate::keys::{due_bound, owner_key};
+use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
+use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
+use crate::{Page, PageRequest, SkippedItem, StoreError};
 
-type Item = HashMap<String, AttributeValue>;
+/// The listing name in the cursors of [`ScheduleStore::list_schedules`].
+const SCHEDULE_LISTING: &str = "schedules";
 
 /// Schedules in DynamoDB.
 #[derive(Debug, Clone)]
@@ -28,48 +31,36 @@ pub struct DynamoScheduleStore {
     items_read: Arc<AtomicU64>,
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
 fn key(id: &ScheduleId) -> Item {
-    HashMap::from([
-        (attr::PK.to_owned(), s(id.as_str())),
-        (attr::SK.to_owned(), s(SCHEDULE_SK)),
-    ])
+    super::item::key(id.as_str(), SCHEDULE_SK)
 }
 
-fn to_item(record: &ScheduleRecord) -> Result<Item, StoreError> {
-    let mut item: Item =
-        serde_dynamo::to_item(record).map_err(|e| StoreError::InvalidData(e.to_string()))?;
+/// A schedule's item: its fields, and the index keys it is listed under (due only while it is
+/// active and will fire again).
+fn schedule_item(record: &ScheduleRecord) -> Result<Item, StoreError> {
+    let mut item = to_item(record)?;
     item.extend(key(&record.id));
-    if let Some(due) = due_key(record) {
-        item.insert("dueShard".into(), s(DUE_SHARD));
-        item.insert("dueKey".into(), s(&due));
+    if let Some(due) = record.due_key() {
+        item.insert(BY_DUE.hash_key.into(), s(DUE_SHARD));
+        item.insert(BY_DUE.range_key.into(), s(&due));
     }
     if let Some(owner) = &record.owner {
-        item.insert("ownerKey".into(), s(&owner_key(owner)));
+        item.insert(BY_OWNER.hash_key.into(), s(&owner_key(owner)));
     }
     Ok(item)
 }
 
+/// The schedules among `items`, and reports of those that cannot be read (logged too).
 fn decode(items: Vec<Item>) -> (Vec<ScheduleRecord>, Vec<SkippedItem>) {
     let mut records = Vec::new();
     let mut skipped = Vec::new();
     for item in items {
-        let id = item
-            .get(attr::PK)
-            .and_then(|v| v.as_s().ok())
-            .cloned()
-            .unwrap_or_default();
-        match serde_dynamo::from_item(item) {
+        let id = item.get_s(attr::PK).unwrap_or_default().to_owned();
+        match item.decode(id) {
             Ok(record) => records.push(record),
-            Err(e) => {
-                tracing::warn!(schedule = %id, error = %e, "skipping unreadable schedule");
-                skipped.push(SkippedItem {
-                    key: id,
-                    reason: SkipReason::Corrupt(e.to_string()),
-                });
+            Err(unreadable) => {
+                tracing::warn!(schedule = %unreadable.key, error = ?unreadable.reason, "skipping unreadable schedule");
+                skipped.push(unreadable);
             }
         }
     }
@@ -110,43 +101,25 @@ impl ScheduleStore for DynamoScheduleStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
+            .set_item(Some(schedule_item(record)?))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "schedule {} exists",
-                    record.id
-                )))
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::Conflict(format!(
+                "schedule {} exists",
+                record.id
+            ))),
             Err(e) => Err(map_sdk_error(e)),
         }
     }
 
     async fn get_schedule(&self, id: &ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        self.count(i32::from(output.item.is_some()));
-        output
-            .item
-            .map(|item| {
-                serde_dynamo::from_item(item).map_err(|e| StoreError::InvalidData(e.to_string()))
-            })
-            .transpose()
+        let item = get_item(&self.client, &self.table, key(id)).await?;
+        self.count(i32::from(item.is_some()));
+        item.map(from_item).transpose()
     }
 
     async fn update_schedule(&self, record: &ScheduleRecord) -> Result<bool, StoreError> {
@@ -158,7 +131,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(to_item(record)?))
+            .set_item(Some(schedule_item(record)?))
             .condition_expression("attribute_exists(#pk) AND #v = :v")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#v", "version")
@@ -167,12 +140,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(PutItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(map_sdk_error(e)),
         }
     }
@@ -191,12 +159,7 @@ impl ScheduleStore for DynamoScheduleStore {
     }
 
     async fn list_schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        let start: Option<Item> = page
-            .cursor
-            .as_ref()
-            .map(|c| c.decode("schedules"))
-            .transpose()?
-            .map(|k| k.into_iter().map(|(k, v)| (k, s(&v))).collect());
+        let start = start_key(page.cursor.as_ref(), SCHEDULE_LISTING)?;
         let output = self
             .client
             .scan()
@@ -210,16 +173,7 @@ impl ScheduleStore for DynamoScheduleStore {
         let (items, skipped) = decode(output.items.unwrap_or_default());
         Ok(Page {
             items,
-            next_cursor: output
-                .last_evaluated_key
-                .filter(|k| !k.is_empty())
-                .map(|k| {
-                    let key: BTreeMap<String, String> = k
-                        .iter()
-                        .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
-                        .collect();
-                    Cursor::encode("schedules", key)
-                }),
+            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), SCHEDULE_LISTING),
             skipped,
         })
     }
@@ -232,8 +186,9 @@ impl ScheduleStore for DynamoScheduleStore {
             .client
             .query()
             .table_name(&self.table)
-            .index_name(schema::BY_OWNER.name)
-            .key_condition_expression("ownerKey = :o")
+            .index_name(BY_OWNER.name)
+            .key_condition_expression("#o = :o")
+            .expression_attribute_names("#o", BY_OWNER.hash_key)
             .expression_attribute_values(":o", s(&owner_key(owner)))
             .send()
             .await
@@ -247,16 +202,16 @@ impl ScheduleStore for DynamoScheduleStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        // Every due key at or before `now` sorts below this bound.
-        let bound = format!("{:015}$", now.timestamp_millis().max(0));
         let output = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(schema::BY_DUE.name)
-            .key_condition_expression("dueShard = :d AND dueKey < :b")
+            .index_name(BY_DUE.name)
+            .key_condition_expression("#d = :d AND #k < :b")
+            .expression_attribute_names("#d", BY_DUE.hash_key)
+            .expression_attribute_names("#k", BY_DUE.range_key)
             .expression_attribute_values(":d", s(DUE_SHARD))
-            .expression_attribute_values(":b", s(&bound))
+            .expression_attribute_values(":b", s(&due_bound(now)))
             .limit(limit.clamp(1, 1000).cast_signed())
             .send()
             .await

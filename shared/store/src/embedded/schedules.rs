@@ -1,24 +1,31 @@
 //! Schedules in a local file, with the same due and owner indexes.
 
-use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::redb_util::{read_json, unavailable, write_json};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
 use redb::{Database, ReadableTable, TableDefinition};
 
-use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore, due_key, owner_key};
-use crate::{Cursor, Page, PageRequest, SkipReason, SkippedItem, StoreError};
+use super::db::{
+    SEP, blocking, json_page, key_range, open_database, read_json, resume_after, unavailable,
+    write_json,
+};
+use crate::keys::{due_bound, owner_key};
+use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
+use crate::{Page, PageRequest, StoreError};
 
 const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");
 /// `due key` -> schedule id.
 const BY_DUE: TableDefinition<&str, &str> = TableDefinition::new("byDue");
 /// `owner SEP id` -> ().
 const BY_OWNER: TableDefinition<&str, ()> = TableDefinition::new("byOwner");
-const SEP: char = '\u{1f}';
+
+/// The listing name in the cursors of [`ScheduleStore::list_schedules`].
+const SCHEDULE_LISTING: &str = "schedules";
+/// Page size when the caller sets no limit.
+const DEFAULT_SCHEDULE_PAGE: usize = 100;
 
 /// The file name under the data directory.
 pub const SCHEDULES_FILE_NAME: &str = "schedules.redb";
@@ -36,23 +43,41 @@ impl std::fmt::Debug for EmbeddedScheduleStore {
     }
 }
 
+/// `owner SEP id`: a chat-created schedule's entry in the owner index.
+fn owner_entry(record: &ScheduleRecord) -> Option<String> {
+    record
+        .owner
+        .as_ref()
+        .map(|owner| format!("{}{SEP}{}", owner_key(owner), record.id))
+}
+
 impl EmbeddedScheduleStore {
+    /// Opens (or creates) the schedules under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
-        let db = Database::create(data_dir.join(SCHEDULES_FILE_NAME)).map_err(unavailable)?;
-        let txn = db.begin_write().map_err(unavailable)?;
-        txn.open_table(SCHEDULES).map_err(unavailable)?;
-        txn.open_table(BY_DUE).map_err(unavailable)?;
-        txn.open_table(BY_OWNER).map_err(unavailable)?;
-        txn.commit().map_err(unavailable)?;
+        let db = open_database(data_dir, SCHEDULES_FILE_NAME, |txn| {
+            txn.open_table(SCHEDULES)?;
+            txn.open_table(BY_DUE)?;
+            txn.open_table(BY_OWNER)?;
+            Ok(())
+        })?;
         Ok(Self { db: Arc::new(db) })
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        crate::redb_util::blocking(self, work).await
+    /// Removes a record's index entries.
+    fn unindex(txn: &redb::WriteTransaction, old: &ScheduleRecord) -> Result<(), StoreError> {
+        if let Some(key) = old.due_key() {
+            txn.open_table(BY_DUE)
+                .map_err(unavailable)?
+                .remove(key.as_str())
+                .map_err(unavailable)?;
+        }
+        if let Some(key) = owner_entry(old) {
+            txn.open_table(BY_OWNER)
+                .map_err(unavailable)?
+                .remove(key.as_str())
+                .map_err(unavailable)?;
+        }
+        Ok(())
     }
 
     /// Writes a record and its index entries, replacing those of `old`.
@@ -61,24 +86,20 @@ impl EmbeddedScheduleStore {
         old: Option<&ScheduleRecord>,
         new: &ScheduleRecord,
     ) -> Result<(), StoreError> {
-        let mut due = txn.open_table(BY_DUE).map_err(unavailable)?;
-        let mut owners = txn.open_table(BY_OWNER).map_err(unavailable)?;
         if let Some(old) = old {
-            if let Some(key) = due_key(old) {
-                due.remove(key.as_str()).map_err(unavailable)?;
-            }
-            if let Some(owner) = &old.owner {
-                let key = format!("{}{SEP}{}", owner_key(owner), old.id);
-                owners.remove(key.as_str()).map_err(unavailable)?;
-            }
+            Self::unindex(txn, old)?;
         }
-        if let Some(key) = due_key(new) {
-            due.insert(key.as_str(), new.id.as_str())
+        if let Some(key) = new.due_key() {
+            txn.open_table(BY_DUE)
+                .map_err(unavailable)?
+                .insert(key.as_str(), new.id.as_str())
                 .map_err(unavailable)?;
         }
-        if let Some(owner) = &new.owner {
-            let key = format!("{}{SEP}{}", owner_key(owner), new.id);
-            owners.insert(key.as_str(), ()).map_err(unavailable)?;
+        if let Some(key) = owner_entry(new) {
+            txn.open_table(BY_OWNER)
+                .map_err(unavailable)?
+                .insert(key.as_str(), ())
+                .map_err(unavailable)?;
         }
         write_json(
             &mut txn.open_table(SCHEDULES).map_err(unavailable)?,
@@ -92,7 +113,7 @@ impl EmbeddedScheduleStore {
 impl ScheduleStore for EmbeddedScheduleStore {
     async fn create_schedule(&self, record: &ScheduleRecord) -> Result<(), StoreError> {
         let record = record.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let exists = txn
                 .open_table(SCHEDULES)
@@ -114,7 +135,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
 
     async fn get_schedule(&self, id: &ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
         let id = id.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
             read_json(&table, id.as_str())
@@ -124,7 +145,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
 
     async fn update_schedule(&self, record: &ScheduleRecord) -> Result<bool, StoreError> {
         let record = record.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let previous = record.version.checked_sub(1).ok_or_else(|| {
                 StoreError::InvalidData("an update must bump the version".to_owned())
             })?;
@@ -147,7 +168,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
 
     async fn delete_schedule(&self, id: &ScheduleId) -> Result<bool, StoreError> {
         let id = id.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let old = {
                 let mut table = txn.open_table(SCHEDULES).map_err(unavailable)?;
@@ -156,19 +177,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
                 old
             };
             if let Some(old) = &old {
-                if let Some(key) = due_key(old) {
-                    txn.open_table(BY_DUE)
-                        .map_err(unavailable)?
-                        .remove(key.as_str())
-                        .map_err(unavailable)?;
-                }
-                if let Some(owner) = &old.owner {
-                    let key = format!("{}{SEP}{}", owner_key(owner), old.id);
-                    txn.open_table(BY_OWNER)
-                        .map_err(unavailable)?
-                        .remove(key.as_str())
-                        .map_err(unavailable)?;
-                }
+                Self::unindex(&txn, old)?;
             }
             txn.commit().map_err(unavailable)?;
             Ok(old.is_some())
@@ -177,48 +186,21 @@ impl ScheduleStore for EmbeddedScheduleStore {
     }
 
     async fn list_schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        let after = page
-            .cursor
-            .as_ref()
-            .map(|c| {
-                c.decode("schedules")?
-                    .remove("k")
-                    .ok_or_else(|| StoreError::InvalidCursor("not for this listing".into()))
-            })
-            .transpose()?;
-        let limit = page.limit.map_or(100, |l| l.clamp(1, 1000) as usize);
-        self.blocking(move |this| {
+        let after = resume_after(page.cursor.as_ref(), SCHEDULE_LISTING, "")?;
+        let limit = page
+            .limit
+            .map_or(DEFAULT_SCHEDULE_PAGE, |l| l.clamp(1, 1000) as usize);
+        blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
-            let start = after.map_or(Bound::Unbounded, Bound::Excluded);
-            let range = (start.as_ref().map(String::as_str), Bound::Unbounded);
-            let mut result = Page {
-                items: Vec::new(),
-                next_cursor: None,
-                skipped: Vec::new(),
-            };
-            let mut last = None;
-            for (read, entry) in table.range::<&str>(range).map_err(unavailable)?.enumerate() {
-                let (key, value) = entry.map_err(unavailable)?;
-                if read == limit {
-                    result.next_cursor = last.take().map(|k: String| {
-                        Cursor::encode(
-                            "schedules",
-                            std::collections::BTreeMap::from([("k".to_owned(), k)]),
-                        )
-                    });
-                    break;
-                }
-                last = Some(key.value().to_owned());
-                match serde_json::from_slice(value.value()) {
-                    Ok(record) => result.items.push(record),
-                    Err(e) => result.skipped.push(SkippedItem {
-                        key: key.value().to_owned(),
-                        reason: SkipReason::Corrupt(e.to_string()),
-                    }),
-                }
-            }
-            Ok(result)
+            let range = key_range("", after, None);
+            json_page(
+                &table,
+                &range,
+                limit,
+                SCHEDULE_LISTING,
+                |_: &ScheduleRecord| true,
+            )
         })
         .await
     }
@@ -228,7 +210,7 @@ impl ScheduleStore for EmbeddedScheduleStore {
         owner: &ConversationKey,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
         let prefix = format!("{}{SEP}", owner_key(owner));
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let owners = txn.open_table(BY_OWNER).map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
@@ -255,8 +237,8 @@ impl ScheduleStore for EmbeddedScheduleStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let bound = format!("{:015}$", now.timestamp_millis().max(0));
-        self.blocking(move |this| {
+        let bound = due_bound(now);
+        blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let due = txn.open_table(BY_DUE).map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;

@@ -1,13 +1,10 @@
-//! The embedded store for the local runner and fast tests: one `redb` file under a data
-//! directory, so installations survive a restart without any server. Index tables mirror the
-//! DynamoDB indexes, so listings read only what they return here too.
+//! Conversation references in a local file, with index tables for the type, team, user,
+//! conversation and zone lookups.
 
-use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::redb_util::unavailable;
 use async_trait::async_trait;
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TenantId,
@@ -15,10 +12,15 @@ use herald_domain::{
 };
 use redb::{Database, ReadableTable, TableDefinition};
 
-use crate::dynamo::{CREATE_ONLY, best_personal, index_team, index_user, user_key};
+use super::db::{
+    DEFAULT_PAGE, SEP, blocking, cursor_after, display_key, invalid, key_range, open_database,
+    prefix_end, resume_after, unavailable,
+};
+use crate::keys::{index_team, index_user, user_key};
+use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
 use crate::{
-    Cursor, ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter,
-    SkipReason, SkippedItem, StatusOutcome, StatusUpdate, StoreError, UpsertOutcome,
+    ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkipReason,
+    SkippedItem, StatusOutcome, StatusUpdate, StoreError, UpsertOutcome,
 };
 
 /// Primary: `tenant SEP conversation` -> reference JSON.
@@ -30,15 +32,8 @@ const BY_USER: TableDefinition<&str, ()> = TableDefinition::new("byUser");
 const BY_CONVERSATION: TableDefinition<&str, ()> = TableDefinition::new("byConversation");
 const BY_ZONE: TableDefinition<&str, ()> = TableDefinition::new("byZone");
 
-/// Ids never contain control characters (the domain rejects them), so this cannot collide.
-const SEP: char = '\u{1f}';
-/// The character after `SEP`, to end a prefix range.
-const SEP_END: char = '\u{20}';
-/// Page size when the caller sets no limit.
-const DEFAULT_PAGE: usize = 1000;
-
 /// The file name under the data directory.
-pub const FILE_NAME: &str = "references.redb";
+pub const REFERENCES_FILE_NAME: &str = "references.redb";
 
 /// Conversation references in a local file.
 #[derive(Clone)]
@@ -95,7 +90,6 @@ fn merge(
     stored: &ConversationReference,
     incoming: &ConversationReference,
 ) -> Result<ConversationReference, StoreError> {
-    let invalid = |e: serde_json::Error| StoreError::InvalidData(e.to_string());
     let (serde_json::Value::Object(mut merged), serde_json::Value::Object(incoming)) = (
         serde_json::to_value(stored).map_err(invalid)?,
         serde_json::to_value(incoming).map_err(invalid)?,
@@ -103,11 +97,25 @@ fn merge(
         return Err(StoreError::InvalidData("reference is not an object".into()));
     };
     for (name, value) in incoming {
-        if !CREATE_ONLY.contains(&name.as_str()) {
+        if !CREATE_ONLY_FIELDS.contains(&name.as_str()) {
             merged.insert(name, value);
         }
     }
     serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
+}
+
+/// Removes a reference's index entries.
+fn unindex(
+    txn: &redb::WriteTransaction,
+    reference: &ConversationReference,
+) -> Result<(), StoreError> {
+    for (index, entry) in index_entries(reference) {
+        txn.open_table(index)
+            .map_err(unavailable)?
+            .remove(entry.as_str())
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 /// Replaces a reference's index entries.
@@ -116,11 +124,8 @@ fn reindex(
     old: Option<&ConversationReference>,
     new: &ConversationReference,
 ) -> Result<(), StoreError> {
-    for (index, entry) in old.into_iter().flat_map(index_entries) {
-        txn.open_table(index)
-            .map_err(unavailable)?
-            .remove(entry.as_str())
-            .map_err(unavailable)?;
+    if let Some(old) = old {
+        unindex(txn, old)?;
     }
     for (index, entry) in index_entries(new) {
         txn.open_table(index)
@@ -132,24 +137,52 @@ fn reindex(
 }
 
 fn encode(reference: &ConversationReference) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(reference).map_err(|e| StoreError::InvalidData(e.to_string()))
+    serde_json::to_vec(reference).map_err(invalid)
+}
+
+/// The reference stored under `key` (`display` names it), for a change: one that is not there
+/// is not found, and one that cannot be read cannot be changed.
+fn read_stored(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    display: &str,
+) -> Result<ConversationReference, StoreError> {
+    let Some(bytes) = table.get(key).map_err(unavailable)? else {
+        return Err(StoreError::NotFound(display.to_owned()));
+    };
+    serde_json::from_slice(bytes.value())
+        .map_err(|e| StoreError::InvalidData(format!("{display}: {e}")))
+}
+
+/// The first `count` keys of `table` within `range`.
+fn first_keys<V: redb::Value + 'static>(
+    table: &impl ReadableTable<&'static str, V>,
+    range: (Bound<&str>, Bound<&str>),
+    count: usize,
+) -> Result<Vec<String>, StoreError> {
+    let mut keys = Vec::with_capacity(count.min(DEFAULT_PAGE + 1));
+    for entry in table.range::<&str>(range).map_err(unavailable)? {
+        if keys.len() == count {
+            break;
+        }
+        keys.push(entry.map_err(unavailable)?.0.value().to_owned());
+    }
+    Ok(keys)
 }
 
 impl EmbeddedReferenceStore {
     /// Opens (or creates) the store under `data_dir`. `bot_app_id` scopes reads as in DynamoDB.
     pub fn open(data_dir: &Path, bot_app_id: BotAppId) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(unavailable)?;
-        let path = data_dir.join(FILE_NAME);
-        let db = Database::create(&path).map_err(unavailable)?;
-        let txn = db.begin_write().map_err(unavailable)?;
-        for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION, BY_ZONE] {
-            txn.open_table(table).map_err(unavailable)?;
-        }
-        txn.open_table(REFERENCES).map_err(unavailable)?;
-        txn.commit().map_err(unavailable)?;
+        let db = open_database(data_dir, REFERENCES_FILE_NAME, |txn| {
+            for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION, BY_ZONE] {
+                txn.open_table(table)?;
+            }
+            txn.open_table(REFERENCES)?;
+            Ok(())
+        })?;
         Ok(Self {
             db: Arc::new(db),
-            path,
+            path: data_dir.join(REFERENCES_FILE_NAME),
             bot_app_id,
         })
     }
@@ -160,26 +193,14 @@ impl EmbeddedReferenceStore {
         &self.path
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&Self) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        crate::redb_util::blocking(self, work).await
-    }
-
+    /// Decodes a stored reference this bot may use, or says why it is skipped.
     fn decode(&self, key: &str, bytes: &[u8]) -> Result<ConversationReference, SkippedItem> {
-        let skipped = |reason| SkippedItem {
-            key: key.replace(SEP, "/"),
-            reason,
-        };
-        let reference: ConversationReference = serde_json::from_slice(bytes)
-            .map_err(|e| skipped(SkipReason::Corrupt(e.to_string())))?;
-        if reference.bot_app_id != self.bot_app_id {
-            return Err(skipped(SkipReason::ForeignBot(
-                reference.bot_app_id.into_inner(),
-            )));
-        }
-        Ok(reference)
+        let key = display_key(key);
+        let reference = serde_json::from_slice(bytes).map_err(|e| SkippedItem {
+            key: key.clone(),
+            reason: SkipReason::Corrupt(e.to_string()),
+        })?;
+        usable(reference, &self.bot_app_id, key)
     }
 
     /// Reads one page of primary keys from `table` (the primary table or an index) within
@@ -195,48 +216,21 @@ impl EmbeddedReferenceStore {
     ) -> Result<Page<ConversationReference>, StoreError> {
         let txn = self.db.begin_read().map_err(unavailable)?;
         let references = txn.open_table(REFERENCES).map_err(unavailable)?;
-        let end = if prefix.is_empty() {
-            Bound::Unbounded
-        } else {
-            Bound::Excluded(format!(
-                "{}{SEP_END}",
-                &prefix[..prefix.len() - SEP.len_utf8()]
-            ))
-        };
-        let start = match after {
-            Some(after) => Bound::Excluded(after.to_owned()),
-            None => Bound::Included(prefix.to_owned()),
-        };
+        let end = (!prefix.is_empty()).then(|| prefix_end(prefix));
+        let range = key_range(prefix, after.map(str::to_owned), end);
         let range = (
-            start.as_ref().map(String::as_str),
-            end.as_ref().map(String::as_str),
+            range.0.as_ref().map(String::as_str),
+            range.1.as_ref().map(String::as_str),
         );
-        // (position key, primary key) of up to `limit + 1` entries, to know whether more follow.
-        let mut keys: Vec<(String, String)> = Vec::with_capacity(limit.min(DEFAULT_PAGE) + 1);
-        match index {
-            Some(table) => {
-                let table = txn.open_table(table).map_err(unavailable)?;
-                for entry in table.range::<&str>(range).map_err(unavailable)? {
-                    let (key, _) = entry.map_err(unavailable)?;
-                    let key = key.value().to_owned();
-                    let primary = key[prefix.len()..].to_owned();
-                    keys.push((key, primary));
-                    if keys.len() > limit {
-                        break;
-                    }
-                }
-            }
-            None => {
-                for entry in references.range::<&str>(range).map_err(unavailable)? {
-                    let (key, _) = entry.map_err(unavailable)?;
-                    let key = key.value().to_owned();
-                    keys.push((key.clone(), key));
-                    if keys.len() > limit {
-                        break;
-                    }
-                }
-            }
-        }
+        // Up to `limit + 1` keys, to know whether more follow.
+        let mut keys = match index {
+            Some(table) => first_keys(
+                &txn.open_table(table).map_err(unavailable)?,
+                range,
+                limit + 1,
+            )?,
+            None => first_keys(&references, range, limit + 1)?,
+        };
         let more = keys.len() > limit;
         keys.truncate(limit);
         let mut page = Page {
@@ -244,24 +238,20 @@ impl EmbeddedReferenceStore {
             next_cursor: None,
             skipped: Vec::new(),
         };
-        if more && let Some((last, _)) = keys.last() {
-            page.next_cursor = Some(Cursor::encode(
-                cursor_name,
-                BTreeMap::from([("k".to_owned(), last.clone())]),
-            ));
+        if more && let Some(last) = keys.last() {
+            page.next_cursor = Some(cursor_after(cursor_name, last.clone()));
         }
-        for (_, primary) in keys {
-            let Some(bytes) = references.get(primary.as_str()).map_err(unavailable)? else {
+        for key in keys {
+            // Index keys end in the primary key they point to.
+            let primary = if index.is_some() {
+                &key[prefix.len()..]
+            } else {
+                &key[..]
+            };
+            let Some(bytes) = references.get(primary).map_err(unavailable)? else {
                 continue;
             };
-            match self.decode(&primary, bytes.value()) {
-                Ok(reference) if filter.matches(&reference) => page.items.push(reference),
-                Ok(_) => {}
-                Err(skipped) => {
-                    tracing::warn!(key = %skipped.key, reason = ?skipped.reason, "skipping stored reference");
-                    page.skipped.push(skipped);
-                }
-            }
+            page.add(self.decode(primary, bytes.value()), filter);
         }
         Ok(page)
     }
@@ -274,23 +264,13 @@ impl ReferenceReader for EmbeddedReferenceStore {
         key: &ConversationKey,
     ) -> Result<Option<ConversationReference>, StoreError> {
         let key = primary(key);
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(REFERENCES).map_err(unavailable)?;
             let Some(bytes) = table.get(key.as_str()).map_err(unavailable)? else {
                 return Ok(None);
             };
-            match this.decode(&key, bytes.value()) {
-                Ok(reference) => Ok(Some(reference)),
-                Err(SkippedItem {
-                    reason: SkipReason::ForeignBot(_),
-                    ..
-                }) => Ok(None),
-                Err(SkippedItem {
-                    key,
-                    reason: SkipReason::Corrupt(why),
-                }) => Err(StoreError::InvalidData(format!("{key}: {why}"))),
-            }
+            point_read(this.decode(&key, bytes.value()))
         })
         .await
     }
@@ -300,7 +280,7 @@ impl ReferenceReader for EmbeddedReferenceStore {
         conversation: &ConversationId,
     ) -> Result<Option<ConversationReference>, StoreError> {
         let prefix = format!("{conversation}{SEP}");
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let page = this.read_page(
                 Some(BY_CONVERSATION),
                 &prefix,
@@ -320,7 +300,7 @@ impl ReferenceReader for EmbeddedReferenceStore {
         user: &AadObjectId,
     ) -> Result<Option<ConversationReference>, StoreError> {
         let prefix = format!("{}{SEP}", user_key(tenant, user));
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let page = this.read_page(
                 Some(BY_USER),
                 &prefix,
@@ -339,11 +319,9 @@ impl ReferenceReader for EmbeddedReferenceStore {
 #[async_trait]
 impl ReferenceWriter for EmbeddedReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
-        reference
-            .validate()
-            .map_err(|e| StoreError::InvalidData(e.to_string()))?;
+        reference.validate().map_err(invalid)?;
         let incoming = reference.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let key = primary(&incoming.key());
             let txn = this.db.begin_write().map_err(unavailable)?;
             let outcome = {
@@ -388,19 +366,11 @@ impl ReferenceWriter for EmbeddedReferenceStore {
         update: &StatusUpdate,
     ) -> Result<StatusOutcome, StoreError> {
         let (key, display, update) = (primary(key), key.to_string(), update.clone());
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let outcome = {
                 let mut table = txn.open_table(REFERENCES).map_err(unavailable)?;
-                let Some(bytes) = table
-                    .get(key.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
-                    return Err(StoreError::NotFound(display));
-                };
-                let mut stored: ConversationReference = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::InvalidData(format!("{display}: {e}")))?;
+                let mut stored = read_stored(&table, &key, &display)?;
                 if stored.status_changed_at.timestamp_millis() > update.at.timestamp_millis() {
                     return Ok(StatusOutcome::Stale);
                 }
@@ -425,19 +395,11 @@ impl ReferenceWriter for EmbeddedReferenceStore {
         zone: Option<TimeZone>,
     ) -> Result<(), StoreError> {
         let (key, display) = (primary(key), key.to_string());
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             {
                 let mut table = txn.open_table(REFERENCES).map_err(unavailable)?;
-                let Some(bytes) = table
-                    .get(key.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
-                    return Err(StoreError::NotFound(display));
-                };
-                let stored: ConversationReference = serde_json::from_slice(&bytes)
-                    .map_err(|e| StoreError::InvalidData(format!("{display}: {e}")))?;
+                let stored = read_stored(&table, &key, &display)?;
                 let mut changed = stored.clone();
                 changed.time_zone_override = zone;
                 table
@@ -452,7 +414,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
 
     async fn delete(&self, key: &ConversationKey) -> Result<bool, StoreError> {
         let key = primary(key);
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let existed = {
                 let mut table = txn.open_table(REFERENCES).map_err(unavailable)?;
@@ -464,12 +426,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                     .as_deref()
                     .and_then(|b| serde_json::from_slice::<ConversationReference>(b).ok())
                 {
-                    for (index, entry) in index_entries(&stored) {
-                        txn.open_table(index)
-                            .map_err(unavailable)?
-                            .remove(entry.as_str())
-                            .map_err(unavailable)?;
-                    }
+                    unindex(&txn, &stored)?;
                 }
                 removed.is_some()
             };
@@ -498,22 +455,12 @@ impl ReferenceLister for EmbeddedReferenceStore {
         } else {
             (None, String::new(), "scan")
         };
-        let after = match &page.cursor {
-            Some(cursor) => {
-                let position = cursor
-                    .decode(cursor_name)?
-                    .remove("k")
-                    .filter(|k| k.starts_with(&prefix))
-                    .ok_or_else(|| StoreError::InvalidCursor("not for this listing".into()))?;
-                Some(position)
-            }
-            None => None,
-        };
+        let after = resume_after(page.cursor.as_ref(), cursor_name, &prefix)?;
         let limit = page
             .limit
             .map_or(DEFAULT_PAGE, |l| l.clamp(1, 10_000) as usize);
         let filter = filter.clone();
-        self.blocking(move |this| {
+        blocking(self, move |this| {
             this.read_page(
                 index,
                 &prefix,

@@ -1,35 +1,33 @@
-//! The production store: one DynamoDB table keyed by (tenant, conversation), with sparse indexes
-//! for type, team and user lookups. Items are mapped with `serde_dynamo`.
+//! Conversation references in one DynamoDB table keyed by (tenant, conversation), with sparse
+//! indexes for type, team, user and zone lookups. Items are mapped with `serde_dynamo`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Debug;
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
-    ConversationType, NO_ZONE, ReferenceStatus, TeamId, TenantId, TimeZone,
+    ConversationType, NO_ZONE, ReferenceStatus, TenantId, TimeZone,
 };
 
+use super::error::{condition_failed, invalid, map_sdk_error};
+use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
+use super::read::query_all;
+use crate::keys::{index_team, index_user, user_key};
+use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
 use crate::schema::{self, attr};
 use crate::{
-    Cursor, ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter,
-    SkipReason, SkippedItem, StatusOutcome, StatusUpdate, StoreConfig, StoreError, UpsertOutcome,
+    ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkippedItem,
+    StatusOutcome, StatusUpdate, StoreConfig, StoreError, UpsertOutcome,
 };
 
-type Item = HashMap<String, AttributeValue>;
-
-/// Attributes an upsert writes only when it creates the item: the installation's first sighting
-/// and its status are owned by `set_status`.
-pub(crate) const CREATE_ONLY: [&str; 5] = [
-    "installedAt",
-    "status",
-    "statusReason",
-    "statusChangedAt",
-    attr::STATUS_MS,
-];
+/// Whether an upsert writes `name` only when it creates the item: the create-only fields, and
+/// the epoch milliseconds of the status change that the stale-status condition compares.
+fn create_only(name: &str) -> bool {
+    CREATE_ONLY_FIELDS.contains(&name) || name == attr::STATUS_MS
+}
 
 /// Conversation references in DynamoDB.
 #[derive(Debug, Clone)]
@@ -54,34 +52,20 @@ impl DynamoReferenceStore {
         schema::REFERENCES.create(&self.client, &self.table).await
     }
 
-    fn key_item(key: &ConversationKey) -> Item {
-        HashMap::from([
-            (attr::PK.to_owned(), s(key.tenant_id.as_str())),
-            (attr::SK.to_owned(), s(key.conversation_id.as_str())),
-        ])
+    fn key_item(conversation: &ConversationKey) -> Item {
+        key(
+            conversation.tenant_id.as_str(),
+            conversation.conversation_id.as_str(),
+        )
     }
 
     /// Decodes an item into a reference this bot may use, or says why it is skipped.
     fn decode(&self, item: Item) -> Result<ConversationReference, SkippedItem> {
-        let key = format!(
-            "{}/{}",
-            string_attr(&item, attr::PK).unwrap_or("?"),
-            string_attr(&item, attr::SK).unwrap_or("?")
-        );
-        let reference: ConversationReference =
-            serde_dynamo::from_item(item).map_err(|e| SkippedItem {
-                key: key.clone(),
-                reason: SkipReason::Corrupt(e.to_string()),
-            })?;
-        if reference.bot_app_id != self.bot_app_id {
-            return Err(SkippedItem {
-                key,
-                reason: SkipReason::ForeignBot(reference.bot_app_id.into_inner()),
-            });
-        }
-        Ok(reference)
+        let key = item.key_name();
+        usable(item.decode(key.clone())?, &self.bot_app_id, key)
     }
 
+    /// A page of a listing (`index`: the table or index read, naming its cursors).
     fn page(
         &self,
         items: Vec<Item>,
@@ -91,52 +75,21 @@ impl DynamoReferenceStore {
     ) -> Page<ConversationReference> {
         let mut page = Page {
             items: Vec::with_capacity(items.len()),
-            next_cursor: last_key.map(|key| {
-                let key: BTreeMap<String, String> = key
-                    .iter()
-                    .filter_map(|(k, v)| v.as_s().ok().map(|v| (k.clone(), v.clone())))
-                    .collect();
-                Cursor::encode(index, key)
-            }),
+            next_cursor: next_cursor(last_key, index),
             skipped: Vec::new(),
         };
         for item in items {
-            match self.decode(item) {
-                Ok(reference) if filter.matches(&reference) => page.items.push(reference),
-                Ok(_) => {}
-                Err(skipped) => {
-                    tracing::warn!(key = %skipped.key, reason = ?skipped.reason, "skipping stored reference");
-                    page.skipped.push(skipped);
-                }
-            }
+            page.add(self.decode(item), filter);
         }
         page
     }
 }
 
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-fn string_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
 /// The stored form of a reference: its fields plus key and index attributes.
-pub(crate) fn to_item(reference: &ConversationReference) -> Result<Item, StoreError> {
-    reference
-        .validate()
-        .map_err(|e| StoreError::InvalidData(e.to_string()))?;
-    let mut item: Item =
-        serde_dynamo::to_item(reference).map_err(|e| StoreError::InvalidData(e.to_string()))?;
-    item.insert(attr::PK.into(), s(reference.tenant_id.as_str()));
-    item.insert(attr::SK.into(), s(reference.conversation_id.as_str()));
+fn reference_item(reference: &ConversationReference) -> Result<Item, StoreError> {
+    reference.validate().map_err(invalid)?;
+    let mut item = to_item(reference)?;
+    item.extend(DynamoReferenceStore::key_item(&reference.key()));
     if let Some(team) = index_team(reference) {
         item.insert(attr::TEAM_KEY.into(), s(team.as_str()));
     }
@@ -157,53 +110,6 @@ pub(crate) fn to_item(reference: &ConversationReference) -> Result<Item, StoreEr
     Ok(item)
 }
 
-/// The team a reference is indexed under: channel references only.
-pub(crate) fn index_team(reference: &ConversationReference) -> Option<&TeamId> {
-    match reference.conversation_type {
-        ConversationType::Channel => reference.team.as_ref().map(|t| &t.id),
-        _ => None,
-    }
-}
-
-/// The user a reference is indexed under: personal references with a known AAD object id.
-pub(crate) fn index_user(reference: &ConversationReference) -> Option<&AadObjectId> {
-    match reference.conversation_type {
-        ConversationType::Personal => reference
-            .user
-            .as_ref()
-            .and_then(|u| u.aad_object_id.as_ref()),
-        _ => None,
-    }
-}
-
-pub(crate) fn user_key(tenant: &TenantId, user: &AadObjectId) -> String {
-    format!("{tenant}|{user}")
-}
-
-/// Maps an SDK error to what a caller can act on.
-#[allow(clippy::needless_pass_by_value)] // used as `.map_err(map_sdk_error)`
-pub(crate) fn map_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: Debug,
-{
-    let text = DisplayErrorContext(&err).to_string();
-    match &err {
-        SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
-            "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded" => StoreError::Throttled(text),
-            "ConditionalCheckFailedException" | "TransactionConflictException" => {
-                StoreError::Conflict(text)
-            }
-            "ResourceNotFoundException" => StoreError::NotFound(text),
-            "ValidationException" => StoreError::InvalidData(text),
-            _ => StoreError::Unavailable(text),
-        },
-        _ => StoreError::Unavailable(text),
-    }
-}
-
 #[async_trait]
 impl ReferenceReader for DynamoReferenceStore {
     async fn get(
@@ -222,17 +128,7 @@ impl ReferenceReader for DynamoReferenceStore {
         let Some(item) = output.item else {
             return Ok(None);
         };
-        match self.decode(item) {
-            Ok(reference) => Ok(Some(reference)),
-            Err(SkippedItem {
-                reason: SkipReason::ForeignBot(_),
-                ..
-            }) => Ok(None),
-            Err(SkippedItem {
-                key,
-                reason: SkipReason::Corrupt(why),
-            }) => Err(StoreError::InvalidData(format!("{key}: {why}"))),
-        }
+        point_read(self.decode(item))
     }
 
     async fn find_by_conversation(
@@ -276,50 +172,26 @@ impl ReferenceReader for DynamoReferenceStore {
         tenant: &TenantId,
         user: &AadObjectId,
     ) -> Result<Option<ConversationReference>, StoreError> {
-        let mut found: Vec<ConversationReference> = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(schema::BY_USER.name)
-                .key_condition_expression("#u = :u")
-                .expression_attribute_names("#u", attr::USER_KEY)
-                .expression_attribute_values(":u", s(&user_key(tenant, user)))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            let page = self.page(
-                output.items.unwrap_or_default(),
-                None,
-                schema::BY_USER.name,
-                &ListFilter::all(),
-            );
-            found.extend(page.items);
-            match output.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(schema::BY_USER.name)
+            .key_condition_expression("#u = :u")
+            .expression_attribute_names("#u", attr::USER_KEY)
+            .expression_attribute_values(":u", s(&user_key(tenant, user)));
+        let items = query_all(query).await?;
+        let found = self
+            .page(items, None, schema::BY_USER.name, &ListFilter::all())
+            .items;
         Ok(best_personal(found))
     }
-}
-
-/// Of a user's personal conversations (normally one), the sendable, most recently updated one.
-pub(crate) fn best_personal(
-    candidates: Vec<ConversationReference>,
-) -> Option<ConversationReference> {
-    candidates
-        .into_iter()
-        .max_by_key(|r| (r.is_sendable(), r.updated_at))
 }
 
 #[async_trait]
 impl ReferenceWriter for DynamoReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
-        let item = to_item(reference)?;
+        let item = reference_item(reference)?;
         let mut names = HashMap::from([
             ("#cpk".to_owned(), attr::PK.to_owned()),
             ("#cupd".to_owned(), attr::UPDATED_MS.to_owned()),
@@ -338,7 +210,7 @@ impl ReferenceWriter for DynamoReferenceStore {
                 continue;
             }
             let (placeholder, value_placeholder) = (format!("#a{i}"), format!(":a{i}"));
-            sets.push(if CREATE_ONLY.contains(&name.as_str()) {
+            sets.push(if create_only(&name) {
                 format!("{placeholder} = if_not_exists({placeholder}, {value_placeholder})")
             } else {
                 format!("{placeholder} = {value_placeholder}")
@@ -377,12 +249,7 @@ impl ReferenceWriter for DynamoReferenceStore {
                 Ok(UpsertOutcome::Updated)
             }
             Ok(_) => Ok(UpsertOutcome::Created),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception) =>
-            {
-                Ok(UpsertOutcome::Stale)
-            }
+            Err(e) if condition_failed(&e) => Ok(UpsertOutcome::Stale),
             Err(e) => Err(map_sdk_error(e)),
         }
     }
@@ -430,7 +297,7 @@ impl ReferenceWriter for DynamoReferenceStore {
                 let previous = output
                     .attributes
                     .as_ref()
-                    .and_then(|a| string_attr(a, "status"))
+                    .and_then(|a| a.get_s("status"))
                     .and_then(|s| s.parse::<ReferenceStatus>().ok())
                     .ok_or_else(|| {
                         StoreError::InvalidData(format!("{key}: stored status unreadable"))
@@ -438,16 +305,12 @@ impl ReferenceWriter for DynamoReferenceStore {
                 Ok(StatusOutcome::Applied { previous })
             }
             Err(e) => match e.as_service_error() {
+                // The condition failed on a stored item (returned): a newer status is stored.
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) if c.item.is_some() => {
+                    Ok(StatusOutcome::Stale)
+                }
                 Some(service) if service.is_conditional_check_failed_exception() => {
-                    let exists = match service {
-                        aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item.is_some(),
-                        _ => false,
-                    };
-                    if exists {
-                        Ok(StatusOutcome::Stale)
-                    } else {
-                        Err(StoreError::NotFound(key.to_string()))
-                    }
+                    Err(StoreError::NotFound(key.to_string()))
                 }
                 _ => Err(map_sdk_error(e)),
             },
@@ -479,13 +342,7 @@ impl ReferenceWriter for DynamoReferenceStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error().is_some_and(
-                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::is_conditional_check_failed_exception,
-                ) =>
-            {
-                Err(StoreError::NotFound(key.to_string()))
-            }
+            Err(e) if condition_failed(&e) => Err(StoreError::NotFound(key.to_string())),
             Err(e) => Err(map_sdk_error(e)),
         }
     }
@@ -532,12 +389,7 @@ impl ReferenceLister for DynamoReferenceStore {
             (None, attr::PK) => "tenant",
             _ => "scan",
         };
-        let start: Option<Item> = page
-            .cursor
-            .as_ref()
-            .map(|c| c.decode(cursor_name))
-            .transpose()?
-            .map(|key| key.into_iter().map(|(k, v)| (k, s(&v))).collect());
+        let start = start_key(page.cursor.as_ref(), cursor_name)?;
         let limit = page.limit.map(|l| l.clamp(1, 10_000).cast_signed());
         let (items, last_key) = if key_attr.is_empty() {
             let output = self
@@ -566,7 +418,6 @@ impl ReferenceLister for DynamoReferenceStore {
                 .map_err(map_sdk_error)?;
             (output.items, output.last_evaluated_key)
         };
-        let last_key = last_key.filter(|k| !k.is_empty());
         Ok(self.page(
             items.unwrap_or_default(),
             last_key.as_ref(),

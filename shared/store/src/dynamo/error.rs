@@ -1,0 +1,88 @@
+//! DynamoDB errors in the store's terms, by their error codes
+//! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html>).
+
+use std::fmt::{Debug, Display};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::CancellationReason;
+
+use crate::StoreError;
+
+/// Writes that collide with a transaction on the same items are retried this often.
+pub(crate) const CONFLICT_RETRIES: u32 = 20;
+
+/// Maps an SDK error to what a caller can act on.
+#[allow(clippy::needless_pass_by_value)] // used as `.map_err(map_sdk_error)`
+pub(crate) fn map_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    let text = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::ServiceError(service) => match service.err().code().unwrap_or_default() {
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded" => StoreError::Throttled(text),
+            "ConditionalCheckFailedException" | "TransactionConflictException" => {
+                StoreError::Conflict(text)
+            }
+            "ResourceNotFoundException" => StoreError::NotFound(text),
+            "ValidationException" => StoreError::InvalidData(text),
+            _ => StoreError::Unavailable(text),
+        },
+        _ => StoreError::Unavailable(text),
+    }
+}
+
+/// Whether a request failed only because its condition expression did not hold.
+pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    service_code(err) == Some("ConditionalCheckFailedException")
+}
+
+/// Whether a request collided with a transaction in progress on the same item.
+pub(crate) fn transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    service_code(err) == Some("TransactionConflictException")
+}
+
+fn service_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
+    err.as_service_error().and_then(ProvideErrorMetadata::code)
+}
+
+/// Why a cancelled transaction was cancelled, item by item in the order the items were given;
+/// `None` if the transaction failed otherwise.
+pub(crate) fn cancellation_reasons<R>(
+    err: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<CancellationReason>> {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            Some(c.cancellation_reasons().to_vec())
+        }
+        _ => None,
+    }
+}
+
+/// Whether one item of a cancelled transaction failed its condition
+/// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html>).
+pub(crate) fn reason_condition_failed(reason: &CancellationReason) -> bool {
+    reason.code() == Some("ConditionalCheckFailed")
+}
+
+/// Whether a cancelled transaction collided with another one.
+pub(crate) fn reasons_conflict(reasons: &[CancellationReason]) -> bool {
+    reasons
+        .iter()
+        .any(|r| r.code() == Some("TransactionConflict"))
+}
+
+/// Waits a little longer before each retry of a collided write.
+pub(crate) async fn back_off(attempt: u32) {
+    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+}
+
+/// Data that cannot be converted to or from an item.
+pub(crate) fn invalid(e: impl Display) -> StoreError {
+    StoreError::InvalidData(e.to_string())
+}

@@ -1,0 +1,15 @@
+//! The production backend: DynamoDB tables laid out by [`crate::schema`].
+
+mod error;
+mod install_waits;
+mod item;
+mod outbox;
+mod outbox_items;
+mod read;
+mod references;
+mod schedules;
+mod table;
+
+pub use outbox::DynamoOutboxStore;
+pub use references::DynamoReferenceStore;
+pub use schedules::DynamoScheduleStore;

@@ -1,0 +1,431 @@
+//! The outbox on DynamoDB: one table, header and deliveries under the notification id.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
+};
+use chrono::{DateTime, Utc};
+use herald_domain::DeliveryStatus;
+
+use super::error::{
+    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
+    reason_condition_failed, reasons_conflict, transaction_conflict,
+};
+use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
+use super::outbox_items::{
+    count_updates, delivery_item, delivery_key, header_item, header_key, outcome_changes,
+};
+use super::read::get_record;
+use crate::outbox::check_page_size;
+use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
+use crate::{
+    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
+    PageRequest, StoreError,
+};
+
+/// The listing name in the cursors of [`OutboxStore::list_deliveries`].
+const DELIVERY_LISTING: &str = "deliveries";
+
+/// What became of a transaction.
+pub(super) enum Transaction {
+    Written,
+    /// Cancelled: why, item by item in the order given, and the cancellation as an error.
+    Cancelled {
+        reasons: Vec<CancellationReason>,
+        error: StoreError,
+    },
+}
+
+/// Notifications and deliveries in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoOutboxStore {
+    pub(super) client: Client,
+    pub(super) table: String,
+}
+
+impl DynamoOutboxStore {
+    #[must_use]
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// Creates the table from [`schema::OUTBOX`] if it does not exist.
+    pub async fn ensure_table(&self) -> Result<(), StoreError> {
+        schema::OUTBOX.create(&self.client, &self.table).await
+    }
+
+    /// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
+    pub(super) async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        let Err(e) = result else {
+            return Ok(Transaction::Written);
+        };
+        match cancellation_reasons(&e) {
+            Some(reasons) => Ok(Transaction::Cancelled {
+                reasons,
+                error: map_sdk_error(e),
+            }),
+            None => Err(map_sdk_error(e)),
+        }
+    }
+
+    /// The header update (cursor, page count, counts) and one conditional put per delivery.
+    fn page_transaction(
+        &self,
+        id: &NotificationId,
+        from: Option<&str>,
+        to: Option<&str>,
+        pending: &[&DeliveryRecord],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut names = HashMap::from([
+            ("#cursor".to_owned(), "expansionCursor".to_owned()),
+            ("#pages".to_owned(), "expansionPages".to_owned()),
+            ("#expanded".to_owned(), "expanded".to_owned()),
+            ("#pk".to_owned(), attr::PK.to_owned()),
+        ]);
+        let mut values = HashMap::from([
+            (":one".to_owned(), n(1)),
+            (":expanded".to_owned(), AttributeValue::Bool(to.is_none())),
+            (":notExpanded".to_owned(), AttributeValue::Bool(false)),
+        ]);
+        let mut deltas: BTreeMap<DeliveryStatus, i64> = BTreeMap::new();
+        for d in pending {
+            *deltas.entry(d.status).or_default() += 1;
+        }
+        let mut sets = vec![
+            "#pages = #pages + :one".to_owned(),
+            "#expanded = :expanded".to_owned(),
+        ];
+        sets.extend(count_updates(&deltas, &mut names, &mut values));
+        let mut expression = format!("SET {}", sets.join(", "));
+        match to {
+            Some(to) => {
+                values.insert(":to".into(), s(to));
+                expression.push_str(", #cursor = :to");
+            }
+            None => expression.push_str(" REMOVE #cursor"),
+        }
+        let condition = match from {
+            Some(from) => {
+                values.insert(":from".into(), s(from));
+                "attribute_exists(#pk) AND #expanded = :notExpanded AND #cursor = :from"
+            }
+            None => {
+                "attribute_exists(#pk) AND #expanded = :notExpanded \
+                 AND attribute_not_exists(#cursor)"
+            }
+        };
+        let header = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(header_key(id)))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(invalid)?;
+        let mut items = vec![TransactWriteItem::builder().update(header).build()];
+        for d in pending {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(delivery_item(d)?))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", attr::PK)
+                .build()
+                .map_err(invalid)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        Ok(items)
+    }
+
+    /// Applies count changes to a header, retrying collisions with expansion transactions.
+    async fn add_counts(
+        &self,
+        id: &NotificationId,
+        deltas: &BTreeMap<DeliveryStatus, i64>,
+    ) -> Result<(), StoreError> {
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let sets = count_updates(deltas, &mut names, &mut values);
+        if sets.is_empty() {
+            return Ok(());
+        }
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(header_key(id)))
+                .update_expression(format!("SET {}", sets.join(", ")))
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt < CONFLICT_RETRIES && transaction_conflict(&e) => {
+                    attempt += 1;
+                    back_off(attempt).await;
+                }
+                Err(e) => return Err(map_sdk_error(e)),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl OutboxStore for DynamoOutboxStore {
+    async fn create_notification(
+        &self,
+        record: &NotificationRecord,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(header_item(record)?))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(None),
+            Err(e) if condition_failed(&e) => self.get_notification(&record.id).await,
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+
+    async fn get_notification(
+        &self,
+        id: &NotificationId,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        get_record(&self.client, &self.table, header_key(id)).await
+    }
+
+    async fn append_page(
+        &self,
+        id: &NotificationId,
+        from: Option<&str>,
+        to: Option<&str>,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<bool, StoreError> {
+        check_page_size(deliveries)?;
+        let mut pending: Vec<&DeliveryRecord> = deliveries.iter().collect();
+        loop {
+            let items = self.page_transaction(id, from, to, &pending)?;
+            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
+                return Ok(true);
+            };
+            if reasons.first().is_some_and(reason_condition_failed) {
+                // Another expander moved the cursor: this page is theirs.
+                return Ok(false);
+            }
+            if reasons_conflict(&reasons) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+            // Deliveries already present (a recipient listed twice): drop them and retry.
+            let before = pending.len();
+            let mut index = 0;
+            pending.retain(|_| {
+                index += 1;
+                !reasons.get(index).is_some_and(reason_condition_failed)
+            });
+            if pending.len() == before {
+                return Err(error);
+            }
+        }
+    }
+
+    async fn claim_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
+            .update_expression(
+                "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
+                 updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one",
+            )
+            .condition_expression(
+                "#st = :pending OR (#st = :sending AND (attribute_not_exists(leaseMs) \
+                 OR leaseMs < :nowMs))",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
+            .expression_attribute_values(":lease", s(&lease_until.to_rfc3339()))
+            .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
+            .expression_attribute_values(":now", s(&now.to_rfc3339()))
+            .expression_attribute_values(":nowMs", n(now.timestamp_millis()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let item = output.attributes.unwrap_or_default();
+                Ok(Claim::Claimed(Box::new(from_item(item)?)))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    let Some(item) = c.item() else {
+                        return Ok(Claim::Missing);
+                    };
+                    let record: DeliveryRecord = from_item(item.clone())?;
+                    Ok(match (record.status, record.lease_until) {
+                        (DeliveryStatus::Sending, Some(until)) => Claim::Held { until },
+                        // Installing: the end of the wait makes it pending again, and that
+                        // change triggers the sender; this trigger has nothing to do.
+                        (status, _)
+                            if status.is_final() || status == DeliveryStatus::Installing =>
+                        {
+                            Claim::Done
+                        }
+                        _ => Claim::Held { until: now },
+                    })
+                }
+                _ => Err(map_sdk_error(e)),
+            },
+        }
+    }
+
+    async fn record_outcome(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let changes = outcome_changes(outcome);
+        let mut sets = vec!["#st = :status", "updatedAt = :now"];
+        sets.extend(changes.sets);
+        let mut removes = vec!["leaseUntil", "leaseMs"];
+        removes.extend(changes.removes);
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":now", s(&now.to_rfc3339()));
+        for (name, value) in changes.values {
+            request = request.expression_attribute_values(name, value);
+        }
+        let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
+        match request.update_expression(expression).send().await {
+            Ok(_) => {}
+            Err(e) if condition_failed(&e) => return Ok(false),
+            Err(e) => return Err(map_sdk_error(e)),
+        }
+        let deltas = BTreeMap::from([(DeliveryStatus::Pending, -1), (outcome.status, 1)]);
+        self.add_counts(notification, &deltas).await?;
+        Ok(true)
+    }
+
+    async fn get_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = delivery_key(notification, delivery);
+        get_record(&self.client, &self.table, key).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        notification: &NotificationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        let start = start_key(page.cursor.as_ref(), DELIVERY_LISTING)?;
+        let mut request = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", s(notification.as_str()))
+            .expression_attribute_values(":prefix", s(DELIVERY_SK_PREFIX))
+            .set_exclusive_start_key(start)
+            .set_limit(page.limit.map(|l| l.clamp(1, 1000).cast_signed()));
+        if let Some(status) = status {
+            request = request
+                .filter_expression("#st = :st")
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":st", s(status.as_str()));
+        }
+        let output = request.send().await.map_err(map_sdk_error)?;
+        let mut result = Page {
+            items: Vec::new(),
+            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), DELIVERY_LISTING),
+            skipped: Vec::new(),
+        };
+        for item in output.items.unwrap_or_default() {
+            let key = item.get_s(attr::SK).unwrap_or("?").to_owned();
+            match item.decode(key) {
+                Ok(record) => result.items.push(record),
+                Err(skipped) => result.skipped.push(skipped),
+            }
+        }
+        Ok(result)
+    }
+
+    async fn set_activity_id(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        activity_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK);
+        let request = match activity_id {
+            Some(id) => request
+                .update_expression("SET activityId = :a")
+                .expression_attribute_values(":a", s(id)),
+            None => request.update_expression("REMOVE activityId"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                Err(StoreError::NotFound(format!("{notification}/{delivery}")))
+            }
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Reads the DynamoDB stores share: a record by key, every page of a query.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use serde::de::DeserializeOwned;
+
+use super::error::map_sdk_error;
+use super::item::{Item, from_item};
+use crate::StoreError;
+
+/// The item stored under `key`, read consistently (a write just made is seen).
+pub(crate) async fn get_item(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
+    Ok(output.item)
+}
+
+/// The record stored under `key`, read consistently.
+pub(crate) async fn get_record<T: DeserializeOwned>(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<T>, StoreError> {
+    get_item(client, table, key)
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+/// Every item `query` finds, page after page (a page holds at most 1 MB).
+pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let output = query
+            .clone()
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        items.extend(output.items.unwrap_or_default());
+        start = output.last_evaluated_key.filter(|k| !k.is_empty());
+        if start.is_none() {
+            return Ok(items);
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Creating a table from its [`TableSchema`], for tests and the local runner (deployments get
+//! theirs from `template.yaml`).
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    TimeToLiveSpecification,
+};
+
+use super::error::{invalid, map_sdk_error};
+use crate::StoreError;
+use crate::schema::TableSchema;
+
+fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(invalid)
+}
+
+impl TableSchema {
+    /// Creates the table (on-demand billing) and waits until it is active. An existing table is
+    /// left as it is.
+    pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+        let mut request = client
+            .create_table()
+            .table_name(table_name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(self.hash_key, KeyType::Hash)?)
+            .key_schema(key(self.range_key, KeyType::Range)?);
+        for name in self.key_attributes() {
+            request = request.attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        for index in self.indexes {
+            request = request.global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(index.name)
+                    .key_schema(key(index.hash_key, KeyType::Hash)?)
+                    .key_schema(key(index.range_key, KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        if let Some(view) = self.stream {
+            request = request.stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()
+                    .map_err(invalid)?,
+            );
+        }
+        match request.send().await {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(CreateTableError::is_resource_in_use_exception) => {}
+            Err(e) => return Err(map_sdk_error(e)),
+        }
+        self.wait_active(client, table_name).await?;
+        if let Some(ttl) = self.ttl_attribute {
+            client
+                .update_time_to_live()
+                .table_name(table_name)
+                .time_to_live_specification(
+                    TimeToLiveSpecification::builder()
+                        .enabled(true)
+                        .attribute_name(ttl)
+                        .build()
+                        .map_err(invalid)?,
+                )
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+        }
+        Ok(())
+    }
+
+    async fn wait_active(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+        for _ in 0..120 {
+            let described = client
+                .describe_table()
+                .table_name(table_name)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            if described
+                .table()
+                .and_then(|t| t.table_status())
+                .is_some_and(|s| *s == TableStatus::Active)
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        Err(StoreError::Unavailable(format!(
+            "table {table_name} did not become active"
+        )))
+    }
+}

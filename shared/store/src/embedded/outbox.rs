@@ -1,0 +1,387 @@
+//! The outbox in a local file, with a change feed standing in for the DynamoDB stream.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::DeliveryStatus;
+use redb::{Database, ReadTransaction, ReadableTable, TableDefinition};
+use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
+
+use super::db::{
+    DEFAULT_PAGE, SEP, blocking, display_key, json_page, key_range, open_database, prefix_end,
+    read_json, resume_after, unavailable, write_json,
+};
+use crate::outbox::check_page_size;
+use crate::{
+    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
+    Page, PageRequest, StoreError,
+};
+
+const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+/// `notification SEP delivery` -> delivery JSON.
+pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
+pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
+/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
+/// wait JSON, so the timeout sweep reads the earliest deadlines first.
+pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
+
+/// The listing name in the cursors of [`OutboxStore::list_deliveries`].
+const DELIVERY_LISTING: &str = "deliveries";
+
+/// The file name under the data directory.
+pub const OUTBOX_FILE_NAME: &str = "outbox.redb";
+
+/// Notifications and deliveries in a local file.
+#[derive(Clone)]
+pub struct EmbeddedOutboxStore {
+    pub(super) db: Arc<Database>,
+    changes: broadcast::Sender<OutboxChange>,
+}
+
+impl std::fmt::Debug for EmbeddedOutboxStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedOutboxStore")
+            .finish_non_exhaustive()
+    }
+}
+
+/// `notification SEP delivery`: a delivery's key.
+pub(super) fn delivery_key(notification: &NotificationId, delivery: &str) -> String {
+    format!("{notification}{SEP}{delivery}")
+}
+
+/// Moves a header's counts (a claimed delivery still counts as pending).
+pub(super) fn add_counts(record: &mut NotificationRecord, deltas: &[(DeliveryStatus, i64)]) {
+    for (status, delta) in deltas {
+        *record.counts.entry(status.as_str().to_owned()).or_default() += delta;
+    }
+}
+
+/// Every record of `table` that can be read (an unreadable one is no work to resume).
+fn readable<T: DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: TableDefinition<&str, &[u8]>,
+) -> Result<Vec<T>, StoreError> {
+    let mut records = Vec::new();
+    for entry in txn
+        .open_table(table)
+        .map_err(unavailable)?
+        .iter()
+        .map_err(unavailable)?
+    {
+        let (_, value) = entry.map_err(unavailable)?;
+        records.extend(serde_json::from_slice(value.value()).ok());
+    }
+    Ok(records)
+}
+
+impl EmbeddedOutboxStore {
+    /// Opens (or creates) the outbox under `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let db = open_database(data_dir, OUTBOX_FILE_NAME, |txn| {
+            for table in [NOTIFICATIONS, DELIVERIES, INSTALL_WAITS, INSTALL_DUE] {
+                txn.open_table(table)?;
+            }
+            Ok(())
+        })?;
+        Ok(Self {
+            db: Arc::new(db),
+            changes: broadcast::channel(65_536).0,
+        })
+    }
+
+    /// Changes from now on. A subscriber that lags is told so and should rescan with
+    /// [`EmbeddedOutboxStore::unfinished`].
+    #[must_use]
+    pub fn subscribe(&self) -> broadcast::Receiver<OutboxChange> {
+        self.changes.subscribe()
+    }
+
+    /// Work a restarted process must pick up: notifications not fully expanded and deliveries
+    /// not yet final.
+    pub async fn unfinished(&self) -> Result<Vec<OutboxChange>, StoreError> {
+        blocking(self, |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let notifications = readable::<NotificationRecord>(&txn, NOTIFICATIONS)?
+                .into_iter()
+                .filter(|n| !n.expanded)
+                .map(|n| OutboxChange::Notification(n.id));
+            let deliveries = readable::<DeliveryRecord>(&txn, DELIVERIES)?
+                .into_iter()
+                .filter(|d| !d.status.is_final())
+                .map(|d| OutboxChange::Delivery(d.notification_id, d.delivery_id));
+            Ok(notifications.chain(deliveries).collect())
+        })
+        .await
+    }
+
+    /// Tells subscribers what was committed.
+    pub(super) fn publish(&self, changes: Vec<OutboxChange>) {
+        for change in changes {
+            // No subscriber (tests without a runner) is fine.
+            let _ = self.changes.send(change);
+        }
+    }
+
+    /// Reads, changes and writes one notification header inside a write transaction: `change`
+    /// says whether to write. Returns whether it was written (`false` also if there is none).
+    pub(super) fn update_header(
+        txn: &redb::WriteTransaction,
+        id: &NotificationId,
+        change: impl FnOnce(&mut NotificationRecord) -> Result<bool, StoreError>,
+    ) -> Result<bool, StoreError> {
+        let mut table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
+        let Some(mut record) = read_json::<NotificationRecord>(&table, id.as_str())? else {
+            return Ok(false);
+        };
+        if !change(&mut record)? {
+            return Ok(false);
+        }
+        write_json(&mut table, id.as_str(), &record)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for EmbeddedOutboxStore {
+    async fn create_notification(
+        &self,
+        record: &NotificationRecord,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        let record = record.clone();
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let existing = {
+                let mut table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
+                let existing = read_json::<NotificationRecord>(&table, record.id.as_str())?;
+                if existing.is_none() {
+                    write_json(&mut table, record.id.as_str(), &record)?;
+                }
+                existing
+            };
+            txn.commit().map_err(unavailable)?;
+            if existing.is_none() {
+                this.publish(vec![OutboxChange::Notification(record.id.clone())]);
+            }
+            Ok(existing)
+        })
+        .await
+    }
+
+    async fn get_notification(
+        &self,
+        id: &NotificationId,
+    ) -> Result<Option<NotificationRecord>, StoreError> {
+        let id = id.clone();
+        blocking(self, move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
+            read_json(&table, id.as_str())
+        })
+        .await
+    }
+
+    async fn append_page(
+        &self,
+        id: &NotificationId,
+        from: Option<&str>,
+        to: Option<&str>,
+        deliveries: &[DeliveryRecord],
+    ) -> Result<bool, StoreError> {
+        check_page_size(deliveries)?;
+        let (id, from, to) = (id.clone(), from.map(str::to_owned), to.map(str::to_owned));
+        let deliveries = deliveries.to_vec();
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let mut inserted = Vec::new();
+            {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                for d in &deliveries {
+                    let key = delivery_key(&d.notification_id, &d.delivery_id);
+                    if table.get(key.as_str()).map_err(unavailable)?.is_none() {
+                        write_json(&mut table, &key, &d)?;
+                        inserted.push(d);
+                    }
+                }
+            }
+            let moved = Self::update_header(&txn, &id, |record| {
+                if record.expanded || record.expansion_cursor != from {
+                    return Ok(false);
+                }
+                record.expansion_cursor.clone_from(&to);
+                record.expanded = to.is_none();
+                record.expansion_pages += 1;
+                let deltas: Vec<_> = inserted.iter().map(|d| (d.status, 1)).collect();
+                add_counts(record, &deltas);
+                Ok(true)
+            })?;
+            if !moved {
+                // Leave everything as it was: the page belongs to whoever moved the cursor.
+                txn.abort().map_err(unavailable)?;
+                return Ok(false);
+            }
+            let mut changes = vec![OutboxChange::Notification(id.clone())];
+            changes.extend(
+                inserted
+                    .iter()
+                    .map(|d| OutboxChange::Delivery(id.clone(), d.delivery_id.clone())),
+            );
+            txn.commit().map_err(unavailable)?;
+            this.publish(changes);
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let key = delivery_key(notification, delivery);
+        blocking(self, move |this| {
+            let mut txn = this.db.begin_write().map_err(unavailable)?;
+            // A claim need not reach the disk on its own: the outcome's commit (durable) carries
+            // it, and a claim lost in a crash leaves the delivery pending, which is exactly what
+            // an expired lease would do. This halves the fsyncs per delivery.
+            txn.set_durability(redb::Durability::None);
+            let claim = {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+                    return Ok(Claim::Missing);
+                };
+                let claimable = match (record.status, record.lease_until) {
+                    (DeliveryStatus::Pending, _) | (DeliveryStatus::Sending, None) => true,
+                    (DeliveryStatus::Sending, Some(until)) => until < now,
+                    _ => false,
+                };
+                if !claimable {
+                    return Ok(match (record.status, record.lease_until) {
+                        (DeliveryStatus::Sending, Some(until)) => Claim::Held { until },
+                        _ => Claim::Done,
+                    });
+                }
+                record.status = DeliveryStatus::Sending;
+                record.lease_until = Some(lease_until);
+                record.attempts += 1;
+                record.updated_at = now;
+                write_json(&mut table, &key, &record)?;
+                Claim::Claimed(Box::new(record))
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn record_outcome(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, key, outcome) = (
+            notification.clone(),
+            delivery_key(notification, delivery),
+            outcome.clone(),
+        );
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+                    return Ok(false);
+                };
+                if record.status != DeliveryStatus::Sending {
+                    return Ok(false);
+                }
+                record.apply_outcome(&outcome);
+                record.lease_until = None;
+                record.updated_at = now;
+                write_json(&mut table, &key, &record)?;
+            }
+            Self::update_header(&txn, &id, |record| {
+                add_counts(
+                    record,
+                    &[(DeliveryStatus::Pending, -1), (outcome.status, 1)],
+                );
+                Ok(true)
+            })?;
+            txn.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn get_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = delivery_key(notification, delivery);
+        blocking(self, move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+            read_json(&table, &key)
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        notification: &NotificationId,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<DeliveryRecord>, StoreError> {
+        let prefix = format!("{notification}{SEP}");
+        let after = resume_after(page.cursor.as_ref(), DELIVERY_LISTING, &prefix)?;
+        let limit = page
+            .limit
+            .map_or(DEFAULT_PAGE, |l| l.clamp(1, 1000) as usize);
+        blocking(self, move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+            let range = key_range(&prefix, after, Some(prefix_end(&prefix)));
+            json_page(
+                &table,
+                &range,
+                limit,
+                DELIVERY_LISTING,
+                |d: &DeliveryRecord| status.is_none_or(|s| s == d.status),
+            )
+        })
+        .await
+    }
+
+    async fn set_activity_id(
+        &self,
+        notification: &NotificationId,
+        delivery: &str,
+        activity_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let (key, activity_id) = (
+            delivery_key(notification, delivery),
+            activity_id.map(str::to_owned),
+        );
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+                    return Err(StoreError::NotFound(display_key(&key)));
+                };
+                record.activity_id = activity_id;
+                write_json(&mut table, &key, &record)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+}

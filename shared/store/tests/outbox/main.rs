@@ -1,0 +1,53 @@
+//! The outbox contract, run against the embedded store and DynamoDB Local, and what each backend
+//! adds: the embedded change feed, the DynamoDB item layout of installation waits.
+
+// Scenario tests read top to bottom as one story each.
+#![allow(clippy::too_many_lines)]
+
+mod deliveries;
+mod feed;
+mod install_waits;
+mod leftovers;
+mod support;
+
+/// Runs each `suite::case(store)` once per backend, as `embedded::case` and `dynamodb::case`.
+macro_rules! contract {
+    ($($suite:ident :: $name:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = herald_store::EmbeddedOutboxStore::open(dir.path()).unwrap();
+                    crate::$suite::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let store = herald_store::DynamoOutboxStore::new(
+                        herald_testkit::dynamodb_client(),
+                        herald_testkit::unique_name("outbox"),
+                    );
+                    store.ensure_table().await.unwrap();
+                    crate::$suite::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    deliveries::create_is_idempotent,
+    deliveries::pages_move_the_cursor_once,
+    deliveries::claims_and_outcomes_happen_once,
+    deliveries::concurrent_claims_have_one_winner,
+    deliveries::deliveries_list_in_pages,
+    deliveries::activity_ids_can_be_replaced,
+    install_waits::install_begins_only_from_sending,
+    install_waits::install_counts_follow_each_resolution,
+    install_waits::waits_are_found_by_recipient_and_deadline,
+    install_waits::end_install_happens_once,
+);
