@@ -163,6 +163,7 @@ impl Received {
             at: self.at,
             received_at: self.wall_clock,
             status: None,
+            answered_at: None,
             body: self.body.clone(),
         }
     }

@@ -25,8 +25,9 @@ pub use connector::MESSAGE_WRITES_BLOCKED_BODY;
 pub use fault::{Fault, GraphFault, RetryAfter};
 pub use graph::{APP_NOT_FOUND_MESSAGE, MISSING_PERMISSION_MESSAGE};
 pub use handle::TeamsEmulator;
-pub use limits::EmulatorLimits;
-pub use log::RequestRecord;
+pub use limits::{CountAt, EmulatorLimits, TenantModel, busiest_window};
+pub use log::{EmulatorCounters, RequestRecord};
 pub use world::{
-    BotDelivery, ConversationKind, EmulatedInstallation, EmulatedTeam, EmulatedUser, StoredActivity,
+    BotDelivery, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam, EmulatedUser,
+    StoredActivity,
 };

@@ -23,7 +23,8 @@ use tokio::time::Instant;
 
 use crate::fault::{Fault, RetryAfter};
 use crate::http::{Operation, Received, Shared, handler};
-use crate::limits::Class;
+use crate::limits::{Class, CountAt};
+use crate::log::Accepted;
 use crate::world::{World, strip_message_id};
 use answer::{Answer, conversation_not_found, error, fault_answer, into_response};
 
@@ -237,17 +238,26 @@ async fn process(shared: &Shared, op: &Op, request: &Received) -> (Answer, Optio
         Err(answer) => return (answer, None),
     };
     let tenant = Some(target.tenant.clone());
-    if let Err(wait) =
-        world
-            .limiter
-            .admit(op.class(), &target.tenant, &target.rate_key, Instant::now())
-    {
+    let counted_at = match world.limiter.limits().count_at {
+        CountAt::Admission => Instant::now(),
+        CountAt::Arrival => request.at,
+    };
+    let admitted = world
+        .limiter
+        .admit(op.class(), &target.tenant, &target.rate_key, counted_at);
+    if let Err(wait) = admitted {
+        world.log.rate_limited += 1;
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return (
             Answer::Throttled(RetryAfter::Seconds(seconds.max(1))),
             tenant,
         );
     }
+    world.log.accepted.push(Accepted {
+        tenant: target.tenant,
+        key: target.rate_key,
+        at: request.at,
+    });
     if op.class() == Class::Write && request.raw.len() > config.max_message_bytes {
         return (fault_answer(&Fault::TooLarge), tenant);
     }

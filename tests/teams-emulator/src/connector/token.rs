@@ -94,6 +94,7 @@ pub(super) async fn token(
         at,
         received_at: SystemTime::now(),
         status,
+        answered_at: Some(Instant::now()),
         body: serde_json::to_value(logged).ok(),
     });
     response

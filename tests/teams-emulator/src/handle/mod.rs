@@ -4,6 +4,7 @@
 mod controls;
 mod directory;
 mod graph;
+mod traffic;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -1,11 +1,13 @@
-//! Enforcement of [`EmulatorLimits`]: sliding windows per conversation, a token bucket per tenant.
+//! Enforcement of [`EmulatorLimits`]: sliding windows per conversation, and per tenant a token
+//! bucket or a sliding window.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::EmulatorLimits;
+use super::window::Arrivals;
+use super::{EmulatorLimits, TenantModel};
 
 /// Which per-conversation windows a request counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,11 +22,12 @@ struct Bucket {
     refreshed: Instant,
 }
 
-/// Enforcement of [`EmulatorLimits`]: sliding windows per conversation, a token bucket per tenant.
+/// Enforcement of [`EmulatorLimits`].
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
     limits: EmulatorLimits,
-    windows: HashMap<(Class, String, String), VecDeque<Instant>>,
+    windows: HashMap<(Class, String, String), Arrivals>,
+    tenant_windows: HashMap<String, Arrivals>,
     tenants: HashMap<String, Bucket>,
 }
 
@@ -33,67 +36,82 @@ impl RateLimiter {
         Self {
             limits,
             windows: HashMap::new(),
+            tenant_windows: HashMap::new(),
             tenants: HashMap::new(),
         }
     }
 
-    /// Admits a request (recording it) or says how long until it would be admitted.
+    pub fn limits(&self) -> &EmulatorLimits {
+        &self.limits
+    }
+
+    /// Admits a request counted at `at` (recording it) or says how long until it would be
+    /// admitted. Nothing is recorded for a refused request.
     pub fn admit(
         &mut self,
         class: Class,
         tenant: &str,
         key: &str,
-        now: Instant,
+        at: Instant,
     ) -> Result<(), Duration> {
         let windows = match class {
             Class::Write => &self.limits.write,
             Class::Read => &self.limits.read,
         };
         let tolerance = self.limits.tolerance;
-        let bucket_key = (class, tenant.to_owned(), key.to_owned());
+        let window_key = (class, tenant.to_owned(), key.to_owned());
         let mut wait = Duration::ZERO;
-        if let Some(arrivals) = self.windows.get(&bucket_key) {
+        let mut refused = false;
+        if let Some(arrivals) = self.windows.get(&window_key) {
             for &(limit, period) in windows {
                 let span = period.saturating_sub(tolerance);
-                let counted: Vec<&Instant> = arrivals
-                    .iter()
-                    .rev()
-                    .take_while(|a| now.saturating_duration_since(**a) < span)
-                    .collect();
-                if limit > 0 && counted.len() >= limit as usize {
-                    let oldest = *counted[limit as usize - 1];
-                    wait = wait.max((oldest + span).saturating_duration_since(now));
+                if let Some(until) = arrivals.refusal(at, limit, span) {
+                    wait = wait.max(until);
+                    refused = true;
                 }
             }
         }
-        if let Some(rate) = self.limits.tenant_rate {
-            let capacity = f64::from(self.limits.tenant_burst.unwrap_or(rate));
-            let rate = f64::from(rate);
-            let bucket = self.tenants.entry(tenant.to_owned()).or_insert(Bucket {
-                tokens: capacity,
-                refreshed: now,
-            });
-            let elapsed = now
-                .saturating_duration_since(bucket.refreshed)
-                .as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
-            bucket.refreshed = now;
-            if bucket.tokens < 1.0 {
-                wait = wait.max(Duration::from_secs_f64((1.0 - bucket.tokens) / rate));
-            } else if wait.is_zero() {
-                bucket.tokens -= 1.0;
+        let tenant_window = match (self.limits.tenant_rate, self.limits.tenant_model) {
+            (Some(rate), TenantModel::SlidingWindow { period }) => {
+                let span = period.saturating_sub(tolerance);
+                let arrivals = self.tenant_windows.entry(tenant.to_owned()).or_default();
+                if let Some(until) = arrivals.refusal(at, rate, span) {
+                    wait = wait.max(until);
+                    refused = true;
+                }
+                Some((arrivals, span))
             }
-        }
-        if !wait.is_zero() {
+            (Some(rate), TenantModel::TokenBucket) => {
+                let capacity = f64::from(self.limits.tenant_burst.unwrap_or(rate));
+                let rate = f64::from(rate);
+                let bucket = self.tenants.entry(tenant.to_owned()).or_insert(Bucket {
+                    tokens: capacity,
+                    refreshed: at,
+                });
+                let elapsed = at.saturating_duration_since(bucket.refreshed).as_secs_f64();
+                bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
+                bucket.refreshed = bucket.refreshed.max(at);
+                if bucket.tokens < 1.0 {
+                    wait = wait.max(Duration::from_secs_f64((1.0 - bucket.tokens) / rate));
+                    refused = true;
+                } else if !refused {
+                    bucket.tokens -= 1.0;
+                }
+                None
+            }
+            (None, _) => None,
+        };
+        if refused {
             return Err(wait);
         }
-        let keep = windows.iter().map(|(l, _)| *l as usize).max().unwrap_or(0);
-        if keep > 0 {
-            let arrivals = self.windows.entry(bucket_key).or_default();
-            arrivals.push_back(now);
-            while arrivals.len() > keep {
-                arrivals.pop_front();
-            }
+        if let Some((arrivals, span)) = tenant_window {
+            arrivals.record(at, span);
+        }
+        if let Some(longest) = windows.iter().map(|(_, period)| *period).max() {
+            self.windows
+                .entry(window_key)
+                .or_default()
+                .record(at, longest);
         }
         Ok(())
     }
@@ -140,5 +158,48 @@ mod tests {
                 .admit(Class::Write, "t", "x", t0 + Duration::from_millis(100))
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn strict_tenant_window_counts_accepted_requests_only() {
+        let limits = EmulatorLimits::off().tenant_rate(Some(3)).strict();
+        let mut limiter = RateLimiter::new(limits);
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        for i in 0..3 {
+            assert!(
+                limiter
+                    .admit(Class::Write, "t", &format!("c{i}"), t0 + ms(i * 10))
+                    .is_ok()
+            );
+        }
+        // A bucket would have refilled a token by 400 ms; the window holds three until 1 s.
+        assert_eq!(
+            limiter.admit(Class::Write, "t", "x", t0 + ms(400)),
+            Err(ms(600))
+        );
+        // The refusal is not counted: at exactly 1 s the oldest accepted left the window.
+        assert!(limiter.admit(Class::Write, "t", "x", t0 + ms(1000)).is_ok());
+        assert!(
+            limiter
+                .admit(Class::Write, "t", "x", t0 + ms(1005))
+                .is_err()
+        );
+        assert!(limiter.admit(Class::Write, "u", "x", t0 + ms(1005)).is_ok());
+    }
+
+    #[test]
+    fn strict_conversation_windows_have_no_tolerance() {
+        let mut limiter = RateLimiter::new(EmulatorLimits::teams().tenant_rate(None).strict());
+        let t0 = Instant::now();
+        for _ in 0..7 {
+            assert!(limiter.admit(Class::Write, "t", "c", t0).is_ok());
+        }
+        let ms = Duration::from_millis;
+        assert_eq!(
+            limiter.admit(Class::Write, "t", "c", t0 + ms(980)),
+            Err(ms(20))
+        );
+        assert!(limiter.admit(Class::Write, "t", "c", t0 + ms(1000)).is_ok());
     }
 }

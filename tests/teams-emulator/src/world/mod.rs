@@ -14,7 +14,8 @@ use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestLog;
 
 pub use model::{
-    BotDelivery, ConversationKind, EmulatedInstallation, EmulatedTeam, EmulatedUser, StoredActivity,
+    BotDelivery, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam, EmulatedUser,
+    StoredActivity,
 };
 pub(crate) use model::{CatalogApp, Conversation, IssuedToken};
 
@@ -147,6 +148,27 @@ impl World {
             chat
         });
         (installation, chat)
+    }
+
+    /// Every activity content posted more than once in a conversation, by conversation id.
+    pub fn duplicates(&self) -> Vec<Duplicate> {
+        let mut duplicates: Vec<Duplicate> = self
+            .conversations
+            .iter()
+            .flat_map(|(id, conversation)| {
+                conversation
+                    .contents()
+                    .into_iter()
+                    .filter(|(_, copies)| *copies > 1)
+                    .map(|(content, copies)| Duplicate {
+                        conversation: id.clone(),
+                        content,
+                        copies,
+                    })
+            })
+            .collect();
+        duplicates.sort_by(|a, b| a.conversation.cmp(&b.conversation));
+        duplicates
     }
 
     pub fn personal_chat(&mut self, tenant: &str, user: &str) -> String {

@@ -70,6 +70,32 @@ pub struct StoredActivity {
     pub deleted: bool,
 }
 
+impl StoredActivity {
+    /// What the activity says, without the fields a client may set anew on each attempt
+    /// (`id`, `timestamp`, `localTimestamp`): two posts with equal content are one message
+    /// delivered twice.
+    #[must_use]
+    pub fn content(&self) -> Value {
+        let mut content = self.activity.clone();
+        if let Some(fields) = content.as_object_mut() {
+            for volatile in ["id", "timestamp", "localTimestamp"] {
+                fields.remove(volatile);
+            }
+        }
+        content
+    }
+}
+
+/// One activity content the bot posted more than once in a conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Duplicate {
+    pub conversation: String,
+    /// See [`StoredActivity::content`].
+    pub content: Value,
+    /// How many times it was posted (2 or more).
+    pub copies: usize,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Conversation {
     pub kind: ConversationKind,
@@ -81,6 +107,18 @@ pub(crate) struct Conversation {
 }
 
 impl Conversation {
+    /// Each activity content posted here, with how many times it was posted, in first-post order.
+    pub fn contents(&self) -> Vec<(Value, usize)> {
+        let mut contents: Vec<(Value, usize)> = Vec::new();
+        for content in self.activities.iter().map(StoredActivity::content) {
+            match contents.iter_mut().find(|(seen, _)| *seen == content) {
+                Some((_, copies)) => *copies += 1,
+                None => contents.push((content, 1)),
+            }
+        }
+        contents
+    }
+
     /// A conversation without messages yet.
     pub fn new(
         kind: ConversationKind,
