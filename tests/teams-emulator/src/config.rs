@@ -1,5 +1,5 @@
-//! How an emulator instance behaves: the bot's registration, tokens, size limits and where the
-//! connector routes live.
+//! How an emulator instance behaves: the bot's registration, tokens, size limits, where the
+//! connector routes live and how late they answer.
 
 use std::time::Duration;
 
@@ -32,6 +32,56 @@ pub struct EmulatorConfig {
     pub service_path: String,
     /// The loopback port to bind; 0 (the default) picks a free one.
     pub port: u16,
+    /// A delay before each connector answer (see [`Latency`]); `None` (the default) answers at once.
+    pub latency: Option<Latency>,
+}
+
+/// A simulated network and service delay before each connector answer, uniformly random in
+/// `[min, max]`, so requests sent at an even pace arrive in order but are answered out of order.
+///
+/// It applies after the request was counted by the rate limiter and executed (a message is
+/// stored when admitted, its answer comes late: a client that gives up first sees a timeout for
+/// a message that was posted), to connector routes only (not the token endpoint nor Graph).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    min: Duration,
+    max: Duration,
+}
+
+impl Latency {
+    /// Uniformly random between the two bounds (in either order).
+    #[must_use]
+    pub fn between(a: Duration, b: Duration) -> Self {
+        Self {
+            min: a.min(b),
+            max: a.max(b),
+        }
+    }
+
+    /// Always `delay`.
+    #[must_use]
+    pub fn fixed(delay: Duration) -> Self {
+        Self::between(delay, delay)
+    }
+
+    #[must_use]
+    pub fn min(&self) -> Duration {
+        self.min
+    }
+
+    #[must_use]
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// One delay drawn from the range.
+    pub(crate) fn sample(self) -> Duration {
+        use rand::Rng;
+        if self.min == self.max {
+            return self.min;
+        }
+        rand::rng().random_range(self.min..=self.max)
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -49,6 +99,7 @@ impl Default for EmulatorConfig {
             max_message_bytes: 28 * 1024,
             service_path: "/amer/".to_owned(),
             port: 0,
+            latency: None,
         }
     }
 }
@@ -63,6 +114,12 @@ impl EmulatorConfig {
     #[must_use]
     pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
         self.token_lifetime = lifetime;
+        self
+    }
+
+    #[must_use]
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.latency = Some(latency);
         self
     }
 

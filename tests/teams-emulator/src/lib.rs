@@ -20,7 +20,7 @@ mod limits;
 mod log;
 mod world;
 
-pub use config::EmulatorConfig;
+pub use config::{EmulatorConfig, Latency};
 pub use connector::MESSAGE_WRITES_BLOCKED_BODY;
 pub use fault::{Fault, GraphFault, RetryAfter};
 pub use graph::{APP_NOT_FOUND_MESSAGE, MISSING_PERMISSION_MESSAGE};

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use crate::config::Latency;
 use crate::fault::{Fault, RetryAfter};
 use crate::http::{Operation, Received, Shared, handler};
 use crate::limits::{Class, CountAt};
@@ -172,6 +173,11 @@ async fn dispatch(shared: Arc<Shared>, op: Op, request: Request) -> Response {
         .log
         .arrived(request.record(op.name(), conversation));
     let (answer, tenant) = process(&shared, &op, &request).await;
+    // After the limiter counted the arrival and the operation ran: only the answer is late.
+    let latency = shared.world().latency.map(Latency::sample);
+    if let Some(latency) = latency {
+        tokio::time::sleep(latency).await;
+    }
     let (status, response) = into_response(answer);
     shared.world().log.answered(seq, status, tenant);
     response

@@ -4,6 +4,7 @@
 use tokio::time::Instant;
 
 use super::TeamsEmulator;
+use crate::config::Latency;
 use crate::fault::Fault;
 use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestRecord;
@@ -30,6 +31,11 @@ impl TeamsEmulator {
     /// Replaces the enforced limits (buckets start empty).
     pub fn set_limits(&self, limits: EmulatorLimits) {
         self.world().limiter = RateLimiter::new(limits);
+    }
+
+    /// Delays each connector answer by `latency` from now on (`None`: answer at once).
+    pub fn set_latency(&self, latency: Option<Latency>) {
+        self.world().latency = latency;
     }
 
     /// Every request received so far, in arrival order.

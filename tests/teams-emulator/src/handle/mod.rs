@@ -50,7 +50,7 @@ impl TeamsEmulator {
             .build()
             .map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
-            world: Mutex::new(World::new(config.limits.clone())),
+            world: Mutex::new(World::new(config.limits.clone(), config.latency)),
             config,
             identity: identity.clone(),
             http,

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
+use crate::config::Latency;
 use crate::fault::{Fault, GraphFault, Injections};
 use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestLog;
@@ -53,12 +54,14 @@ pub(crate) struct World {
     /// Connector faults by conversation, team, or the member/channel a conversation is created with.
     pub faults: Injections<Fault>,
     pub limiter: RateLimiter,
+    /// The delay before each connector answer, from [`crate::EmulatorConfig::latency`].
+    pub latency: Option<Latency>,
     pub log: RequestLog,
     pub next_activity_id: u64,
 }
 
 impl World {
-    pub fn new(limits: EmulatorLimits) -> Self {
+    pub fn new(limits: EmulatorLimits, latency: Option<Latency>) -> Self {
         let epoch_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(1_700_000_000_000, |d| d.as_millis() as u64);
@@ -81,6 +84,7 @@ impl World {
             token_fetches: 0,
             faults: Injections::default(),
             limiter: RateLimiter::new(limits),
+            latency,
             log: RequestLog::default(),
             next_activity_id: epoch_ms,
         }
@@ -219,7 +223,7 @@ mod tests {
 
     #[test]
     fn chat_ids_alias_the_personal_chat() {
-        let mut world = World::new(EmulatorLimits::off());
+        let mut world = World::new(EmulatorLimits::off(), None);
         let user = EmulatedUser {
             id: "29:1user".to_owned(),
             aad_object_id: "aad-1".to_owned(),

@@ -1,5 +1,7 @@
-//! The connector side of the emulator, as a client sees it: rate limits and the traffic counters.
+//! The connector side of the emulator, as a client sees it: rate limits, latency and the traffic
+//! counters.
 
+mod latency;
 mod limits;
 mod support;
 mod traffic;
