@@ -1,9 +1,11 @@
-//! Misbehaviours a test injects, and the queues that hand them out one request at a time.
+//! Misbehaviours a test injects (per conversation, per user, or service-wide outages), and the
+//! queues that hand them out one request at a time.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use axum::http::HeaderValue;
+use tokio::time::Instant;
 
 /// The two forms of `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,17 +84,105 @@ pub enum GraphFault {
     DropConnection,
 }
 
+/// A service-wide failure that lasts a while, for resilience tests (see
+/// [`crate::TeamsEmulator::outage`]). "Sends" are the write operations: create conversation,
+/// send, reply, update and delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The token endpoint answers 503 `temporarily_unavailable`.
+    TokenEndpoint,
+    /// The token endpoint closes every connection without answering.
+    TokenEndpointUnreachable,
+    /// Every send is answered 429 with this `Retry-After`.
+    ThrottleStorm(RetryAfter),
+    /// Every send is answered with this status (502, 503...).
+    ServerErrors(u16),
+}
+
+impl Outage {
+    /// The fault every request it hits is answered with.
+    pub(crate) fn fault(self) -> Fault {
+        match self {
+            Self::TokenEndpoint => Fault::Status(503),
+            Self::TokenEndpointUnreachable => Fault::DropConnection,
+            Self::ThrottleStorm(retry_after) => Fault::Throttled(retry_after),
+            Self::ServerErrors(status) => Fault::Status(status),
+        }
+    }
+
+    pub(crate) fn hits_token_endpoint(self) -> bool {
+        matches!(self, Self::TokenEndpoint | Self::TokenEndpointUnreachable)
+    }
+}
+
 #[derive(Debug)]
 struct Injection<F> {
     fault: F,
-    /// `None` = every request until cleared.
+    /// `None` = every request until cleared (or `until`).
     remaining: Option<u32>,
+    /// `None` = no end in time.
+    until: Option<Instant>,
 }
 
-/// Injected faults by key (a conversation, a user...), each used in order until used up.
+impl<F> Injection<F> {
+    fn over(&self, now: Instant) -> bool {
+        self.remaining == Some(0) || self.until.is_some_and(|until| now >= until)
+    }
+}
+
+/// Injected faults, each used in order until used up or over.
+#[derive(Debug)]
+pub(crate) struct FaultQueue<F>(Vec<Injection<F>>);
+
+impl<F> Default for FaultQueue<F> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<F: Clone> FaultQueue<F> {
+    /// Queues `fault` for `remaining` requests (`None`: until cleared).
+    pub fn push(&mut self, fault: F, remaining: Option<u32>) {
+        self.0.push(Injection {
+            fault,
+            remaining,
+            until: None,
+        });
+    }
+
+    /// Queues `fault` for every request until `until`.
+    pub fn push_until(&mut self, fault: F, until: Instant) {
+        self.0.push(Injection {
+            fault,
+            remaining: None,
+            until: Some(until),
+        });
+    }
+
+    /// The next fault, consuming one use of it.
+    pub fn take(&mut self) -> Option<F> {
+        let now = Instant::now();
+        self.0.retain(|injection| !injection.over(now));
+        let injection = self.0.first_mut()?;
+        if let Some(remaining) = &mut injection.remaining {
+            *remaining -= 1;
+        }
+        Some(injection.fault.clone())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Injected faults by key (a conversation, a user...).
 #[derive(Debug)]
 pub(crate) struct Injections<F> {
-    by_key: HashMap<String, Vec<Injection<F>>>,
+    by_key: HashMap<String, FaultQueue<F>>,
 }
 
 impl<F> Default for Injections<F> {
@@ -109,24 +199,17 @@ impl<F: Clone> Injections<F> {
         self.by_key
             .entry(key.to_owned())
             .or_default()
-            .push(Injection { fault, remaining });
+            .push(fault, remaining);
     }
 
     /// The next fault for `key`, consuming one use of it.
     pub fn take(&mut self, key: &str) -> Option<F> {
-        let list = self.by_key.get_mut(key)?;
-        let injection = list.first_mut()?;
-        let fault = injection.fault.clone();
-        if let Some(remaining) = &mut injection.remaining {
-            *remaining = remaining.saturating_sub(1);
-            if *remaining == 0 {
-                list.remove(0);
-            }
-        }
-        if list.is_empty() {
+        let queue = self.by_key.get_mut(key)?;
+        let fault = queue.take();
+        if queue.is_empty() {
             self.by_key.remove(key);
         }
-        Some(fault)
+        fault
     }
 
     pub fn clear(&mut self, key: &str) {

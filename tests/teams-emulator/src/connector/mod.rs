@@ -205,6 +205,7 @@ async fn process(shared: &Shared, op: &Op, request: &Received) -> (Answer, Optio
     let config = &shared.config;
     let body = request.body.as_ref();
     let key = fault_key(op, body);
+    let send = op.class() == Class::Write;
     // The tenant goes into the log for every answer, faults and 401s included.
     let (tenant, mut fault) = {
         let mut world = shared.world();
@@ -228,11 +229,11 @@ async fn process(shared: &Shared, op: &Op, request: &Received) -> (Answer, Optio
                 );
             }
         }
-        (tenant, key.as_deref().and_then(|k| world.faults.take(k)))
+        (tenant, world.take_fault(key.as_deref(), send))
     };
     while let Some(Fault::Delay(delay)) = fault {
         tokio::time::sleep(delay).await;
-        fault = key.as_deref().and_then(|k| shared.world().faults.take(k));
+        fault = shared.world().take_fault(key.as_deref(), send);
     }
     if let Some(fault) = fault {
         return (fault_answer(&fault), tenant);
@@ -264,7 +265,7 @@ async fn process(shared: &Shared, op: &Op, request: &Received) -> (Answer, Optio
         key: target.rate_key,
         at: request.at,
     });
-    if op.class() == Class::Write && request.raw.len() > config.max_message_bytes {
+    if send && request.raw.len() > config.max_message_bytes {
         return (fault_answer(&Fault::TooLarge), tenant);
     }
     (conversations::execute(&mut world, config, op, body), tenant)

@@ -35,7 +35,6 @@ use tokio::time::Instant;
 
 use crate::fault::GraphFault;
 use crate::http::{Operation, Received, Shared, handler};
-use crate::world::GRAPH_ANY_USER;
 use announce::{InstallEvent, deliver};
 use answer::{GraphAnswer, fault_answer, graph_error, respond, unauthorized};
 use installed_apps::{
@@ -189,7 +188,7 @@ async fn process(
         fault_key
             .as_deref()
             .and_then(|k| world.graph_faults.take(k))
-            .or_else(|| world.graph_faults.take(GRAPH_ANY_USER))
+            .or_else(|| world.graph_all.take())
     };
     let mut fault = take(shared);
     while let Some(GraphFault::Delay(delay)) = fault {

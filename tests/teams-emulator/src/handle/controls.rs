@@ -1,11 +1,13 @@
-//! Steering the connector from a test (faults, limits, tokens) and reading what it saw (the
-//! request log, the posted activities).
+//! Steering the connector from a test (faults, outages, limits, latency, tokens) and reading what
+//! it saw (the request log, the posted activities).
+
+use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::TeamsEmulator;
 use crate::config::Latency;
-use crate::fault::Fault;
+use crate::fault::{Fault, Outage};
 use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestRecord;
 use crate::world::{StoredActivity, strip_message_id};
@@ -26,6 +28,55 @@ impl TeamsEmulator {
 
     pub fn clear_faults(&self, key: &str) {
         self.world().faults.clear(key);
+    }
+
+    /// Answers every send (create conversation, send, reply, update, delete; any conversation)
+    /// with `fault`, until [`Self::end_outages`]; a conversation's own faults come first.
+    pub fn inject_sends(&self, fault: Fault) {
+        self.world().send_faults.push(fault, None);
+    }
+
+    /// Answers the next `times` sends (any conversation) with `fault`: a burst of 5xx is
+    /// `inject_sends_times(Fault::Status(503), n)`.
+    pub fn inject_sends_times(&self, fault: Fault, times: u32) {
+        if times > 0 {
+            self.world().send_faults.push(fault, Some(times));
+        }
+    }
+
+    /// Answers every token request with `fault` (`Status(503)`, `DropConnection`, `Delay`...),
+    /// until [`Self::end_outages`].
+    pub fn inject_token(&self, fault: Fault) {
+        self.world().token_faults.push(fault, None);
+    }
+
+    /// Answers the next `times` token requests with `fault`.
+    pub fn inject_token_times(&self, fault: Fault, times: u32) {
+        if times > 0 {
+            self.world().token_faults.push(fault, Some(times));
+        }
+    }
+
+    /// Starts `outage` now, for `duration`: every request it hits meanwhile is answered with its
+    /// fault (after the conversation's own faults). Outages may overlap; the earliest started
+    /// answers first.
+    pub fn outage(&self, outage: Outage, duration: Duration) {
+        let until = Instant::now() + duration;
+        let mut world = self.world();
+        let queue = if outage.hits_token_endpoint() {
+            &mut world.token_faults
+        } else {
+            &mut world.send_faults
+        };
+        queue.push_until(outage.fault(), until);
+    }
+
+    /// Ends every outage and clears the faults of every send and of the token endpoint
+    /// (per-conversation faults stay: [`Self::clear_faults`]).
+    pub fn end_outages(&self) {
+        let mut world = self.world();
+        world.send_faults.clear();
+        world.token_faults.clear();
     }
 
     /// Replaces the enforced limits (buckets start empty).

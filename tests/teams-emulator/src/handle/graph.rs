@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use super::TeamsEmulator;
 use crate::fault::GraphFault;
 use crate::log::RequestRecord;
-use crate::world::{BotDelivery, CatalogApp, EmulatedInstallation, EmulatedUser, GRAPH_ANY_USER};
+use crate::world::{BotDelivery, CatalogApp, EmulatedInstallation, EmulatedUser};
 
 /// The emulated Graph's controls.
 impl TeamsEmulator {
@@ -125,21 +125,21 @@ impl TeamsEmulator {
 
     /// Answers every Graph request (any user) with `fault`, until cleared; per-user faults first.
     pub fn inject_graph_all(&self, fault: GraphFault) {
-        self.world().graph_faults.push(GRAPH_ANY_USER, fault, None);
+        self.world().graph_all.push(fault, None);
     }
 
     /// Answers the next `times` Graph requests (any user) with `fault`.
     pub fn inject_graph_all_times(&self, fault: GraphFault, times: u32) {
         if times > 0 {
-            self.world()
-                .graph_faults
-                .push(GRAPH_ANY_USER, fault, Some(times));
+            self.world().graph_all.push(fault, Some(times));
         }
     }
 
     /// Clears every Graph fault, per user and global.
     pub fn clear_graph_faults(&self) {
-        self.world().graph_faults.clear_all();
+        let mut world = self.world();
+        world.graph_faults.clear_all();
+        world.graph_all.clear();
     }
 
     /// Where installations are announced: after each 201 for an app with a bot, the emulator

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::config::Latency;
-use crate::fault::{Fault, GraphFault, Injections};
+use crate::fault::{Fault, FaultQueue, GraphFault, Injections};
 use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestLog;
 
@@ -19,9 +19,6 @@ pub use model::{
     StoredActivity,
 };
 pub(crate) use model::{CatalogApp, Conversation, IssuedToken};
-
-/// Key of Graph faults that apply to every Graph request.
-pub(crate) const GRAPH_ANY_USER: &str = "*";
 
 /// Everything behind the emulator's one lock.
 #[derive(Debug)]
@@ -42,8 +39,10 @@ pub(crate) struct World {
     /// `POST .../installedApps` requests received (answered or not).
     pub install_requests: usize,
     pub graph_page_size: usize,
-    /// Graph faults by user AAD object id, or [`GRAPH_ANY_USER`] for every Graph request.
+    /// Graph faults by user AAD object id.
     pub graph_faults: Injections<GraphFault>,
+    /// Graph faults for every Graph request (after the user's own).
+    pub graph_all: FaultQueue<GraphFault>,
     /// Answer "Not Found" rather than the "non existent App definition" message.
     pub graph_terse_not_found: bool,
     /// Where installation events go, and the bot's app id.
@@ -53,6 +52,10 @@ pub(crate) struct World {
     pub token_fetches: usize,
     /// Connector faults by conversation, team, or the member/channel a conversation is created with.
     pub faults: Injections<Fault>,
+    /// Faults for every send (write operation), after the conversation's own: outages, bursts.
+    pub send_faults: FaultQueue<Fault>,
+    /// Faults of the token endpoint.
+    pub token_faults: FaultQueue<Fault>,
     pub limiter: RateLimiter,
     /// The delay before each connector answer, from [`crate::EmulatorConfig::latency`].
     pub latency: Option<Latency>,
@@ -77,12 +80,15 @@ impl World {
             install_requests: 0,
             graph_page_size: 20,
             graph_faults: Injections::default(),
+            graph_all: FaultQueue::default(),
             graph_terse_not_found: false,
             bot_endpoint: None,
             bot_event_delay: Duration::from_millis(20),
             bot_deliveries: Vec::new(),
             token_fetches: 0,
             faults: Injections::default(),
+            send_faults: FaultQueue::default(),
+            token_faults: FaultQueue::default(),
             limiter: RateLimiter::new(limits),
             latency,
             log: RequestLog::default(),
@@ -94,6 +100,13 @@ impl World {
     pub fn activity_id(&mut self) -> String {
         self.next_activity_id += 1;
         self.next_activity_id.to_string()
+    }
+
+    /// The next connector fault for a request addressed to `key`: the key's own first, then for
+    /// a send the faults of every send.
+    pub fn take_fault(&mut self, key: Option<&str>, send: bool) -> Option<Fault> {
+        key.and_then(|k| self.faults.take(k))
+            .or_else(|| send.then(|| self.send_faults.take()).flatten())
     }
 
     /// Records a fresh access token for `scope` from `tenant`'s endpoint.

@@ -72,6 +72,32 @@ impl Connector {
         answered(request).await
     }
 
+    /// Asks the token endpoint for a connector token with the bot's credentials: the status and
+    /// body, or `None` when the connection was closed without an answer.
+    pub async fn request_token(&self) -> Option<(u16, Value)> {
+        let secret = self.emulator.config().app_password.clone();
+        self.request_token_with_secret(&secret).await
+    }
+
+    /// [`Self::request_token`] with another client secret.
+    pub async fn request_token_with_secret(&self, secret: &str) -> Option<(u16, Value)> {
+        let config = self.emulator.config();
+        let response = self
+            .http
+            .post(self.emulator.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &config.app_id),
+                ("client_secret", secret),
+                ("scope", &config.scope),
+            ])
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.unwrap()))
+    }
+
     /// Posts a message to `conversation` until it is not answered 429 (waiting `pause` between
     /// tries) or `until`; how many attempts were answered 201 and 429.
     pub async fn hammer(

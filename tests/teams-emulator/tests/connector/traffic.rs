@@ -44,20 +44,8 @@ async fn counters_cover_every_route_and_survive_clearing_the_log() {
     let chat = &c.chats(1)[0];
     assert_eq!(status(&c.send(chat, "hi").await), 201);
     assert_eq!(status(&c.members(chat).await), 200);
-    let config = c.emulator.config();
-    let token = c
-        .http
-        .post(c.emulator.token_url())
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &config.app_id),
-            ("client_secret", "wrong"),
-            ("scope", &config.scope),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(token.status(), 401);
+    let refused = c.request_token_with_secret("wrong").await;
+    assert_eq!(refused.map(|(status, _)| status), Some(401));
     assert_eq!(c.emulator.requests().len(), 3);
 
     c.emulator.clear_log();
