@@ -1,61 +1,9 @@
-//! What an emulator instance enforces and which faults it injects.
+//! How an emulator instance behaves: the bot's registration, tokens, size limits, where the
+//! connector routes live and how late they answer.
 
 use std::time::Duration;
 
-/// The Teams rate limits the emulator enforces (PROTOCOL 5). Data, so tests and benchmarks scale them.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EmulatorLimits {
-    /// `(limit, period)` sliding windows per conversation for sends and create conversation.
-    pub write: Vec<(u32, Duration)>,
-    /// `(limit, period)` sliding windows per conversation/team for members and team reads.
-    pub read: Vec<(u32, Duration)>,
-    /// Requests per second per tenant (all routes), as a token bucket; `None` = unlimited.
-    pub tenant_rate: Option<u32>,
-    /// Bucket capacity; defaults to one second's worth of `tenant_rate`.
-    pub tenant_burst: Option<u32>,
-    /// A request this close to leaving a window no longer counts: the emulator is at least as
-    /// lenient as an exact client at the boundary, absorbing loopback latency jitter.
-    pub tolerance: Duration,
-}
-
-impl EmulatorLimits {
-    /// Teams' published per-bot limits and 50 requests/s per tenant.
-    #[must_use]
-    pub fn teams() -> Self {
-        let s = Duration::from_secs;
-        Self {
-            write: vec![(7, s(1)), (8, s(2)), (60, s(30)), (1800, s(3600))],
-            read: vec![(14, s(1)), (16, s(2)), (120, s(30)), (3600, s(3600))],
-            tenant_rate: Some(50),
-            tenant_burst: None,
-            tolerance: Duration::from_millis(20),
-        }
-    }
-
-    /// Nothing enforced.
-    #[must_use]
-    pub fn off() -> Self {
-        Self {
-            write: Vec::new(),
-            read: Vec::new(),
-            tenant_rate: None,
-            tenant_burst: None,
-            tolerance: Duration::ZERO,
-        }
-    }
-
-    #[must_use]
-    pub fn tenant_rate(mut self, per_second: Option<u32>) -> Self {
-        self.tenant_rate = per_second.filter(|r| *r > 0);
-        self
-    }
-
-    #[must_use]
-    pub fn tenant_burst(mut self, burst: u32) -> Self {
-        self.tenant_burst = Some(burst.max(1));
-        self
-    }
-}
+use crate::limits::EmulatorLimits;
 
 /// How an emulator instance behaves.
 #[derive(Debug, Clone)]
@@ -84,6 +32,56 @@ pub struct EmulatorConfig {
     pub service_path: String,
     /// The loopback port to bind; 0 (the default) picks a free one.
     pub port: u16,
+    /// A delay before each connector answer (see [`Latency`]); `None` (the default) answers at once.
+    pub latency: Option<Latency>,
+}
+
+/// A simulated network and service delay before each connector answer, uniformly random in
+/// `[min, max]`, so requests sent at an even pace arrive in order but are answered out of order.
+///
+/// It applies after the request was counted by the rate limiter and executed (a message is
+/// stored when admitted, its answer comes late: a client that gives up first sees a timeout for
+/// a message that was posted), to connector routes only (not the token endpoint nor Graph).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Latency {
+    min: Duration,
+    max: Duration,
+}
+
+impl Latency {
+    /// Uniformly random between the two bounds (in either order).
+    #[must_use]
+    pub fn between(a: Duration, b: Duration) -> Self {
+        Self {
+            min: a.min(b),
+            max: a.max(b),
+        }
+    }
+
+    /// Always `delay`.
+    #[must_use]
+    pub fn fixed(delay: Duration) -> Self {
+        Self::between(delay, delay)
+    }
+
+    #[must_use]
+    pub fn min(&self) -> Duration {
+        self.min
+    }
+
+    #[must_use]
+    pub fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// One delay drawn from the range.
+    pub(crate) fn sample(self) -> Duration {
+        use rand::Rng;
+        if self.min == self.max {
+            return self.min;
+        }
+        rand::rng().random_range(self.min..=self.max)
+    }
 }
 
 impl Default for EmulatorConfig {
@@ -101,6 +99,7 @@ impl Default for EmulatorConfig {
             max_message_bytes: 28 * 1024,
             service_path: "/amer/".to_owned(),
             port: 0,
+            latency: None,
         }
     }
 }
@@ -119,71 +118,14 @@ impl EmulatorConfig {
     }
 
     #[must_use]
+    pub fn latency(mut self, latency: Latency) -> Self {
+        self.latency = Some(latency);
+        self
+    }
+
+    #[must_use]
     pub fn require_auth(mut self, require: bool) -> Self {
         self.require_auth = require;
         self
     }
-}
-
-/// The two forms of `Retry-After`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryAfter {
-    /// Delta-seconds.
-    Seconds(u64),
-    /// An HTTP-date this far in the future (whole seconds, as the format allows).
-    HttpDate(Duration),
-    /// No header at all.
-    Absent,
-}
-
-/// A misbehaviour injected for one conversation (or team, or user being created a chat with).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// 403 with PROTOCOL 6's exact `errorCode: 209` / nested `MessageWritesBlocked` body.
-    MessageWritesBlocked,
-    /// 403 ConversationBlockedByUser.
-    ConversationBlockedByUser,
-    /// 403 BotNotInConversationRoster.
-    BotNotInConversationRoster,
-    /// 403 BotDisabledByAdmin.
-    BotDisabledByAdmin,
-    /// 403 ForbiddenOperationException.
-    ForbiddenOperation,
-    /// 403 BadArgument "Failed to decrypt conversation id".
-    FailedToDecrypt,
-    /// 404 ConversationNotFound.
-    ConversationNotFound,
-    /// 404 ActivityNotFoundInConversation.
-    ActivityNotFound,
-    /// 413 MessageSizeTooBig.
-    TooLarge,
-    /// 400 BadArgument.
-    BadArgument,
-    /// 412 PreconditionFailed.
-    PreconditionFailed,
-    /// A bare status (502, 503, 504, 500...).
-    Status(u16),
-    /// 429 Throttled with the given `Retry-After`.
-    Throttled(RetryAfter),
-    /// Answer normally, but only after this long.
-    Delay(Duration),
-    /// Close the connection without answering.
-    DropConnection,
-}
-
-/// A misbehaviour of the emulated Microsoft Graph, for one user or every request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GraphFault {
-    /// 403 Forbidden: the application permission is missing (Graph's exact message).
-    MissingPermission,
-    /// 401 InvalidAuthenticationToken.
-    Unauthorized,
-    /// 429 TooManyRequests with the given `Retry-After`.
-    Throttled(RetryAfter),
-    /// A status with a Graph error body (503 ServiceUnavailable, 504 GatewayTimeout, 500...).
-    Status(u16),
-    /// Answer normally, but only after this long.
-    Delay(Duration),
-    /// Close the connection without answering.
-    DropConnection,
 }

@@ -1,8 +1,9 @@
 //! Runs the Teams emulator for manual testing: seeds one tenant (a user with a 1:1 chat, a team
 //! with a channel), prints the connector settings that point Herald at it, serves until Ctrl-C.
 //!
-//! `TEAMS_EMULATOR_PORT` (default: any free port), `TEAMS_EMULATOR_LIMITS` = `off` (default) or
-//! `teams` (Teams' published limits, 50/s per tenant).
+//! `TEAMS_EMULATOR_PORT` (default: any free port), `TEAMS_EMULATOR_LIMITS` = `off` (default),
+//! `teams` (Teams' published limits, 50/s per tenant) or `strict` (the same, counted at arrival
+//! without tolerance, the tenant rate as a sliding window of one second).
 
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 
@@ -25,8 +26,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         Err(_) | Ok("off") => EmulatorLimits::off(),
         Ok("teams") => EmulatorLimits::teams(),
+        Ok("strict") => EmulatorLimits::teams().strict(),
         Ok(other) => {
-            return Err(format!("TEAMS_EMULATOR_LIMITS={other:?}: expected off or teams").into());
+            return Err(
+                format!("TEAMS_EMULATOR_LIMITS={other:?}: expected off, teams or strict").into(),
+            );
         }
     };
     let config = EmulatorConfig {
