@@ -12,8 +12,13 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let scheduler = Scheduler::from_deps(&Deps::lambda().await?)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<EventBridgeEvent<Value>>| async {
-        scheduler.handle(event).await.map_err(lambda_runtime::Error::from)
-    }))
+    lambda_runtime::run(service_fn(
+        |event: LambdaEvent<EventBridgeEvent<Value>>| async {
+            scheduler
+                .handle(event)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        },
+    ))
     .await
 }

@@ -4,8 +4,8 @@
 //! The pipeline runs as the local runner drives it: references in an `EmbeddedReferenceStore`, the
 //! notification in an `EmbeddedOutboxStore` (redb files in a temp dir), whose change feed is the
 //! stand-in for the DynamoDB stream. Every `OutboxChange::Notification` triggers
-//! `SenderFunction::run(Trigger::Expand)` (one expander at a time), every
-//! `OutboxChange::Delivery` a `SenderFunction::run(Trigger::Deliver)` with at most `IN_FLIGHT`
+//! `SenderFunction::run(OutboxChange::Notification)` (one expander at a time), every
+//! `OutboxChange::Delivery` a `SenderFunction::run(OutboxChange::Delivery)` with at most `IN_FLIGHT`
 //! deliveries at once; a trigger that asks to be retried is run again after a pause, as Lambda
 //! replays a failed record. The connector is `HttpConnector` + `Throttle` (the tenant rate set to
 //! the ceiling) + `Retry`; the emulator enforces Teams' per-conversation windows and the same
@@ -39,7 +39,7 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender};
-use herald_sender::{Router, SenderFunction, Trigger, TriggerResult};
+use herald_sender::{Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, Page, PageRequest,
@@ -374,26 +374,27 @@ async fn drive(
     started: Instant,
 ) -> RunStats {
     let permits = Arc::new(Semaphore::new(in_flight));
-    let mut tasks: JoinSet<(Trigger, TriggerResult)> = JoinSet::new();
+    let mut tasks: JoinSet<(OutboxChange, TriggerResult)> = JoinSet::new();
     let mut scheduled: HashSet<String> = HashSet::new();
     let mut expanding = false;
     let mut stats = RunStats::default();
-    let spawn = |tasks: &mut JoinSet<(Trigger, TriggerResult)>, trigger: Trigger, pause: bool| {
-        let (function, permits) = (function.clone(), permits.clone());
-        tasks.spawn(async move {
-            if pause {
-                tokio::time::sleep(RETRY_PAUSE).await;
-            }
-            let result = match &trigger {
-                Trigger::Expand(_) => function.run(&trigger, None).await,
-                Trigger::Deliver(..) => {
-                    let _permit = permits.acquire_owned().await.unwrap();
-                    function.run(&trigger, None).await
+    let spawn =
+        |tasks: &mut JoinSet<(OutboxChange, TriggerResult)>, trigger: OutboxChange, pause: bool| {
+            let (function, permits) = (function.clone(), permits.clone());
+            tasks.spawn(async move {
+                if pause {
+                    tokio::time::sleep(RETRY_PAUSE).await;
                 }
-            };
-            (trigger, result)
-        });
-    };
+                let result = match &trigger {
+                    OutboxChange::Notification(_) => function.run(&trigger, None).await,
+                    OutboxChange::Delivery(..) => {
+                        let _permit = permits.acquire_owned().await.unwrap();
+                        function.run(&trigger, None).await
+                    }
+                };
+                (trigger, result)
+            });
+        };
     let mut feed_open = true;
     loop {
         tokio::select! {
@@ -402,14 +403,14 @@ async fn drive(
                     if !expanding {
                         expanding = true;
                         stats.expand_triggers += 1;
-                        spawn(&mut tasks, Trigger::Expand(n), false);
+                        spawn(&mut tasks, OutboxChange::Notification(n), false);
                     }
                 }
                 Ok(OutboxChange::Delivery(n, delivery)) if &n == id => {
                     if scheduled.insert(delivery.clone()) {
                         stats.first_delivery_at.get_or_insert_with(|| started.elapsed());
                         stats.delivery_triggers += 1;
-                        spawn(&mut tasks, Trigger::Deliver(n, delivery), false);
+                        spawn(&mut tasks, OutboxChange::Delivery(n, delivery), false);
                     }
                 }
                 Ok(_) => {}
@@ -422,7 +423,7 @@ async fn drive(
                             && scheduled.insert(delivery.clone())
                         {
                             stats.delivery_triggers += 1;
-                            spawn(&mut tasks, Trigger::Deliver(n, delivery), false);
+                            spawn(&mut tasks, OutboxChange::Delivery(n, delivery), false);
                         }
                     }
                 }
@@ -431,7 +432,7 @@ async fn drive(
             Some(joined) = tasks.join_next() => {
                 let (trigger, result) = joined.unwrap();
                 match (&trigger, result) {
-                    (Trigger::Expand(n), _) => {
+                    (OutboxChange::Notification(n), _) => {
                         let header = store.get_notification(n).await.unwrap().unwrap();
                         if header.expanded {
                             expanding = false;
@@ -440,11 +441,11 @@ async fn drive(
                             spawn(&mut tasks, trigger, result == TriggerResult::Retry);
                         }
                     }
-                    (Trigger::Deliver(..), TriggerResult::Retry) => {
+                    (OutboxChange::Delivery(..), TriggerResult::Retry) => {
                         stats.retries += 1;
                         spawn(&mut tasks, trigger, true);
                     }
-                    (Trigger::Deliver(..), TriggerResult::Done) => {}
+                    (OutboxChange::Delivery(..), TriggerResult::Done) => {}
                 }
                 if tasks.is_empty() && !expanding {
                     let header = store.get_notification(id).await.unwrap().unwrap();

@@ -27,7 +27,9 @@ pub enum SenderEvent {
 pub enum SenderResponse {
     Stream(DynamoDbEventResponse),
     #[serde(rename_all = "camelCase")]
-    Event { notification_id: Option<String> },
+    Event {
+        notification_id: Option<String>,
+    },
 }
 
 impl SenderFunction {

@@ -13,61 +13,20 @@ mod routes;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use aws_lambda_events::dynamodb::{Event as DynamoDbEvent, EventRecord};
+use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use herald_connector::Deadline;
-use herald_domain::{Clock, DeliveryStatus};
+use herald_domain::Clock;
 use herald_pipeline::{Delivered, Expander, Sender};
-use herald_store::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK};
-use herald_store::{NotificationId, OutboxStore};
-use serde::Deserialize;
+use herald_store::{NotificationId, OutboxChange, OutboxStore};
 
 pub use bootstrap::BuildError;
 pub use config::{ConfigError, SenderConfig};
 pub use event::{SenderEvent, SenderResponse};
 pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
-
-/// What a stream record asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Trigger {
-    /// Expand the notification's next pages.
-    Expand(NotificationId),
-    /// Deliver one pending delivery.
-    Deliver(NotificationId, String),
-}
-
-/// The fields of a new image that say what to do.
-#[derive(Deserialize)]
-struct Image {
-    pk: String,
-    sk: String,
-    #[serde(default)]
-    expanded: Option<bool>,
-    #[serde(default)]
-    status: Option<String>,
-}
-
-impl Trigger {
-    /// The trigger in a stream record, if any: inserts and updates whose new image is an
-    /// unexpanded header or a pending delivery. Claims, outcomes and TTL removals are not.
-    #[must_use]
-    pub fn from_record(record: &EventRecord) -> Option<Self> {
-        if record.event_name == "REMOVE" {
-            return None;
-        }
-        let image: Image = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
-        let id = NotificationId::parse(&image.pk).ok()?;
-        if image.sk == NOTIFICATION_SK {
-            return (image.expanded == Some(false)).then_some(Self::Expand(id));
-        }
-        let delivery = image.sk.strip_prefix(DELIVERY_SK_PREFIX)?;
-        (image.status.as_deref() == Some(DeliveryStatus::Pending.as_str()))
-            .then(|| Self::Deliver(id, delivery.to_owned()))
-    }
-}
 
 /// The sender's dependencies.
 pub struct SenderFunction {
@@ -92,7 +51,7 @@ pub enum SenderError {
     Store(#[from] herald_store::StoreError),
 }
 
-/// Whether a trigger is finished or must be retried.
+/// Whether a change is handled or must be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerResult {
     Done,
@@ -108,16 +67,16 @@ impl SenderFunction {
     ) -> DynamoDbEventResponse {
         let stop_at = deadline
             .map(|d| d - chrono::Duration::from_std(self.safety_margin).unwrap_or_default());
-        let triggers: Vec<(String, Trigger)> = event
+        let changes: Vec<(String, OutboxChange)> = event
             .records
             .iter()
             .filter_map(|r| {
                 let sequence = r.change.sequence_number.clone()?;
-                Trigger::from_record(r).map(|t| (sequence, t))
+                OutboxChange::from_stream_record(r).map(|c| (sequence, c))
             })
             .collect();
-        let results: Vec<(String, TriggerResult)> = futures::stream::iter(triggers)
-            .map(|(sequence, trigger)| async move { (sequence, self.run(&trigger, stop_at).await) })
+        let results: Vec<(String, TriggerResult)> = futures::stream::iter(changes)
+            .map(|(sequence, change)| async move { (sequence, self.run(&change, stop_at).await) })
             .buffer_unordered(self.concurrency.max(1))
             .collect()
             .await;
@@ -163,14 +122,18 @@ impl SenderFunction {
         Ok(Some(id))
     }
 
-    /// Runs one trigger (the local runner calls this for its change feed).
-    pub async fn run(&self, trigger: &Trigger, stop_at: Option<DateTime<Utc>>) -> TriggerResult {
+    /// Acts on one change of the outbox (the local runner calls this for its change feed).
+    pub async fn run(
+        &self,
+        change: &OutboxChange,
+        stop_at: Option<DateTime<Utc>>,
+    ) -> TriggerResult {
         let now = self.clock.now();
         if stop_at.is_some_and(|s| now >= s) {
             return TriggerResult::Retry;
         }
-        match trigger {
-            Trigger::Expand(id) => {
+        match change {
+            OutboxChange::Notification(id) => {
                 let until = stop_at.unwrap_or(now + chrono::Duration::seconds(30));
                 match self.expander.expand(id, until).await {
                     Ok(_) => TriggerResult::Done,
@@ -180,7 +143,7 @@ impl SenderFunction {
                     }
                 }
             }
-            Trigger::Deliver(id, delivery) => {
+            OutboxChange::Delivery(id, delivery) => {
                 let deadline = stop_at
                     .and_then(|s| (s - now).to_std().ok())
                     .map_or(Deadline::after(StdDuration::from_secs(60)), Deadline::after);

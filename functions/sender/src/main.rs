@@ -12,7 +12,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let function = SenderFunction::from_deps(&Deps::lambda().await?)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SenderEvent>| async {
-        function.handle(event).await.map_err(lambda_runtime::Error::from)
+        function
+            .handle(event)
+            .await
+            .map_err(lambda_runtime::Error::from)
     }))
     .await
 }

@@ -447,18 +447,18 @@ async fn a_sender_killed_mid_batch_and_replayed_sends_each_once() {
     while deliveries.len() < users.len() {
         let batch = stream.next_batch().await;
         for record in &batch.records {
-            if let Some(herald_sender::Trigger::Expand(_)) =
-                herald_sender::Trigger::from_record(record)
+            if let Some(herald_store::OutboxChange::Notification(_)) =
+                herald_store::OutboxChange::from_stream_record(record)
             {
                 expander_only
-                    .run(&herald_sender::Trigger::Expand(id.clone()), None)
+                    .run(&herald_store::OutboxChange::Notification(id.clone()), None)
                     .await;
             }
         }
         deliveries.extend(batch.records.into_iter().filter(|r| {
             matches!(
-                herald_sender::Trigger::from_record(r),
-                Some(herald_sender::Trigger::Deliver(..))
+                herald_store::OutboxChange::from_stream_record(r),
+                Some(herald_store::OutboxChange::Delivery(..))
             )
         }));
     }

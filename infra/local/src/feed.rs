@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_sender::{SenderFunction, Trigger, TriggerResult};
+use herald_sender::{SenderFunction, TriggerResult};
 use herald_store::{EmbeddedOutboxStore, OutboxChange};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tokio::task::JoinSet;
@@ -15,20 +15,13 @@ use tokio::task::JoinSet;
 /// the next start picks them up).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn trigger(change: OutboxChange) -> Trigger {
-    match change {
-        OutboxChange::Notification(id) => Trigger::Expand(id),
-        OutboxChange::Delivery(id, delivery) => Trigger::Deliver(id, delivery),
-    }
-}
-
 /// The pause before the `attempt`-th retry: 0.5 s doubling up to 30 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempt.min(6))).min(Duration::from_secs(30))
 }
 
 struct Job {
-    trigger: Trigger,
+    change: OutboxChange,
     attempt: u32,
 }
 
@@ -62,15 +55,15 @@ pub async fn run(
                 let queue = queue.clone();
                 let mut stop = stop.clone();
                 tasks.spawn(async move {
-                    let result = function.run(&job.trigger, None).await;
+                    let result = function.run(&job.change, None).await;
                     function.sender.flush_events().await;
                     drop(permit);
                     if result == TriggerResult::Retry {
                         let pause = backoff(job.attempt);
-                        tracing::debug!(trigger = ?job.trigger, ?pause, "retrying later");
+                        tracing::debug!(change = ?job.change, ?pause, "retrying later");
                         tokio::select! {
                             () = tokio::time::sleep(pause) => {
-                                let _ = queue.send(Job { trigger: job.trigger, attempt: job.attempt + 1 });
+                                let _ = queue.send(Job { change: job.change, attempt: job.attempt + 1 });
                             }
                             _ = stop.changed() => {}
                         }
@@ -109,10 +102,7 @@ async fn forward(
         };
         match change {
             Ok(change) => {
-                let _ = queue.send(Job {
-                    trigger: trigger(change),
-                    attempt: 0,
-                });
+                let _ = queue.send(Job { change, attempt: 0 });
             }
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "change feed lagged; rescanning the outbox");
@@ -130,10 +120,7 @@ async fn rescan(outbox: &EmbeddedOutboxStore, queue: &mpsc::UnboundedSender<Job>
                 tracing::info!(items = work.len(), "resuming unfinished outbox work");
             }
             for change in work {
-                let _ = queue.send(Job {
-                    trigger: trigger(change),
-                    attempt: 0,
-                });
+                let _ = queue.send(Job { change, attempt: 0 });
             }
         }
         Err(e) => tracing::error!(error = %e, "cannot read unfinished outbox work"),

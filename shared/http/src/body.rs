@@ -69,7 +69,10 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_up_to_the_limit_are_read_and_larger_ones_refused() {
-        assert_eq!(read(b"abcd", true).await.unwrap(), Bytes::from_static(b"abcd"));
+        assert_eq!(
+            read(b"abcd", true).await.unwrap(),
+            Bytes::from_static(b"abcd")
+        );
         for declared in [true, false] {
             let error = read(b"abcde", declared).await.unwrap_err();
             assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);

@@ -82,7 +82,8 @@ async fn tokens_within_the_rules_are_accepted() {
     for kind in ACCEPTED {
         let h = Harness::new().await;
         let token = h.token(&h.emulator.service_url(), kind);
-        let reply = h.handle(
+        let reply = h
+            .handle(
                 Some(&format!("Bearer {token}")),
                 &h.activity("personal_install").bytes(),
             )

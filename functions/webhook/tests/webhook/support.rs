@@ -212,8 +212,7 @@ impl Harness {
             .unwrap_or_default()
             .to_owned();
         let token = self.token(&service_url, TokenKind::Valid);
-        self.handle(Some(&format!("Bearer {token}")), &body)
-            .await
+        self.handle(Some(&format!("Bearer {token}")), &body).await
     }
 
     /// Posts and asserts the plain 200 Teams expects.
@@ -529,10 +528,10 @@ impl Harness {
         let service_url = activity["serviceUrl"].as_str().unwrap_or_default();
         let token = self.token(service_url, TokenKind::Valid);
         self.handle(
-                Some(&format!("Bearer {token}")),
-                &serde_json::to_vec(activity).unwrap(),
-            )
-            .await
+            Some(&format!("Bearer {token}")),
+            &serde_json::to_vec(activity).unwrap(),
+        )
+        .await
     }
 }
 
