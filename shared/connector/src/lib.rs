@@ -37,8 +37,12 @@ pub use model::{
     PagedMembersResult, ResourceResponse, TeamDetails, TenantRef,
 };
 pub use retry::{Retry, RetryPolicy};
-pub use throttle::{Clock, Decision, Limiter, Limits, ManualClock, Throttle, TokioClock, Window};
+pub use throttle::{Decision, Limiter, Limits, Throttle, Window};
 pub use token::{AccessToken, TokenError, TokenProvider};
+
+use std::sync::Arc;
+
+use herald_domain::Clock;
 
 /// The connector every Herald function sends with: HTTP, paced to Teams' limits, retried.
 pub fn teams_connector(
@@ -61,8 +65,8 @@ pub trait ConnectorExt: Connector + Sized {
         Throttle::new(self, limits)
     }
 
-    /// Paces calls to `limits` on `clock` (tests drive a `ManualClock`).
-    fn throttle_with_clock<K: Clock>(self, limits: Limits, clock: K) -> Throttle<Self, K> {
+    /// Paces calls to `limits` on `clock` (tests drive a `herald_domain::ManualClock`).
+    fn throttle_with_clock(self, limits: Limits, clock: Arc<dyn Clock>) -> Throttle<Self> {
         Throttle::with_clock(self, limits, clock)
     }
 }

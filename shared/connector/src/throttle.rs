@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use herald_domain::{Clock, SystemClock};
 use tokio::time::Instant;
 
 use crate::connector::{Call, Connector, Deadline, Operation, RateClass, Response};
@@ -108,69 +109,6 @@ impl Limits {
             .map(|w| w.period)
             .max()
             .map_or(Duration::ZERO, |p| p + self.safety_margin)
-    }
-}
-
-/// Time, as the throttle sees it: real (`TokioClock`) or driven by a test (`ManualClock`).
-#[async_trait]
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Instant;
-    async fn sleep_until(&self, at: Instant);
-}
-
-/// `tokio::time`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-#[async_trait]
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        tokio::time::sleep_until(at).await;
-    }
-}
-
-/// Virtual time for tests: it moves only when advanced, and sleeping jumps it to the wake-up time,
-/// so hours of pacing run in microseconds and every instant is exact.
-#[derive(Debug, Clone)]
-pub struct ManualClock {
-    now: Arc<Mutex<Instant>>,
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ManualClock {
-    #[must_use]
-    pub fn new() -> Self {
-        Self {
-            now: Arc::new(Mutex::new(Instant::now())),
-        }
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
-    }
-}
-
-#[async_trait]
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        if at > *now {
-            *now = at;
-        }
     }
 }
 
@@ -331,14 +269,15 @@ fn ready_at(
     ready
 }
 
-/// The throttle layer.
-pub struct Throttle<C, K = TokioClock> {
+/// The throttle layer. Its clock is the real one unless a test drives a
+/// `herald_domain::ManualClock`, on which permit waits take no real time.
+pub struct Throttle<C> {
     inner: C,
-    clock: K,
+    clock: Arc<dyn Clock>,
     limiter: Arc<Mutex<Limiter>>,
 }
 
-impl<C: std::fmt::Debug, K> std::fmt::Debug for Throttle<C, K> {
+impl<C: std::fmt::Debug> std::fmt::Debug for Throttle<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Throttle")
             .field("inner", &self.inner)
@@ -346,14 +285,12 @@ impl<C: std::fmt::Debug, K> std::fmt::Debug for Throttle<C, K> {
     }
 }
 
-impl<C> Throttle<C, TokioClock> {
+impl<C> Throttle<C> {
     pub fn new(inner: C, limits: Limits) -> Self {
-        Self::with_clock(inner, limits, TokioClock)
+        Self::with_clock(inner, limits, Arc::new(SystemClock))
     }
-}
 
-impl<C, K: Clock> Throttle<C, K> {
-    pub fn with_clock(inner: C, limits: Limits, clock: K) -> Self {
+    pub fn with_clock(inner: C, limits: Limits, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
             clock,
@@ -367,6 +304,17 @@ impl<C, K: Clock> Throttle<C, K> {
 
     fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
         self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_std(self.clock.instant())
+    }
+
+    async fn sleep_until(&self, at: Instant) {
+        let real = self.clock.wait_until(at.into_std());
+        if !real.is_zero() {
+            tokio::time::sleep(real).await;
+        }
     }
 
     /// Buckets currently held: (conversations, tenants).
@@ -384,16 +332,16 @@ impl<C, K: Clock> Throttle<C, K> {
         deadline: Deadline,
     ) -> Result<(), ConnectorError> {
         loop {
-            let now = self.clock.now();
+            let now = self.now();
             let decision = self.limiter().acquire(tenant, class, key, now, deadline);
             match decision {
                 Decision::Granted { at } => {
                     if at > now {
-                        self.clock.sleep_until(at).await;
+                        self.sleep_until(at).await;
                     }
                     return Ok(());
                 }
-                Decision::Wait { until } => self.clock.sleep_until(until).await,
+                Decision::Wait { until } => self.sleep_until(until).await,
                 Decision::TooLate { earliest } => {
                     return Err(ConnectorError::DeadlineExceeded {
                         needed: earliest.saturating_duration_since(now),
@@ -407,13 +355,13 @@ impl<C, K: Clock> Throttle<C, K> {
     pub fn pause_tenant(&self, tenant: &str, retry_after: Option<Duration>) {
         let mut limiter = self.limiter();
         let wait = retry_after.unwrap_or(limiter.limits().default_pause);
-        let until = self.clock.now() + wait;
+        let until = self.now() + wait;
         limiter.pause(tenant, until);
     }
 }
 
 #[async_trait]
-impl<C: Connector, K: Clock> Connector for Throttle<C, K> {
+impl<C: Connector> Connector for Throttle<C> {
     async fn execute(
         &self,
         call: Call<'_>,

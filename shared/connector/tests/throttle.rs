@@ -3,16 +3,17 @@
 //! pacing against the emulator's own enforcement over real HTTP.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use herald_connector::{
-    Activity, ActivityId, Call, Clock, Connector, ConnectorConfig, ConnectorError, ConnectorExt,
-    Deadline, HttpConnector, Limits, ManualClock, Operation, RateClass, ResourceResponse, Response,
-    ServiceError, TeamDetails, Window,
+    Activity, ActivityId, Call, Connector, ConnectorConfig, ConnectorError, ConnectorExt, Deadline,
+    HttpConnector, Limits, Operation, RateClass, ResourceResponse, Response, ServiceError,
+    TeamDetails, Window,
 };
-use herald_domain::{ConversationId, ServiceUrl, TeamId, TenantId};
+use herald_domain::{Clock as _, ConversationId, ManualClock, ServiceUrl, TeamId, TenantId};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter, TeamsEmulator};
 use proptest::prelude::*;
 use tokio::time::Instant;
@@ -34,7 +35,7 @@ struct Scripted429(Option<Duration>);
 
 /// The layer below the throttle: records when each call reaches it and answers 429 when told.
 struct Recorder {
-    clock: ManualClock,
+    clock: Arc<ManualClock>,
     seen: Mutex<Vec<Seen>>,
     /// Call index -> the Retry-After of a scripted 429 (`None` inside = header absent).
     script: HashMap<usize, Scripted429>,
@@ -53,7 +54,7 @@ impl Connector for Recorder {
             tenant: call.tenant_id.to_string(),
             class: operation.rate_class(),
             key: operation.rate_key(),
-            at: self.clock.now(),
+            at: Instant::from_std(self.clock.instant()),
             throttled,
         });
         if let Some(Scripted429(retry_after)) = throttled {
@@ -145,7 +146,7 @@ fn run(limits: &Limits, steps: &[Step], throttle_every: usize) -> Vec<Seen> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let script = (0..steps.len())
             .filter(|i| throttle_every > 0 && i % throttle_every == throttle_every - 1)
             .map(|i| {
@@ -172,7 +173,7 @@ fn run(limits: &Limits, steps: &[Step], throttle_every: usize) -> Vec<Seen> {
             .collect();
         let activity = Activity::message().text("x");
         for step in steps {
-            clock.advance(Duration::from_millis(step.gap_ms));
+            clock.advance(chrono::Duration::milliseconds(step.gap_ms.cast_signed()));
             let call = Call::new(&service_url, &tenants[step.tenant]);
             let result = if step.read {
                 throttle
@@ -280,7 +281,7 @@ fn the_deadline_stops_a_permit_wait() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let recorder = Recorder {
             clock: clock.clone(),
             seen: Mutex::new(Vec::new()),
@@ -293,7 +294,8 @@ fn the_deadline_stops_a_permit_wait() {
                 .await
                 .unwrap();
         }
-        let deadline = Deadline::at(clock.now() + Duration::from_millis(500));
+        let deadline =
+            Deadline::at(Instant::from_std(clock.instant()) + Duration::from_millis(500));
         let error = throttle
             .acquire("t", RateClass::Write, "c", deadline)
             .await
