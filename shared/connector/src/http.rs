@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::config::{ConfigError, ConnectorConfig, TrustedHosts, is_loopback};
 use crate::connector::{Call, Connector, Operation, Response};
-use crate::error::{ConnectorError, ServiceError, parse_retry_after};
+use crate::error::{ConnectorError, ServiceError};
 use crate::model::ActivityId;
 use crate::token::TokenProvider;
 
@@ -112,11 +112,7 @@ impl HttpConnector {
             .await
             .map_err(|e| ConnectorError::from_transport(&e))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after_header(response.headers());
         let bytes = response
             .bytes()
             .await
@@ -130,6 +126,15 @@ impl HttpConnector {
         }
         Ok((status, bytes.to_vec()))
     }
+}
+
+/// The `Retry-After` of an answer, in either form, if it has a usable one.
+#[must_use]
+pub fn retry_after_header(headers: &header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| herald_retry::parse_retry_after(v, SystemTime::now()))
 }
 
 fn invalid_response(status: u16, message: String) -> ConnectorError {

@@ -29,14 +29,15 @@ pub use config::{
     TrustedHosts, is_loopback,
 };
 pub use connector::{Call, Connector, Deadline, Operation, RateClass, Response};
-pub use error::{ConnectorError, ServiceError, parse_retry_after};
-pub use http::HttpConnector;
+pub use error::{ConnectorError, ServiceError};
+pub use herald_retry::{Jitter, RetryPolicy, parse_retry_after};
+pub use http::{HttpConnector, retry_after_header};
 pub use model::{
     Activity, ActivityId, Attachment, ChannelAccount, ChannelData, ConversationAccount,
     ConversationList, ConversationParameters, ConversationResourceResponse, IdRef, Notification,
     PagedMembersResult, ResourceResponse, TeamDetails, TenantRef,
 };
-pub use retry::{Retry, RetryPolicy};
+pub use retry::Retry;
 pub use throttle::{Decision, Limiter, Limits, Throttle, Window};
 pub use token::{AccessToken, TokenError, TokenProvider};
 

@@ -107,6 +107,7 @@ fn fast_retry(attempts: u32) -> RetryPolicy {
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(10),
+        ..RetryPolicy::default()
     }
 }
 

@@ -14,7 +14,7 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-use rand::Rng as _;
+use herald_retry::{Jitter, RetryPolicy};
 
 use crate::{EventError, EventPublisher, EventsConfig, FailedEntry, HeraldEvent, PublishReport};
 
@@ -45,45 +45,6 @@ pub fn entry_size(source: &str, detail_type: &str, detail: &str, has_time: bool)
     source.len() + detail_type.len() + detail.len() + if has_time { TIME_BYTES } else { 0 }
 }
 
-/// How long to keep retrying, shared by failed entries and failed calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Sends of one entry (or one call) in all, the first included.
-    pub max_attempts: u32,
-    /// Delay cap before the first retry; doubles per retry.
-    pub base_delay: Duration,
-    /// Upper bound of any delay.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// Six sends over about three seconds: enough to ride out a throttling burst, short enough
-    /// for a Lambda deadline.
-    fn default() -> Self {
-        Self {
-            max_attempts: 6,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(5),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The pause after the `attempt`-th send failed: a random point in the upper half of an
-    /// exponentially growing, capped window, so callers throttled together spread out but
-    /// never retry immediately.
-    #[must_use]
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(20);
-        let cap = self.base_delay.saturating_mul(factor).min(self.max_delay);
-        let cap_nanos = cap.as_nanos() as u64;
-        if cap_nanos == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_nanos(rand::rng().random_range(cap_nanos / 2..=cap_nanos))
-    }
-}
-
 /// Publishes to an EventBridge bus.
 #[derive(Debug, Clone)]
 pub struct EventBridgePublisher {
@@ -93,13 +54,24 @@ pub struct EventBridgePublisher {
 }
 
 impl EventBridgePublisher {
+    /// Six sends over about three seconds, shared by failed entries and failed calls: enough to
+    /// ride out a throttling burst, short enough for a Lambda deadline. Equal jitter, so a
+    /// throttled entry is never sent again at once.
+    pub const DEFAULT_RETRY: RetryPolicy = RetryPolicy {
+        max_attempts: 6,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(5),
+        max_retry_after: Duration::from_secs(5),
+        jitter: Jitter::Equal,
+    };
+
     /// The client is built by the caller (once, in `main`) so tests can point it anywhere.
     #[must_use]
     pub fn new(client: Client, config: EventsConfig) -> Self {
         Self {
             client,
             config,
-            retry: RetryPolicy::default(),
+            retry: Self::DEFAULT_RETRY,
         }
     }
 
@@ -320,7 +292,6 @@ where
     S: FnMut(Vec<PutEventsRequestEntry>) -> F,
     F: Future<Output = Result<PutEventsOutput, EventError>>,
 {
-    let max_attempts = policy.max_attempts.max(1);
     let mut report = PublishReport {
         event_ids: vec![None; entries.len()],
         ..PublishReport::default()
@@ -329,8 +300,9 @@ where
     for batch in plan_batches(&sizes) {
         // Input indexes still to send; after an answer, only those it reported as transient failures.
         let mut pending: Vec<usize> = batch.collect();
-        let mut attempt = 0u32;
-        let mut call_attempt = 0u32;
+        // Sends of the batch's entries, and failed calls, each bounded by the policy.
+        let mut sends = policy.attempts(None);
+        let mut calls = policy.attempts(None);
         while !pending.is_empty() {
             let request = pending
                 .iter()
@@ -339,15 +311,17 @@ where
             report.calls += 1;
             let output = match send(request).await {
                 Ok(output) => output,
-                Err(e) if e.is_transient() && call_attempt + 1 < max_attempts => {
-                    call_attempt += 1;
-                    tracing::warn!(error = %e, attempt = call_attempt, "PutEvents call failed; retrying");
-                    tokio::time::sleep(policy.delay(call_attempt)).await;
-                    continue;
-                }
+                Err(e) if e.is_transient() => match calls.retry(None) {
+                    Ok(pause) => {
+                        tracing::warn!(error = %e, attempt = pause.failed_attempt, "PutEvents call failed; retrying");
+                        pause.await;
+                        continue;
+                    }
+                    Err(_) => return Err(e),
+                },
                 Err(e) => return Err(e),
             };
-            attempt += 1;
+            let attempt = sends.made();
             let outcome = classify(pending.len(), &output);
             for (position, id) in outcome.accepted {
                 report.event_ids[pending[position]] = Some(id.unwrap_or_default());
@@ -365,22 +339,23 @@ where
                 tracing::error!(index = entry.index, code = %entry.error_code, "EventBridge refused an event");
                 report.failed.push(entry);
             }
-            if attempt >= max_attempts {
+            if outcome.retry.is_empty() {
+                break;
+            }
+            let Ok(pause) = sends.retry(None) else {
                 for (position, error) in outcome.retry {
                     report.failed.push(failed(position, error, false));
                 }
                 break;
-            }
+            };
             let retry: Vec<usize> = outcome.retry.iter().map(|(p, _)| pending[*p]).collect();
-            if !retry.is_empty() {
-                tracing::warn!(
-                    entries = retry.len(),
-                    attempt,
-                    "PutEvents reported failed entries; retrying them"
-                );
-                report.retried_entries += retry.len() as u32;
-                tokio::time::sleep(policy.delay(attempt)).await;
-            }
+            tracing::warn!(
+                entries = retry.len(),
+                attempt,
+                "PutEvents reported failed entries; retrying them"
+            );
+            report.retried_entries += retry.len() as u32;
+            pause.await;
             pending = retry;
         }
     }
@@ -406,6 +381,7 @@ mod tests {
         max_attempts: 4,
         base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(5),
+        ..EventBridgePublisher::DEFAULT_RETRY
     };
 
     fn raw_entry(bus: &str, detail: &str) -> Entry {
@@ -541,27 +517,6 @@ mod tests {
         ));
         assert!(service_error(400, "ThrottlingException").is_transient());
         assert!(!service_error(400, "ValidationException").is_transient());
-    }
-
-    #[test]
-    fn delays_grow_stay_bounded_and_jitter() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
-        for attempt in 1..=40 {
-            let cap = Duration::from_millis(100)
-                .saturating_mul(1 << (attempt - 1).min(20))
-                .min(Duration::from_secs(1));
-            let d = policy.delay(attempt);
-            assert!(
-                d >= cap / 2 && d <= cap,
-                "attempt {attempt}: {d:?} vs {cap:?}"
-            );
-        }
-        let samples: HashSet<_> = (0..20).map(|_| policy.delay(5)).collect();
-        assert!(samples.len() > 1, "no jitter");
     }
 
     /// Drives `put_all` with scripted answers (real `PutEventsOutput` values) and records what

@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use herald_connector::{Credentials, Deadline, RetryPolicy, TokenProvider, parse_retry_after};
+use herald_connector::{Credentials, Deadline, TokenProvider, retry_after_header};
 use herald_domain::{AadObjectId, ConversationId, TenantId};
+use herald_retry::{GiveUp, RetryPolicy};
 use reqwest::{Method, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -193,7 +194,7 @@ impl GraphInstaller {
         operation: &'static str,
     ) -> Result<Reply, GraphError> {
         let tokens = self.tokens_for(tenant)?;
-        let mut attempt = 1;
+        let mut attempts = self.retry.attempts(deadline.instant());
         let mut refreshed = false;
         loop {
             let error = match self
@@ -225,27 +226,20 @@ impl GraphInstaller {
             if !error.is_retryable() || matches!(error, GraphError::DeadlineExceeded) {
                 return Err(error);
             }
-            let wait = match error.retry_after() {
-                Some(wait) if wait > self.retry.max_retry_after => {
-                    tracing::warn!(operation, tenant = %tenant, ?wait, "Graph asks for a longer wait than the policy allows");
+            match attempts.retry(error.retry_after()) {
+                Ok(pause) => {
+                    tracing::debug!(operation, tenant = %tenant, attempt = pause.failed_attempt, wait = ?pause.wait, error = %error, "retrying Graph call");
+                    pause.await;
+                }
+                Err(reason @ GiveUp::PastDeadline { .. }) => {
+                    tracing::info!(operation, tenant = %tenant, %reason, error = %error, "Graph call failed; no time left to retry");
                     return Err(error);
                 }
-                Some(wait) => wait,
-                None => self.retry.backoff(attempt),
-            };
-            if attempt >= self.retry.max_attempts {
-                tracing::warn!(operation, tenant = %tenant, attempt, error = %error, "Graph call failed; attempts exhausted");
-                return Err(error);
+                Err(reason) => {
+                    tracing::warn!(operation, tenant = %tenant, %reason, error = %error, "Graph call failed; not retrying");
+                    return Err(error);
+                }
             }
-            // Sleeping past the deadline only to fail later would cost the caller its time budget.
-            let resume = Instant::now().checked_add(wait);
-            if !resume.is_some_and(|at| deadline.allows(at)) {
-                tracing::info!(operation, tenant = %tenant, ?wait, error = %error, "Graph call failed; no time left to retry");
-                return Err(error);
-            }
-            tracing::debug!(operation, tenant = %tenant, attempt, ?wait, error = %error, "retrying Graph call");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
         }
     }
 
@@ -295,11 +289,7 @@ impl GraphInstaller {
         };
         let response = request.send().await.map_err(|e| transport(&e))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after_header(response.headers());
         let body = response.bytes().await.map_err(|e| transport(&e))?.to_vec();
         Ok(Reply {
             status,
