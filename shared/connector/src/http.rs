@@ -10,11 +10,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::config::{ConfigError, ConnectorConfig, TrustedHosts, is_loopback};
+use crate::config::{ConfigError, ConnectorConfig};
 use crate::connector::{Call, Connector, Operation, Response};
 use crate::error::{ConnectorError, ServiceError};
 use crate::model::ActivityId;
 use crate::token::TokenProvider;
+use crate::trust::{TrustedHosts, is_loopback};
 
 /// Talks to the Bot Framework connector over HTTPS.
 #[derive(Debug, Clone)]
@@ -36,11 +37,7 @@ impl HttpConnector {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "http client",
-                value: String::new(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| ConfigError::invalid("http client", "", e.to_string()))?;
         Self::with_client(config, http)
     }
 

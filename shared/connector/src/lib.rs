@@ -23,11 +23,10 @@ mod model;
 mod retry;
 mod throttle;
 mod token;
+mod trust;
+mod variables;
 
-pub use config::{
-    AppType, Cloud, ConfigError, ConnectorConfig, Credentials, DEFAULT_TRUSTED_HOSTS, Secret,
-    TrustedHosts, is_loopback,
-};
+pub use config::{AppType, Cloud, ConfigError, ConnectorConfig, Credentials, Secret};
 pub use connector::{Call, Connector, Deadline, Operation, RateClass, Response};
 pub use error::{ConnectorError, ServiceError};
 pub use herald_retry::{Jitter, RetryPolicy, parse_retry_after};
@@ -40,6 +39,8 @@ pub use model::{
 pub use retry::Retry;
 pub use throttle::{Decision, Limiter, Limits, Throttle, Window};
 pub use token::{AccessToken, TokenError, TokenProvider};
+pub use trust::{DEFAULT_TRUSTED_HOSTS, TrustedHosts, is_loopback};
+pub use variables::Variables;
 
 use std::sync::Arc;
 
