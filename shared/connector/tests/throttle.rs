@@ -9,14 +9,18 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use herald_connector::{
-    Activity, ActivityId, Call, Connector, ConnectorConfig, ConnectorError, ConnectorExt, Deadline,
-    HttpConnector, Limits, Operation, RateClass, ResourceResponse, Response, ServiceError,
-    TeamDetails, Window,
+    Activity, ActivityId, Call, Connector, ConnectorError, ConnectorExt, Deadline, HttpConnector,
+    Limits, Operation, RateClass, ResourceResponse, Response, ServiceError, TeamDetails, Window,
 };
 use herald_domain::{Clock as _, ConversationId, ManualClock, ServiceUrl, TeamId, TenantId};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter, TeamsEmulator};
 use proptest::prelude::*;
 use tokio::time::Instant;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{config_from, emulator_env};
 
 /// One call the inner connector saw, at the virtual instant it started.
 #[derive(Debug, Clone)]
@@ -313,20 +317,7 @@ async fn emulator(limits: EmulatorLimits) -> (TeamsEmulator, HttpConnector, Serv
     let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
         .await
         .unwrap();
-    let env = HashMap::from([
-        ("MicrosoftAppId", emulator.config().app_id.clone()),
-        (
-            "MicrosoftAppPassword",
-            emulator.config().app_password.clone(),
-        ),
-        (
-            "MicrosoftAppTenantId",
-            emulator.config().app_tenant_id.clone(),
-        ),
-        ("HERALD_TOKEN_URL", emulator.token_url()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-    ]);
-    let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let config = config_from(&emulator_env(&emulator));
     let service_url = ServiceUrl::parse(&emulator.service_url()).unwrap();
     (emulator, HttpConnector::new(&config).unwrap(), service_url)
 }
