@@ -108,7 +108,8 @@ pub enum Operation<'a> {
     GetTeamChannels(&'a TeamId),
 }
 
-/// Which row of Teams' rate-limit table an operation counts against (PROTOCOL 5).
+/// Which row of Teams' per-thread rate-limit table an operation counts against
+/// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateClass {
     /// Send, reply, update, delete, create conversation.

@@ -1,6 +1,9 @@
 //! What went wrong, as a sender needs to act on it: one variant per action (mark blocked, drop the
 //! reference, retry later, fix the payload...). Classification happens once, here, from the HTTP
-//! status and the service's error body, so no caller ever matches on strings.
+//! status and the service's error body, so no caller ever matches on strings. The codes are those
+//! Teams documents for bots
+//! (<https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability>)
+//! and for throttling (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
 
 use std::fmt;
 use std::time::Duration;
@@ -98,7 +101,8 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
-    /// Whether the same call may succeed if repeated later (PROTOCOL 5: 412, 429, 502-504, transport).
+    /// Whether the same call may succeed if repeated later: 412, 429, 502, 503, 504 and transport
+    /// failures, the answers Teams says to retry with backoff.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {

@@ -60,7 +60,7 @@ impl HttpConnector {
         &self.tokens
     }
 
-    /// The rule of PROTOCOL 2: a token only to trusted hosts; anonymous mode only to this machine.
+    /// A token only to trusted hosts (see [`TrustedHosts`]); anonymous mode only to this machine.
     fn check_target(&self, service_url: &ServiceUrl) -> Result<(), ConnectorError> {
         let allowed = if self.tokens.is_anonymous() {
             is_loopback(service_url)
@@ -156,7 +156,8 @@ fn to_body<T: Serialize>(value: &T) -> Result<Option<Vec<u8>>, ConnectorError> {
     })
 }
 
-/// Method, URL and body of an operation (PROTOCOL 1).
+/// Method, URL and body of an operation, as the connector REST API reference defines them
+/// (<https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference>).
 fn prepare(
     base: &ServiceUrl,
     operation: &Operation<'_>,

@@ -13,6 +13,29 @@
 //! ```
 //!
 //! Throttle sits inside retry so that every attempt, retries included, takes a permit.
+//!
+//! # The service, and the facts this crate depends on
+//!
+//! - Operations (`POST /v3/conversations`, `.../activities`, `pagedmembers`, `teams/{id}`...)
+//!   are those of the connector REST API reference
+//!   (<https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference>),
+//!   sent to the conversation's `serviceUrl`. A proactive message needs a stored
+//!   `ConversationReference`, or a 1:1 conversation created once and reused
+//!   (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages>).
+//! - Authentication, both directions
+//!   (<https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication>):
+//!   outbound, a client-credentials token for `https://api.botframework.com/.default`, sent only
+//!   to the connector's own hosts; inbound, an RS256 JWT from the Bot Connector whose key is in
+//!   the OpenID metadata's JWKS and endorsed for the channel, issued by
+//!   `https://api.botframework.com` for the bot's app id, valid within 5 minutes of skew, and
+//!   naming the activity's `serviceUrl` ([`inbound`]).
+//! - Rate limits (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>):
+//!   per bot and thread, writes 7 per second, 8 per 2 s, 60 per 30 s and 1800 per hour (reads
+//!   twice that), and a rate per tenant; a 429 asks for backoff ([`Limits::teams`]).
+//! - Status codes (<https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability>):
+//!   403 with `MessageWritesBlocked`/`ConversationBlockedByUser` means blocked by the user,
+//!   `BotNotInConversationRoster` removed, 404 `ConversationNotFound` gone; 412, 429, 502, 503
+//!   and 504 are worth retrying ([`ConnectorError`]).
 
 mod config;
 mod connector;

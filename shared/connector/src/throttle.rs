@@ -1,5 +1,6 @@
-//! Proactive pacing to Teams' published limits (PROTOCOL 5), so a fan-out sees no 429 in steady
-//! state. Twilight style: a call first acquires a permit (waiting until every window allows it),
+//! Proactive pacing to Teams' published limits
+//! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>), so a fan-out
+//! sees no 429 in steady state. Twilight style: a call first acquires a permit (waiting until every window allows it),
 //! then runs. Buckets are keyed by what Teams limits: the conversation (per rate class) and the
 //! tenant. A 429 that still gets through pauses its tenant for the `Retry-After`.
 
@@ -45,7 +46,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Teams' published per-bot limits with the current 50/s tenant rate.
+    /// Teams' published per-bot, per-thread limits with the current 50/s tenant rate: writes
+    /// 7/1 s, 8/2 s, 60/30 s, 1800/h; reads twice that.
     #[must_use]
     pub fn teams() -> Self {
         let s = Duration::from_secs;
