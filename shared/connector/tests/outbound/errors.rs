@@ -9,7 +9,7 @@ use herald_connector::{
 use herald_domain::{ConversationId, UserId};
 use herald_teams_emulator::{Fault, RetryAfter};
 
-use super::{Fixture, hello};
+use super::Fixture;
 
 /// A fault, the error class it must produce, its status and the service code.
 type Case = (
@@ -145,10 +145,7 @@ async fn every_error_class_from_a_real_answer() {
         let (_, conversation) = f.personal("Target");
         f.emulator
             .inject_times(conversation.as_str(), fault.clone(), 1);
-        let error = connector
-            .send_to_conversation(f.call(), &conversation, &hello())
-            .await
-            .unwrap_err();
+        let error = f.send_error(&connector, &conversation).await;
         assert!(expected(&error), "{fault:?} gave {error:?}");
         assert_eq!(error.status(), Some(status), "{fault:?}");
         assert_eq!(error.code(), code, "{fault:?}");
@@ -164,10 +161,7 @@ async fn every_error_class_from_a_real_answer() {
     // The same classes arise from the emulator's own behaviour, not only from injection.
     let (_, conversation) = f.personal("Real");
     let missing = ConversationId::new("a:1doesnotexist").unwrap();
-    let error = connector
-        .send_to_conversation(f.call(), &missing, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&connector, &missing).await;
     assert!(
         matches!(error, ConnectorError::ConversationNotFound(_)),
         "{error:?}"
@@ -200,10 +194,7 @@ async fn every_error_class_from_a_real_answer() {
     // A dropped connection and a timeout are transient, without an HTTP status.
     f.emulator
         .inject_times(conversation.as_str(), Fault::DropConnection, 1);
-    let error = connector
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&connector, &conversation).await;
     assert!(
         matches!(error, ConnectorError::Transient { .. }),
         "{error:?}"
@@ -219,10 +210,7 @@ async fn every_error_class_from_a_real_answer() {
         Fault::Delay(Duration::from_secs(2)),
         1,
     );
-    let error = impatient
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&impatient, &conversation).await;
     assert!(
         matches!(error, ConnectorError::Transient { .. }),
         "{error:?}"
@@ -237,10 +225,7 @@ async fn unauthorized_and_token_errors_are_typed() {
 
     // No token at all (anonymous mode) against an emulator that requires one: 401.
     let anonymous = HttpConnector::new(&ConnectorConfig::anonymous()).unwrap();
-    let error = anonymous
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&anonymous, &conversation).await;
     assert!(
         matches!(error, ConnectorError::Unauthorized(_)),
         "{error:?}"
@@ -250,10 +235,7 @@ async fn unauthorized_and_token_errors_are_typed() {
     let wrong_secret = f.http_with(|env| {
         env.insert("MicrosoftAppPassword", "wrong".into());
     });
-    let error = wrong_secret
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&wrong_secret, &conversation).await;
     assert!(
         matches!(&error, ConnectorError::Token(TokenError::Rejected { status: 401, description: Some(d), .. }) if d.contains("AADSTS7000215")),
         "{error:?}"
@@ -268,10 +250,7 @@ async fn unauthorized_and_token_errors_are_typed() {
     let wrong_tenant = f.http_with(|env| {
         env.insert("HERALD_TOKEN_URL", token_url);
     });
-    let error = wrong_tenant
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&wrong_tenant, &conversation).await;
     assert!(
         matches!(&error, ConnectorError::Token(TokenError::Rejected { status: 400, description: Some(d), .. }) if d.contains("AADSTS700016")),
         "{error:?}"

@@ -17,7 +17,9 @@ mod trust;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use herald_connector::{Activity, Call, ConnectorConfig, HttpConnector, RetryPolicy};
+use herald_connector::{
+    Activity, Call, Connector, ConnectorConfig, ConnectorError, HttpConnector, RetryPolicy,
+};
 use herald_domain::{BotAppId, BotId, ConversationId, ServiceUrl, TenantId, UserId};
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 
@@ -71,6 +73,18 @@ impl Fixture {
 
     fn bot(&self) -> BotId {
         BotId::for_app(&BotAppId::new(self.emulator.config().app_id.clone()).unwrap())
+    }
+
+    /// What sending [`hello`] to `conversation` through `connector` fails with.
+    async fn send_error(
+        &self,
+        connector: &impl Connector,
+        conversation: &ConversationId,
+    ) -> ConnectorError {
+        connector
+            .send_to_conversation(self.call(), conversation, &hello())
+            .await
+            .expect_err("the send should fail")
     }
 
     /// A user with a 1:1 chat, returned as (user id, conversation id).

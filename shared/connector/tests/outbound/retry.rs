@@ -56,10 +56,7 @@ async fn retry_recovers_from_bursts_and_drops_exactly_once() {
     let (_, blocked) = f.personal("Blocked");
     f.emulator
         .inject(blocked.as_str(), Fault::MessageWritesBlocked);
-    let error = connector
-        .send_to_conversation(f.call(), &blocked, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&connector, &blocked).await;
     assert!(matches!(error, ConnectorError::BlockedByUser(_)));
     assert_eq!(f.emulator.requests_for(blocked.as_str()).len(), 1);
 

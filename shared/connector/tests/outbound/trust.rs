@@ -42,10 +42,7 @@ async fn the_token_never_goes_to_an_untrusted_host() {
     let strict = f.http_with(|env| {
         env.remove("HERALD_TRUSTED_SERVICE_HOSTS");
     });
-    let error = strict
-        .send_to_conversation(f.call(), &conversation, &hello())
-        .await
-        .unwrap_err();
+    let error = f.send_error(&strict, &conversation).await;
     assert!(matches!(error, ConnectorError::UntrustedServiceUrl { .. }));
     let http_teams = ServiceUrl::parse("http://smba.trafficmanager.net/amer/").unwrap();
     let error = strict
