@@ -8,35 +8,25 @@
 //!
 //! Run: `cargo bench -p herald-connector --bench connector` (prints; not a timed test).
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use herald_connector::{
-    Activity, Call, Connector, ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy,
+    Activity, Call, Connector, ConnectorExt, HttpConnector, Limits, RetryPolicy,
 };
 use herald_domain::{ConversationId, ServiceUrl, TenantId};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 use tokio::time::Instant;
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::{config_from, emulator_env};
+
 const TENANT: &str = "72f988bf-0000-0000-0000-0000000000be";
 
 fn connector(emulator: &TeamsEmulator) -> HttpConnector {
-    let env = HashMap::from([
-        ("MicrosoftAppId", emulator.config().app_id.clone()),
-        (
-            "MicrosoftAppPassword",
-            emulator.config().app_password.clone(),
-        ),
-        (
-            "MicrosoftAppTenantId",
-            emulator.config().app_tenant_id.clone(),
-        ),
-        ("HERALD_TOKEN_URL", emulator.token_url()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-    ]);
-    let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).expect("config");
-    HttpConnector::new(&config).expect("connector")
+    HttpConnector::new(&config_from(&emulator_env(emulator))).expect("connector")
 }
 
 fn conversations(emulator: &TeamsEmulator, n: usize) -> Vec<ConversationId> {

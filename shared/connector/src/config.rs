@@ -12,20 +12,14 @@
 //! | `HERALD_CONNECTOR_TIMEOUT_MS` | per-request timeout (default 30 000) |
 
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use herald_domain::{BotAppId, ServiceUrl, TenantId};
+use herald_domain::{BotAppId, TenantId};
 use thiserror::Error;
 use url::Url;
 
-/// Connector hosts that may receive the bearer token, over https on the default port (PROTOCOL 2).
-pub const DEFAULT_TRUSTED_HOSTS: [&str; 4] = [
-    "smba.trafficmanager.net",
-    "smba.infra.gcc.teams.microsoft.com",
-    "smba.infra.gov.teams.microsoft.us",
-    "smba.infra.dod.teams.microsoft.us",
-];
+use crate::trust::TrustedHosts;
+use crate::variables::Variables;
 
 /// Why the configuration could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -38,6 +32,18 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+}
+
+impl ConfigError {
+    /// `value` of variable `name` cannot be used, for `reason`.
+    #[must_use]
+    pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            name,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
 }
 
 /// `MicrosoftAppType`.
@@ -142,95 +148,11 @@ impl Credentials {
             }
         };
         let text = format!("{}/{authority}/oauth2/v2.0/token", cloud.login_host());
-        Some(Url::parse(&text).map_err(|e| ConfigError::Invalid {
-            name: "MicrosoftAppTenantId",
-            value: authority,
-            reason: e.to_string(),
-        }))
-    }
-}
-
-/// One explicitly trusted `host[:port]` (from `HERALD_TRUSTED_SERVICE_HOSTS`); http is allowed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ExplicitHost {
-    host: String,
-    port: Option<u16>,
-}
-
-/// The hosts the bearer token may be sent to.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TrustedHosts {
-    explicit: Vec<ExplicitHost>,
-}
-
-impl TrustedHosts {
-    /// Only the Microsoft connector hosts.
-    #[must_use]
-    pub fn microsoft() -> Self {
-        Self::default()
-    }
-
-    /// Parses `host[:port],host[:port]` as in `HERALD_TRUSTED_SERVICE_HOSTS`.
-    pub fn with_explicit(mut self, list: &str) -> Result<Self, ConfigError> {
-        for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let invalid = |reason: &str| ConfigError::Invalid {
-                name: "HERALD_TRUSTED_SERVICE_HOSTS",
-                value: entry.to_owned(),
-                reason: reason.to_owned(),
-            };
-            let url =
-                Url::parse(&format!("http://{entry}/")).map_err(|e| invalid(&e.to_string()))?;
-            let host = url
-                .host_str()
-                .filter(|h| !h.is_empty())
-                .ok_or_else(|| invalid("no host"))?;
-            if url.path() != "/" || !url.username().is_empty() || url.password().is_some() {
-                return Err(invalid("expected host[:port]"));
-            }
-            self.explicit.push(ExplicitHost {
-                host: host.to_ascii_lowercase(),
-                port: url.port(),
-            });
-        }
-        Ok(self)
-    }
-
-    /// Adds one `host[:port]` entry (e.g. an emulator's `127.0.0.1:PORT`).
-    pub fn trust(self, authority: &str) -> Result<Self, ConfigError> {
-        self.with_explicit(authority)
-    }
-
-    /// Whether a request with a token may go to `service_url`: https on the default port to a
-    /// Microsoft connector host, or an exact explicit entry (scheme free, port must match).
-    #[must_use]
-    pub fn is_trusted(&self, service_url: &ServiceUrl) -> bool {
-        let url = service_url.url();
-        let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
-            return false;
-        };
-        if !url.username().is_empty() || url.password().is_some() {
-            return false;
-        }
-        if url.scheme() == "https"
-            && url.port().is_none()
-            && DEFAULT_TRUSTED_HOSTS.contains(&host.as_str())
-        {
-            return true;
-        }
-        self.explicit
-            .iter()
-            .any(|e| e.host == host && e.port == url.port())
-    }
-}
-
-/// Whether a service URL points at this machine (the only place anonymous mode may talk to).
-#[must_use]
-pub fn is_loopback(service_url: &ServiceUrl) -> bool {
-    match service_url.url().host() {
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
+        Some(
+            Url::parse(&text).map_err(|e| {
+                ConfigError::invalid("MicrosoftAppTenantId", &authority, e.to_string())
+            }),
+        )
     }
 }
 
@@ -291,22 +213,14 @@ impl ConnectorConfig {
 
     /// Reads configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let invalid = |name: &'static str, value: &str, reason: &str| ConfigError::Invalid {
-            name,
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let vars = Variables::new(lookup);
+        let get = |name: &str| vars.get(name);
 
         let credentials = match get("MicrosoftAppId") {
             None => Credentials::Anonymous,
             Some(app_id) => {
                 let app_id = BotAppId::new(&app_id)
-                    .map_err(|e| invalid("MicrosoftAppId", &app_id, &e.to_string()))?;
+                    .map_err(|e| ConfigError::invalid("MicrosoftAppId", &app_id, e.to_string()))?;
                 let password = get("MicrosoftAppPassword")
                     .ok_or(ConfigError::Missing("MicrosoftAppPassword"))?;
                 let app_type = match get("MicrosoftAppType") {
@@ -314,7 +228,7 @@ impl ConnectorConfig {
                     Some(v) if v.eq_ignore_ascii_case("SingleTenant") => AppType::SingleTenant,
                     Some(v) if v.eq_ignore_ascii_case("MultiTenant") => AppType::MultiTenant,
                     Some(v) => {
-                        return Err(invalid(
+                        return Err(ConfigError::invalid(
                             "MicrosoftAppType",
                             &v,
                             "expected SingleTenant or MultiTenant",
@@ -323,24 +237,25 @@ impl ConnectorConfig {
                 };
                 let tenant_id = get("MicrosoftAppTenantId")
                     .map(|t| {
-                        TenantId::new(&t)
-                            .map_err(|e| invalid("MicrosoftAppTenantId", &t, &e.to_string()))
+                        TenantId::new(&t).map_err(|e| {
+                            ConfigError::invalid("MicrosoftAppTenantId", &t, e.to_string())
+                        })
                     })
                     .transpose()?;
-                let cloud = match get("HERALD_CLOUD") {
-                    None => Cloud::Public,
-                    Some(v) if v.eq_ignore_ascii_case("Public") => Cloud::Public,
-                    Some(v) if v.eq_ignore_ascii_case("USGov") => Cloud::UsGov,
-                    Some(v) => return Err(invalid("HERALD_CLOUD", &v, "expected Public or USGov")),
-                };
+                let cloud = vars.cloud()?;
                 let token_url = get("HERALD_TOKEN_URL")
                     .map(|u| {
-                        let url = Url::parse(&u)
-                            .map_err(|e| invalid("HERALD_TOKEN_URL", &u, &e.to_string()))?;
+                        let url = Url::parse(&u).map_err(|e| {
+                            ConfigError::invalid("HERALD_TOKEN_URL", &u, e.to_string())
+                        })?;
                         if matches!(url.scheme(), "http" | "https") {
                             Ok(url)
                         } else {
-                            Err(invalid("HERALD_TOKEN_URL", &u, "expected an http(s) URL"))
+                            Err(ConfigError::invalid(
+                                "HERALD_TOKEN_URL",
+                                &u,
+                                "expected an http(s) URL",
+                            ))
                         }
                     })
                     .transpose()?;
@@ -364,19 +279,9 @@ impl ConnectorConfig {
             Some(list) => TrustedHosts::microsoft().with_explicit(&list)?,
             None => TrustedHosts::microsoft(),
         };
-        let request_timeout = match get("HERALD_CONNECTOR_TIMEOUT_MS") {
-            None => Self::DEFAULT_TIMEOUT,
-            Some(v) => match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(invalid(
-                        "HERALD_CONNECTOR_TIMEOUT_MS",
-                        &v,
-                        "expected a positive number of milliseconds",
-                    ));
-                }
-            },
-        };
+        let request_timeout = vars
+            .millis("HERALD_CONNECTOR_TIMEOUT_MS")?
+            .unwrap_or(Self::DEFAULT_TIMEOUT);
         Ok(Self {
             credentials,
             trusted_hosts,
@@ -389,6 +294,8 @@ impl ConnectorConfig {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    use herald_domain::ServiceUrl;
 
     use super::*;
 
@@ -482,24 +389,5 @@ mod tests {
             Err(ConfigError::Invalid { .. })
         ));
         assert!(format!("{:?}", Secret::new("hunter2")).contains("***"));
-    }
-
-    #[test]
-    fn trust_rules() {
-        let trusted = TrustedHosts::microsoft().trust("127.0.0.1:4000").unwrap();
-        assert!(trusted.is_trusted(&url("https://smba.trafficmanager.net/amer/")));
-        assert!(trusted.is_trusted(&url("https://SMBA.infra.gcc.teams.microsoft.com/")));
-        assert!(trusted.is_trusted(&url("https://smba.infra.dod.teams.microsoft.us/")));
-        assert!(!trusted.is_trusted(&url("http://smba.trafficmanager.net/amer/")));
-        assert!(!trusted.is_trusted(&url("https://smba.trafficmanager.net:8443/amer/")));
-        assert!(!trusted.is_trusted(&url("https://smba.trafficmanager.net.evil.example/")));
-        assert!(!trusted.is_trusted(&url("https://evil.example/smba.trafficmanager.net/")));
-        assert!(!trusted.is_trusted(&url("https://user@smba.trafficmanager.net/")));
-        assert!(trusted.is_trusted(&url("http://127.0.0.1:4000/")));
-        assert!(!trusted.is_trusted(&url("http://127.0.0.1:4001/")));
-        assert!(!trusted.is_trusted(&url("http://127.0.0.1/")));
-        assert!(is_loopback(&url("http://127.0.0.2:1/")));
-        assert!(is_loopback(&url("http://[::1]:1/")));
-        assert!(!is_loopback(&url("https://smba.trafficmanager.net/")));
     }
 }

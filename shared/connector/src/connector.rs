@@ -108,7 +108,8 @@ pub enum Operation<'a> {
     GetTeamChannels(&'a TeamId),
 }
 
-/// Which row of Teams' rate-limit table an operation counts against (PROTOCOL 5).
+/// Which row of Teams' per-thread rate-limit table an operation counts against
+/// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateClass {
     /// Send, reply, update, delete, create conversation.
@@ -187,6 +188,49 @@ pub enum Response {
     Channels(ConversationList),
 }
 
+/// The value an operation answers with, taken out of [`Response`]; `None` for another variant.
+trait FromResponse: Sized {
+    fn from_response(response: Response) -> Option<Self>;
+}
+
+macro_rules! from_response {
+    ($($variant:ident => $type:ty),* $(,)?) => {$(
+        impl FromResponse for $type {
+            fn from_response(response: Response) -> Option<Self> {
+                match response {
+                    Response::$variant(value) => Some(value),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+from_response! {
+    Conversation => ConversationResourceResponse,
+    Resource => ResourceResponse,
+    Members => PagedMembersResult,
+    Member => ChannelAccount,
+    Team => TeamDetails,
+    Channels => ConversationList,
+}
+
+impl FromResponse for () {
+    fn from_response(response: Response) -> Option<Self> {
+        matches!(response, Response::Empty).then_some(())
+    }
+}
+
+/// Runs `operation` and takes its answer out of the [`Response`]: the named methods' one body.
+async fn run<T: FromResponse>(
+    connector: &(impl Connector + ?Sized),
+    call: Call<'_>,
+    operation: Operation<'_>,
+) -> Result<T, ConnectorError> {
+    let name = operation.name();
+    T::from_response(connector.execute(call, operation).await?).ok_or_else(|| mismatch(name))
+}
+
 fn mismatch(op: &str) -> ConnectorError {
     ConnectorError::Other(ServiceError {
         status: None,
@@ -213,13 +257,7 @@ pub trait Connector: Send + Sync {
         call: Call<'_>,
         parameters: &ConversationParameters,
     ) -> Result<ConversationResourceResponse, ConnectorError> {
-        match self
-            .execute(call, Operation::CreateConversation(parameters))
-            .await?
-        {
-            Response::Conversation(r) => Ok(r),
-            _ => Err(mismatch("createConversation")),
-        }
+        run(self, call, Operation::CreateConversation(parameters)).await
     }
 
     /// `POST /v3/conversations/{id}/activities`; keep the returned id to update or delete later.
@@ -229,13 +267,12 @@ pub trait Connector: Send + Sync {
         conversation: &ConversationId,
         activity: &Activity,
     ) -> Result<ResourceResponse, ConnectorError> {
-        match self
-            .execute(call, Operation::SendToConversation(conversation, activity))
-            .await?
-        {
-            Response::Resource(r) => Ok(r),
-            _ => Err(mismatch("sendToConversation")),
-        }
+        run(
+            self,
+            call,
+            Operation::SendToConversation(conversation, activity),
+        )
+        .await
     }
 
     /// `POST /v3/conversations/{id}/activities/{activityId}`: a reply in that thread.
@@ -246,16 +283,8 @@ pub trait Connector: Send + Sync {
         activity_id: &ActivityId,
         activity: &Activity,
     ) -> Result<ResourceResponse, ConnectorError> {
-        match self
-            .execute(
-                call,
-                Operation::ReplyToActivity(conversation, activity_id, activity),
-            )
-            .await?
-        {
-            Response::Resource(r) => Ok(r),
-            _ => Err(mismatch("replyToActivity")),
-        }
+        let operation = Operation::ReplyToActivity(conversation, activity_id, activity);
+        run(self, call, operation).await
     }
 
     /// `PUT /v3/conversations/{id}/activities/{activityId}`.
@@ -266,16 +295,8 @@ pub trait Connector: Send + Sync {
         activity_id: &ActivityId,
         activity: &Activity,
     ) -> Result<ResourceResponse, ConnectorError> {
-        match self
-            .execute(
-                call,
-                Operation::UpdateActivity(conversation, activity_id, activity),
-            )
-            .await?
-        {
-            Response::Resource(r) => Ok(r),
-            _ => Err(mismatch("updateActivity")),
-        }
+        let operation = Operation::UpdateActivity(conversation, activity_id, activity);
+        run(self, call, operation).await
     }
 
     /// `DELETE /v3/conversations/{id}/activities/{activityId}`.
@@ -285,13 +306,12 @@ pub trait Connector: Send + Sync {
         conversation: &ConversationId,
         activity_id: &ActivityId,
     ) -> Result<(), ConnectorError> {
-        match self
-            .execute(call, Operation::DeleteActivity(conversation, activity_id))
-            .await?
-        {
-            Response::Empty => Ok(()),
-            _ => Err(mismatch("deleteActivity")),
-        }
+        run(
+            self,
+            call,
+            Operation::DeleteActivity(conversation, activity_id),
+        )
+        .await
     }
 
     /// `GET /v3/conversations/{id}/pagedmembers?pageSize=&continuationToken=`.
@@ -307,10 +327,7 @@ pub trait Connector: Send + Sync {
             page_size,
             continuation_token,
         };
-        match self.execute(call, operation).await? {
-            Response::Members(r) => Ok(r),
-            _ => Err(mismatch("getPagedMembers")),
-        }
+        run(self, call, operation).await
     }
 
     /// `GET /v3/conversations/{id}/members/{memberId}`.
@@ -320,13 +337,12 @@ pub trait Connector: Send + Sync {
         conversation: &ConversationId,
         member: &UserId,
     ) -> Result<ChannelAccount, ConnectorError> {
-        match self
-            .execute(call, Operation::GetConversationMember(conversation, member))
-            .await?
-        {
-            Response::Member(r) => Ok(r),
-            _ => Err(mismatch("getConversationMember")),
-        }
+        run(
+            self,
+            call,
+            Operation::GetConversationMember(conversation, member),
+        )
+        .await
     }
 
     /// `GET /v3/teams/{teamId}`.
@@ -335,10 +351,7 @@ pub trait Connector: Send + Sync {
         call: Call<'_>,
         team: &TeamId,
     ) -> Result<TeamDetails, ConnectorError> {
-        match self.execute(call, Operation::GetTeamDetails(team)).await? {
-            Response::Team(r) => Ok(r),
-            _ => Err(mismatch("getTeamDetails")),
-        }
+        run(self, call, Operation::GetTeamDetails(team)).await
     }
 
     /// `GET /v3/teams/{teamId}/conversations`: the team's channels (General unnamed, id = team id).
@@ -347,10 +360,7 @@ pub trait Connector: Send + Sync {
         call: Call<'_>,
         team: &TeamId,
     ) -> Result<ConversationList, ConnectorError> {
-        match self.execute(call, Operation::GetTeamChannels(team)).await? {
-            Response::Channels(r) => Ok(r),
-            _ => Err(mismatch("getTeamChannels")),
-        }
+        run(self, call, Operation::GetTeamChannels(team)).await
     }
 }
 
@@ -362,5 +372,48 @@ impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
         operation: Operation<'_>,
     ) -> Result<Response, ConnectorError> {
         (**self).execute(call, operation).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers every operation with an empty response.
+    struct AlwaysEmpty;
+
+    #[async_trait]
+    impl Connector for AlwaysEmpty {
+        async fn execute(
+            &self,
+            _call: Call<'_>,
+            _operation: Operation<'_>,
+        ) -> Result<Response, ConnectorError> {
+            Ok(Response::Empty)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_of_another_operation_is_a_typed_error() {
+        let service_url = ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap();
+        let tenant = TenantId::new("t").unwrap();
+        let call = Call::new(&service_url, &tenant);
+        let conversation = ConversationId::new("a:1").unwrap();
+        let id = ActivityId::new("1").unwrap();
+        AlwaysEmpty
+            .delete_activity(call, &conversation, &id)
+            .await
+            .unwrap();
+        let error = AlwaysEmpty
+            .send_to_conversation(call, &conversation, &Activity::message())
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some("ResponseMismatch"));
+        assert!(
+            error
+                .message()
+                .is_some_and(|m| m.contains("sendToConversation")),
+            "{error}"
+        );
     }
 }

@@ -1,9 +1,12 @@
 //! What went wrong, as a sender needs to act on it: one variant per action (mark blocked, drop the
 //! reference, retry later, fix the payload...). Classification happens once, here, from the HTTP
-//! status and the service's error body, so no caller ever matches on strings.
+//! status and the service's error body, so no caller ever matches on strings. The codes are those
+//! Teams documents for bots
+//! (<https://learn.microsoft.com/microsoftteams/platform/bots/build-conversational-capability>)
+//! and for throttling (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
 
 use std::fmt;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde_json::Value;
 use thiserror::Error;
@@ -98,7 +101,8 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
-    /// Whether the same call may succeed if repeated later (PROTOCOL 5: 412, 429, 502-504, transport).
+    /// Whether the same call may succeed if repeated later: 412, 429, 502, 503, 504 and transport
+    /// failures, the answers Teams says to retry with backoff.
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
@@ -291,20 +295,6 @@ fn parse_body(status: u16, body: &[u8]) -> ServiceError {
     detail
 }
 
-/// Parses `Retry-After`: delta-seconds or an HTTP-date (a date in the past means "now").
-#[must_use]
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,21 +395,5 @@ mod tests {
         for status in [400, 401, 403, 404, 413, 500] {
             assert!(!classify(status, "").is_retryable(), "{status}");
         }
-    }
-
-    #[test]
-    fn retry_after_both_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("0.5", now),
-            Some(Duration::from_millis(500))
-        );
-        let date = httpdate::fmt_http_date(now + Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(30)));
-        let past = httpdate::fmt_http_date(now - Duration::from_secs(30));
-        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-1", now), None);
     }
 }

@@ -10,11 +10,12 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::config::{ConfigError, ConnectorConfig, TrustedHosts, is_loopback};
+use crate::config::{ConfigError, ConnectorConfig};
 use crate::connector::{Call, Connector, Operation, Response};
-use crate::error::{ConnectorError, ServiceError, parse_retry_after};
+use crate::error::{ConnectorError, ServiceError};
 use crate::model::ActivityId;
 use crate::token::TokenProvider;
+use crate::trust::{TrustedHosts, is_loopback};
 
 /// Talks to the Bot Framework connector over HTTPS.
 #[derive(Debug, Clone)]
@@ -36,11 +37,7 @@ impl HttpConnector {
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| ConfigError::Invalid {
-                name: "http client",
-                value: String::new(),
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| ConfigError::invalid("http client", "", e.to_string()))?;
         Self::with_client(config, http)
     }
 
@@ -63,7 +60,7 @@ impl HttpConnector {
         &self.tokens
     }
 
-    /// The rule of PROTOCOL 2: a token only to trusted hosts; anonymous mode only to this machine.
+    /// A token only to trusted hosts (see [`TrustedHosts`]); anonymous mode only to this machine.
     fn check_target(&self, service_url: &ServiceUrl) -> Result<(), ConnectorError> {
         let allowed = if self.tokens.is_anonymous() {
             is_loopback(service_url)
@@ -112,11 +109,7 @@ impl HttpConnector {
             .await
             .map_err(|e| ConnectorError::from_transport(&e))?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let retry_after = retry_after_header(response.headers());
         let bytes = response
             .bytes()
             .await
@@ -130,6 +123,15 @@ impl HttpConnector {
         }
         Ok((status, bytes.to_vec()))
     }
+}
+
+/// The `Retry-After` of an answer, in either form, if it has a usable one.
+#[must_use]
+pub fn retry_after_header(headers: &header::HeaderMap) -> Option<Duration> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| herald_retry::parse_retry_after(v, SystemTime::now()))
 }
 
 fn invalid_response(status: u16, message: String) -> ConnectorError {
@@ -154,7 +156,8 @@ fn to_body<T: Serialize>(value: &T) -> Result<Option<Vec<u8>>, ConnectorError> {
     })
 }
 
-/// Method, URL and body of an operation (PROTOCOL 1).
+/// Method, URL and body of an operation, as the connector REST API reference defines them
+/// (<https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference>).
 fn prepare(
     base: &ServiceUrl,
     operation: &Operation<'_>,

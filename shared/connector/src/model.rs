@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use herald_domain::{ConversationId, DomainError, TeamId, TenantId, UserId};
+use herald_domain::{ConversationId, DomainError, TenantId, UserId};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -168,6 +168,16 @@ pub struct ChannelData {
     pub extra: Map<String, Value>,
 }
 
+impl ChannelData {
+    /// `{ "tenant": { "id": tenant } }`.
+    fn for_tenant(tenant: &TenantId) -> Self {
+        Self {
+            tenant: Some(TenantRef { id: tenant.clone() }),
+            ..Self::default()
+        }
+    }
+}
+
 /// `channelData.notification`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -194,7 +204,7 @@ pub struct IdRef {
 }
 
 /// A user or bot in a conversation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelAccount {
     pub id: String,
@@ -224,15 +234,7 @@ impl ChannelAccount {
     pub fn with_id(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
-            name: None,
-            aad_object_id: None,
-            given_name: None,
-            surname: None,
-            email: None,
-            user_principal_name: None,
-            tenant_id: None,
-            user_role: None,
-            extra: Map::new(),
+            ..Self::default()
         }
     }
 }
@@ -272,20 +274,13 @@ pub struct ConversationParameters {
 }
 
 impl ConversationParameters {
-    /// A 1:1 chat between the bot and one user (PROTOCOL 1): create once, store the id, reuse it.
+    /// A 1:1 chat between the bot and one user: create once, store the id, reuse it (see
+    /// <https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages>).
     #[must_use]
     pub fn personal(bot: &herald_domain::BotId, user: &UserId, tenant: &TenantId) -> Self {
         Self {
-            is_group: false,
-            bot: ChannelAccount::with_id(bot.as_str()),
             members: vec![ChannelAccount::with_id(user.as_str())],
-            topic_name: None,
-            tenant_id: Some(tenant.clone()),
-            activity: None,
-            channel_data: Some(ChannelData {
-                tenant: Some(TenantRef { id: tenant.clone() }),
-                ..ChannelData::default()
-            }),
+            ..Self::for_tenant(bot, tenant)
         }
     }
 
@@ -299,19 +294,28 @@ impl ConversationParameters {
     ) -> Self {
         Self {
             is_group: true,
-            bot: ChannelAccount::with_id(bot.as_str()),
-            members: Vec::new(),
-            topic_name: None,
-            tenant_id: Some(tenant.clone()),
             activity: Some(activity),
             channel_data: Some(ChannelData {
-                tenant: Some(TenantRef { id: tenant.clone() }),
                 channel: Some(IdRef {
                     id: channel.as_str().to_owned(),
                     name: None,
                 }),
-                ..ChannelData::default()
+                ..ChannelData::for_tenant(tenant)
             }),
+            ..Self::for_tenant(bot, tenant)
+        }
+    }
+
+    /// The bot alone in `tenant`, named in both places Teams reads the tenant from.
+    fn for_tenant(bot: &herald_domain::BotId, tenant: &TenantId) -> Self {
+        Self {
+            is_group: false,
+            bot: ChannelAccount::with_id(bot.as_str()),
+            members: Vec::new(),
+            topic_name: None,
+            tenant_id: Some(tenant.clone()),
+            activity: None,
+            channel_data: Some(ChannelData::for_tenant(tenant)),
         }
     }
 }
@@ -344,16 +348,9 @@ pub struct PagedMembersResult {
     pub continuation_token: Option<String>,
 }
 
-/// `GET /v3/teams/{teamId}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TeamDetails {
-    pub id: TeamId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aad_group_id: Option<String>,
-}
+/// `GET /v3/teams/{teamId}`: the team's id, name and Microsoft 365 group, the same fields as
+/// `channelData.team` in an activity.
+pub type TeamDetails = herald_domain::TeamInfo;
 
 /// `GET /v3/teams/{teamId}/conversations`. General has no name; its id equals the team id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -409,6 +406,41 @@ mod tests {
         .unwrap();
         assert_eq!(list.conversations[0].name, None);
         assert_eq!(list.conversations[1].name.as_deref(), Some("Ops"));
+    }
+
+    #[test]
+    fn conversation_parameters_name_the_tenant_twice() {
+        let bot = herald_domain::BotId::new("28:bot").unwrap();
+        let tenant = TenantId::new("t1").unwrap();
+        let personal =
+            ConversationParameters::personal(&bot, &UserId::new("29:u").unwrap(), &tenant);
+        assert_eq!(
+            serde_json::to_value(&personal).unwrap(),
+            serde_json::json!({
+                "isGroup": false,
+                "bot": {"id": "28:bot"},
+                "members": [{"id": "29:u"}],
+                "tenantId": "t1",
+                "channelData": {"tenant": {"id": "t1"}}
+            })
+        );
+        let thread = ConversationParameters::channel_thread(
+            &bot,
+            &herald_domain::ChannelId::new("19:c@thread.tacv2").unwrap(),
+            &tenant,
+            Activity::message().text("hi"),
+        );
+        assert_eq!(
+            serde_json::to_value(&thread).unwrap(),
+            serde_json::json!({
+                "isGroup": true,
+                "bot": {"id": "28:bot"},
+                "members": [],
+                "tenantId": "t1",
+                "activity": {"type": "message", "text": "hi"},
+                "channelData": {"tenant": {"id": "t1"}, "channel": {"id": "19:c@thread.tacv2"}}
+            })
+        );
     }
 
     #[test]

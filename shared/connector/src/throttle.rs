@@ -1,5 +1,6 @@
-//! Proactive pacing to Teams' published limits (PROTOCOL 5), so a fan-out sees no 429 in steady
-//! state. Twilight style: a call first acquires a permit (waiting until every window allows it),
+//! Proactive pacing to Teams' published limits
+//! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>), so a fan-out
+//! sees no 429 in steady state. Twilight style: a call first acquires a permit (waiting until every window allows it),
 //! then runs. Buckets are keyed by what Teams limits: the conversation (per rate class) and the
 //! tenant. A 429 that still gets through pauses its tenant for the `Retry-After`.
 
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use herald_domain::{Clock, SystemClock};
 use tokio::time::Instant;
 
 use crate::connector::{Call, Connector, Deadline, Operation, RateClass, Response};
@@ -44,7 +46,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Teams' published per-bot limits with the current 50/s tenant rate.
+    /// Teams' published per-bot, per-thread limits with the current 50/s tenant rate: writes
+    /// 7/1 s, 8/2 s, 60/30 s, 1800/h; reads twice that.
     #[must_use]
     pub fn teams() -> Self {
         let s = Duration::from_secs;
@@ -108,69 +111,6 @@ impl Limits {
             .map(|w| w.period)
             .max()
             .map_or(Duration::ZERO, |p| p + self.safety_margin)
-    }
-}
-
-/// Time, as the throttle sees it: real (`TokioClock`) or driven by a test (`ManualClock`).
-#[async_trait]
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Instant;
-    async fn sleep_until(&self, at: Instant);
-}
-
-/// `tokio::time`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TokioClock;
-
-#[async_trait]
-impl Clock for TokioClock {
-    fn now(&self) -> Instant {
-        Instant::now()
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        tokio::time::sleep_until(at).await;
-    }
-}
-
-/// Virtual time for tests: it moves only when advanced, and sleeping jumps it to the wake-up time,
-/// so hours of pacing run in microseconds and every instant is exact.
-#[derive(Debug, Clone)]
-pub struct ManualClock {
-    now: Arc<Mutex<Instant>>,
-}
-
-impl Default for ManualClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ManualClock {
-    #[must_use]
-    pub fn new() -> Self {
-        Self {
-            now: Arc::new(Mutex::new(Instant::now())),
-        }
-    }
-
-    pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        *now += by;
-    }
-}
-
-#[async_trait]
-impl Clock for ManualClock {
-    fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        let mut now = self.now.lock().unwrap_or_else(PoisonError::into_inner);
-        if at > *now {
-            *now = at;
-        }
     }
 }
 
@@ -331,14 +271,15 @@ fn ready_at(
     ready
 }
 
-/// The throttle layer.
-pub struct Throttle<C, K = TokioClock> {
+/// The throttle layer. Its clock is the real one unless a test drives a
+/// `herald_domain::ManualClock`, on which permit waits take no real time.
+pub struct Throttle<C> {
     inner: C,
-    clock: K,
+    clock: Arc<dyn Clock>,
     limiter: Arc<Mutex<Limiter>>,
 }
 
-impl<C: std::fmt::Debug, K> std::fmt::Debug for Throttle<C, K> {
+impl<C: std::fmt::Debug> std::fmt::Debug for Throttle<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Throttle")
             .field("inner", &self.inner)
@@ -346,14 +287,12 @@ impl<C: std::fmt::Debug, K> std::fmt::Debug for Throttle<C, K> {
     }
 }
 
-impl<C> Throttle<C, TokioClock> {
+impl<C> Throttle<C> {
     pub fn new(inner: C, limits: Limits) -> Self {
-        Self::with_clock(inner, limits, TokioClock)
+        Self::with_clock(inner, limits, Arc::new(SystemClock))
     }
-}
 
-impl<C, K: Clock> Throttle<C, K> {
-    pub fn with_clock(inner: C, limits: Limits, clock: K) -> Self {
+    pub fn with_clock(inner: C, limits: Limits, clock: Arc<dyn Clock>) -> Self {
         Self {
             inner,
             clock,
@@ -367,6 +306,17 @@ impl<C, K: Clock> Throttle<C, K> {
 
     fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
         self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn now(&self) -> Instant {
+        Instant::from_std(self.clock.instant())
+    }
+
+    async fn sleep_until(&self, at: Instant) {
+        let real = self.clock.wait_until(at.into_std());
+        if !real.is_zero() {
+            tokio::time::sleep(real).await;
+        }
     }
 
     /// Buckets currently held: (conversations, tenants).
@@ -384,16 +334,16 @@ impl<C, K: Clock> Throttle<C, K> {
         deadline: Deadline,
     ) -> Result<(), ConnectorError> {
         loop {
-            let now = self.clock.now();
+            let now = self.now();
             let decision = self.limiter().acquire(tenant, class, key, now, deadline);
             match decision {
                 Decision::Granted { at } => {
                     if at > now {
-                        self.clock.sleep_until(at).await;
+                        self.sleep_until(at).await;
                     }
                     return Ok(());
                 }
-                Decision::Wait { until } => self.clock.sleep_until(until).await,
+                Decision::Wait { until } => self.sleep_until(until).await,
                 Decision::TooLate { earliest } => {
                     return Err(ConnectorError::DeadlineExceeded {
                         needed: earliest.saturating_duration_since(now),
@@ -407,13 +357,13 @@ impl<C, K: Clock> Throttle<C, K> {
     pub fn pause_tenant(&self, tenant: &str, retry_after: Option<Duration>) {
         let mut limiter = self.limiter();
         let wait = retry_after.unwrap_or(limiter.limits().default_pause);
-        let until = self.clock.now() + wait;
+        let until = self.now() + wait;
         limiter.pause(tenant, until);
     }
 }
 
 #[async_trait]
-impl<C: Connector, K: Clock> Connector for Throttle<C, K> {
+impl<C: Connector> Connector for Throttle<C> {
     async fn execute(
         &self,
         call: Call<'_>,

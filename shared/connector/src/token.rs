@@ -1,5 +1,7 @@
-//! The outbound bearer token (PROTOCOL 2): OAuth client credentials, cached across invocations of a
-//! warm process, refreshed before it expires, fetched once however many sends wait for it.
+//! The outbound bearer token: OAuth client credentials, cached across invocations of a
+//! warm process, refreshed before it expires, fetched once however many sends wait for it. The
+//! connector authentication page describes the grant and the scope
+//! (<https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication>).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,19 +3,24 @@
 //! pacing against the emulator's own enforcement over real HTTP.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use herald_connector::{
-    Activity, ActivityId, Call, Clock, Connector, ConnectorConfig, ConnectorError, ConnectorExt,
-    Deadline, HttpConnector, Limits, ManualClock, Operation, RateClass, ResourceResponse, Response,
-    ServiceError, TeamDetails, Window,
+    Activity, ActivityId, Call, Connector, ConnectorError, ConnectorExt, Deadline, HttpConnector,
+    Limits, Operation, RateClass, ResourceResponse, Response, ServiceError, TeamDetails, Window,
 };
-use herald_domain::{ConversationId, ServiceUrl, TeamId, TenantId};
+use herald_domain::{Clock as _, ConversationId, ManualClock, ServiceUrl, TeamId, TenantId};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter, TeamsEmulator};
 use proptest::prelude::*;
 use tokio::time::Instant;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{config_from, emulator_env};
 
 /// One call the inner connector saw, at the virtual instant it started.
 #[derive(Debug, Clone)]
@@ -34,7 +39,7 @@ struct Scripted429(Option<Duration>);
 
 /// The layer below the throttle: records when each call reaches it and answers 429 when told.
 struct Recorder {
-    clock: ManualClock,
+    clock: Arc<ManualClock>,
     seen: Mutex<Vec<Seen>>,
     /// Call index -> the Retry-After of a scripted 429 (`None` inside = header absent).
     script: HashMap<usize, Scripted429>,
@@ -53,7 +58,7 @@ impl Connector for Recorder {
             tenant: call.tenant_id.to_string(),
             class: operation.rate_class(),
             key: operation.rate_key(),
-            at: self.clock.now(),
+            at: Instant::from_std(self.clock.instant()),
             throttled,
         });
         if let Some(Scripted429(retry_after)) = throttled {
@@ -145,7 +150,7 @@ fn run(limits: &Limits, steps: &[Step], throttle_every: usize) -> Vec<Seen> {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let script = (0..steps.len())
             .filter(|i| throttle_every > 0 && i % throttle_every == throttle_every - 1)
             .map(|i| {
@@ -172,7 +177,7 @@ fn run(limits: &Limits, steps: &[Step], throttle_every: usize) -> Vec<Seen> {
             .collect();
         let activity = Activity::message().text("x");
         for step in steps {
-            clock.advance(Duration::from_millis(step.gap_ms));
+            clock.advance(chrono::Duration::milliseconds(step.gap_ms.cast_signed()));
             let call = Call::new(&service_url, &tenants[step.tenant]);
             let result = if step.read {
                 throttle
@@ -280,7 +285,7 @@ fn the_deadline_stops_a_permit_wait() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let clock = ManualClock::new();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
         let recorder = Recorder {
             clock: clock.clone(),
             seen: Mutex::new(Vec::new()),
@@ -293,7 +298,8 @@ fn the_deadline_stops_a_permit_wait() {
                 .await
                 .unwrap();
         }
-        let deadline = Deadline::at(clock.now() + Duration::from_millis(500));
+        let deadline =
+            Deadline::at(Instant::from_std(clock.instant()) + Duration::from_millis(500));
         let error = throttle
             .acquire("t", RateClass::Write, "c", deadline)
             .await
@@ -311,20 +317,7 @@ async fn emulator(limits: EmulatorLimits) -> (TeamsEmulator, HttpConnector, Serv
     let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
         .await
         .unwrap();
-    let env = HashMap::from([
-        ("MicrosoftAppId", emulator.config().app_id.clone()),
-        (
-            "MicrosoftAppPassword",
-            emulator.config().app_password.clone(),
-        ),
-        (
-            "MicrosoftAppTenantId",
-            emulator.config().app_tenant_id.clone(),
-        ),
-        ("HERALD_TOKEN_URL", emulator.token_url()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-    ]);
-    let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
+    let config = config_from(&emulator_env(&emulator));
     let service_url = ServiceUrl::parse(&emulator.service_url()).unwrap();
     (emulator, HttpConnector::new(&config).unwrap(), service_url)
 }

@@ -9,6 +9,7 @@ use herald_domain::{
     AadObjectId, ChannelId, ConversationId, ConversationReference, ConversationType, TeamId,
     TenantId, UserInfo,
 };
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::EventError;
@@ -171,14 +172,22 @@ pub enum HeraldEvent {
     RecipientBlocked(DeliveryEvent),
 }
 
+/// The payload of an event, whichever kind it is.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Body<'a> {
+    Installation(&'a InstallationEvent),
+    Delivery(&'a DeliveryEvent),
+}
+
 /// The detail as written: the body plus the fields derived from the kind.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct DetailOut<'a, T> {
+struct DetailOut<'a> {
     schema_version: u32,
     status: &'static str,
     #[serde(flatten)]
-    body: &'a T,
+    body: Body<'a>,
 }
 
 #[derive(Deserialize)]
@@ -204,6 +213,18 @@ impl HeraldEvent {
         }
     }
 
+    fn body(&self) -> Body<'_> {
+        match self {
+            Self::InstallationAdded(e)
+            | Self::InstallationRemoved(e)
+            | Self::InstallationArchived(e)
+            | Self::InstallationRestored(e) => Body::Installation(e),
+            Self::NotificationDelivered(e)
+            | Self::NotificationFailed(e)
+            | Self::RecipientBlocked(e) => Body::Delivery(e),
+        }
+    }
+
     #[must_use]
     pub fn detail_type(&self) -> &'static str {
         self.kind().detail_type()
@@ -212,52 +233,29 @@ impl HeraldEvent {
     /// When it happened; also sent as the EventBridge entry's `Time`.
     #[must_use]
     pub fn occurred_at(&self) -> DateTime<Utc> {
-        match self {
-            Self::InstallationAdded(e)
-            | Self::InstallationRemoved(e)
-            | Self::InstallationArchived(e)
-            | Self::InstallationRestored(e) => e.at,
-            Self::NotificationDelivered(e)
-            | Self::NotificationFailed(e)
-            | Self::RecipientBlocked(e) => e.at,
+        match self.body() {
+            Body::Installation(e) => e.at,
+            Body::Delivery(e) => e.at,
         }
     }
 
     /// The tenant it concerns, for routing rules and per-tenant consumers.
     #[must_use]
     pub fn tenant_id(&self) -> &TenantId {
-        match self {
-            Self::InstallationAdded(e)
-            | Self::InstallationRemoved(e)
-            | Self::InstallationArchived(e)
-            | Self::InstallationRestored(e) => &e.tenant_id,
-            Self::NotificationDelivered(e)
-            | Self::NotificationFailed(e)
-            | Self::RecipientBlocked(e) => &e.tenant_id,
+        match self.body() {
+            Body::Installation(e) => &e.tenant_id,
+            Body::Delivery(e) => &e.tenant_id,
         }
     }
 
     /// The `detail` JSON object as EventBridge receives it.
     pub fn detail(&self) -> Result<String, EventError> {
-        let status = self.kind().status();
-        let json = match self {
-            Self::InstallationAdded(e)
-            | Self::InstallationRemoved(e)
-            | Self::InstallationArchived(e)
-            | Self::InstallationRestored(e) => serde_json::to_string(&DetailOut {
-                schema_version: SCHEMA_VERSION,
-                status,
-                body: e,
-            }),
-            Self::NotificationDelivered(e)
-            | Self::NotificationFailed(e)
-            | Self::RecipientBlocked(e) => serde_json::to_string(&DetailOut {
-                schema_version: SCHEMA_VERSION,
-                status,
-                body: e,
-            }),
-        };
-        json.map_err(|e| EventError::Encode(e.to_string()))
+        serde_json::to_string(&DetailOut {
+            schema_version: SCHEMA_VERSION,
+            status: self.kind().status(),
+            body: self.body(),
+        })
+        .map_err(|e| EventError::Encode(e.to_string()))
     }
 
     /// Reads an event back from its `detail-type` and `detail`, as a consumer (or the local
@@ -266,38 +264,50 @@ impl HeraldEvent {
     pub fn from_detail(detail_type: &str, detail: &str) -> Result<Self, EventError> {
         let kind = EventKind::from_detail_type(detail_type)
             .ok_or_else(|| EventError::Decode(format!("unknown detail-type {detail_type:?}")))?;
-        let decode = |e: serde_json::Error| EventError::Decode(format!("{detail_type}: {e}"));
-        let check = |version: u32, status: &str| {
-            if version > SCHEMA_VERSION {
-                return Err(EventError::Decode(format!(
-                    "{detail_type}: schemaVersion {version} is newer than {SCHEMA_VERSION}"
-                )));
-            }
-            if status != kind.status() {
-                return Err(EventError::Decode(format!(
-                    "{detail_type}: status {status:?} does not match (expected {:?})",
-                    kind.status()
-                )));
-            }
-            Ok(())
-        };
-        let installation = || {
-            let d: DetailIn<InstallationEvent> = serde_json::from_str(detail).map_err(decode)?;
-            check(d.schema_version, &d.status).map(|()| d.body)
-        };
-        let delivery = || {
-            let d: DetailIn<DeliveryEvent> = serde_json::from_str(detail).map_err(decode)?;
-            check(d.schema_version, &d.status).map(|()| d.body)
+        let wire = Wire {
+            kind,
+            detail_type,
+            detail,
         };
         Ok(match kind {
-            EventKind::InstallationAdded => Self::InstallationAdded(installation()?),
-            EventKind::InstallationRemoved => Self::InstallationRemoved(installation()?),
-            EventKind::InstallationArchived => Self::InstallationArchived(installation()?),
-            EventKind::InstallationRestored => Self::InstallationRestored(installation()?),
-            EventKind::NotificationDelivered => Self::NotificationDelivered(delivery()?),
-            EventKind::NotificationFailed => Self::NotificationFailed(delivery()?),
-            EventKind::RecipientBlocked => Self::RecipientBlocked(delivery()?),
+            EventKind::InstallationAdded => Self::InstallationAdded(wire.body()?),
+            EventKind::InstallationRemoved => Self::InstallationRemoved(wire.body()?),
+            EventKind::InstallationArchived => Self::InstallationArchived(wire.body()?),
+            EventKind::InstallationRestored => Self::InstallationRestored(wire.body()?),
+            EventKind::NotificationDelivered => Self::NotificationDelivered(wire.body()?),
+            EventKind::NotificationFailed => Self::NotificationFailed(wire.body()?),
+            EventKind::RecipientBlocked => Self::RecipientBlocked(wire.body()?),
         })
+    }
+}
+
+/// A received `detail-type` and `detail`.
+struct Wire<'a> {
+    kind: EventKind,
+    detail_type: &'a str,
+    detail: &'a str,
+}
+
+impl Wire<'_> {
+    /// The body of the detail, once its schema version and status check out.
+    fn body<T: DeserializeOwned>(&self) -> Result<T, EventError> {
+        let detail_type = self.detail_type;
+        let d: DetailIn<T> = serde_json::from_str(self.detail)
+            .map_err(|e| EventError::Decode(format!("{detail_type}: {e}")))?;
+        if d.schema_version > SCHEMA_VERSION {
+            return Err(EventError::Decode(format!(
+                "{detail_type}: schemaVersion {} is newer than {SCHEMA_VERSION}",
+                d.schema_version
+            )));
+        }
+        let expected = self.kind.status();
+        if d.status != expected {
+            return Err(EventError::Decode(format!(
+                "{detail_type}: status {:?} does not match (expected {expected:?})",
+                d.status
+            )));
+        }
+        Ok(d.body)
     }
 }
 

@@ -17,9 +17,8 @@ pub use config::{ConfigError, DEFAULT_BUS, DEFAULT_SOURCE, EventsConfig};
 pub use embedded::{DEFAULT_CAPACITY, EmbeddedEventPublisher, PublishedEvent};
 pub use error::EventError;
 pub use event::{DeliveryEvent, EventKind, HeraldEvent, InstallationEvent, SCHEMA_VERSION};
-pub use eventbridge::{
-    EventBridgePublisher, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, RetryPolicy, entry_size,
-};
+pub use eventbridge::{EventBridgePublisher, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, entry_size};
+pub use herald_retry::{Jitter, RetryPolicy};
 
 use async_trait::async_trait;
 

@@ -27,6 +27,7 @@ fn publisher(bus: &str, source: &str) -> EventBridgePublisher {
         max_attempts: 3,
         base_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
+        ..EventBridgePublisher::DEFAULT_RETRY
     })
 }
 

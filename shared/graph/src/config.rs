@@ -17,7 +17,7 @@
 
 use std::time::Duration;
 
-use herald_connector::{Cloud, ConfigError};
+use herald_connector::{Cloud, ConfigError, Variables};
 use herald_domain::TenantId;
 use url::Url;
 
@@ -122,33 +122,20 @@ impl GraphConfig {
     pub fn from_lookup(
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let invalid = |name: &'static str, value: &str, reason: &str| ConfigError::Invalid {
-            name,
-            value: value.to_owned(),
-            reason: reason.to_owned(),
-        };
-
+        let vars = Variables::new(lookup);
+        let get = |name: &str| vars.get(name);
         let enabled = match get("HERALD_GRAPH_INSTALL") {
             None => false,
-            Some(v) => parse_bool(&v)
-                .ok_or_else(|| invalid("HERALD_GRAPH_INSTALL", &v, "expected true or false"))?,
+            Some(v) => parse_bool(&v).ok_or_else(|| {
+                ConfigError::invalid("HERALD_GRAPH_INSTALL", &v, "expected true or false")
+            })?,
         };
-        let cloud = match get("HERALD_CLOUD") {
-            None => Cloud::Public,
-            Some(v) if v.eq_ignore_ascii_case("Public") => Cloud::Public,
-            Some(v) if v.eq_ignore_ascii_case("USGov") => Cloud::UsGov,
-            Some(v) => return Err(invalid("HERALD_CLOUD", &v, "expected Public or USGov")),
-        };
+        let cloud = vars.cloud()?;
         let teams_app_id = get("HERALD_TEAMS_APP_ID");
         if let Some(id) = &teams_app_id
             && id.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 "HERALD_TEAMS_APP_ID",
                 id,
                 "expected the app's catalog id",
@@ -171,7 +158,7 @@ impl GraphConfig {
                     Duration::from_secs(secs)
                 }
                 _ => {
-                    return Err(invalid(
+                    return Err(ConfigError::invalid(
                         "HERALD_GRAPH_INSTALL_TIMEOUT_SECS",
                         &v,
                         "expected a number of seconds, at least 60",
@@ -179,17 +166,8 @@ impl GraphConfig {
                 }
             };
         }
-        if let Some(v) = get("HERALD_GRAPH_TIMEOUT_MS") {
-            config.request_timeout = match v.parse::<u64>() {
-                Ok(ms) if ms > 0 => Duration::from_millis(ms),
-                _ => {
-                    return Err(invalid(
-                        "HERALD_GRAPH_TIMEOUT_MS",
-                        &v,
-                        "expected a positive number of milliseconds",
-                    ));
-                }
-            };
+        if let Some(timeout) = vars.millis("HERALD_GRAPH_TIMEOUT_MS")? {
+            config.request_timeout = timeout;
         }
         if !enabled {
             return Ok(None);
@@ -217,18 +195,15 @@ fn parse_bool(value: &str) -> Option<bool> {
 }
 
 fn parse_http_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
-    let invalid = |reason: String| ConfigError::Invalid {
-        name,
-        value: value.to_owned(),
-        reason,
-    };
-    let url = Url::parse(value).map_err(|e| invalid(e.to_string()))?;
+    let url = Url::parse(value).map_err(|e| ConfigError::invalid(name, value, e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(invalid("expected an http(s) URL".to_owned()));
+        return Err(ConfigError::invalid(name, value, "expected an http(s) URL"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(invalid(
-            "expected a URL without query or fragment".to_owned(),
+        return Err(ConfigError::invalid(
+            name,
+            value,
+            "expected a URL without query or fragment",
         ));
     }
     Ok(url)
