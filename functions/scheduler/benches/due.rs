@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{BotAppId, ManualClock, Target};
-use herald_schedule::ScheduleRule;
-use herald_scheduler::{Scheduler, SchedulerConfig, first_fire, schedule_zone};
+use herald_schedule::{ScheduleRule, first_fire, schedule_zone};
+use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, ScheduleId, ScheduleRecord,
     ScheduleStore, StoreConfig,
@@ -40,7 +40,11 @@ fn record(now: DateTime<Utc>, minute_of_day: u32) -> ScheduleRecord {
         updated_at: now,
         version: 0,
     };
-    record.next_fire = first_fire(&record.rule, schedule_zone(&record).expect("zone"), now);
+    record.next_fire = first_fire(
+        &record.rule,
+        schedule_zone(&record.time_zone).expect("zone"),
+        now,
+    );
     record
 }
 

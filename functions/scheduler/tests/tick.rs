@@ -8,8 +8,8 @@ use herald_domain::{
     AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
     ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
 };
-use herald_schedule::ScheduleRule;
-use herald_scheduler::{Scheduler, SchedulerConfig, first_fire, schedule_zone};
+use herald_schedule::{ScheduleRule, first_fire, schedule_zone};
+use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
     EmbeddedReferenceStore, EmbeddedScheduleStore, NotificationId, OutboxStore, ReferenceStore,
@@ -113,7 +113,7 @@ impl Harness {
             updated_at: now,
             version: 0,
         };
-        record.next_fire = first_fire(&record.rule, schedule_zone(&record).unwrap(), now);
+        record.next_fire = first_fire(&record.rule, schedule_zone(&record.time_zone).unwrap(), now);
         self.schedules.create_schedule(&record).await.unwrap();
         record.id
     }
@@ -306,7 +306,7 @@ async fn paused_schedules_do_not_fire_until_resumed() {
     record.paused = false;
     record.next_fire = first_fire(
         &record.rule,
-        schedule_zone(&record).unwrap(),
+        schedule_zone(&record.time_zone).unwrap(),
         h.clock.now_utc(),
     );
     record.version += 1;

@@ -4,6 +4,8 @@ use serde_json::json;
 
 use crate::*;
 
+mod scheduling;
+
 fn zone(name: &str) -> TimeZone {
     name.parse().unwrap()
 }
