@@ -1,7 +1,12 @@
 //! The sender: each delivery is claimed with a conditional write, sent through the connector
 //! (throttle + retry), and its outcome recorded once. A replayed trigger finds the delivery
 //! claimed or recorded and does nothing; a sender that died mid-send leaves a lease that expires,
-//! after which another sender takes over.
+//! after which another sender takes over. A person known only by their Entra object id goes
+//! through the install step first (`install_step`): their stored conversation, or the app
+//! installed for them through Graph.
+
+mod install_step;
+mod personal;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,9 +22,6 @@ use herald_events::{EventPublisher, HeraldEvent};
 use herald_store::{
     Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, StatusUpdate,
 };
-
-mod install_step;
-mod personal;
 
 use install_step::{InstallStep, Resolution};
 use personal::FoundChat;

@@ -1,10 +1,10 @@
+mod scheduling;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Utc, Weekday};
 use herald_domain::TimeZone;
 use serde_json::json;
 
 use crate::*;
-
-mod scheduling;
 
 fn zone(name: &str) -> TimeZone {
     name.parse().unwrap()
