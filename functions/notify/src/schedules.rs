@@ -1,20 +1,20 @@
 //! `/api/schedules`: notifications fired by a time rule, in one IANA zone or at each recipient's
-//! own wall-clock time. The rules and their validation live in `herald-schedule`, the first fire in
-//! the scheduler crate, so that what the API promises (`nextFire`, preview) is what fires.
-
-use chrono::{DateTime, SecondsFormat, Utc};
-use herald_domain::{Target, TimeZone};
-use herald_pipeline::request::NotifyRequest;
-use herald_schedule::{Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, upcoming};
-use herald_scheduler::{first_fire, schedule_zone};
-use herald_store::{ScheduleId, ScheduleRecord};
-use serde_json::{Map, Value, json};
+//! own wall-clock time. The rules, their validation and the first fire live in `herald-schedule`,
+//! shared with the scheduler, so that what the API promises (`nextFire`, preview) is what fires.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+use herald_domain::{Target, TimeZone};
 use herald_http::{ApiError, Reply};
+use herald_pipeline::request::NotifyRequest;
+use herald_schedule::{
+    Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone, upcoming,
+};
+use herald_store::{ScheduleId, ScheduleRecord};
+use serde_json::{Map, Value, json};
 
 use crate::Notify;
 use crate::error::{invalid, request_error, status, store_error};
@@ -155,7 +155,7 @@ pub(crate) fn schedule_json(record: &ScheduleRecord) -> Value {
 }
 
 fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
-    schedule_zone(record).ok_or_else(|| {
+    schedule_zone(&record.time_zone).ok_or_else(|| {
         tracing::error!(schedule = %record.id, zone = %record.time_zone, "unreadable stored zone");
         ApiError::new(
             status(500),

@@ -4,16 +4,20 @@
 //! The target is at most 2x the due count and flat as stored schedules grow: a tick queries the
 //! sparse due index, so what is not due is never read.
 
+#[path = "../tests/support/schedule.rs"]
+mod schedule;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use herald_domain::{BotAppId, ManualClock, Target};
+use herald_domain::{BotAppId, ManualClock};
 use herald_schedule::ScheduleRule;
-use herald_scheduler::{Scheduler, SchedulerConfig, first_fire, schedule_zone};
+use herald_scheduler::{Scheduler, SchedulerConfig};
 use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, ScheduleId, ScheduleRecord,
-    ScheduleStore, StoreConfig,
+    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, ScheduleRecord, ScheduleStore,
+    StoreConfig,
 };
+use schedule::stored_schedule;
 use serde_json::json;
 
 const DUE: usize = 100;
@@ -22,26 +26,7 @@ fn record(now: DateTime<Utc>, minute_of_day: u32) -> ScheduleRecord {
     let time = format!("{:02}:{:02}", minute_of_day / 60, minute_of_day % 60);
     let rule = ScheduleRule::from_json(&json!({"recurrence": {"kind": "daily", "time": time}}))
         .expect("valid rule");
-    let mut record = ScheduleRecord {
-        id: ScheduleId::random(),
-        rule,
-        time_zone: "UTC".to_owned(),
-        target: Target::All,
-        message: json!({"text": "bench"}),
-        activity: json!({"type": "message", "text": "bench"}),
-        paused: false,
-        next_fire: None,
-        last_fire: None,
-        fired: 0,
-        missed: 0,
-        owner: None,
-        label: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
-    record.next_fire = first_fire(&record.rule, schedule_zone(&record).expect("zone"), now);
-    record
+    stored_schedule(rule, "UTC", "bench", now)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

@@ -13,11 +13,9 @@ mod event;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use herald_domain::{Clock, NO_ZONE, TimeZone};
+use herald_domain::Clock;
 use herald_pipeline::{InstallSweep, SweepReport};
-use herald_schedule::{
-    ScheduleRule, ScheduleZone, due_zones, minute_start, next_fire, next_fire_in_zones,
-};
+use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
     ScheduleRecord, ScheduleStore, StoreError,
@@ -28,8 +26,6 @@ pub use config::{ConfigError, SchedulerConfig};
 
 /// Schedules read per tick at most; the rest wait for the next minute.
 const DUE_BATCH: u32 = 500;
-/// Fires computed per schedule per tick at most (a once-a-minute schedule down for a week).
-const MAX_CATCH_UP: usize = 20_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -66,30 +62,6 @@ pub struct Scheduler {
     pub install_sweep: Option<InstallSweep>,
 }
 
-/// Every zone a recipient may have: recipient-local schedules fire in each of them.
-fn all_zones() -> impl Iterator<Item = TimeZone> + Clone {
-    chrono_tz::TZ_VARIANTS.iter().copied().map(TimeZone::from)
-}
-
-/// The schedule's zone setting, read from storage.
-#[must_use]
-pub fn schedule_zone(record: &ScheduleRecord) -> Option<ScheduleZone> {
-    record.time_zone.parse().ok()
-}
-
-/// The first fire of a schedule strictly after `after`.
-#[must_use]
-pub fn first_fire(
-    rule: &ScheduleRule,
-    zone: ScheduleZone,
-    after: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    match zone {
-        ScheduleZone::Fixed(zone) => next_fire(rule, zone, after),
-        ScheduleZone::Recipient => next_fire_in_zones(rule, all_zones(), after).map(|(at, _)| at),
-    }
-}
-
 impl Scheduler {
     /// Fires everything due now.
     pub async fn tick(&self) -> Result<TickReport, SchedulerError> {
@@ -122,36 +94,29 @@ impl Scheduler {
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) -> Result<(), SchedulerError> {
-        let Some(zone) = schedule_zone(&schedule) else {
+        let Some(zone) = schedule_zone(&schedule.time_zone) else {
             tracing::error!(schedule = %schedule.id, zone = %schedule.time_zone, "unreadable time zone; pausing");
             schedule.paused = true;
             return self.advance(schedule, now, report).await;
         };
-        let mut next = schedule.next_fire;
-        let mut fires = Vec::new();
-        let mut missed = 0;
-        while let Some(at) = next.filter(|at| *at <= now) {
-            if fires.len() + missed >= MAX_CATCH_UP {
-                break;
-            }
-            if now - at > self.config.max_lateness {
-                missed += 1;
-            } else {
-                fires.push(at);
-            }
-            next = first_fire(&schedule.rule, zone, at);
-        }
-        for at in &fires {
+        let owed = catch_up(
+            &schedule.rule,
+            zone,
+            schedule.next_fire,
+            now,
+            self.config.max_lateness,
+        );
+        for at in &owed.fires {
             self.create_notifications(&schedule, zone, *at, now, report)
                 .await?;
         }
-        schedule.next_fire = next;
-        schedule.last_fire = fires.last().copied().or(schedule.last_fire);
-        schedule.fired += fires.len() as u64;
-        schedule.missed += missed as u64;
-        report.missed += missed as u64;
-        if missed > 0 {
-            tracing::warn!(schedule = %schedule.id, missed, "fires too late to send were skipped");
+        schedule.next_fire = owed.next;
+        schedule.last_fire = owed.fires.last().copied().or(schedule.last_fire);
+        schedule.fired += owed.fires.len() as u64;
+        schedule.missed += owed.missed as u64;
+        report.missed += owed.missed as u64;
+        if owed.missed > 0 {
+            tracing::warn!(schedule = %schedule.id, missed = owed.missed, "fires too late to send were skipped");
         }
         self.advance(schedule, now, report).await
     }
@@ -182,28 +147,15 @@ impl Scheduler {
         now: DateTime<Utc>,
         report: &mut TickReport,
     ) -> Result<(), StoreError> {
-        let zone_keys: Vec<String> = match zone {
-            ScheduleZone::Fixed(zone) => vec![zone.name().to_owned()],
-            ScheduleZone::Recipient => {
-                let mut keys = Vec::new();
-                for fire in due_zones(&schedule.rule, all_zones(), minute_start(at)) {
-                    let name = fire.zone().name();
-                    keys.push(name.to_owned());
-                    if name == self.config.default_zone.name() {
-                        keys.push(NO_ZONE.to_owned());
-                    }
-                }
-                keys
-            }
-        };
+        let zone_keys = fire_zone_keys(&schedule.rule, zone, at, self.config.default_zone);
         for key in zone_keys {
             let filter = match zone {
                 ScheduleZone::Fixed(_) => None,
                 ScheduleZone::Recipient => {
-                    if !self.zone_has_recipients(&key).await? {
+                    if !self.zone_has_recipients(key).await? {
                         continue;
                     }
-                    Some(key.clone())
+                    Some(key.to_owned())
                 }
             };
             let id = NotificationId::for_idempotency_key(&format!(

@@ -119,23 +119,21 @@ impl Expander {
                 };
                 self.listed(&maker, filter, cursor).await
             }
-            Target::Team { team_id, .. } => match notification.target.channel_selector() {
-                Some(ChannelSelector::All) | None => {
-                    let filter = ListFilter {
-                        team: Some(team_id.clone()),
-                        ..ListFilter::default()
-                    };
-                    self.listed(&maker, filter, cursor).await
-                }
-                Some(ChannelSelector::General) => {
-                    let channel = self.references.find_channel(team_id, "General").await?;
-                    Ok(one(channel.map(|r| maker.for_reference(&r))))
-                }
-                Some(ChannelSelector::Named(name)) => {
-                    let channel = self.references.find_channel(team_id, name).await?;
-                    Ok(one(channel.map(|r| maker.for_reference(&r))))
-                }
-            },
+            Target::Team { team_id, .. } => {
+                let name = match notification.target.channel_selector() {
+                    Some(ChannelSelector::All) | None => {
+                        let filter = ListFilter {
+                            team: Some(team_id.clone()),
+                            ..ListFilter::default()
+                        };
+                        return self.listed(&maker, filter, cursor).await;
+                    }
+                    Some(ChannelSelector::General) => "General",
+                    Some(ChannelSelector::Named(name)) => name,
+                };
+                let channel = self.references.find_channel(team_id, name).await?;
+                Ok(one(channel.map(|r| maker.for_reference(&r))))
+            }
             Target::Person {
                 aad_object_id,
                 tenant_id,

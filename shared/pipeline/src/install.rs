@@ -1,5 +1,6 @@
 //! Proactive installation: reaching a person Herald has no conversation with by installing the
-//! Teams app for them through Microsoft Graph (the seeds' "company communicator" answer).
+//! Teams app for them through Microsoft Graph
+//! (<https://learn.microsoft.com/microsoftteams/platform/graph-api/proactive-bots-and-messages/graph-proactive-bots-and-messages>).
 //!
 //! The sender records the wait (`installing`) *before* asking Graph, so the installation's
 //! conversationUpdate, which can reach the webhook before Graph has even answered, always finds
@@ -10,21 +11,17 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use herald_connector::{Call, Deadline};
 use herald_domain::{
-    AadObjectId, Clock, ConversationId, ConversationReference, ConversationType, DeliveryStatus,
-    ReferenceStatus, ServiceUrl, TenantId, UserId,
+    Clock, ConversationReference, ConversationType, DeliveryStatus, ReferenceStatus, ServiceUrl,
 };
 use herald_events::EventPublisher;
-use herald_graph::{GraphError, Installation, Installer};
+use herald_graph::Installer;
 use herald_store::{
-    DeliveryRecord, InstallResolution, InstallWait, InstallWaits, ListFilter, OutboxStore, Outcome,
-    PageRequest, ReferenceStore, StoreError,
+    DeliveryRecord, InstallResolution, InstallWait, InstallWaits, OutboxStore, Outcome,
+    ReferenceStore, StoreError,
 };
 
-use crate::PipelineError;
-use crate::expand::status_for_reference;
-use crate::send::{Delivered, Sender, outcome_event};
+use crate::outcome::{announce, outcome_event};
 
 /// What the sender needs to install the app for people.
 pub struct ProactiveInstall {
@@ -79,227 +76,6 @@ impl ProactiveInstall {
     ) -> Result<ServiceUrl, herald_domain::DomainError> {
         let value = lookup("HERALD_DEFAULT_SERVICE_URL").filter(|v| !v.trim().is_empty());
         ServiceUrl::parse(value.as_deref().unwrap_or(PUBLIC_SERVICE_URL).trim())
-    }
-}
-
-/// Where the install step left a delivery.
-pub(crate) enum Resolution {
-    /// Send it now, to this conversation.
-    Ready(Box<DeliveryRecord>),
-    /// Nothing more to do in this invocation.
-    Done(Delivered),
-}
-
-impl Sender {
-    /// The installation settings, if this claimed delivery is a person to install for.
-    pub(crate) fn needs_install(&self, claimed: &DeliveryRecord) -> Option<&ProactiveInstall> {
-        let to_install = claimed.conversation_id.is_none()
-            && claimed.member_id.is_none()
-            && claimed.recipient.is_some();
-        self.install.as_ref().filter(|_| to_install)
-    }
-
-    /// Finds the person's conversation, or installs the app for them and waits.
-    pub(crate) async fn install(
-        &self,
-        install: &ProactiveInstall,
-        claimed: DeliveryRecord,
-        deadline: Deadline,
-    ) -> Result<Resolution, PipelineError> {
-        let Some(recipient) = claimed.recipient.clone() else {
-            return Ok(Resolution::Ready(Box::new(claimed)));
-        };
-        let tenant = claimed.tenant_id.clone();
-        // Installed since expansion (an earlier notification, or the person opened the app).
-        if let Some(reference) = self.references.find_personal(&tenant, &recipient).await? {
-            return self.with_stored(claimed, &reference).await;
-        }
-        let now = self.clock.now();
-        let wait = InstallWait {
-            notification_id: claimed.notification_id.clone(),
-            delivery_id: claimed.delivery_id.clone(),
-            tenant_id: tenant.clone(),
-            recipient: recipient.clone(),
-            deadline: now + install.timeout,
-        };
-        // Only this claim may start the installation: a sender that stalled past its lease has
-        // lost the delivery to another, which may have sent it already.
-        let Some(claimed_until) = claimed.lease_until else {
-            return Ok(Resolution::Done(Delivered::AlreadyDone));
-        };
-        if !install
-            .waits
-            .begin_install(
-                &wait.notification_id,
-                &wait.delivery_id,
-                claimed_until,
-                wait.deadline,
-                now,
-            )
-            .await?
-        {
-            return Ok(Resolution::Done(Delivered::AlreadyDone));
-        }
-        let resolution = match install
-            .installer
-            .install_for_user(&tenant, &recipient, deadline)
-            .await
-        {
-            Ok(Installation::Installed) => {
-                tracing::info!(notification = %wait.notification_id, tenant = %tenant, recipient = %recipient,
-                    "app installed through Graph; waiting for its conversationUpdate");
-                return Ok(Resolution::Done(Delivered::Installing));
-            }
-            Ok(Installation::AlreadyInstalled { chat_id }) => {
-                let service_url = self.tenant_service_url(&tenant, install).await?;
-                self.remember_installed_chat(&claimed, &chat_id, &service_url, deadline)
-                    .await;
-                InstallResolution::Resolved {
-                    conversation_id: chat_id,
-                    service_url,
-                }
-            }
-            Err(GraphError::InstallationNotFound) => {
-                // Installed moments ago by another request: its conversationUpdate resumes
-                // this wait too (the sweep, if it never comes).
-                tracing::info!(tenant = %tenant, recipient = %recipient, "installation in progress; waiting for its conversationUpdate");
-                return Ok(Resolution::Done(Delivered::Installing));
-            }
-            Err(error) if error.is_retryable() && claimed.attempts < self.max_attempts => {
-                tracing::warn!(tenant = %tenant, recipient = %recipient, error = %error, "installation failed; will retry");
-                InstallResolution::Retry {
-                    error: error.to_string(),
-                }
-            }
-            Err(error) => {
-                tracing::warn!(tenant = %tenant, recipient = %recipient, error = %error, "installation failed");
-                InstallResolution::Finished(Outcome {
-                    status: install_failure_status(&error),
-                    activity_id: None,
-                    error: Some(error.to_string()),
-                    conversation_id: None,
-                })
-            }
-        };
-        let ended = install
-            .waits
-            .end_install(&wait, &resolution, self.clock.now())
-            .await?;
-        Ok(Resolution::Done(match resolution {
-            _ if !ended => Delivered::AlreadyDone,
-            InstallResolution::Finished(outcome) => {
-                self.publish(&claimed, &outcome).await;
-                Delivered::Finished(outcome.status)
-            }
-            InstallResolution::Resolved { .. } => Delivered::Requeued,
-            InstallResolution::Retry { .. } => Delivered::Released,
-        }))
-    }
-
-    /// A stored personal conversation: sent to if active, else recorded skipped like expansion
-    /// would have.
-    async fn with_stored(
-        &self,
-        mut claimed: DeliveryRecord,
-        reference: &ConversationReference,
-    ) -> Result<Resolution, PipelineError> {
-        let status = status_for_reference(reference.status);
-        if status == DeliveryStatus::Pending {
-            claimed.conversation_id = Some(reference.conversation_id.clone());
-            claimed.service_url = Some(reference.service_url.clone());
-            claimed.conversation_type = ConversationType::Personal;
-            return Ok(Resolution::Ready(Box::new(claimed)));
-        }
-        let outcome = Outcome {
-            status,
-            activity_id: None,
-            error: Some(format!(
-                "the personal conversation is {}",
-                reference.status.as_str()
-            )),
-            conversation_id: Some(reference.conversation_id.clone()),
-        };
-        self.outbox
-            .record_outcome(
-                &claimed.notification_id,
-                &claimed.delivery_id,
-                &outcome,
-                self.clock.now(),
-            )
-            .await?;
-        Ok(Resolution::Done(Delivered::Finished(status)))
-    }
-
-    /// The serviceUrl Teams uses for the tenant, as its stored conversations tell.
-    async fn tenant_service_url(
-        &self,
-        tenant: &TenantId,
-        install: &ProactiveInstall,
-    ) -> Result<ServiceUrl, StoreError> {
-        let filter = ListFilter {
-            tenant: Some(tenant.clone()),
-            ..ListFilter::default()
-        };
-        let page = self
-            .references
-            .list(
-                &filter,
-                &PageRequest {
-                    cursor: None,
-                    limit: Some(1),
-                },
-            )
-            .await?;
-        Ok(page.items.first().map_or_else(
-            || install.default_service_url.clone(),
-            |r| r.service_url.clone(),
-        ))
-    }
-
-    /// Stores the chat Graph named (its member id from the connector), so the next notification
-    /// needs no Graph call. Best effort: the delivery goes ahead either way.
-    async fn remember_installed_chat(
-        &self,
-        claimed: &DeliveryRecord,
-        chat: &ConversationId,
-        service_url: &ServiceUrl,
-        deadline: Deadline,
-    ) {
-        let call = Call::new(service_url, &claimed.tenant_id).deadline(deadline);
-        let member = match self
-            .connector
-            .get_paged_members(call, chat, None, None)
-            .await
-        {
-            Ok(page) => page.members.into_iter().find(|m| {
-                m.aad_object_id.as_deref() == claimed.recipient.as_ref().map(AadObjectId::as_str)
-            }),
-            Err(e) => {
-                tracing::warn!(error = %e, conversation = %chat, "cannot read the chat's member");
-                None
-            }
-        };
-        if let Some(member) = member.and_then(|m| UserId::new(m.id).ok()) {
-            let mut delivery = claimed.clone();
-            delivery.service_url = Some(service_url.clone());
-            self.remember_personal(
-                &delivery,
-                chat,
-                service_url,
-                &member,
-                "app already installed; chat found through Graph",
-            )
-            .await;
-        }
-    }
-}
-
-fn install_failure_status(error: &GraphError) -> DeliveryStatus {
-    match error {
-        GraphError::Forbidden { .. } => DeliveryStatus::InstallForbidden,
-        GraphError::UserNotFound { .. } => DeliveryStatus::InstallUserNotFound,
-        GraphError::AppNotInCatalog { .. } => DeliveryStatus::InstallAppNotInCatalog,
-        _ => DeliveryStatus::Failed,
     }
 }
 
@@ -408,12 +184,7 @@ impl InstallSweep {
                 }
             }
         }
-        for batch in events.chunks(herald_events::MAX_ENTRIES_PER_CALL) {
-            // The outcome is recorded per delivery; the event is a notification of it.
-            if let Err(e) = self.events.publish(batch).await {
-                tracing::error!(error = %e, count = batch.len(), "publishing installation timeouts failed");
-            }
-        }
+        announce(self.events.as_ref(), &events, "installation timeouts").await;
         if report != SweepReport::default() {
             tracing::info!(?report, "installation waits ended");
         }

@@ -5,6 +5,7 @@
 mod error;
 pub mod expand;
 pub mod install;
+mod outcome;
 pub mod request;
 pub mod send;
 

@@ -1,8 +1,9 @@
 //! From wall-clock rules to UTC instants, exactly, through every daylight-saving change.
 //!
-//! The two rules (issue 6): a wall time inside a spring-forward gap is read with the offset in
-//! force before the gap (02:30 when 02:00 jumps to 03:00 fires at 03:30 local); a wall time that
-//! occurs twice fires once, at the earlier instant.
+//! The two rules, iCalendar's for a local time in a named zone
+//! (<https://www.rfc-editor.org/rfc/rfc5545#section-3.3.5>): a wall time inside a spring-forward
+//! gap is read with the offset in force before the gap (02:30 when 02:00 jumps to 03:00 fires at
+//! 03:30 local); a wall time that occurs twice fires once, at the earlier instant.
 
 use chrono::{
     DateTime, Datelike, Days, LocalResult, Months, NaiveDate, NaiveDateTime, Offset, SecondsFormat,

@@ -1,21 +1,26 @@
 //! Herald's schedule rules, pure (no I/O): what the API and chat accept ([`Recurrence`],
-//! [`ScheduleRule`], [`ReminderCommand`]), when a rule fires ([`next_fire`], [`upcoming`]) exactly
-//! by the issue-6 daylight-saving rules, and which zones are due in a given minute for schedules
-//! delivered at each recipient's own local time ([`due_zones`]). The scheduler Lambda, the notify
-//! API and the webhook share this crate so that preview, firing and chat agree to the minute.
+//! [`ScheduleRule`], [`ScheduleZone`], [`ReminderCommand`]), when a rule fires ([`next_fire`],
+//! [`upcoming`], [`first_fire`]) exactly through daylight-saving changes, which zones are due in a
+//! given minute for schedules delivered at each recipient's own local time ([`due_zones`],
+//! [`fire_zone_keys`]), and what a scheduler tick owes a schedule after an outage
+//! ([`catch_up`]). The scheduler Lambda, the notify API and the webhook share this crate so that
+//! preview, firing and chat agree to the minute.
 
+mod catch_up;
 mod chat;
 mod fire;
 mod recurrence;
+mod zone_setting;
 mod zones;
 
+pub use catch_up::{CatchUp, MAX_CATCH_UP, catch_up};
 pub use chat::{ReminderCommand, ReminderParseError};
 pub use fire::{Fire, Upcoming, next_fire, resolve_local, upcoming};
 pub use recurrence::{
-    MonthDay, Recurrence, RuleError, ScheduleRule, ScheduleZone, Weekdays, parse_weekday,
-    short_name,
+    MonthDay, Recurrence, RuleError, ScheduleRule, Weekdays, parse_weekday, short_name,
 };
-pub use zones::{due_zones, fire_in_minute, minute_start, next_fire_in_zones};
+pub use zone_setting::{ScheduleZone, first_fire, schedule_zone};
+pub use zones::{due_zones, fire_in_minute, fire_zone_keys, minute_start, next_fire_in_zones};
 
 #[cfg(test)]
 mod tests;

@@ -3,10 +3,9 @@
 //! JSON field (`recurrence.time`, `startDate`, ...) and the API can answer 400 with it.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike, Weekday};
-use herald_domain::{DomainError, TimeZone};
+use herald_domain::DomainError;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use thiserror::Error;
@@ -530,64 +529,5 @@ impl<'de> Deserialize<'de> for ScheduleRule {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
         Self::from_json(&value).map_err(serde::de::Error::custom)
-    }
-}
-
-/// The API's `timeZone`: one IANA zone for everyone, or each recipient's own stored zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ScheduleZone {
-    Fixed(TimeZone),
-    Recipient,
-}
-
-impl ScheduleZone {
-    /// Validates the API's `timeZone` value; errors name `timeZone`.
-    pub fn from_json(value: &Value) -> Result<Self, RuleError> {
-        match value {
-            Value::String(s) => s.parse(),
-            Value::Null => Err(RuleError::Missing { field: "timeZone" }),
-            _ => Err(RuleError::WrongType {
-                field: "timeZone",
-                expected: "an IANA zone name or \"recipient\"",
-            }),
-        }
-    }
-}
-
-impl FromStr for ScheduleZone {
-    type Err = RuleError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.trim().eq_ignore_ascii_case("recipient") {
-            return Ok(Self::Recipient);
-        }
-        s.parse()
-            .map(Self::Fixed)
-            .map_err(|source| RuleError::TimeZone {
-                field: "timeZone",
-                source,
-            })
-    }
-}
-
-impl fmt::Display for ScheduleZone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Fixed(zone) => zone.fmt(f),
-            Self::Recipient => f.write_str("recipient"),
-        }
-    }
-}
-
-impl Serialize for ScheduleZone {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ScheduleZone {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -7,10 +7,16 @@
 //! Work per tick follows the zones due, not one stored item per recipient per day.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use herald_domain::TimeZone;
+use herald_domain::{NO_ZONE, TimeZone};
 
 use crate::fire::{Fire, next_fire};
 use crate::recurrence::ScheduleRule;
+use crate::zone_setting::ScheduleZone;
+
+/// Every zone a recipient may have: recipient-local schedules fire in each of them.
+pub(crate) fn every_zone() -> impl Iterator<Item = TimeZone> + Clone {
+    chrono_tz::TZ_VARIANTS.iter().copied().map(TimeZone::from)
+}
 
 /// The start of the UTC minute containing `t`.
 #[must_use]
@@ -78,4 +84,31 @@ where
         }
     }
     best
+}
+
+/// The recipient zone keys (as references are indexed by zone) a fire of a schedule at `at` is
+/// for: the schedule's own zone when fixed; for a recipient-local schedule every zone whose wall
+/// clock reaches the rule's time in that minute, and [`NO_ZONE`] (recipients whose zone Herald
+/// does not know) together with `default_zone`.
+#[must_use]
+pub fn fire_zone_keys(
+    rule: &ScheduleRule,
+    zone: ScheduleZone,
+    at: DateTime<Utc>,
+    default_zone: TimeZone,
+) -> Vec<&'static str> {
+    match zone {
+        ScheduleZone::Fixed(zone) => vec![zone.name()],
+        ScheduleZone::Recipient => {
+            let mut keys = Vec::new();
+            for fire in due_zones(rule, every_zone(), minute_start(at)) {
+                let name = fire.zone().name();
+                keys.push(name);
+                if name == default_zone.name() {
+                    keys.push(NO_ZONE);
+                }
+            }
+            keys
+        }
+    }
 }

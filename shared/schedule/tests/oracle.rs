@@ -1,7 +1,9 @@
-//! The issue-6 oracle: every zone chrono-tz knows, every UTC offset transition in 2026-2030, the
-//! day before, of and after it, and eight wall-clock times, checked against fire instants found by
-//! walking UTC minute by minute with chrono-tz's UTC-to-local conversion only. The implementation
-//! resolves local times the other way (local-to-UTC), so the two cannot share a mistake.
+//! The daylight-saving oracle for the rules in `fire.rs` (iCalendar's, RFC 5545 section 3.3.5:
+//! <https://www.rfc-editor.org/rfc/rfc5545#section-3.3.5>): every zone chrono-tz knows, every UTC
+//! offset transition in 2026-2030, the day before, of and after it, and eight wall-clock times,
+//! checked against fire instants found by walking UTC minute by minute with chrono-tz's
+//! UTC-to-local conversion only. The implementation resolves local times the other way
+//! (local-to-UTC), so the two cannot share a mistake.
 //!
 //! Expected fire for wall time `n` on a day: the first UTC minute whose local time is `n` (fold:
 //! first occurrence). If no minute has local time `n` (gap): `n` minus the offset in force before

@@ -1,152 +1,16 @@
 //! The scheduler tick with a controllable clock: each recurrence kind, overlapping ticks, outages
 //! caught up or recorded as missed, pause/resume, and recipient-local schedules across zones.
 
-use std::sync::Arc;
+mod harness;
+#[path = "../support/schedule.rs"]
+mod schedule;
 
-use chrono::{DateTime, Duration, Utc};
-use herald_domain::{
-    AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
-    ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
-};
-use herald_schedule::ScheduleRule;
-use herald_scheduler::{Scheduler, SchedulerConfig, first_fire, schedule_zone};
-use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
-    EmbeddedReferenceStore, EmbeddedScheduleStore, NotificationId, OutboxStore, ReferenceStore,
-    ScheduleId, ScheduleRecord, ScheduleStore, StoreConfig,
-};
+use chrono::{DateTime, Utc};
+use herald_domain::Target;
 use serde_json::json;
 
-const APP: &str = "00000000-0000-0000-0000-0000000000a1";
-
-fn utc(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-}
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    scheduler: Scheduler,
-    clock: Arc<ManualClock>,
-    schedules: Arc<dyn ScheduleStore>,
-    outbox: Arc<dyn OutboxStore>,
-    references: Arc<dyn ReferenceStore>,
-}
-
-impl Harness {
-    fn embedded(start: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let schedules: Arc<dyn ScheduleStore> =
-            Arc::new(EmbeddedScheduleStore::open(dir.path()).unwrap());
-        let outbox: Arc<dyn OutboxStore> = Arc::new(EmbeddedOutboxStore::open(dir.path()).unwrap());
-        let references: Arc<dyn ReferenceStore> = Arc::new(
-            EmbeddedReferenceStore::open(dir.path(), BotAppId::new(APP).unwrap()).unwrap(),
-        );
-        Self::with(dir, start, schedules, outbox, references)
-    }
-
-    async fn dynamodb(start: &str) -> Self {
-        let client = herald_testkit::dynamodb_client();
-        let schedules =
-            DynamoScheduleStore::new(client.clone(), herald_testkit::unique_name("schedules"));
-        schedules.ensure_table().await.unwrap();
-        let outbox = DynamoOutboxStore::new(client.clone(), herald_testkit::unique_name("outbox"));
-        outbox.ensure_table().await.unwrap();
-        let config = StoreConfig {
-            references_table: herald_testkit::unique_name("references"),
-            bot_app_id: BotAppId::new(APP).unwrap(),
-        };
-        let references = DynamoReferenceStore::new(client, &config);
-        references.ensure_table().await.unwrap();
-        Self::with(
-            tempfile::tempdir().unwrap(),
-            start,
-            Arc::new(schedules),
-            Arc::new(outbox),
-            Arc::new(references),
-        )
-    }
-
-    fn with(
-        dir: tempfile::TempDir,
-        start: &str,
-        schedules: Arc<dyn ScheduleStore>,
-        outbox: Arc<dyn OutboxStore>,
-        references: Arc<dyn ReferenceStore>,
-    ) -> Self {
-        let clock = Arc::new(ManualClock::new(utc(start)));
-        Self {
-            _dir: dir,
-            scheduler: Scheduler {
-                schedules: schedules.clone(),
-                outbox: outbox.clone(),
-                references: references.clone(),
-                clock: clock.clone(),
-                retention: chrono::Duration::days(30),
-                config: SchedulerConfig::default(),
-                install_sweep: None,
-            },
-            clock,
-            schedules,
-            outbox,
-            references,
-        }
-    }
-
-    /// Stores a schedule whose first fire is computed from the clock, as the API does.
-    async fn schedule(&self, recurrence: serde_json::Value, zone: &str) -> ScheduleId {
-        let rule = ScheduleRule::from_json(&json!({"recurrence": recurrence})).unwrap();
-        let now = self.clock.now_utc();
-        let mut record = ScheduleRecord {
-            id: ScheduleId::random(),
-            rule,
-            time_zone: zone.to_owned(),
-            target: Target::All,
-            message: json!({"text": "Stand-up in 5 minutes"}),
-            activity: json!({"type": "message", "text": "Stand-up in 5 minutes"}),
-            paused: false,
-            next_fire: None,
-            last_fire: None,
-            fired: 0,
-            missed: 0,
-            owner: None,
-            label: None,
-            created_at: now,
-            updated_at: now,
-            version: 0,
-        };
-        record.next_fire = first_fire(&record.rule, schedule_zone(&record).unwrap(), now);
-        self.schedules.create_schedule(&record).await.unwrap();
-        record.id
-    }
-
-    /// Ticks once a minute from now until `until` (inclusive); returns (tick time, notification).
-    async fn run_until(&self, until: &str) -> Vec<(DateTime<Utc>, NotificationId)> {
-        let until = utc(until);
-        let mut fired = Vec::new();
-        while self.clock.now_utc() <= until {
-            let report = self.scheduler.tick().await.unwrap();
-            for id in report.notifications {
-                fired.push((self.clock.now_utc(), id));
-            }
-            self.clock.advance(Duration::minutes(1));
-        }
-        fired
-    }
-
-    async fn get(&self, id: &ScheduleId) -> ScheduleRecord {
-        self.schedules.get_schedule(id).await.unwrap().unwrap()
-    }
-}
-
-trait Now {
-    fn now_utc(&self) -> DateTime<Utc>;
-}
-
-impl Now for ManualClock {
-    fn now_utc(&self) -> DateTime<Utc> {
-        herald_domain::Clock::now(self)
-    }
-}
+use harness::{Harness, Now as _, person, utc};
+use schedule::first_fire_after;
 
 #[tokio::test]
 async fn daily_fires_at_local_time_across_dst() {
@@ -232,18 +96,7 @@ async fn overlapping_ticks_fire_once() {
     let id = h
         .schedule(json!({"kind": "daily", "time": "09:00"}), "Europe/Paris")
         .await;
-    h.clock.set(utc("2026-06-01T07:00:00Z"));
-    let second = Scheduler {
-        schedules: h.schedules.clone(),
-        outbox: h.outbox.clone(),
-        references: h.references.clone(),
-        clock: h.clock.clone(),
-        retention: chrono::Duration::days(30),
-        config: SchedulerConfig::default(),
-        install_sweep: None,
-    };
-    let (a, b) = tokio::join!(h.scheduler.tick(), second.tick());
-    let created = a.unwrap().notifications.len() + b.unwrap().notifications.len();
+    let created = h.overlapping_ticks("2026-06-01T07:00:00Z").await;
     assert_eq!(created, 1, "two ticks, one notification");
     // A retried tick in the same minute does nothing.
     assert!(h.scheduler.tick().await.unwrap().notifications.is_empty());
@@ -256,21 +109,7 @@ async fn overlapping_ticks_fire_once_on_dynamodb() {
     let id = h
         .schedule(json!({"kind": "daily", "time": "09:00"}), "Europe/Paris")
         .await;
-    h.clock.set(utc("2026-06-01T07:00:30Z"));
-    let second = Scheduler {
-        schedules: h.schedules.clone(),
-        outbox: h.outbox.clone(),
-        references: h.references.clone(),
-        clock: h.clock.clone(),
-        retention: chrono::Duration::days(30),
-        config: SchedulerConfig::default(),
-        install_sweep: None,
-    };
-    let (a, b) = tokio::join!(h.scheduler.tick(), second.tick());
-    assert_eq!(
-        a.unwrap().notifications.len() + b.unwrap().notifications.len(),
-        1
-    );
+    assert_eq!(h.overlapping_ticks("2026-06-01T07:00:30Z").await, 1);
     let record = h.get(&id).await;
     assert_eq!(record.fired, 1);
     assert_eq!(record.next_fire, Some(utc("2026-06-02T07:00:00Z")));
@@ -307,42 +146,10 @@ async fn paused_schedules_do_not_fire_until_resumed() {
     assert!(h.run_until("2026-05-05T12:00:00Z").await.is_empty());
     let mut record = h.get(&id).await;
     record.paused = false;
-    record.next_fire = first_fire(
-        &record.rule,
-        schedule_zone(&record).unwrap(),
-        h.clock.now_utc(),
-    );
+    record.next_fire = first_fire_after(&record, h.clock.now_utc());
     record.version += 1;
     assert!(h.schedules.update_schedule(&record).await.unwrap());
     assert_eq!(h.run_until("2026-05-06T12:00:00Z").await.len(), 1);
-}
-
-fn person(n: u32, zone: Option<&str>) -> ConversationReference {
-    let at = utc("2026-01-01T00:00:00Z");
-    ConversationReference {
-        tenant_id: TenantId::new("t").unwrap(),
-        conversation_id: ConversationId::new(format!("a:{n}")).unwrap(),
-        conversation_type: ConversationType::Personal,
-        service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-        bot_app_id: BotAppId::new(APP).unwrap(),
-        bot_id: BotId::new(format!("28:{APP}")).unwrap(),
-        user: Some(UserInfo {
-            id: UserId::new(format!("29:{n}")).unwrap(),
-            aad_object_id: Some(AadObjectId::new(format!("aad-{n}")).unwrap()),
-            name: None,
-        }),
-        team: None,
-        channel: None,
-        locale: None,
-        time_zone: zone.map(|z| z.parse().unwrap()),
-        time_zone_override: None,
-        status: ReferenceStatus::Active,
-        status_reason: None,
-        status_changed_at: at,
-        installed_at: at,
-        updated_at: at,
-        last_seen_at: at,
-    }
 }
 
 #[tokio::test]

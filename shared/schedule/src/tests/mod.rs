@@ -1,3 +1,5 @@
+mod scheduling;
+
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Utc, Weekday};
 use herald_domain::TimeZone;
 use serde_json::json;

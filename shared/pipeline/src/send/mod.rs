@@ -1,47 +1,36 @@
 //! The sender: each delivery is claimed with a conditional write, sent through the connector
 //! (throttle + retry), and its outcome recorded once. A replayed trigger finds the delivery
 //! claimed or recorded and does nothing; a sender that died mid-send leaves a lease that expires,
-//! after which another sender takes over.
+//! after which another sender takes over. A person known only by their Entra object id goes
+//! through the install step first (`install_step`): their stored conversation, or the app
+//! installed for them through Graph.
+
+mod install_step;
+mod personal;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use herald_connector::{
     Activity, Call, Connector, ConnectorError, ConversationParameters, Deadline,
 };
 use herald_domain::{
-    BotAppId, BotId, Clock, ConversationId, ConversationKey, ConversationReference, DeliveryStatus,
-    ReferenceStatus, UserInfo,
+    BotAppId, BotId, Clock, ConversationId, ConversationKey, DeliveryStatus, ReferenceStatus,
 };
-use herald_events::{DeliveryEvent, EventPublisher, HeraldEvent};
+use herald_events::{EventPublisher, HeraldEvent};
 use herald_store::{
     Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, StatusUpdate,
 };
 
-use crate::PipelineError;
-use crate::install::{ProactiveInstall, Resolution};
+use install_step::{InstallStep, Resolution};
+use personal::FoundChat;
 
-/// What became of one trigger.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivered {
-    /// Sent or otherwise finished now, with this status.
-    Finished(DeliveryStatus),
-    /// It already had its outcome: a replay.
-    AlreadyDone,
-    /// Another sender holds it until then: retry the trigger later.
-    Held(DateTime<Utc>),
-    /// Put back to pending after a transient failure: retry the trigger later.
-    Released,
-    /// No such delivery.
-    Missing,
-    /// Herald installed the app for the recipient through Graph; the delivery waits for the
-    /// installation's conversationUpdate (the webhook resumes it) or its timeout.
-    Installing,
-    /// Pending again with the conversation it needed: a new trigger (stream record, change
-    /// feed) carries it to a sender.
-    Requeued,
-}
+use crate::PipelineError;
+use crate::install::ProactiveInstall;
+use crate::outcome::{announce, outcome_event};
+
+pub use crate::outcome::Delivered;
 
 /// What sending needs.
 pub struct Sender {
@@ -61,7 +50,7 @@ pub struct Sender {
     /// Outcome events waiting to go out in a batch of ten.
     outcome_events: Mutex<Vec<HeraldEvent>>,
     /// Proactive installation through Graph, when enabled.
-    pub(crate) install: Option<ProactiveInstall>,
+    install: Option<ProactiveInstall>,
 }
 
 impl Sender {
@@ -116,11 +105,15 @@ impl Sender {
             Claim::Missing => return Ok(Delivered::Missing),
         };
         // A person known only by their Entra object id: find or install their conversation.
-        let (claimed, resolved) = match self.needs_install(&claimed) {
-            Some(install) => match self.install(install, claimed, deadline).await? {
+        let (claimed, resolved) = match self.install_step(&claimed) {
+            Some(step) => match step.resolve(claimed, deadline).await? {
                 Resolution::Ready(ready) => {
                     let conversation = ready.conversation_id.clone();
                     (*ready, conversation)
+                }
+                Resolution::Finished { delivery, outcome } => {
+                    self.publish(&delivery, &outcome).await;
+                    return Ok(Delivered::Finished(outcome.status));
                 }
                 Resolution::Done(delivered) => return Ok(delivered),
             },
@@ -148,6 +141,23 @@ impl Sender {
         }
         self.publish(&claimed, &outcome).await;
         Ok(Delivered::Finished(outcome.status))
+    }
+
+    /// The install step, if this claimed delivery is a person to install the app for.
+    fn install_step(&self, claimed: &DeliveryRecord) -> Option<InstallStep<'_>> {
+        let to_install = claimed.conversation_id.is_none()
+            && claimed.member_id.is_none()
+            && claimed.recipient.is_some();
+        let install = self.install.as_ref().filter(|_| to_install)?;
+        Some(InstallStep {
+            install,
+            references: self.references.as_ref(),
+            outbox: self.outbox.as_ref(),
+            connector: self.connector.as_ref(),
+            clock: self.clock.as_ref(),
+            bot_app_id: &self.bot_app_id,
+            max_attempts: self.max_attempts,
+        })
     }
 
     async fn activity(&self, id: &NotificationId) -> Result<Arc<Activity>, PipelineError> {
@@ -222,54 +232,16 @@ impl Sender {
         let (Some(service_url), Some(member)) = (&delivery.service_url, &delivery.member_id) else {
             return;
         };
-        self.remember_personal(
+        let found = FoundChat {
             delivery,
             conversation,
             service_url,
             member,
-            "created by Herald for a team member",
-        )
-        .await;
-    }
-
-    /// Stores a personal conversation Herald found or created itself, so the next notification
-    /// to this person reuses it.
-    pub(crate) async fn remember_personal(
-        &self,
-        delivery: &DeliveryRecord,
-        conversation: &ConversationId,
-        service_url: &herald_domain::ServiceUrl,
-        member: &herald_domain::UserId,
-        reason: &str,
-    ) {
-        let now = self.clock.now();
-        let reference = ConversationReference {
-            tenant_id: delivery.tenant_id.clone(),
-            conversation_id: conversation.clone(),
-            conversation_type: herald_domain::ConversationType::Personal,
-            service_url: service_url.clone(),
-            bot_app_id: self.bot_app_id.clone(),
-            bot_id: BotId::for_app(&self.bot_app_id),
-            user: Some(UserInfo {
-                id: member.clone(),
-                aad_object_id: delivery.recipient.clone(),
-                name: None,
-            }),
-            team: None,
-            channel: None,
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: Some(reason.to_owned()),
-            status_changed_at: now,
-            installed_at: now,
-            updated_at: now,
-            last_seen_at: now,
+            reason: "created by Herald for a team member",
         };
-        if let Err(e) = self.references.upsert(&reference).await {
-            tracing::warn!(error = %e, conversation = %conversation, "could not store created conversation");
-        }
+        found
+            .remember(self.references.as_ref(), &self.bot_app_id, self.clock.now())
+            .await;
     }
 
     /// Maps a failure to the recorded outcome, and marks the reference where Teams said the
@@ -327,7 +299,7 @@ impl Sender {
         })
     }
 
-    pub(crate) async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
+    async fn publish(&self, delivery: &DeliveryRecord, outcome: &Outcome) {
         let event = outcome_event(delivery, outcome, self.clock.now());
         let full = {
             let mut buffer = self
@@ -357,40 +329,7 @@ impl Sender {
     }
 
     async fn publish_batch(&self, batch: &[HeraldEvent]) {
-        // The outcome is already recorded per recipient; events are a notification of it.
-        if let Err(e) = self.events.publish(batch).await {
-            tracing::error!(error = %e, count = batch.len(), "publishing delivery outcomes failed");
-        }
-    }
-}
-
-/// The event announcing a delivery's outcome (delivered, blocked, or failed with the status).
-pub(crate) fn outcome_event(
-    delivery: &DeliveryRecord,
-    outcome: &Outcome,
-    at: DateTime<Utc>,
-) -> HeraldEvent {
-    let event = DeliveryEvent {
-        notification_id: delivery.notification_id.to_string(),
-        delivery_id: delivery.delivery_id.clone(),
-        tenant_id: delivery.tenant_id.clone(),
-        conversation_id: outcome
-            .conversation_id
-            .clone()
-            .or_else(|| delivery.conversation_id.clone()),
-        conversation_type: delivery.conversation_type,
-        recipient_aad_object_id: delivery.recipient.clone(),
-        activity_id: outcome.activity_id.clone(),
-        error_code: (outcome.status != DeliveryStatus::Sent)
-            .then(|| outcome.status.as_str().to_owned()),
-        error_message: outcome.error.clone(),
-        attempts: Some(delivery.attempts),
-        at,
-    };
-    match outcome.status {
-        DeliveryStatus::Sent => HeraldEvent::NotificationDelivered(event),
-        DeliveryStatus::Blocked => HeraldEvent::RecipientBlocked(event),
-        _ => HeraldEvent::NotificationFailed(event),
+        announce(self.events.as_ref(), batch, "delivery outcomes").await;
     }
 }
 
