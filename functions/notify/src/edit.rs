@@ -8,7 +8,7 @@
 
 use futures::StreamExt as _;
 use herald_connector::{Activity, ActivityId, Call, ConnectorError, Deadline};
-use herald_domain::DeliveryStatus;
+use herald_domain::{DeliveryId, DeliveryStatus};
 use herald_store::{DeliveryRecord, NotificationId, PageRequest};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -101,7 +101,7 @@ pub(crate) async fn run(
             .collect();
         let activity = activity.as_ref();
         // Owned items: futures borrowing from the closure's argument would not be `Send`.
-        let outcomes: Vec<(String, Outcome)> = futures::stream::iter(copies)
+        let outcomes: Vec<(DeliveryId, Outcome)> = futures::stream::iter(copies)
             .map(|delivery| async move {
                 let outcome = if Instant::now() >= until {
                     Outcome::Skipped

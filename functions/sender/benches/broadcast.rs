@@ -34,7 +34,8 @@ use futures::StreamExt as _;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::{
     AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
-    DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
+    DeliveryId, DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, TenantId, UserId,
+    UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
@@ -158,7 +159,7 @@ impl OutboxStore for TimedOutbox {
     async fn claim_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
@@ -173,7 +174,7 @@ impl OutboxStore for TimedOutbox {
     async fn record_outcome(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -188,7 +189,7 @@ impl OutboxStore for TimedOutbox {
     async fn get_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         self.reads
             .time(self.inner.get_delivery(notification, delivery))
@@ -207,7 +208,7 @@ impl OutboxStore for TimedOutbox {
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError> {
         self.inner
@@ -375,7 +376,7 @@ async fn drive(
 ) -> RunStats {
     let permits = Arc::new(Semaphore::new(in_flight));
     let mut tasks: JoinSet<(OutboxChange, TriggerResult)> = JoinSet::new();
-    let mut scheduled: HashSet<String> = HashSet::new();
+    let mut scheduled: HashSet<DeliveryId> = HashSet::new();
     let mut expanding = false;
     let mut stats = RunStats::default();
     let spawn =
@@ -643,7 +644,7 @@ async fn store_passes(
         .await
         .unwrap();
     let expand_time = started.elapsed();
-    let deliveries: Vec<String> = {
+    let deliveries: Vec<DeliveryId> = {
         let mut all = Vec::new();
         let mut request = PageRequest {
             cursor: None,

@@ -157,7 +157,7 @@ impl SenderFunction {
                     ) => TriggerResult::Done,
                     Ok(Delivered::Held(_) | Delivered::Released) => TriggerResult::Retry,
                     Err(e) => {
-                        tracing::error!(notification = %id, delivery, error = %e, "delivery failed");
+                        tracing::error!(notification = %id, delivery = %delivery, error = %e, "delivery failed");
                         TriggerResult::Retry
                     }
                 }

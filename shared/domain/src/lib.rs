@@ -7,6 +7,7 @@ mod clock;
 mod error;
 mod ids;
 mod notification;
+mod outbox_ids;
 mod reference;
 mod time_zone;
 
@@ -14,6 +15,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{AadObjectId, BotAppId, BotId, ChannelId, ConversationId, TeamId, TenantId, UserId};
 pub use notification::{ChannelSelector, DeliveryStatus, Target};
+pub use outbox_ids::{DeliveryId, NotificationId, ScheduleId};
 pub use reference::{
     ChannelInfo, ConversationKey, ConversationReference, ConversationType, NO_ZONE,
     ReferenceStatus, ServiceUrl, TeamInfo, UserInfo,

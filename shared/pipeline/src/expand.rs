@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 use herald_connector::{Call, Connector, Deadline};
 use herald_domain::{
     AadObjectId, ChannelSelector, Clock, ConversationId, ConversationReference, ConversationType,
-    DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
+    DeliveryId, DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
 };
 use herald_store::{
     Cursor, DeliveryRecord, ListFilter, MAX_PAGE, NotificationId, NotificationRecord, OutboxStore,
@@ -328,7 +328,7 @@ struct DeliveryMaker<'a> {
 }
 
 impl DeliveryMaker<'_> {
-    fn base(&self, tenant: &TenantId, delivery_id: String) -> DeliveryRecord {
+    fn base(&self, tenant: &TenantId, delivery_id: DeliveryId) -> DeliveryRecord {
         DeliveryRecord {
             notification_id: self.notification.id.clone(),
             delivery_id,
@@ -353,7 +353,7 @@ impl DeliveryMaker<'_> {
     fn for_reference(&self, reference: &ConversationReference) -> DeliveryRecord {
         let mut d = self.base(
             &reference.tenant_id,
-            DeliveryRecord::id_for_conversation(&reference.tenant_id, &reference.conversation_id),
+            DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id),
         );
         d.conversation_id = Some(reference.conversation_id.clone());
         d.conversation_type = reference.conversation_type;
@@ -375,7 +375,7 @@ impl DeliveryMaker<'_> {
     ) -> DeliveryRecord {
         let mut d = self.base(
             &team.tenant_id,
-            DeliveryRecord::id_for_member(&team.tenant_id, &member),
+            DeliveryId::for_member(&team.tenant_id, &member),
         );
         d.service_url = Some(team.service_url.clone());
         d.member_id = Some(member);
@@ -386,7 +386,7 @@ impl DeliveryMaker<'_> {
     /// A person Herald has no conversation with: the sender installs the app for them through
     /// Graph and sends once the installation's conversationUpdate has stored the conversation.
     fn to_install(&self, tenant: &TenantId, aad: &AadObjectId) -> DeliveryRecord {
-        let mut d = self.base(tenant, DeliveryRecord::id_for_person(tenant, aad));
+        let mut d = self.base(tenant, DeliveryId::for_person(tenant, aad));
         d.recipient = Some(aad.clone());
         d
     }

@@ -35,7 +35,7 @@ pub(crate) fn outcome_event(
 ) -> HeraldEvent {
     let event = DeliveryEvent {
         notification_id: delivery.notification_id.to_string(),
-        delivery_id: delivery.delivery_id.clone(),
+        delivery_id: delivery.delivery_id.to_string(),
         tenant_id: delivery.tenant_id.clone(),
         conversation_id: outcome
             .conversation_id

@@ -3,7 +3,7 @@
 //! (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html>).
 
 use aws_lambda_events::dynamodb::EventRecord;
-use herald_domain::DeliveryStatus;
+use herald_domain::{DeliveryId, DeliveryStatus};
 use serde::Deserialize;
 
 use crate::NotificationId;
@@ -15,7 +15,7 @@ pub enum OutboxChange {
     /// A notification whose recipients may need expanding.
     Notification(NotificationId),
     /// A delivery that may need sending: the notification and the delivery id.
-    Delivery(NotificationId, String),
+    Delivery(NotificationId, DeliveryId),
 }
 
 /// The fields of a stream record's new image that say what it is.
@@ -46,7 +46,12 @@ impl OutboxChange {
         }
         let delivery = image.sk.strip_prefix(DELIVERY_SK_PREFIX)?;
         (image.status.as_deref() == Some(DeliveryStatus::Pending.as_str()))
-            .then(|| Self::Delivery(id, delivery.to_owned()))
+            .then(|| {
+                DeliveryId::parse(delivery)
+                    .ok()
+                    .map(|d| Self::Delivery(id, d))
+            })
+            .flatten()
     }
 }
 
@@ -97,7 +102,10 @@ mod tests {
         let pending = json!({"pk": ID, "sk": sk, "status": "pending"});
         assert_eq!(
             OutboxChange::from_stream_record(&record("INSERT", &pending)),
-            Some(OutboxChange::Delivery(notification(), delivery.to_owned()))
+            Some(OutboxChange::Delivery(
+                notification(),
+                DeliveryId::parse(delivery).unwrap()
+            ))
         );
         for status in ["sending", "sent", "installing", "blocked"] {
             let moved_on = json!({"pk": ID, "sk": sk, "status": status});

@@ -7,7 +7,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AadObjectId, ConversationId, DeliveryStatus, ServiceUrl, TenantId};
+use herald_domain::{
+    AadObjectId, ConversationId, DeliveryId, DeliveryStatus, ServiceUrl, TenantId,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::time_key;
@@ -19,7 +21,7 @@ use crate::{DeliveryRecord, NotificationId, Outcome, StoreError};
 #[serde(rename_all = "camelCase")]
 pub struct InstallWait {
     pub notification_id: NotificationId,
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub tenant_id: TenantId,
     pub recipient: AadObjectId,
     /// When the wait ends as `installTimedOut` if no installation arrived.
@@ -103,7 +105,7 @@ pub trait InstallWaits: Send + Sync {
     async fn begin_install(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,

@@ -38,14 +38,15 @@ pub use embedded::{
     REFERENCES_FILE_NAME, SCHEDULES_FILE_NAME,
 };
 pub use error::StoreError;
+/// Herald's own record ids live in the domain; re-exported where they were first defined.
+pub use herald_domain::{DeliveryId, NotificationId, ScheduleId};
 pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
-    Claim, DeliveryRecord, MAX_PAGE, NotificationId, NotificationRecord, NotificationStatus,
-    OutboxStore, Outcome,
+    Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
 };
 pub use references::{
     ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,
     UpsertOutcome,
 };
-pub use schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
+pub use schedules::{ScheduleRecord, ScheduleStore};

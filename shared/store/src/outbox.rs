@@ -9,74 +9,16 @@
 //! already recorded sent.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{
-    AadObjectId, ConversationId, ConversationType, DeliveryStatus, DomainError, ServiceUrl, Target,
-    TenantId, UserId,
+    AadObjectId, ConversationId, ConversationType, DeliveryId, DeliveryStatus, NotificationId,
+    ServiceUrl, Target, TenantId, UserId,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::{Page, PageRequest, StoreError};
-
-/// A notification's id: random, or derived from the producer's idempotency key so that the same
-/// key always names the same notification.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct NotificationId(String);
-
-impl NotificationId {
-    #[must_use]
-    pub fn random() -> Self {
-        Self(format!("n-{}", uuid::Uuid::new_v4().simple()))
-    }
-
-    /// The id for an idempotency key (a UUIDv5 of it): same key, same notification.
-    #[must_use]
-    pub fn for_idempotency_key(key: &str) -> Self {
-        const NAMESPACE: uuid::Uuid =
-            uuid::Uuid::from_u128(0x6865_7261_6c64_4e6f_7469_6679_4b65_7931);
-        Self(format!(
-            "n-{}",
-            uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).simple()
-        ))
-    }
-
-    /// Parses an id from a URL path.
-    pub fn parse(value: &str) -> Result<Self, DomainError> {
-        let ok = value.len() <= 128
-            && value.starts_with("n-")
-            && value[2..]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok && value.len() > 2 {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(DomainError::EmptyId {
-                kind: "notification id",
-            })
-        }
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for NotificationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for NotificationId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
-    }
-}
 
 /// A notification as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +118,7 @@ pub struct DeliveryRecord {
     pub notification_id: NotificationId,
     /// Unique within the notification: `{tenant}|{conversation}`, or `{tenant}|member:{id}` for a
     /// recipient whose 1:1 chat the sender must create first.
-    pub delivery_id: String,
+    pub delivery_id: DeliveryId,
     pub tenant_id: TenantId,
     /// `None` until created, for a member without a stored personal conversation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,12 +152,6 @@ pub struct DeliveryRecord {
 }
 
 impl DeliveryRecord {
-    /// The delivery id of a stored conversation.
-    #[must_use]
-    pub fn id_for_conversation(tenant: &TenantId, conversation: &ConversationId) -> String {
-        format!("{tenant}|{conversation}")
-    }
-
     /// Records an outcome on the delivery (a sender's, or an installation's that ended).
     pub(crate) fn apply_outcome(&mut self, outcome: &Outcome) {
         self.status = outcome.status;
@@ -224,18 +160,6 @@ impl DeliveryRecord {
         if outcome.conversation_id.is_some() {
             self.conversation_id.clone_from(&outcome.conversation_id);
         }
-    }
-
-    /// The delivery id of a person known only by their Entra object id (installed through Graph).
-    #[must_use]
-    pub fn id_for_person(tenant: &TenantId, aad: &AadObjectId) -> String {
-        format!("{tenant}|aad:{aad}")
-    }
-
-    /// The delivery id of a member reached through a conversation the sender creates.
-    #[must_use]
-    pub fn id_for_member(tenant: &TenantId, member: &UserId) -> String {
-        format!("{tenant}|member:{member}")
     }
 }
 
@@ -311,7 +235,7 @@ pub trait OutboxStore: Send + Sync {
     async fn claim_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
@@ -321,7 +245,7 @@ pub trait OutboxStore: Send + Sync {
     async fn record_outcome(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
@@ -329,7 +253,7 @@ pub trait OutboxStore: Send + Sync {
     async fn get_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 
     /// A notification's deliveries, optionally of one status, paged.
@@ -345,7 +269,7 @@ pub trait OutboxStore: Send + Sync {
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError>;
 }

@@ -2,61 +2,14 @@
 //! recipient's own. The scheduler finds what is due through a sparse index keyed by the next fire
 //! instant, so a tick reads what is due, not what is stored.
 
-use std::fmt;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{ConversationKey, DomainError, Target};
+use herald_domain::{ConversationKey, ScheduleId, Target};
 use herald_schedule::{ScheduleRule, ScheduleZone};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::keys::time_key;
 use crate::{Page, PageRequest, StoreError};
-
-/// A schedule's id (`s-<uuid>`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct ScheduleId(String);
-
-impl ScheduleId {
-    #[must_use]
-    pub fn random() -> Self {
-        Self(format!("s-{}", uuid::Uuid::new_v4().simple()))
-    }
-
-    /// Parses an id from a URL path or a chat command (`cancel reminder s-...`).
-    pub fn parse(value: &str) -> Result<Self, DomainError> {
-        let value = value.trim();
-        let ok = value.len() > 2
-            && value.len() <= 64
-            && value.starts_with("s-")
-            && value[2..].chars().all(|c| c.is_ascii_alphanumeric());
-        if ok {
-            Ok(Self(value.to_owned()))
-        } else {
-            Err(DomainError::EmptyId {
-                kind: "schedule id",
-            })
-        }
-    }
-
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ScheduleId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for ScheduleId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        Self::parse(&String::deserialize(deserializer)?).map_err(serde::de::Error::custom)
-    }
-}
 
 /// A schedule as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_connector::{Activity, Call, Connector as _, ConnectorConfig, HttpConnector};
 use herald_domain::{
-    BotAppId, BotId, ConversationId, ConversationReference, ConversationType, DeliveryStatus,
-    ManualClock, ReferenceStatus, ServiceUrl, TenantId,
+    BotAppId, BotId, ConversationId, ConversationReference, ConversationType, DeliveryId,
+    DeliveryStatus, ManualClock, ReferenceStatus, ServiceUrl, TenantId,
 };
 use herald_notify::{ApiKeys, Notify, NotifyConfig};
 use herald_store::{
@@ -206,7 +206,7 @@ impl Harness {
     pub(crate) async fn record(
         &self,
         id: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         status: DeliveryStatus,
         activity_id: Option<&str>,
     ) {
@@ -267,10 +267,7 @@ pub(crate) fn delivery(
 ) -> DeliveryRecord {
     DeliveryRecord {
         notification_id: id.clone(),
-        delivery_id: DeliveryRecord::id_for_conversation(
-            &reference.tenant_id,
-            &reference.conversation_id,
-        ),
+        delivery_id: DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id),
         tenant_id: reference.tenant_id.clone(),
         conversation_id: Some(reference.conversation_id.clone()),
         conversation_type: reference.conversation_type,

@@ -16,7 +16,8 @@ use herald_connector::{
     Activity, Call, Connector, ConnectorError, ConversationParameters, Deadline,
 };
 use herald_domain::{
-    BotAppId, BotId, Clock, ConversationId, ConversationKey, DeliveryStatus, ReferenceStatus,
+    BotAppId, BotId, Clock, ConversationId, ConversationKey, DeliveryId, DeliveryStatus,
+    ReferenceStatus,
 };
 use herald_events::{EventPublisher, HeraldEvent};
 use herald_store::{
@@ -90,7 +91,7 @@ impl Sender {
     pub async fn deliver(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         deadline: Deadline,
     ) -> Result<Delivered, PipelineError> {
         let now = self.clock.now();
@@ -134,7 +135,7 @@ impl Sender {
             .record_outcome(notification, delivery, &outcome, self.clock.now())
             .await?;
         if !recorded {
-            tracing::warn!(notification = %notification, delivery, "outcome recorded by another sender");
+            tracing::warn!(notification = %notification, delivery = %delivery, "outcome recorded by another sender");
         }
         if outcome.status == DeliveryStatus::Pending {
             return Ok(Delivered::Released);

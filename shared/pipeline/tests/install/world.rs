@@ -9,7 +9,7 @@ use chrono::{Duration, TimeZone as _, Utc};
 use herald_connector::{ConnectorConfig, Deadline, teams_connector};
 use herald_domain::{
     AadObjectId, BotAppId, BotId, Clock, ConversationId, ConversationReference, ConversationType,
-    ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
+    DeliveryId, ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_graph::{GraphConfig, GraphInstaller};
@@ -202,6 +202,6 @@ pub fn aad(user: &EmulatedUser) -> AadObjectId {
     AadObjectId::new(&user.aad_object_id).unwrap()
 }
 
-fn delivery_id(user: &EmulatedUser) -> String {
-    DeliveryRecord::id_for_person(&tenant(), &aad(user))
+fn delivery_id(user: &EmulatedUser) -> DeliveryId {
+    DeliveryId::for_person(&tenant(), &aad(user))
 }

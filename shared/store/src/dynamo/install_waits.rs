@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
-use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
+use herald_domain::{AadObjectId, DeliveryId, DeliveryStatus, TenantId};
 
 use super::error::{
     CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
@@ -132,7 +132,7 @@ impl InstallWaits for DynamoOutboxStore {
     async fn begin_install(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,

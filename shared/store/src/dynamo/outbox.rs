@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, Update,
 };
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryStatus;
+use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::error::{
     CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
@@ -257,7 +257,7 @@ impl OutboxStore for DynamoOutboxStore {
     async fn claim_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
@@ -318,7 +318,7 @@ impl OutboxStore for DynamoOutboxStore {
     async fn record_outcome(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -355,7 +355,7 @@ impl OutboxStore for DynamoOutboxStore {
     async fn get_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         let key = delivery_key(notification, delivery);
         get_record(&self.client, &self.table, key).await
@@ -404,7 +404,7 @@ impl OutboxStore for DynamoOutboxStore {
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let request = self

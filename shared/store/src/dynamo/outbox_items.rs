@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
-use herald_domain::DeliveryStatus;
+use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::error::invalid;
 use super::item::{Item, key, n, s, to_item};
@@ -18,7 +18,7 @@ pub(super) fn header_key(id: &NotificationId) -> Item {
 }
 
 /// The key of a delivery item.
-pub(super) fn delivery_key(notification: &NotificationId, delivery: &str) -> Item {
+pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> Item {
     key(
         notification.as_str(),
         &format!("{DELIVERY_SK_PREFIX}{delivery}"),

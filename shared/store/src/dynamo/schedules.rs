@@ -14,9 +14,10 @@ use super::error::{condition_failed, map_sdk_error};
 use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
 use super::read::get_item;
 use crate::keys::{due_bound, owner_key};
-use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
+use crate::schedules::{ScheduleRecord, ScheduleStore};
 use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
 use crate::{Page, PageRequest, SkippedItem, StoreError};
+use herald_domain::ScheduleId;
 
 /// The listing name in the cursors of [`ScheduleStore::list_schedules`].
 const SCHEDULE_LISTING: &str = "schedules";

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{AadObjectId, DeliveryStatus, TenantId};
+use herald_domain::{AadObjectId, DeliveryId, DeliveryStatus, TenantId};
 use redb::ReadableTable;
 
 use super::db::{SEP, blocking, display_key, prefix_end, read_json, unavailable, write_json};
@@ -84,7 +84,7 @@ impl InstallWaits for EmbeddedOutboxStore {
     async fn begin_install(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         claimed_until: DateTime<Utc>,
         deadline: DateTime<Utc>,
         now: DateTime<Utc>,

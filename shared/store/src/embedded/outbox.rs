@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::DeliveryStatus;
+use herald_domain::{DeliveryId, DeliveryStatus};
 use redb::{Database, ReadTransaction, ReadableTable, TableDefinition};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
@@ -50,7 +50,7 @@ impl std::fmt::Debug for EmbeddedOutboxStore {
 }
 
 /// `notification SEP delivery`: a delivery's key.
-pub(super) fn delivery_key(notification: &NotificationId, delivery: &str) -> String {
+pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> String {
     format!("{notification}{SEP}{delivery}")
 }
 
@@ -240,7 +240,7 @@ impl OutboxStore for EmbeddedOutboxStore {
     async fn claim_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
@@ -283,7 +283,7 @@ impl OutboxStore for EmbeddedOutboxStore {
     async fn record_outcome(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
@@ -323,7 +323,7 @@ impl OutboxStore for EmbeddedOutboxStore {
     async fn get_delivery(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError> {
         let key = delivery_key(notification, delivery);
         blocking(self, move |this| {
@@ -363,7 +363,7 @@ impl OutboxStore for EmbeddedOutboxStore {
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
-        delivery: &str,
+        delivery: &DeliveryId,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let (key, activity_id) = (

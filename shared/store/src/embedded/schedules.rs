@@ -13,8 +13,9 @@ use super::db::{
     write_json,
 };
 use crate::keys::{due_bound, owner_key};
-use crate::schedules::{ScheduleId, ScheduleRecord, ScheduleStore};
+use crate::schedules::{ScheduleRecord, ScheduleStore};
 use crate::{Page, PageRequest, StoreError};
+use herald_domain::ScheduleId;
 
 const SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("schedules");
 /// `due key` -> schedule id.

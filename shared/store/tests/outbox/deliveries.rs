@@ -11,7 +11,7 @@ use herald_store::{
 };
 use serde_json::json;
 
-use crate::support::{accepted, at, delivery, delivery_now, expanded, notification, sent};
+use crate::support::{accepted, at, delivery, delivery_now, did, expanded, notification, sent};
 
 pub async fn create_is_idempotent(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::for_idempotency_key("deploy-2026-11-01");
@@ -170,7 +170,7 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
     assert_eq!(header.status(), NotificationStatus::Done);
     assert_eq!(
         store
-            .claim_delivery(&id, "tenant-1|a:none", at(1), at(2))
+            .claim_delivery(&id, &did("tenant-1|a:none"), at(1), at(2))
             .await
             .unwrap(),
         Claim::Missing
@@ -295,7 +295,9 @@ pub async fn activity_ids_can_be_replaced(store: Arc<dyn OutboxStore>) {
         None
     );
     assert!(matches!(
-        store.set_activity_id(&id, "tenant-1|a:none", None).await,
+        store
+            .set_activity_id(&id, &did("tenant-1|a:none"), None)
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }

@@ -7,7 +7,7 @@ use herald_domain::{AadObjectId, ConversationId, DeliveryStatus, ServiceUrl, Ten
 use herald_store::{Claim, InstallResolution, NotificationId, NotificationStatus, StoreError};
 
 use crate::support::{
-    Outbox, at, claim_resolved, counted, counts, delivery, delivery_now, expanded, finished,
+    Outbox, at, claim_resolved, counted, counts, delivery, delivery_now, did, expanded, finished,
     install, person, recipient_waits, resolved, sent, status_of,
 };
 
@@ -127,7 +127,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
     // No such delivery.
     assert!(
         !store
-            .begin_install(&id, "tenant-1|aad:nobody", at(61), at(600), at(3))
+            .begin_install(&id, &did("tenant-1|aad:nobody"), at(61), at(600), at(3))
             .await
             .unwrap()
     );

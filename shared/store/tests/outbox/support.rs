@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_domain::{
-    AadObjectId, ConversationId, ConversationType, DeliveryStatus, ServiceUrl, Target, TenantId,
+    AadObjectId, ConversationId, ConversationType, DeliveryId, DeliveryStatus, ServiceUrl, Target,
+    TenantId,
 };
 use herald_store::{
     Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
@@ -35,7 +36,7 @@ pub fn delivery(id: &NotificationId, n: u32, status: DeliveryStatus) -> Delivery
     let conversation = ConversationId::new(format!("a:conversation-{n}")).unwrap();
     DeliveryRecord {
         notification_id: id.clone(),
-        delivery_id: DeliveryRecord::id_for_conversation(&tenant, &conversation),
+        delivery_id: DeliveryId::for_conversation(&tenant, &conversation),
         tenant_id: tenant,
         conversation_id: Some(conversation),
         conversation_type: ConversationType::Personal,
@@ -68,7 +69,7 @@ pub fn person(id: &NotificationId, tenant: &str, aad: &str) -> DeliveryRecord {
     let tenant = TenantId::new(tenant).unwrap();
     let aad = AadObjectId::new(aad).unwrap();
     DeliveryRecord {
-        delivery_id: DeliveryRecord::id_for_person(&tenant, &aad),
+        delivery_id: DeliveryId::for_person(&tenant, &aad),
         tenant_id: tenant,
         conversation_id: None,
         service_url: None,
@@ -127,7 +128,7 @@ pub async fn expanded(store: &dyn OutboxStore, deliveries: &[DeliveryRecord]) {
 pub async fn delivery_now(
     store: &dyn OutboxStore,
     id: &NotificationId,
-    delivery: &str,
+    delivery: &DeliveryId,
 ) -> DeliveryRecord {
     store.get_delivery(id, delivery).await.unwrap().unwrap()
 }
@@ -198,4 +199,9 @@ pub fn counted(pairs: &[(DeliveryStatus, i64)]) -> Vec<(String, i64)> {
 
 pub async fn status_of(store: &dyn Outbox, id: &NotificationId) -> NotificationStatus {
     store.get_notification(id).await.unwrap().unwrap().status()
+}
+
+/// A delivery id written out in a test.
+pub fn did(value: &str) -> DeliveryId {
+    DeliveryId::parse(value).unwrap()
 }
