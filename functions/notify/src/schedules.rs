@@ -193,24 +193,16 @@ pub(crate) async fn create(
     check_zone_fits_target(zone, &request.target)?;
     let now = notify.clock.now();
     let next_fire = first_fire(&rule, zone, now).ok_or_else(|| never_fires(&rule))?;
-    let record = ScheduleRecord {
-        id: ScheduleId::random(),
+    let record = ScheduleRecord::new(
+        ScheduleId::random(),
         rule,
-        time_zone: zone.to_string(),
-        target: request.target,
-        message: object.get("message").cloned().unwrap_or_default(),
-        activity: request.activity,
-        paused: false,
-        next_fire: Some(next_fire),
-        last_fire: None,
-        fired: 0,
-        missed: 0,
-        owner: None,
-        label: None,
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+        zone,
+        request.target,
+        object.get("message").cloned().unwrap_or_default(),
+        request.activity,
+        now,
+    )
+    .with_next_fire(Some(next_fire));
     notify
         .schedules
         .create_schedule(&record)

@@ -33,9 +33,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::{
-    AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
-    DeliveryId, DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, TenantId, UserId,
-    UserInfo,
+    AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryId, DeliveryStatus,
+    ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
@@ -248,31 +247,18 @@ fn reference(
     user: &str,
     aad: &str,
 ) -> ConversationReference {
-    let now = Utc::now();
-    ConversationReference {
-        tenant_id: TenantId::new(TENANT).unwrap(),
-        conversation_id: ConversationId::new(conversation).unwrap(),
-        conversation_type: ConversationType::Personal,
-        service_url: ServiceUrl::parse(&emulator.service_url()).unwrap(),
-        bot_app_id: app.clone(),
-        bot_id: BotId::for_app(app),
-        user: Some(UserInfo {
+    ConversationReference::personal(
+        TenantId::new(TENANT).unwrap(),
+        ConversationId::new(conversation).unwrap(),
+        ServiceUrl::parse(&emulator.service_url()).unwrap(),
+        app,
+        UserInfo {
             id: UserId::new(user).unwrap(),
             aad_object_id: Some(AadObjectId::new(aad).unwrap()),
             name: None,
-        }),
-        team: None,
-        channel: None,
-        locale: None,
-        time_zone: None,
-        time_zone_override: None,
-        status: ReferenceStatus::Active,
-        status_reason: None,
-        status_changed_at: now,
-        installed_at: now,
-        updated_at: now,
-        last_seen_at: now,
-    }
+        },
+        Utc::now(),
+    )
 }
 
 /// N users with a personal chat in the emulator and a stored reference. Setup, not measured:

@@ -15,7 +15,7 @@ use herald_connector::{
     Call, Connector, ConnectorConfig, ConnectorError, Operation, Response, teams_connector,
 };
 use herald_domain::{
-    AadObjectId, BotAppId, BotId, ConversationId, ConversationKey, ConversationReference,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
     ConversationType, DeliveryStatus, ReferenceStatus, ServiceUrl, SystemClock, Target, TenantId,
     UserId, UserInfo,
 };
@@ -137,31 +137,18 @@ impl World {
         user: Option<&str>,
         aad: Option<&str>,
     ) -> ConversationReference {
-        let now = Utc::now();
-        ConversationReference {
-            tenant_id: TenantId::new(TENANT).unwrap(),
-            conversation_id: ConversationId::new(conversation).unwrap(),
-            conversation_type: ConversationType::Personal,
-            service_url: ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
-            bot_app_id: self.app.clone(),
-            bot_id: BotId::for_app(&self.app),
-            user: Some(UserInfo {
+        ConversationReference::personal(
+            TenantId::new(TENANT).unwrap(),
+            ConversationId::new(conversation).unwrap(),
+            ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
+            &self.app,
+            UserInfo {
                 id: UserId::new(user.unwrap_or("29:unknown")).unwrap(),
                 aad_object_id: aad.map(|a| AadObjectId::new(a).unwrap()),
                 name: None,
-            }),
-            team: None,
-            channel: None,
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: now,
-            installed_at: now,
-            updated_at: now,
-            last_seen_at: now,
-        }
+            },
+            Utc::now(),
+        )
     }
 
     async fn notify(&self, text: &str) -> NotificationId {

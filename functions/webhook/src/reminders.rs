@@ -8,7 +8,9 @@
 use chrono::{DateTime, Timelike, Utc};
 use herald_domain::{ConversationReference, Target, TimeZone};
 use herald_pipeline::request::Message;
-use herald_schedule::{Recurrence, ReminderCommand, ScheduleRule, Weekdays, next_fire};
+use herald_schedule::{
+    Recurrence, ReminderCommand, ScheduleRule, ScheduleZone, Weekdays, next_fire,
+};
 use herald_store::{ScheduleId, ScheduleRecord, StoreError};
 use serde_json::json;
 
@@ -97,26 +99,19 @@ async fn create(
             );
         }
     };
-    let record = ScheduleRecord {
-        id: reminder_id(reference, activity_id),
+    let record = ScheduleRecord::new(
+        reminder_id(reference, activity_id),
         rule,
-        time_zone: zone.name().to_owned(),
-        target: Target::Conversations {
+        ScheduleZone::Fixed(zone),
+        Target::Conversations {
             ids: vec![reference.conversation_id.clone()],
         },
         message,
         activity,
-        paused: false,
-        next_fire: Some(next),
-        last_fire: None,
-        fired: 0,
-        missed: 0,
-        owner: Some(reference.key()),
-        label: Some(text.clone()),
-        created_at: now,
-        updated_at: now,
-        version: 1,
-    };
+        now,
+    )
+    .with_next_fire(Some(next))
+    .owned_by(reference.key(), text.clone());
     match hook.schedules.create_schedule(&record).await {
         Ok(()) => {
             tracing::info!(schedule = %record.id, conversation = %reference.key(), zone = %zone, "reminder created");

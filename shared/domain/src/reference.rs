@@ -307,6 +307,62 @@ pub struct ConversationReference {
 }
 
 impl ConversationReference {
+    /// A conversation of `bot_app_id` seen `at`: active, installed and updated then. The parts
+    /// only some conversations have (user, team, channel, locale, zones) are the caller's to set.
+    #[must_use]
+    pub fn new(
+        tenant_id: TenantId,
+        conversation_id: ConversationId,
+        conversation_type: ConversationType,
+        service_url: ServiceUrl,
+        bot_app_id: &BotAppId,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id,
+            conversation_id,
+            conversation_type,
+            service_url,
+            bot_app_id: bot_app_id.clone(),
+            bot_id: BotId::for_app(bot_app_id),
+            user: None,
+            team: None,
+            channel: None,
+            locale: None,
+            time_zone: None,
+            time_zone_override: None,
+            status: ReferenceStatus::Active,
+            status_reason: None,
+            status_changed_at: at,
+            installed_at: at,
+            updated_at: at,
+            last_seen_at: at,
+        }
+    }
+
+    /// A 1:1 chat with `user`.
+    #[must_use]
+    pub fn personal(
+        tenant_id: TenantId,
+        conversation_id: ConversationId,
+        service_url: ServiceUrl,
+        bot_app_id: &BotAppId,
+        user: UserInfo,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            user: Some(user),
+            ..Self::new(
+                tenant_id,
+                conversation_id,
+                ConversationType::Personal,
+                service_url,
+                bot_app_id,
+                at,
+            )
+        }
+    }
+
     #[must_use]
     pub fn key(&self) -> ConversationKey {
         ConversationKey::new(self.tenant_id.clone(), self.conversation_id.clone())

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_connector::{Activity, Call, Connector as _, ConnectorConfig, HttpConnector};
 use herald_domain::{
-    BotAppId, BotId, ConversationId, ConversationReference, ConversationType, DeliveryId,
-    DeliveryStatus, ManualClock, ReferenceStatus, ServiceUrl, TenantId,
+    BotAppId, ConversationId, ConversationReference, ConversationType, DeliveryId, DeliveryStatus,
+    ManualClock, ServiceUrl, TenantId,
 };
 use herald_notify::{ApiKeys, Notify, NotifyConfig};
 use herald_store::{
@@ -239,24 +239,15 @@ pub(crate) fn base(
     conversation_type: ConversationType,
 ) -> ConversationReference {
     ConversationReference {
-        tenant_id: TenantId::new(tenant).unwrap(),
-        conversation_id: ConversationId::new(conversation).unwrap(),
-        conversation_type,
-        service_url: h.service_url(),
-        bot_app_id: h.app.clone(),
-        bot_id: BotId::for_app(&h.app),
-        user: None,
-        team: None,
-        channel: None,
         locale: Some("en-US".into()),
-        time_zone: None,
-        time_zone_override: None,
-        status: ReferenceStatus::Active,
-        status_reason: None,
-        status_changed_at: at(0),
-        installed_at: at(0),
-        updated_at: at(0),
-        last_seen_at: at(0),
+        ..ConversationReference::new(
+            TenantId::new(tenant).unwrap(),
+            ConversationId::new(conversation).unwrap(),
+            conversation_type,
+            h.service_url(),
+            &h.app,
+            at(0),
+        )
     }
 }
 

@@ -14,24 +14,16 @@ pub fn stored_schedule(
     text: &str,
     now: DateTime<Utc>,
 ) -> ScheduleRecord {
-    let mut record = ScheduleRecord {
-        id: ScheduleId::random(),
+    let zone = schedule_zone(zone).unwrap();
+    let mut record = ScheduleRecord::new(
+        ScheduleId::random(),
         rule,
-        time_zone: zone.to_owned(),
-        target: Target::All,
-        message: json!({"text": text}),
-        activity: json!({"type": "message", "text": text}),
-        paused: false,
-        next_fire: None,
-        last_fire: None,
-        fired: 0,
-        missed: 0,
-        owner: None,
-        label: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
+        zone,
+        Target::All,
+        json!({"text": text}),
+        json!({"type": "message", "text": text}),
+        now,
+    );
     record.next_fire = first_fire_after(&record, now);
     record
 }

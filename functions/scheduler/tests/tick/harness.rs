@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{
-    AadObjectId, BotAppId, BotId, ConversationId, ConversationReference, ConversationType,
-    ManualClock, ReferenceStatus, ServiceUrl, TenantId, UserId, UserInfo,
+    AadObjectId, BotAppId, ConversationId, ConversationReference, ManualClock, ServiceUrl,
+    TenantId, UserId, UserInfo,
 };
 use herald_schedule::ScheduleRule;
 use herald_scheduler::{Scheduler, SchedulerConfig};
@@ -154,27 +154,18 @@ fn scheduler(
 pub fn person(n: u32, zone: Option<&str>) -> ConversationReference {
     let at = utc("2026-01-01T00:00:00Z");
     ConversationReference {
-        tenant_id: TenantId::new("t").unwrap(),
-        conversation_id: ConversationId::new(format!("a:{n}")).unwrap(),
-        conversation_type: ConversationType::Personal,
-        service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-        bot_app_id: BotAppId::new(APP).unwrap(),
-        bot_id: BotId::new(format!("28:{APP}")).unwrap(),
-        user: Some(UserInfo {
-            id: UserId::new(format!("29:{n}")).unwrap(),
-            aad_object_id: Some(AadObjectId::new(format!("aad-{n}")).unwrap()),
-            name: None,
-        }),
-        team: None,
-        channel: None,
-        locale: None,
         time_zone: zone.map(|z| z.parse().unwrap()),
-        time_zone_override: None,
-        status: ReferenceStatus::Active,
-        status_reason: None,
-        status_changed_at: at,
-        installed_at: at,
-        updated_at: at,
-        last_seen_at: at,
+        ..ConversationReference::personal(
+            TenantId::new("t").unwrap(),
+            ConversationId::new(format!("a:{n}")).unwrap(),
+            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+            &BotAppId::new(APP).unwrap(),
+            UserInfo {
+                id: UserId::new(format!("29:{n}")).unwrap(),
+                aad_object_id: Some(AadObjectId::new(format!("aad-{n}")).unwrap()),
+                name: None,
+            },
+            at,
+        )
     }
 }

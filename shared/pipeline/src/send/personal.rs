@@ -4,8 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::{
-    BotAppId, BotId, ConversationId, ConversationReference, ConversationType, ReferenceStatus,
-    ServiceUrl, UserId, UserInfo,
+    BotAppId, ConversationId, ConversationReference, ServiceUrl, UserId, UserInfo,
 };
 use herald_store::{DeliveryRecord, ReferenceStore};
 
@@ -30,28 +29,19 @@ impl FoundChat<'_> {
         now: DateTime<Utc>,
     ) {
         let reference = ConversationReference {
-            tenant_id: self.delivery.tenant_id.clone(),
-            conversation_id: self.conversation.clone(),
-            conversation_type: ConversationType::Personal,
-            service_url: self.service_url.clone(),
-            bot_app_id: bot_app_id.clone(),
-            bot_id: BotId::for_app(bot_app_id),
-            user: Some(UserInfo {
-                id: self.member.clone(),
-                aad_object_id: self.delivery.recipient.clone(),
-                name: None,
-            }),
-            team: None,
-            channel: None,
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
             status_reason: Some(self.reason.to_owned()),
-            status_changed_at: now,
-            installed_at: now,
-            updated_at: now,
-            last_seen_at: now,
+            ..ConversationReference::personal(
+                self.delivery.tenant_id.clone(),
+                self.conversation.clone(),
+                self.service_url.clone(),
+                bot_app_id,
+                UserInfo {
+                    id: self.member.clone(),
+                    aad_object_id: self.delivery.recipient.clone(),
+                    name: None,
+                },
+                now,
+            )
         };
         if let Err(e) = references.upsert(&reference).await {
             tracing::warn!(error = %e, conversation = %self.conversation, "could not store created conversation");

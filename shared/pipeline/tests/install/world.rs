@@ -8,8 +8,8 @@ use std::time::Duration as StdDuration;
 use chrono::{Duration, TimeZone as _, Utc};
 use herald_connector::{ConnectorConfig, Deadline, teams_connector};
 use herald_domain::{
-    AadObjectId, BotAppId, BotId, Clock, ConversationId, ConversationReference, ConversationType,
-    DeliveryId, ManualClock, ReferenceStatus, ServiceUrl, Target, TenantId, UserId, UserInfo,
+    AadObjectId, BotAppId, Clock, ConversationId, ConversationReference, DeliveryId, ManualClock,
+    ServiceUrl, Target, TenantId, UserId, UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_graph::{GraphConfig, GraphInstaller};
@@ -156,31 +156,18 @@ impl World {
     pub fn reference(&self, user: &EmulatedUser) -> ConversationReference {
         let chat = self.emulator.add_personal_chat(TENANT, &user.id);
         let app = BotAppId::new(self.emulator.config().app_id.clone()).unwrap();
-        let now = self.clock.now();
-        ConversationReference {
-            tenant_id: tenant(),
-            conversation_id: ConversationId::new(chat).unwrap(),
-            conversation_type: ConversationType::Personal,
-            service_url: ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
-            bot_id: BotId::for_app(&app),
-            bot_app_id: app,
-            user: Some(UserInfo {
+        ConversationReference::personal(
+            tenant(),
+            ConversationId::new(chat).unwrap(),
+            ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
+            &app,
+            UserInfo {
                 id: UserId::new(&user.id).unwrap(),
                 aad_object_id: Some(aad(user)),
                 name: None,
-            }),
-            team: None,
-            channel: None,
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: now,
-            installed_at: now,
-            updated_at: now,
-            last_seen_at: now,
-        }
+            },
+            self.clock.now(),
+        )
     }
 
     pub fn copies(&self, user: &EmulatedUser) -> usize {

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_domain::{
-    AadObjectId, BotAppId, BotId, ChannelId, ChannelInfo, ConversationId, ConversationKey,
-    ConversationReference, ConversationType, ReferenceStatus, ServiceUrl, TeamId, TeamInfo,
-    TenantId, UserId, UserInfo,
+    AadObjectId, BotAppId, ChannelId, ChannelInfo, ConversationId, ConversationKey,
+    ConversationReference, ConversationType, ServiceUrl, TeamId, TeamInfo, TenantId, UserId,
+    UserInfo,
 };
 use herald_store::{
     DynamoReferenceStore, DynamoScheduleStore, EmbeddedReferenceStore, EmbeddedScheduleStore,
@@ -200,24 +200,15 @@ fn base(
     seconds: i64,
 ) -> ConversationReference {
     ConversationReference {
-        tenant_id: TenantId::new(tenant).unwrap(),
-        conversation_id: ConversationId::new(conversation).unwrap(),
-        conversation_type: kind,
-        service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-        bot_app_id: BotAppId::new(APP).unwrap(),
-        bot_id: BotId::new(format!("28:{APP}")).unwrap(),
-        user: None,
-        team: None,
-        channel: None,
         locale: Some("en-US".into()),
-        time_zone: None,
-        time_zone_override: None,
-        status: ReferenceStatus::Active,
-        status_reason: None,
-        status_changed_at: at(seconds),
-        installed_at: at(seconds),
-        updated_at: at(seconds),
-        last_seen_at: at(seconds),
+        ..ConversationReference::new(
+            TenantId::new(tenant).unwrap(),
+            ConversationId::new(conversation).unwrap(),
+            kind,
+            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+            &BotAppId::new(APP).unwrap(),
+            at(seconds),
+        )
     }
 }
 
