@@ -1,5 +1,5 @@
 //! A broadcast to N personal conversations in one tenant through the whole local pipeline,
-//! against the Teams emulator enforcing a tenant rate (issue 5's benchmark).
+//! against the Teams emulator enforcing a tenant rate.
 //!
 //! The pipeline runs as the local runner drives it: references in an `EmbeddedReferenceStore`, the
 //! notification in an `EmbeddedOutboxStore` (redb files in a temp dir), whose change feed is the

@@ -127,7 +127,8 @@ string_id!(
 
 impl ConversationId {
     /// The id without a `;messageid=...` thread suffix. Teams appends it to ids of replies; a stored
-    /// reference to a chat must not carry it (PROTOCOL 1).
+    /// reference to a chat must not carry it. See
+    /// <https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages>.
     #[must_use]
     pub fn without_message_id(&self) -> Self {
         match self.0.find(";messageid=") {
