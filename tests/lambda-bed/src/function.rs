@@ -149,6 +149,15 @@ impl Function {
         lock(&self.busy).get(request_id).map(|i| i.id.clone())
     }
 
+    /// The invocations running now: (request id, instance).
+    #[must_use]
+    pub fn running(&self) -> Vec<(String, InstanceId)> {
+        lock(&self.busy)
+            .iter()
+            .map(|(request, instance)| (request.clone(), instance.id.clone()))
+            .collect()
+    }
+
     /// Instances whose process is alive (idle or busy).
     #[must_use]
     pub fn live_instances(&self) -> Vec<InstanceId> {
