@@ -49,11 +49,6 @@ pub fn lambda_environment(
     if let Some(format) = &spec.log_format {
         environment.insert("AWS_LAMBDA_LOG_FORMAT".into(), format.clone());
     }
-    environment.extend(
-        spec.environment
-            .iter()
-            .filter(|(k, _)| k.as_str() != "HERALD_SECRET_ARN")
-            .map(|(k, v)| (k.clone(), v.clone())),
-    );
+    environment.extend(spec.environment.clone());
     environment
 }

@@ -15,6 +15,9 @@ use serde_norway::Value;
 use crate::error::BedError;
 use crate::pattern::Pattern;
 
+/// The variable naming the Secrets Manager secret, left out of the bed's environment.
+pub const SECRET_VARIABLE: &str = "HERALD_SECRET_ARN";
+
 /// Values for `!Ref`: parameters (`BotAppId`) and resources (`OutboxTable` → the table name).
 pub type Refs = BTreeMap<String, String>;
 
@@ -101,7 +104,7 @@ pub struct FunctionSpec {
     pub reserved_concurrency: Option<u32>,
     /// `LoggingConfig.LogFormat` (`JSON` or `Text`).
     pub log_format: Option<String>,
-    /// `Environment.Variables`, resolved.
+    /// `Environment.Variables`, resolved (without `HERALD_SECRET_ARN`).
     pub environment: BTreeMap<String, String>,
     pub routes: Vec<Route>,
     pub streams: Vec<StreamMappingSpec>,
@@ -355,7 +358,10 @@ impl Resolver<'_> {
         {
             for (name, value) in variables {
                 let name = name.as_str().unwrap_or_default().to_owned();
-                environment.insert(name, self.text(value)?);
+                // The bed does not read the secret: its keys are passed as variables.
+                if name != SECRET_VARIABLE {
+                    environment.insert(name, self.text(value)?);
+                }
             }
         }
         let invoke = properties.get("EventInvokeConfig");
