@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::function::Function;
+use crate::function::{Function, Invocation};
 use crate::log::{BedLog, FailureRecord, FailureSource};
 use crate::template::AsyncSpec;
 
@@ -54,7 +54,7 @@ pub fn invoke_async(function: Arc<Function>, payload: Value, policy: AsyncPolicy
                 } else {
                     (
                         "RetriesExhausted",
-                        invocation.as_ref().map_or(Value::Null, |i| i.json()),
+                        invocation.as_ref().map_or(Value::Null, Invocation::json),
                     )
                 };
                 log.failure(FailureRecord {

@@ -92,6 +92,101 @@ impl BedConfig {
     }
 }
 
+/// Where the function binaries are: the configured directory, or `target/debug` (built when
+/// stale) unless every function runs an override binary.
+async fn binaries_for(
+    config: &BedConfig,
+    specs: &BTreeMap<String, FunctionSpec>,
+    work_dir: &std::path::Path,
+) -> Result<PathBuf, BedError> {
+    let needs_build = specs.values().any(|s| {
+        config
+            .overrides
+            .get(&s.logical_id)
+            .is_none_or(|o| o.binary.is_none())
+    });
+    match (&config.binaries, needs_build) {
+        (Some(dir), _) => Ok(dir.clone()),
+        (None, true) => tokio::task::spawn_blocking(function_binaries)
+            .await
+            .map_err(|e| BedError::Build(e.to_string()))?,
+        (None, false) => Ok(work_dir.to_path_buf()),
+    }
+}
+
+/// The event sources of the functions, as they are wired up.
+#[derive(Default)]
+struct Wiring {
+    bindings: Vec<Binding>,
+    mappings: Vec<StreamMapping>,
+    schedules: BTreeMap<String, Vec<Schedule>>,
+}
+
+impl Wiring {
+    /// Binds `spec`'s routes, starts its stream mappings and schedules, adds its rules.
+    fn add(
+        &mut self,
+        spec: &FunctionSpec,
+        function: &Arc<Function>,
+        config: &BedConfig,
+        resolver: &Resolver<'_>,
+        events: &EventBus,
+        log: &BedLog,
+    ) -> Result<(), BedError> {
+        let policy = AsyncPolicy {
+            spec: spec.async_config.clone(),
+            delays: config.async_retry_delays.clone(),
+        };
+        self.bindings
+            .extend(spec.routes.iter().map(|route| Binding {
+                route: route.clone(),
+                function: function.clone(),
+            }));
+        let replaced = config
+            .overrides
+            .get(&spec.logical_id)
+            .and_then(|o| o.stream.clone());
+        for stream in &spec.streams {
+            let stream = replaced.clone().unwrap_or_else(|| stream.clone());
+            let source = StreamSource {
+                dynamodb: crate::clients::dynamodb(&config.dynamodb_endpoint),
+                streams: crate::clients::streams(&config.dynamodb_endpoint),
+                table: resolver.reference(&stream.table)?,
+                region: config.region.clone(),
+            };
+            self.mappings.push(StreamMapping::start(
+                function.clone(),
+                stream,
+                source,
+                log.clone(),
+            ));
+        }
+        for rule in &spec.rules {
+            events.add_rule(Rule {
+                name: rule.name.clone(),
+                bus: rule.bus.clone(),
+                pattern: rule.pattern.clone(),
+                target: function.clone(),
+                policy: policy.clone(),
+            });
+        }
+        for schedule in &spec.schedules {
+            self.schedules
+                .entry(spec.logical_id.clone())
+                .or_default()
+                .push(Schedule::start(
+                    schedule.clone(),
+                    function.clone(),
+                    policy.clone(),
+                    &config.region,
+                    log.clone(),
+                    config.schedule_ticks,
+                ));
+        }
+        Ok(())
+    }
+}
+
 /// A running bed. Dropping it stops every part and kills every instance.
 pub struct LambdaBed {
     log: BedLog,
@@ -110,8 +205,9 @@ pub struct LambdaBed {
 impl LambdaBed {
     pub async fn start(config: BedConfig) -> Result<Self, BedError> {
         let template = load_template()?;
-        let specs = Resolver::new(&template, &config.refs).functions()?;
-        let specs: BTreeMap<String, FunctionSpec> = specs
+        let resolver = Resolver::new(&template, &config.refs);
+        let specs: BTreeMap<String, FunctionSpec> = resolver
+            .functions()?
             .into_iter()
             .filter(|s| {
                 config
@@ -121,119 +217,66 @@ impl LambdaBed {
             })
             .map(|s| (s.logical_id.clone(), s))
             .collect();
-        let (work_dir, temp) = match &config.work_dir {
-            Some(dir) => (dir.clone(), None),
-            None => {
-                let temp = tempfile::tempdir().map_err(BedError::Io)?;
-                (temp.path().to_path_buf(), Some(temp))
-            }
+        let (work_dir, temp) = if let Some(dir) = &config.work_dir {
+            (dir.clone(), None)
+        } else {
+            let temp = tempfile::tempdir().map_err(BedError::Io)?;
+            (temp.path().to_path_buf(), Some(temp))
         };
         std::fs::create_dir_all(&work_dir).map_err(BedError::Io)?;
-        let needs_build = specs.values().any(|s| {
-            config
-                .overrides
-                .get(&s.logical_id)
-                .is_none_or(|o| o.binary.is_none())
-        });
-        let binaries = match (&config.binaries, needs_build) {
-            (Some(dir), _) => dir.clone(),
-            (None, true) => tokio::task::spawn_blocking(function_binaries)
-                .await
-                .map_err(|e| BedError::Build(e.to_string()))??,
-            (None, false) => work_dir.clone(),
-        };
+        let binaries = binaries_for(&config, &specs, &work_dir).await?;
         let log = BedLog::new();
         let proxy = DynamoProxy::start(&config.dynamodb_endpoint).await?;
         let events = EventBus::start(&config.region, log.clone()).await?;
-        let mut functions = BTreeMap::new();
-        for spec in specs.values() {
-            let overrides = config
-                .overrides
-                .get(&spec.logical_id)
-                .cloned()
-                .unwrap_or_default();
-            let mut environment = lambda_environment(spec, &config.region, &binaries);
-            environment.extend(config.secrets.clone());
-            environment.insert("AWS_ENDPOINT_URL_DYNAMODB".into(), proxy.url());
-            environment.insert("AWS_ENDPOINT_URL_EVENTBRIDGE".into(), events.url());
-            environment.extend(overrides.environment.clone());
-            let function = Function::new(
-                FunctionConfig {
-                    name: spec.logical_id.clone(),
-                    binary: overrides
-                        .binary
-                        .clone()
-                        .unwrap_or_else(|| binaries.join(&spec.binary)),
-                    timeout: overrides.timeout.unwrap_or(spec.timeout),
-                    memory_mb: spec.memory_mb,
-                    concurrency: overrides
-                        .concurrency
-                        .or(spec.reserved_concurrency)
-                        .unwrap_or(config.default_concurrency),
-                    environment,
-                    log_dir: work_dir.clone(),
-                    region: config.region.clone(),
-                },
-                log.clone(),
-            );
-            functions.insert(spec.logical_id.clone(), function);
-        }
-        let mut bindings = Vec::new();
-        let mut mappings = Vec::new();
-        let mut schedules: BTreeMap<String, Vec<Schedule>> = BTreeMap::new();
-        let resolver = Resolver::new(&template, &config.refs);
-        for spec in specs.values() {
-            let function = functions[&spec.logical_id].clone();
-            let overrides = config.overrides.get(&spec.logical_id);
-            let policy = AsyncPolicy {
-                spec: spec.async_config.clone(),
-                delays: config.async_retry_delays.clone(),
-            };
-            bindings.extend(spec.routes.iter().map(|route| Binding {
-                route: route.clone(),
-                function: function.clone(),
-            }));
-            for stream in &spec.streams {
-                let stream = overrides
-                    .and_then(|o| o.stream.clone())
-                    .unwrap_or_else(|| stream.clone());
-                let source = StreamSource {
-                    dynamodb: crate::clients::dynamodb(&config.dynamodb_endpoint),
-                    streams: crate::clients::streams(&config.dynamodb_endpoint),
-                    table: resolver.reference(&stream.table)?,
-                    region: config.region.clone(),
-                };
-                mappings.push(StreamMapping::start(
-                    function.clone(),
-                    stream,
-                    source,
+        let endpoints = [
+            ("AWS_ENDPOINT_URL_DYNAMODB".to_owned(), proxy.url()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE".to_owned(), events.url()),
+        ];
+        let functions: BTreeMap<String, Arc<Function>> = specs
+            .values()
+            .map(|spec| {
+                let overrides = config
+                    .overrides
+                    .get(&spec.logical_id)
+                    .cloned()
+                    .unwrap_or_default();
+                let mut environment = lambda_environment(spec, &config.region, &binaries);
+                environment.extend(config.secrets.clone());
+                environment.extend(endpoints.clone());
+                environment.extend(overrides.environment);
+                let function = Function::new(
+                    FunctionConfig {
+                        name: spec.logical_id.clone(),
+                        binary: overrides
+                            .binary
+                            .unwrap_or_else(|| binaries.join(&spec.binary)),
+                        timeout: overrides.timeout.unwrap_or(spec.timeout),
+                        memory_mb: spec.memory_mb,
+                        concurrency: overrides
+                            .concurrency
+                            .or(spec.reserved_concurrency)
+                            .unwrap_or(config.default_concurrency),
+                        environment,
+                        log_dir: work_dir.clone(),
+                        region: config.region.clone(),
+                    },
                     log.clone(),
-                ));
-            }
-            for rule in &spec.rules {
-                events.add_rule(Rule {
-                    name: rule.name.clone(),
-                    bus: rule.bus.clone(),
-                    pattern: rule.pattern.clone(),
-                    target: function.clone(),
-                    policy: policy.clone(),
-                });
-            }
-            for schedule in &spec.schedules {
-                schedules
-                    .entry(spec.logical_id.clone())
-                    .or_default()
-                    .push(Schedule::start(
-                        schedule.clone(),
-                        function.clone(),
-                        policy.clone(),
-                        &config.region,
-                        log.clone(),
-                        config.schedule_ticks,
-                    ));
-            }
+                );
+                (spec.logical_id.clone(), function)
+            })
+            .collect();
+        let mut wiring = Wiring::default();
+        for spec in specs.values() {
+            wiring.add(
+                spec,
+                &functions[&spec.logical_id],
+                &config,
+                &resolver,
+                &events,
+                &log,
+            )?;
         }
-        let http = HttpApi::start(config.http_addr, bindings, config.http_timeout).await?;
+        let http = HttpApi::start(config.http_addr, wiring.bindings, config.http_timeout).await?;
         Ok(Self {
             log,
             functions,
@@ -241,8 +284,8 @@ impl LambdaBed {
             http,
             events,
             proxy,
-            schedules,
-            mappings,
+            schedules: wiring.schedules,
+            mappings: wiring.mappings,
             refs: config.refs,
             work_dir,
             _temp: temp,

@@ -63,7 +63,7 @@ fn leaf_matches(alternative: &Value, field: Option<&Value>) -> bool {
         "exists" => argument.as_bool() == Some(field.is_some()),
         "prefix" => text_test(field, argument, |v, a| v.starts_with(a)),
         "suffix" => text_test(field, argument, |v, a| v.ends_with(a)),
-        "equals-ignore-case" => text_test(field, argument, |v, a| v.eq_ignore_ascii_case(a)),
+        "equals-ignore-case" => text_test(field, argument, str::eq_ignore_ascii_case),
         "anything-but" => {
             let excluded: Vec<&Value> = match argument {
                 Value::Array(items) => items.iter().collect(),

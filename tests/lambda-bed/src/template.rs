@@ -212,6 +212,7 @@ fn on_failure(properties: &Value) -> Option<String> {
 }
 
 /// `rate(N minute|minutes|hour|hours|day|days)` as a period.
+#[must_use]
 pub fn rate_period(expression: &str) -> Option<Duration> {
     let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
     let (count, unit) = inner.split_once(' ')?;

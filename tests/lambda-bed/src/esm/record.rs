@@ -49,7 +49,7 @@ pub fn attribute(value: &AttributeValue) -> Value {
 
 /// An item (attribute name → value) as DynamoDB JSON.
 #[must_use]
-pub fn item(map: &HashMap<String, AttributeValue>) -> Value {
+pub fn item<S: std::hash::BuildHasher>(map: &HashMap<String, AttributeValue, S>) -> Value {
     Value::Object(
         map.iter()
             .map(|(k, v)| (k.clone(), attribute(v)))
@@ -67,10 +67,11 @@ pub fn lambda_record(
 ) -> Option<StreamRecord> {
     let change = record.dynamodb()?;
     let sequence = change.sequence_number()?.to_owned();
-    let created = change
-        .approximate_creation_date_time()
-        .map_or(0.0, |t| t.as_secs_f64());
-    let keys = change.keys().map(item).unwrap_or(Value::Null);
+    let created = change.approximate_creation_date_time().map_or(
+        0.0,
+        aws_sdk_dynamodbstreams::primitives::DateTime::as_secs_f64,
+    );
+    let keys = change.keys().map_or(Value::Null, item);
     let mut dynamodb = json!({
         "ApproximateCreationDateTime": created.floor(),
         "Keys": keys,
