@@ -7,3 +7,4 @@ mod http;
 mod runtime;
 mod stream;
 mod support;
+mod template;
