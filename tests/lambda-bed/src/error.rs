@@ -5,6 +5,8 @@ use thiserror::Error;
 /// Why the bed could not do what it was asked.
 #[derive(Debug, Error)]
 pub enum BedError {
+    #[error("{0}")]
+    Config(String),
     #[error("template: {0}")]
     Template(String),
     #[error("{0}")]

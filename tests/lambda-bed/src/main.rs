@@ -4,7 +4,8 @@
 //! and runs until Ctrl-C.
 //!
 //! The environment fills the template's parameters and the secret: `MicrosoftAppId`
-//! (`BotAppId`), `MicrosoftAppTenantId`, `MicrosoftAppType`, `MicrosoftAppPassword`,
+//! (`BotAppId`) and `MicrosoftAppPassword` (both required, as the functions require them),
+//! `MicrosoftAppTenantId`, `MicrosoftAppType`,
 //! `HERALD_API_KEY` (made up and printed when unset) and any other `HERALD_*` variable
 //! (`HERALD_TOKEN_URL`, `HERALD_TRUSTED_SERVICE_HOSTS`, `HERALD_OPENID_METADATA_URL` to point the
 //! functions at the Teams emulator). `HERALD_BED_ADDR` sets the HTTP API's address (default
@@ -17,8 +18,11 @@ use std::process::ExitCode;
 use herald_domain::BotAppId;
 use herald_lambda_bed::{BedConfig, BedError, HeraldTables, LambdaBed, create_herald_tables};
 
-/// The app id used when `MicrosoftAppId` is unset (the webhook then accepts no real token).
-const PLACEHOLDER_APP_ID: &str = "00000000-0000-0000-0000-00000000bed0";
+/// What to do when the bot's settings are missing: the functions refuse to start without them,
+/// as they do in Lambda.
+const NEEDS_BOT: &str = "MicrosoftAppId and MicrosoftAppPassword (and MicrosoftAppTenantId for a \
+SingleTenant bot) are required, as in Lambda; for a local run, start the Teams emulator \
+(`cargo run -p herald-teams-emulator`) and export the settings it prints";
 const DEFAULT_ADDR: &str = "127.0.0.1:3979";
 
 fn env(name: &str) -> Option<String> {
@@ -26,9 +30,11 @@ fn env(name: &str) -> Option<String> {
 }
 
 async fn run() -> Result<(), BedError> {
-    let app_id = env("MicrosoftAppId").unwrap_or_else(|| PLACEHOLDER_APP_ID.to_owned());
+    let (Some(app_id), Some(_)) = (env("MicrosoftAppId"), env("MicrosoftAppPassword")) else {
+        return Err(BedError::Config(NEEDS_BOT.to_owned()));
+    };
     let app =
-        BotAppId::new(&app_id).map_err(|e| BedError::Template(format!("MicrosoftAppId: {e}")))?;
+        BotAppId::new(&app_id).map_err(|e| BedError::Config(format!("MicrosoftAppId: {e}")))?;
     let tables = HeraldTables::unique("herald-bed");
     let endpoint = herald_testkit::dynamodb_endpoint();
     create_herald_tables(&endpoint, &tables, &app).await?;
@@ -66,7 +72,7 @@ async fn run() -> Result<(), BedError> {
     config.http_addr = env("HERALD_BED_ADDR")
         .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
         .parse::<SocketAddr>()
-        .map_err(|e| BedError::Template(format!("HERALD_BED_ADDR: {e}")))?;
+        .map_err(|e| BedError::Config(format!("HERALD_BED_ADDR: {e}")))?;
     let bed = LambdaBed::start(config).await?;
     println!("herald-lambda-bed: HTTP API at {}", bed.http_url());
     println!(
