@@ -349,15 +349,10 @@ impl LambdaBed {
         self.events.put(&bus, source, detail_type, detail)
     }
 
-    /// Puts an event on any bus.
-    pub fn put_event_on(
-        &self,
-        bus: &str,
-        source: &str,
-        detail_type: &str,
-        detail: &Value,
-    ) -> Result<String, BedError> {
-        self.events.put(bus, source, detail_type, detail)
+    /// The EventBridge endpoint (to put an event on any bus with [`EventBus::put`]).
+    #[must_use]
+    pub fn events(&self) -> &EventBus {
+        &self.events
     }
 
     /// Fires a function's schedules now (the scheduler's `rate(1 minute)` tick).

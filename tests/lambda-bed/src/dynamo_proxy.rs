@@ -6,7 +6,6 @@
 //! the rest are forwarded. Counters tell a test what happened.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -17,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::BedError;
+use crate::server::{LOOPBACK, Server};
 
 /// Which faults to inject.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,14 +50,7 @@ struct Proxy {
 /// The running proxy; dropping it stops it.
 pub struct DynamoProxy {
     proxy: Arc<Proxy>,
-    addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for DynamoProxy {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,10 +60,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl DynamoProxy {
     /// Proxies to `upstream` (DynamoDB Local's URL), injecting no fault until told to.
     pub async fn start(upstream: &str) -> Result<Self, BedError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(BedError::Io)?;
-        let addr = listener.local_addr().map_err(BedError::Io)?;
         let proxy = Arc::new(Proxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::new(),
@@ -78,22 +67,16 @@ impl DynamoProxy {
             counters: Mutex::new(ProxyCounters::default()),
         });
         let app = Router::new().fallback(forward).with_state(proxy.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "DynamoDB proxy stopped");
-            }
-        });
-        Ok(Self {
-            proxy,
-            addr,
-            server,
-        })
+        let server = Server::bind(LOOPBACK, app, "DynamoDB proxy")
+            .await
+            .map_err(BedError::Io)?;
+        Ok(Self { proxy, server })
     }
 
     /// The endpoint for `AWS_ENDPOINT_URL_DYNAMODB`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Injects these faults from now on (`DynamoFaults::default()` for none).

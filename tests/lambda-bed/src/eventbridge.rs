@@ -4,7 +4,6 @@
 //! delivering those that match a rule on their bus to the rule's function as an asynchronous
 //! invocation. Tests put events with [`EventBus::put`].
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
@@ -19,6 +18,7 @@ use crate::error::BedError;
 use crate::function::{ACCOUNT, Function};
 use crate::log::{BedLog, EventRecord};
 use crate::pattern::Pattern;
+use crate::server::{LOOPBACK, Server};
 
 /// A rule and the function it targets.
 #[derive(Clone)]
@@ -40,35 +40,22 @@ struct Bus {
 /// The running endpoint; dropping it stops it.
 pub struct EventBus {
     bus: Arc<Bus>,
-    addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for EventBus {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 impl EventBus {
     /// Starts the endpoint with no rule (see [`EventBus::add_rule`]).
     pub async fn start(region: &str, log: BedLog) -> Result<Self, BedError> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-            .await
-            .map_err(BedError::Io)?;
-        let addr = listener.local_addr().map_err(BedError::Io)?;
         let bus = Arc::new(Bus {
             rules: Mutex::new(Vec::new()),
             region: region.to_owned(),
             log,
         });
         let app = Router::new().fallback(handle).with_state(bus.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "EventBridge endpoint stopped");
-            }
-        });
-        Ok(Self { bus, addr, server })
+        let server = Server::bind(LOOPBACK, app, "EventBridge endpoint")
+            .await
+            .map_err(BedError::Io)?;
+        Ok(Self { bus, server })
     }
 
     /// Delivers events matching `rule` to its target from now on.
@@ -83,7 +70,7 @@ impl EventBus {
     /// The endpoint for `AWS_ENDPOINT_URL_EVENTBRIDGE`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Puts one event on `bus` as a `PutEvents` entry would; returns its id.

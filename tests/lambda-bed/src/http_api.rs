@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::BedError;
 use crate::function::{ACCOUNT, Function};
+use crate::server::Server;
 use crate::template::Route;
 
 /// API Gateway's integration timeout for HTTP APIs.
@@ -43,14 +44,7 @@ struct Api {
 
 /// The running HTTP API; dropping it stops it.
 pub struct HttpApi {
-    addr: SocketAddr,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for HttpApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    server: Server,
 }
 
 impl HttpApi {
@@ -60,26 +54,19 @@ impl HttpApi {
         bindings: Vec<Binding>,
         timeout: Duration,
     ) -> Result<Self, BedError> {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(BedError::Io)?;
-        let addr = listener.local_addr().map_err(BedError::Io)?;
         let app = Router::new()
             .fallback(handle)
             .with_state(Arc::new(Api { bindings, timeout }));
-        let server = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service).await {
-                tracing::warn!(error = %e, "HTTP API stopped");
-            }
-        });
-        Ok(Self { addr, server })
+        let server = Server::bind(addr, app, "HTTP API")
+            .await
+            .map_err(BedError::Io)?;
+        Ok(Self { server })
     }
 
     /// `http://127.0.0.1:PORT` (the `$default` stage: paths start with `/api/`).
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 }
 

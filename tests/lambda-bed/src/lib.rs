@@ -32,6 +32,7 @@ mod log;
 mod pattern;
 mod runtime_api;
 mod schedule;
+mod server;
 mod tables;
 pub mod template;
 

@@ -18,6 +18,8 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::server::Server;
+
 /// What an invocation handed to the runtime came to.
 #[derive(Debug)]
 pub enum Answer {
@@ -52,13 +54,7 @@ pub struct RuntimeApi {
     pub addr: SocketAddr,
     pub queue: mpsc::UnboundedSender<Pending>,
     pub state: Arc<RuntimeState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for RuntimeApi {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: Server,
 }
 
 /// The next loopback address: 127.77.x.y, different for every instance of this process.
@@ -92,16 +88,11 @@ impl RuntimeApi {
             .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
-                tracing::warn!(error = %e, "runtime API server stopped");
-            }
-        });
         Ok(Self {
             addr,
             queue,
             state,
-            server,
+            _server: Server::serve(listener, app, "runtime API")?,
         })
     }
 }
