@@ -1,0 +1,230 @@
+//! Herald's real function binaries in the bed, as the template deploys them: the webhook and the
+//! notify API over the HTTP API, the sender fed by the outbox stream and by EventBridge, the
+//! scheduler's tick; Teams is the emulator.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{Timelike as _, Utc};
+use herald_domain::{BotAppId, Target};
+use herald_lambda_bed::{BedConfig, HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
+use herald_schedule::{Recurrence, ScheduleRule};
+use herald_store::{DynamoScheduleStore, ScheduleId, ScheduleRecord, ScheduleStore as _};
+use herald_teams_emulator::identity::TokenSpec;
+use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
+use serde_json::{Value, json};
+
+const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const API_KEY: &str = "bed-api-key";
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Deployed {
+    bed: LambdaBed,
+    emulator: TeamsEmulator,
+    tables: HeraldTables,
+    /// A user's personal chat with the bot, installed through the webhook.
+    chat: String,
+}
+
+async fn deploy() -> Deployed {
+    let emulator = TeamsEmulator::start(EmulatorConfig::default())
+        .await
+        .unwrap();
+    let config = emulator.config().clone();
+    let tables = HeraldTables::unique("bed");
+    let app = BotAppId::new(&config.app_id).unwrap();
+    create_herald_tables(&herald_testkit::dynamodb_endpoint(), &tables, &app)
+        .await
+        .expect("create tables on DynamoDB Local (is .ci/with-services running it?)");
+    let mut refs = BTreeMap::from([
+        ("BotAppId".to_owned(), config.app_id.clone()),
+        ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
+        (
+            "HeraldBus".to_owned(),
+            herald_testkit::unique_name("herald-bus"),
+        ),
+    ]);
+    tables.add_refs(&mut refs);
+    let mut bed_config = BedConfig::new(refs);
+    bed_config.secrets = BTreeMap::from([
+        (
+            "MicrosoftAppPassword".to_owned(),
+            config.app_password.clone(),
+        ),
+        ("HERALD_API_KEY".to_owned(), API_KEY.to_owned()),
+        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
+        (
+            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
+            emulator.host_port(),
+        ),
+        (
+            "HERALD_OPENID_METADATA_URL".to_owned(),
+            emulator.openid_metadata_url(),
+        ),
+    ]);
+    bed_config.async_retry_delays = vec![Duration::from_millis(200)];
+    let bed = LambdaBed::start(bed_config).await.unwrap();
+    let user = emulator.add_user(TENANT, "Megan Bowen");
+    let chat = emulator.add_personal_chat(TENANT, &user.id);
+    let install = json!({
+        "type": "installationUpdate", "action": "add",
+        "id": "f:1", "timestamp": Utc::now().to_rfc3339(), "channelId": "msteams",
+        "serviceUrl": emulator.service_url(),
+        "from": {"id": user.id, "aadObjectId": user.aad_object_id},
+        "recipient": {"id": format!("28:{}", config.app_id), "name": "Herald"},
+        "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": chat},
+        "channelData": {"tenant": {"id": TENANT}},
+        "locale": "en-US",
+    });
+    let token = emulator
+        .identity()
+        .mint(TokenSpec::valid(&emulator.service_url()));
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/messages", bed.http_url()))
+        .bearer_auth(token)
+        .json(&install)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    assert!(
+        status.is_success(),
+        "{status}: {}",
+        answer.text().await.unwrap_or_default()
+    );
+    Deployed {
+        bed,
+        emulator,
+        tables,
+        chat,
+    }
+}
+
+impl Deployed {
+    /// Waits until the chat holds a message with `text`.
+    async fn delivered(&self, text: &str) {
+        self.bed
+            .log()
+            .wait(WAIT, |_| {
+                self.emulator
+                    .activities(&self.chat)
+                    .iter()
+                    .any(|a| a.activity["text"].as_str() == Some(text))
+                    .then_some(())
+            })
+            .await
+            .unwrap_or_else(|| {
+                panic!(
+                    "{text:?} never reached {}: {:#?}\ninvocations: {:#?}\nfiles in {}",
+                    self.chat,
+                    self.emulator.activities(&self.chat),
+                    self.bed.log().invocations(),
+                    self.bed.work_dir().display()
+                )
+            });
+    }
+}
+
+#[tokio::test]
+async fn an_install_a_notify_request_and_a_bus_event_run_through_the_deployed_functions() {
+    let deployed = deploy().await;
+    let bed = &deployed.bed;
+    // The install stored the reference: the webhook welcomed the user.
+    let webhook = bed.log().invocations_of("WebhookFunction");
+    assert_eq!(webhook.len(), 1);
+    assert!(webhook[0].cold && webhook[0].outcome == OutcomeKind::Ok);
+    assert!(
+        !deployed.emulator.activities(&deployed.chat).is_empty(),
+        "no welcome message"
+    );
+
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/notify", bed.http_url()))
+        .bearer_auth(API_KEY)
+        .json(
+            &json!({"target": {"kind": "conversations", "ids": [deployed.chat]},
+                      "message": {"text": "Hello from the bed"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    let body: Value = answer.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(body["notificationId"].is_string(), "{body}");
+    deployed.delivered("Hello from the bed").await;
+    assert!(
+        bed.log()
+            .batches()
+            .iter()
+            .any(|b| b.function == "SenderFunction"),
+        "the sender was fed by the stream mapping"
+    );
+
+    bed.put_event(
+        "com.contoso.alerts",
+        "herald.Notify",
+        &json!({"target": {"kind": "conversations", "ids": [deployed.chat]},
+                "message": {"text": "From the bus"}}),
+    )
+    .unwrap();
+    deployed.delivered("From the bus").await;
+    let events = bed.log().events();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.rules == ["SenderFunctionNotifyEvents"])
+    );
+    // The functions' own events went through the bed's PutEvents endpoint too.
+    assert!(
+        events.iter().any(|e| e.event["source"] == "herald"),
+        "{events:#?}"
+    );
+    assert!(
+        bed.log().failures().is_empty(),
+        "{:#?}",
+        bed.log().failures()
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_tick_fires_a_due_schedule() {
+    let deployed = deploy().await;
+    let now = Utc::now();
+    let due = (now - chrono::Duration::minutes(1))
+        .with_second(0)
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap();
+    let record = ScheduleRecord {
+        id: ScheduleId::random(),
+        rule: ScheduleRule::new(Recurrence::Once {
+            at: due.naive_utc(),
+        }),
+        time_zone: "UTC".to_owned(),
+        target: Target::All,
+        message: json!({"text": "Scheduled in the bed"}),
+        activity: json!({"type": "message", "text": "Scheduled in the bed"}),
+        paused: false,
+        next_fire: Some(due),
+        last_fire: None,
+        fired: 0,
+        missed: 0,
+        owner: None,
+        label: None,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+    };
+    DynamoScheduleStore::new(
+        herald_testkit::dynamodb_client(),
+        &deployed.tables.schedules,
+    )
+    .create_schedule(&record)
+    .await
+    .unwrap();
+    deployed.bed.fire_schedule("SchedulerFunction").unwrap();
+    deployed.delivered("Scheduled in the bed").await;
+    let ticks = deployed.bed.log().invocations_of("SchedulerFunction");
+    assert_eq!(ticks.len(), 1);
+    assert_eq!(ticks[0].outcome, OutcomeKind::Ok);
+}

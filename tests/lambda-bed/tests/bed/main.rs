@@ -1,0 +1,10 @@
+//! The bed's own semantics on its probe fixture, and Herald's real binaries in the bed.
+//! Stream, EventBridge and Herald tests need DynamoDB Local: run through `.ci/with-services`.
+
+mod events;
+mod herald;
+mod http;
+mod runtime;
+mod stream;
+mod support;
+mod template;

@@ -1,0 +1,117 @@
+//! Every number the bed runs with comes from `template.yaml`.
+
+use std::time::Duration;
+
+use herald_lambda_bed::template::{Refs, Resolver, StartingPosition, load_template};
+use serde_json::json;
+
+fn refs(route_pattern: &str) -> Refs {
+    [
+        ("BotAppId", "00000000-0000-0000-0000-00000000b0b0"),
+        ("ReferencesTable", "refs"),
+        ("OutboxTable", "outbox"),
+        ("SchedulesTable", "schedules"),
+        ("HeraldBus", "bus"),
+        ("RouteEventPattern", route_pattern),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[test]
+fn the_functions_are_read_with_their_settings_and_event_sources() {
+    let template = load_template().unwrap();
+    let refs = refs("");
+    let functions = Resolver::new(&template, &refs).functions().unwrap();
+    let find = |id: &str| functions.iter().find(|f| f.logical_id == id).unwrap();
+    let sender = find("SenderFunction");
+    assert_eq!(sender.binary, "herald-sender");
+    assert_eq!(
+        (sender.timeout, sender.memory_mb),
+        (Duration::from_secs(300), 512)
+    );
+    assert_eq!(
+        sender.reserved_concurrency,
+        Some(1),
+        "SenderReservedConcurrency's default"
+    );
+    assert_eq!(sender.log_format.as_deref(), Some("JSON"));
+    assert_eq!(sender.environment["HERALD_OUTBOX_TABLE"], "outbox");
+    assert_eq!(sender.environment["HERALD_EVENT_BUS"], "bus");
+    assert_eq!(sender.environment["HERALD_DELIVERY_TTL_DAYS"], "30");
+    assert!(!sender.environment.contains_key("HERALD_SECRET_ARN"));
+    let stream = &sender.streams[0];
+    assert_eq!(stream.table, "OutboxTable");
+    assert_eq!(stream.starting_position, StartingPosition::TrimHorizon);
+    assert_eq!(
+        (stream.batch_size, stream.batching_window),
+        (100, Duration::from_secs(1))
+    );
+    assert_eq!(stream.parallelization_factor, 1);
+    assert!(stream.report_batch_item_failures && stream.bisect_on_error);
+    assert_eq!(stream.max_retries, Some(10));
+    assert_eq!(stream.max_record_age, Some(Duration::from_secs(21_600)));
+    assert_eq!(stream.on_failure.as_deref(), Some("StreamFailuresQueue"));
+    assert!(stream.filters[0].matches(&json!({"eventName": "MODIFY"})));
+    assert!(!stream.filters[0].matches(&json!({"eventName": "REMOVE"})));
+    assert_eq!(sender.async_config.max_retries, 2);
+    assert_eq!(
+        sender.async_config.on_failure.as_deref(),
+        Some("EventFailuresQueue")
+    );
+    assert_eq!(
+        sender.rules.len(),
+        1,
+        "no RouteEventsRule without a pattern"
+    );
+    assert_eq!(sender.rules[0].bus, "bus");
+    assert!(
+        sender.rules[0]
+            .pattern
+            .matches(&json!({"detail-type": "herald.Notify"}))
+    );
+
+    let scheduler = find("SchedulerFunction");
+    assert_eq!(
+        (scheduler.timeout, scheduler.reserved_concurrency),
+        (Duration::from_secs(55), Some(1))
+    );
+    assert_eq!(scheduler.schedules[0].period, Duration::from_secs(60));
+    let webhook = find("WebhookFunction");
+    assert_eq!(
+        (webhook.timeout, webhook.reserved_concurrency),
+        (Duration::from_secs(15), None)
+    );
+    assert_eq!(webhook.routes.len(), 1);
+    assert_eq!(
+        (
+            webhook.routes[0].method.as_str(),
+            webhook.routes[0].path.as_str()
+        ),
+        ("POST", "/api/messages")
+    );
+    assert_eq!(find("NotifyFunction").routes.len(), 12);
+}
+
+#[test]
+fn the_route_rule_exists_only_with_a_pattern() {
+    let template = load_template().unwrap();
+    let refs = refs(r#"{"source": ["com.contoso.billing"]}"#);
+    let functions = Resolver::new(&template, &refs).functions().unwrap();
+    let sender = functions
+        .iter()
+        .find(|f| f.logical_id == "SenderFunction")
+        .unwrap();
+    let route = sender
+        .rules
+        .iter()
+        .find(|r| r.name == "RouteEventsRule")
+        .unwrap();
+    assert!(
+        route
+            .pattern
+            .matches(&json!({"source": "com.contoso.billing"}))
+    );
+    assert!(!route.pattern.matches(&json!({"source": "herald"})));
+}
