@@ -79,6 +79,7 @@ pub(crate) async fn status(
             "expanded": record.expanded,
             "total": total,
             "counts": counts,
+            "possibleDuplicates": record.possible_duplicates,
         }),
     ))
 }
@@ -151,6 +152,8 @@ fn delivery_json(d: &DeliveryRecord) -> Value {
         "activityId": d.activity_id,
         "error": d.error,
         "installDeadline": d.install_deadline,
+        "notBefore": d.not_before,
+        "lostAttempts": d.lost_attempts,
         "updatedAt": d.updated_at,
     })
 }

@@ -98,6 +98,7 @@ async fn main() {
             retention: chrono::Duration::days(30),
             config: SchedulerConfig::default(),
             install_sweep: None,
+            stranded_sweep: None,
         };
         let before = schedules.items_read();
         let report = ticker.tick().await.expect("tick");

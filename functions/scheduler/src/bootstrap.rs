@@ -1,7 +1,7 @@
 //! The scheduler as the shared bootstrap builds it, for the Lambda and the local runner alike.
 
 use herald_bootstrap::{BootstrapError, Deps};
-use herald_pipeline::InstallSweep;
+use herald_pipeline::{InstallSweep, StrandedSweep};
 
 use crate::{ConfigError, Scheduler, SchedulerConfig};
 
@@ -31,6 +31,10 @@ impl Scheduler {
                 outbox,
                 references,
                 deps.events()?,
+                deps.clock.clone(),
+            )),
+            stranded_sweep: Some(StrandedSweep::new(
+                deps.stores.stranded()?,
                 deps.clock.clone(),
             )),
         })

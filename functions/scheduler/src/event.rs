@@ -21,6 +21,7 @@ impl Scheduler {
             "missed": report.missed,
             "conflicts": report.conflicts,
             "installWaitsEnded": installs.resumed + installs.retried + installs.timed_out,
+            "strandedWoken": report.stranded.woken,
         }))
     }
 }

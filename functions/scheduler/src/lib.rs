@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use herald_domain::Clock;
-use herald_pipeline::{InstallSweep, SweepReport};
+use herald_pipeline::{InstallSweep, StrandedReport, StrandedSweep, SweepReport};
 use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
@@ -46,6 +46,8 @@ pub struct TickReport {
     pub conflicts: usize,
     /// Installation waits ended by their timeout.
     pub installs: SweepReport,
+    /// Stranded outbox work woken.
+    pub stranded: StrandedReport,
 }
 
 /// The scheduler's dependencies.
@@ -60,6 +62,8 @@ pub struct Scheduler {
     pub config: SchedulerConfig,
     /// Ends the waits for installations through Graph whose time ran out.
     pub install_sweep: Option<InstallSweep>,
+    /// Wakes outbox work whose trigger is lost (a dead sender's lease, an ended backoff).
+    pub stranded_sweep: Option<StrandedSweep>,
 }
 
 impl Scheduler {
@@ -76,6 +80,9 @@ impl Scheduler {
         }
         if let Some(sweep) = &self.install_sweep {
             report.installs = sweep.sweep().await?;
+        }
+        if let Some(sweep) = &self.stranded_sweep {
+            report.stranded = sweep.sweep().await?;
         }
         if report.due > 0 {
             tracing::info!(

@@ -43,7 +43,7 @@ use herald_sender::{Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, Page, PageRequest,
-    ReferenceWriter, StoreError,
+    ReferenceWriter, Release, StoreError,
 };
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 use serde_json::json;
@@ -174,13 +174,30 @@ impl OutboxStore for TimedOutbox {
         &self,
         notification: &NotificationId,
         delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         self.record
             .time(
                 self.inner
-                    .record_outcome(notification, delivery, outcome, now),
+                    .record_outcome(notification, delivery, claimed_until, outcome, now),
+            )
+            .await
+    }
+
+    async fn release_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
+        release: &Release,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.record
+            .time(
+                self.inner
+                    .release_delivery(notification, delivery, claimed_until, release, now),
             )
             .await
     }
@@ -657,10 +674,8 @@ async fn store_passes(
             let (store, id) = (&store, &id);
             async move {
                 let now = Utc::now();
-                let claim = store
-                    .claim_delivery(id, d, now, now + chrono::Duration::minutes(2))
-                    .await
-                    .unwrap();
+                let lease = now + chrono::Duration::minutes(2);
+                let claim = store.claim_delivery(id, d, now, lease).await.unwrap();
                 assert!(matches!(claim, Claim::Claimed(_)));
                 let outcome = Outcome {
                     status: DeliveryStatus::Sent,
@@ -668,7 +683,12 @@ async fn store_passes(
                     error: None,
                     conversation_id: None,
                 };
-                assert!(store.record_outcome(id, d, &outcome, now).await.unwrap());
+                assert!(
+                    store
+                        .record_outcome(id, d, lease, &outcome, now)
+                        .await
+                        .unwrap()
+                );
             }
         })
         .buffer_unordered(in_flight)

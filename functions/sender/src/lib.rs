@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use herald_connector::Deadline;
 use herald_domain::Clock;
-use herald_pipeline::{Delivered, Expander, Sender};
+use herald_pipeline::{Expander, Sender};
 use herald_store::{NotificationId, OutboxChange, OutboxStore};
 
 pub use bootstrap::BuildError;
@@ -148,14 +148,10 @@ impl SenderFunction {
                     .and_then(|s| (s - now).to_std().ok())
                     .map_or(Deadline::after(StdDuration::from_secs(60)), Deadline::after);
                 match self.sender.deliver(id, delivery, deadline).await {
-                    Ok(
-                        Delivered::Finished(_)
-                        | Delivered::AlreadyDone
-                        | Delivered::Missing
-                        | Delivered::Installing
-                        | Delivered::Requeued,
-                    ) => TriggerResult::Done,
-                    Ok(Delivered::Held(_) | Delivered::Released) => TriggerResult::Retry,
+                    // Held, released or backing off: the stranded-work sweep wakes it when its
+                    // lease or backoff ends, so this record is done (retrying it now would only
+                    // spin through the stream's retries).
+                    Ok(_) => TriggerResult::Done,
                     Err(e) => {
                         tracing::error!(notification = %id, delivery = %delivery, error = %e, "delivery failed");
                         TriggerResult::Retry

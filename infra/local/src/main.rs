@@ -20,6 +20,7 @@ use herald_bootstrap::{Deps, Lookup, Stores, Tables};
 use herald_domain::SystemClock;
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
 use herald_notify::Notify;
+use herald_pipeline::StrandedSweep;
 use herald_scheduler::Scheduler;
 use herald_sender::SenderFunction;
 use herald_store::EmbeddedOutboxStore;
@@ -188,6 +189,10 @@ async fn run(options: Options) -> Result<(), BoxError> {
     let (stop_tx, stop) = watch::channel(false);
     let feed_task = spawn_feed(feed, app.sender.clone(), stop.clone());
     let tick_task = tokio::spawn(tick::run(scheduler, stop.clone()));
+    let sweep_task = tokio::spawn(tick::sweep_stranded(
+        StrandedSweep::new(deps.stores.stranded()?, deps.clock.clone()),
+        stop.clone(),
+    ));
 
     print_banner(
         addr,
@@ -213,6 +218,9 @@ async fn run(options: Options) -> Result<(), BoxError> {
     }
     if let Err(e) = tick_task.await {
         tracing::error!(error = %e, "scheduler ended abnormally");
+    }
+    if let Err(e) = sweep_task.await {
+        tracing::error!(error = %e, "stranded-work sweep ended abnormally");
     }
     tracing::info!("stopped");
     Ok(())

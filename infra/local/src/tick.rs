@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use chrono::{Timelike, Utc};
+use herald_pipeline::StrandedSweep;
 use herald_scheduler::Scheduler;
 use tokio::sync::watch;
 
@@ -27,6 +28,24 @@ pub async fn run(scheduler: Scheduler, mut stop: watch::Receiver<bool>) {
         }
         tokio::select! {
             () = tokio::time::sleep(until_next_minute(Utc::now())) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// How often the local runner wakes stranded outbox work (released deliveries whose backoff
+/// ended, leases of a crashed run): more often than the minute tick, so a retry after a few
+/// seconds' backoff is not held up for a minute.
+const STRANDED_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs the stranded-work sweep every [`STRANDED_EVERY`] until `stop` turns true.
+pub async fn sweep_stranded(sweep: StrandedSweep, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = sweep.sweep().await {
+            tracing::warn!(error = %e, "stranded-work sweep failed; trying again shortly");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(STRANDED_EVERY) => {}
             _ = stop.changed() => return,
         }
     }

@@ -5,7 +5,7 @@ use herald_domain::BotAppId;
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
     EmbeddedReferenceStore, EmbeddedScheduleStore, InstallWaits, OutboxStore, ReferenceStore,
-    ScheduleStore, StoreConfig,
+    ScheduleStore, StoreConfig, StrandedWork,
 };
 
 use crate::{BootstrapError, Lookup};
@@ -113,6 +113,14 @@ impl Stores {
 
     /// The outbox's installation waits (proactive installation through Graph).
     pub fn install_waits(&self) -> Result<Arc<dyn InstallWaits>, BootstrapError> {
+        Ok(match self {
+            Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
+            Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),
+        })
+    }
+
+    /// The outbox's stranded work, for the sweep.
+    pub fn stranded(&self) -> Result<Arc<dyn StrandedWork>, BootstrapError> {
         Ok(match self {
             Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
             Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),

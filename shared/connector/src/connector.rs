@@ -119,6 +119,16 @@ pub enum RateClass {
 }
 
 impl Operation<'_> {
+    /// Whether repeating the operation could do it twice: a second POST of a message (or of a
+    /// new conversation) is a second message, while an update or delete lands the same way again.
+    #[must_use]
+    pub fn creates(&self) -> bool {
+        matches!(
+            self,
+            Self::CreateConversation(_) | Self::SendToConversation(..) | Self::ReplyToActivity(..)
+        )
+    }
+
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {

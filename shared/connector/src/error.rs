@@ -101,6 +101,21 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// Whether the request may have reached Teams and been acted on although no answer says so:
+    /// it timed out, or its connection broke after it was sent (a refused connection sent
+    /// nothing). Repeating such a POST may deliver the message twice. HTTP answers, 5xx included,
+    /// are Teams' word that it did not act, as its retry guidance assumes.
+    #[must_use]
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Transient { detail, .. } => {
+                detail.status.is_none()
+                    && matches!(detail.code.as_deref(), Some("Timeout" | "Transport"))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether the same call may succeed if repeated later: 412, 429, 502, 503, 504 and transport
     /// failures, the answers Teams says to retry with backoff.
     #[must_use]

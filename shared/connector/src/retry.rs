@@ -1,7 +1,9 @@
 //! The retry layer: retries what the connector answers when a call may succeed later (412, 429,
 //! 502, 503, 504 and transport failures; see [`ConnectorError::is_retryable`]) under Herald's one
 //! [`RetryPolicy`]: `Retry-After` honoured, otherwise exponential backoff with full jitter, never
-//! past the caller's deadline. Teams asks bots to back off exactly so on 429
+//! past the caller's deadline. A POST that creates a message or conversation is not repeated when
+//! its outcome is unknown (a timeout after it was sent, a 504): that is the caller's to decide.
+//! Teams asks bots to back off exactly so on 429
 //! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
 
 use async_trait::async_trait;
@@ -48,6 +50,11 @@ impl<C: Connector> Connector for Retry<C> {
                 Ok(response) => return Ok(response),
                 Err(error) => error,
             };
+            // A message POST whose outcome is unknown is not repeated blindly: the caller
+            // records that it may have been delivered before trying again.
+            if operation.creates() && error.outcome_unknown() {
+                return Err(error);
+            }
             let Some(pause) = pause_for(&mut attempts, &error) else {
                 return Err(error);
             };

@@ -344,6 +344,9 @@ impl DeliveryMaker<'_> {
             activity_id: None,
             error: None,
             install_deadline: None,
+            not_before: None,
+            lost_attempts: 0,
+            due_at: None,
             updated_at: self.now,
             expires_at: self.expires_at,
         }

@@ -8,6 +8,7 @@ pub mod install;
 mod outcome;
 pub mod request;
 pub mod send;
+mod stranded;
 
 pub use error::PipelineError;
 pub use expand::{Expander, Expansion};
@@ -15,3 +16,4 @@ pub use install::{
     InstallConfigError, InstallSweep, ProactiveInstall, SweepReport, resume_installed,
 };
 pub use send::{Delivered, Sender};
+pub use stranded::{StrandedReport, StrandedSweep};

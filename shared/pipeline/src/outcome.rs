@@ -13,9 +13,13 @@ pub enum Delivered {
     Finished(DeliveryStatus),
     /// It already had its outcome: a replay.
     AlreadyDone,
-    /// Another sender holds it until then: retry the trigger later.
+    /// Another sender holds it until then (if that sender dies, the stranded-work sweep wakes
+    /// the delivery once the lease has run out).
     Held(DateTime<Utc>),
-    /// Put back to pending after a transient failure: retry the trigger later.
+    /// Released earlier with a backoff that ends then; the sweep wakes it.
+    NotYet(DateTime<Utc>),
+    /// Given back to pending (a transient failure, or too little time left to send), with a
+    /// backoff; the sweep wakes it.
     Released,
     /// No such delivery.
     Missing,

@@ -78,6 +78,8 @@ impl DeliveryRecord {
         }
         self.install_deadline = None;
         self.lease_until = None;
+        // Pending again: the change triggers the sender, and the sweep backs that trigger up.
+        self.due_at = (!self.status.is_final()).then(|| now + crate::STRANDED_AFTER);
         self.updated_at = now;
     }
 }

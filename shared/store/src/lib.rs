@@ -28,6 +28,7 @@ pub mod outbox;
 mod references;
 pub mod schedules;
 pub mod schema;
+mod stranded;
 
 pub use change::OutboxChange;
 pub use config::{ConfigError, StoreConfig};
@@ -44,9 +45,11 @@ pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
+    Release, STRANDED_AFTER,
 };
 pub use references::{
     ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,
     UpsertOutcome,
 };
 pub use schedules::{ScheduleRecord, ScheduleStore};
+pub use stranded::{STRANDED_SHARDS, StrandedWork};

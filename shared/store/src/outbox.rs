@@ -51,6 +51,14 @@ pub struct NotificationRecord {
     /// by zone; `none` means recipients with no known zone, who get the default zone's time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_filter: Option<String>,
+    /// Deliveries sent again after an attempt whose outcome was lost (a sender killed after
+    /// Teams answered, a send cut off by its deadline): each may have reached its recipient twice.
+    #[serde(default)]
+    pub possible_duplicates: i64,
+    /// While not fully expanded: when the stranded-work sweep looks at it again if expansion
+    /// stalls (see [`crate::StrandedWork`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
 }
 
 impl NotificationRecord {
@@ -79,6 +87,8 @@ impl NotificationRecord {
                 .collect(),
             expires_at: (now + retention).timestamp(),
             zone_filter: None,
+            possible_duplicates: 0,
+            due_at: Some(now + STRANDED_AFTER),
         }
     }
 
@@ -146,6 +156,17 @@ pub struct DeliveryRecord {
     /// While `installing`: when the wait for the installation's conversationUpdate ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install_deadline: Option<DateTime<Utc>>,
+    /// A released delivery is not claimed again before this (backoff between attempts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+    /// Attempts whose outcome was lost: a lease that ran out while `sending`, or a send cut off
+    /// by its deadline. A later send may duplicate what such an attempt delivered.
+    #[serde(default)]
+    pub lost_attempts: u32,
+    /// While not final: when the stranded-work sweep wakes it if nothing else has (a lease that
+    /// ran out, a backoff that ended, a trigger that was lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
     /// DynamoDB TTL, epoch seconds.
     pub expires_at: i64,
@@ -160,7 +181,76 @@ impl DeliveryRecord {
         if outcome.conversation_id.is_some() {
             self.conversation_id.clone_from(&outcome.conversation_id);
         }
+        self.lease_until = None;
+        self.not_before = None;
+        self.due_at = None;
     }
+
+    /// Gives a claimed delivery back (see [`Release`]).
+    pub(crate) fn apply_release(&mut self, release: &Release) {
+        self.status = DeliveryStatus::Pending;
+        self.lease_until = None;
+        self.not_before = Some(release.not_before);
+        self.due_at = Some(release.not_before);
+        self.error = Some(release.error.clone());
+        if !release.attempt_counted {
+            self.attempts = self.attempts.saturating_sub(1);
+        }
+        if release.outcome_unknown {
+            self.lost_attempts += 1;
+        }
+    }
+
+    /// Whether it was sent after an attempt whose outcome was lost.
+    #[must_use]
+    pub fn possibly_duplicated(&self) -> bool {
+        self.status == DeliveryStatus::Sent && self.lost_attempts > 0
+    }
+}
+
+/// How long pending work may sit untouched before the stranded-work sweep wakes it: a new
+/// delivery whose stream trigger was lost (retries exhausted), a notification whose expansion
+/// stalled. Long enough that work queued behind a large broadcast is not woken needlessly.
+pub const STRANDED_AFTER: Duration = Duration::minutes(10);
+
+/// A new pending delivery is due for the sweep if its trigger is lost.
+pub(crate) fn with_due(record: &DeliveryRecord) -> DeliveryRecord {
+    let mut record = record.clone();
+    if !record.status.is_final() && record.due_at.is_none() {
+        record.due_at = Some(record.updated_at + STRANDED_AFTER);
+    }
+    record
+}
+
+/// While expansion goes on, the header is due for the sweep a while after its latest page.
+pub(crate) fn expansion_due(
+    header: &NotificationRecord,
+    page: &[DeliveryRecord],
+) -> Option<DateTime<Utc>> {
+    if header.expanded {
+        return None;
+    }
+    let latest = page.iter().map(|d| d.updated_at).max();
+    latest.map(|at| at + STRANDED_AFTER).or(header.due_at)
+}
+
+pub(crate) fn not_final(outcome: &Outcome) -> StoreError {
+    StoreError::InvalidData(format!(
+        "a delivery's outcome must be final, not {} (release it instead)",
+        outcome.status
+    ))
+}
+
+/// Count changes summed per status: a delivery that moves from one status to the same one
+/// changes nothing (a map keyed by status would keep only the last change).
+#[must_use]
+pub(crate) fn count_deltas(changes: &[(DeliveryStatus, i64)]) -> BTreeMap<DeliveryStatus, i64> {
+    let mut deltas = BTreeMap::new();
+    for (status, delta) in changes {
+        *deltas.entry(*status).or_insert(0) += delta;
+    }
+    deltas.retain(|_, delta| *delta != 0);
+    deltas
 }
 
 /// What a sender found when it tried to claim a delivery.
@@ -172,11 +262,27 @@ pub enum Claim {
     Done,
     /// Another sender holds a live lease; try again after it.
     Held { until: DateTime<Utc> },
+    /// Released with a backoff that has not ended yet; the sweep wakes it then.
+    NotYet { until: DateTime<Utc> },
     /// No such delivery.
     Missing,
 }
 
-/// The outcome a sender records.
+/// A claimed delivery given back to be tried again after `not_before`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    pub not_before: DateTime<Utc>,
+    /// Why (the last error), shown in the delivery report.
+    pub error: String,
+    /// Whether this try counts against the delivery's attempts (a deadline that ran out before
+    /// anything was sent does not).
+    pub attempt_counted: bool,
+    /// The try may have reached Teams (a send cut off by its deadline): the next send may be a
+    /// duplicate, and is counted as a possible one.
+    pub outcome_unknown: bool,
+}
+
+/// The final outcome a sender records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub status: DeliveryStatus,
@@ -231,7 +337,9 @@ pub trait OutboxStore: Send + Sync {
         deliveries: &[DeliveryRecord],
     ) -> Result<bool, StoreError>;
 
-    /// Claims a pending delivery (or one whose lease ran out) until `lease_until`.
+    /// Claims a pending delivery whose backoff has ended (or one whose lease ran out, which
+    /// counts as a lost attempt) until `lease_until`. The sweep wakes a claim that is never
+    /// settled once `lease_until` has passed.
     async fn claim_delivery(
         &self,
         notification: &NotificationId,
@@ -240,13 +348,27 @@ pub trait OutboxStore: Send + Sync {
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
 
-    /// Records the outcome of a claimed delivery. Returns `false` if it was not claimed (someone
-    /// else recorded it first); counts move only when it was.
+    /// Records the final outcome of the claim that holds the delivery until `claimed_until`,
+    /// moving the notification's counts in the same write. Returns `false`, changing nothing, if
+    /// that claim no longer holds it (its lease ran out and another sender took over).
     async fn record_outcome(
         &self,
         notification: &NotificationId,
         delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
         outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the delivery back, pending again after the release's backoff, if the claim that
+    /// holds it until `claimed_until` still does. Counts do not move (a claimed delivery counts
+    /// as pending).
+    async fn release_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
+        release: &Release,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
 

@@ -67,11 +67,14 @@ pub const BY_USER: IndexSchema = IndexSchema {
 /// drives expansion (header items) and the sender (delivery items); `expiresAt` (epoch seconds)
 /// lets DynamoDB delete finished notifications
 /// (<https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/TTL.html>).
+///
+/// `byDue` (sparse) holds the outbox's non-final items by when the stranded-work sweep should
+/// look at them (`dueShard` = `stranded#{0..15}`, `dueKey` = `{due ms}#{notification}#...`).
 pub const OUTBOX: TableSchema = TableSchema {
     logical_name: "OutboxTable",
     hash_key: attr::PK,
     range_key: attr::SK,
-    indexes: &[],
+    indexes: &[BY_DUE],
     stream: Some("NEW_IMAGE"),
     ttl_attribute: Some("expiresAt"),
 };
@@ -100,8 +103,11 @@ pub const BY_OWNER: IndexSchema = IndexSchema {
 
 /// Sort key of a schedule item.
 pub const SCHEDULE_SK: &str = "#schedule";
-/// The one `dueShard` value (a single partition serves thousands of due reads per second).
+/// The one `dueShard` value of schedules (a single partition serves thousands of due reads per
+/// second).
 pub const DUE_SHARD: &str = "due";
+/// The prefix of the outbox's `dueShard` values, `stranded#{shard}`.
+pub const STRANDED_SHARD_PREFIX: &str = "stranded#";
 
 /// Sort key of a notification's header item.
 pub const NOTIFICATION_SK: &str = "#notification";

@@ -224,7 +224,7 @@ impl Harness {
         };
         assert!(
             self.outbox
-                .record_outcome(id, delivery, &outcome, at(2))
+                .record_outcome(id, delivery, at(61), &outcome, at(2))
                 .await
                 .unwrap()
         );
@@ -271,6 +271,9 @@ pub(crate) fn delivery(
         activity_id: None,
         error: None,
         install_deadline: None,
+        not_before: None,
+        lost_attempts: 0,
+        due_at: None,
         updated_at: at(0),
         // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
         expires_at: (Utc::now() + Duration::days(30)).timestamp(),

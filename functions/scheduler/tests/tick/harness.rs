@@ -147,6 +147,7 @@ fn scheduler(
         retention: chrono::Duration::days(30),
         config: SchedulerConfig::default(),
         install_sweep: None,
+        stranded_sweep: None,
     }
 }
 

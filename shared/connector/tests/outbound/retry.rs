@@ -1,5 +1,6 @@
-//! The retry layer: bursts and dropped connections recovered exactly once, Retry-After in both
-//! forms, and the caller's deadline bounding every wait.
+//! The retry layer: bursts and dropped connections recovered exactly once (a message POST whose
+//! outcome is unknown is returned, not repeated), Retry-After in both forms, and the caller's
+//! deadline bounding every wait.
 
 use std::time::Duration;
 
@@ -34,23 +35,37 @@ async fn retry_recovers_from_bursts_and_drops_exactly_once() {
     assert_eq!(statuses, [Some(503), Some(503), Some(502), Some(201)]);
     assert_eq!(f.emulator.activities(burst.as_str()).len(), 1);
 
+    // A dropped connection: an update is repeated (it lands the same way again)...
     let (_, dropped) = f.personal("Dropped");
+    let sent = connector
+        .send_to_conversation(f.call(), &dropped, &hello())
+        .await
+        .unwrap();
     f.emulator
         .inject_times(dropped.as_str(), Fault::DropConnection, 1);
     f.emulator
         .inject_times(dropped.as_str(), Fault::PreconditionFailed, 1);
     connector
-        .send_to_conversation(f.call(), &dropped, &hello())
+        .update_activity(f.call(), &dropped, &sent.id, &hello())
         .await
         .unwrap();
     let statuses: Vec<_> = f
         .emulator
         .requests_for(dropped.as_str())
         .iter()
+        .skip(1)
         .map(|r| r.status)
         .collect();
-    assert_eq!(statuses, [None, Some(412), Some(201)]);
+    assert_eq!(statuses[..2], [None, Some(412)]);
+    assert_eq!(statuses.len(), 3);
     assert_eq!(f.emulator.activities(dropped.as_str()).len(), 1);
+    // ...but a message POST whose outcome is unknown is not: the caller decides.
+    let (_, lost) = f.personal("Lost");
+    f.emulator
+        .inject_times(lost.as_str(), Fault::DropConnection, 1);
+    let error = f.send_error(&connector, &lost).await;
+    assert!(error.outcome_unknown(), "{error}");
+    assert_eq!(f.emulator.requests_for(lost.as_str()).len(), 1);
 
     // Final errors return at once: one request.
     let (_, blocked) = f.personal("Blocked");
@@ -72,7 +87,8 @@ async fn retry_recovers_from_bursts_and_drops_exactly_once() {
     assert!(matches!(error, ConnectorError::Transient { .. }));
     assert_eq!(f.emulator.requests_for(down.as_str()).len(), 3);
 
-    // A slow answer past the request timeout is retried too.
+    // A send whose answer comes after the request timeout may have been delivered (the emulator
+    // stores it after the delay): it is returned as outcome unknown, not repeated.
     let (_, slow) = f.personal("Slow");
     f.emulator
         .inject_times(slow.as_str(), Fault::Delay(Duration::from_secs(2)), 1);
@@ -81,12 +97,13 @@ async fn retry_recovers_from_bursts_and_drops_exactly_once() {
             .request_timeout(Duration::from_millis(300)),
     )
     .unwrap();
-    impatient
+    let error = impatient
         .retry(fast_retry(3))
         .send_to_conversation(f.call(), &slow, &hello())
         .await
-        .unwrap();
-    assert_eq!(f.emulator.requests_for(slow.as_str()).len(), 2);
+        .unwrap_err();
+    assert!(error.outcome_unknown(), "{error}");
+    assert_eq!(f.emulator.requests_for(slow.as_str()).len(), 1);
 }
 
 #[tokio::test]

@@ -166,10 +166,14 @@ impl InstallStep<'_> {
             )),
             conversation_id: Some(reference.conversation_id.clone()),
         };
+        let Some(claimed_until) = claimed.lease_until else {
+            return Ok(Resolution::Done(Delivered::AlreadyDone));
+        };
         self.outbox
             .record_outcome(
                 &claimed.notification_id,
                 &claimed.delivery_id,
+                claimed_until,
                 &outcome,
                 self.clock.now(),
             )

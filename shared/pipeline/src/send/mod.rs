@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Duration;
+use herald_connector::RetryPolicy;
 use herald_connector::{
     Activity, Call, Connector, ConnectorError, ConversationParameters, Deadline,
 };
@@ -21,7 +22,8 @@ use herald_domain::{
 };
 use herald_events::{EventPublisher, HeraldEvent};
 use herald_store::{
-    Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, StatusUpdate,
+    Claim, DeliveryRecord, NotificationId, OutboxStore, Outcome, ReferenceStore, Release,
+    StatusUpdate,
 };
 
 use install_step::{InstallStep, Resolution};
@@ -46,8 +48,10 @@ pub struct Sender {
     pub lease: Duration,
     /// Attempts before a delivery that keeps failing transiently is recorded failed.
     pub max_attempts: u32,
-    /// Activities by notification, decoded once per process.
-    activities: Mutex<HashMap<NotificationId, Arc<Activity>>>,
+    /// Backoff between attempts of a released delivery.
+    pub backoff: RetryPolicy,
+    /// Activities by notification, decoded once per process (a bounded number).
+    activities: Mutex<ActivityCache>,
     /// Outcome events waiting to go out in a batch of ten.
     outcome_events: Mutex<Vec<HeraldEvent>>,
     /// Proactive installation through Graph, when enabled.
@@ -73,7 +77,13 @@ impl Sender {
             bot_app_id,
             lease: Duration::minutes(2),
             max_attempts: 5,
-            activities: Mutex::new(HashMap::new()),
+            backoff: RetryPolicy {
+                base_delay: RELEASE_BACKOFF,
+                max_delay: RELEASE_BACKOFF_CAP.to_std().unwrap_or(RELEASE_BACKOFF),
+                jitter: herald_connector::Jitter::Equal,
+                ..RetryPolicy::default()
+            },
+            activities: Mutex::new(ActivityCache::default()),
             outcome_events: Mutex::new(Vec::new()),
             install: None,
         }
@@ -88,6 +98,10 @@ impl Sender {
     }
 
     /// Delivers one delivery, at most once, before `deadline`.
+    ///
+    /// The send's deadline is also capped by the claim's lease, so no send outlives the lease
+    /// that protects it from a second sender. Failures after the claim give the delivery back
+    /// (released with a backoff) rather than leaving it to the lease.
     pub async fn deliver(
         &self,
         notification: &NotificationId,
@@ -95,16 +109,71 @@ impl Sender {
         deadline: Deadline,
     ) -> Result<Delivered, PipelineError> {
         let now = self.clock.now();
+        let lease_until = now + self.lease;
         let claimed = match self
             .outbox
-            .claim_delivery(notification, delivery, now, now + self.lease)
+            .claim_delivery(notification, delivery, now, lease_until)
             .await?
         {
             Claim::Claimed(record) => *record,
             Claim::Done => return Ok(Delivered::AlreadyDone),
             Claim::Held { until } => return Ok(Delivered::Held(until)),
+            Claim::NotYet { until } => return Ok(Delivered::NotYet(until)),
             Claim::Missing => return Ok(Delivered::Missing),
         };
+        let deadline = self.within_lease(deadline);
+        match self
+            .deliver_claimed(claimed.clone(), lease_until, deadline)
+            .await
+        {
+            Ok(delivered) => Ok(delivered),
+            Err(error) => {
+                // Nothing was sent (or its outcome is recorded): give it back untouched.
+                let release = Release {
+                    not_before: self.clock.now(),
+                    error: error.to_string(),
+                    attempt_counted: false,
+                    outcome_unknown: false,
+                };
+                if let Err(e) = self
+                    .outbox
+                    .release_delivery(
+                        notification,
+                        delivery,
+                        lease_until,
+                        &release,
+                        self.clock.now(),
+                    )
+                    .await
+                {
+                    tracing::warn!(notification = %notification, delivery = %delivery, error = %e,
+                        "cannot release a claimed delivery; the sweep wakes it when its lease ends");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The caller's deadline, but never later than the lease allows a send to finish (and its
+    /// outcome to be recorded).
+    fn within_lease(&self, deadline: Deadline) -> Deadline {
+        let margin = LEASE_MARGIN.min(self.lease / 5);
+        let lease = (self.lease - margin).to_std().unwrap_or_default();
+        let cap = Deadline::after(lease);
+        match (deadline.instant(), cap.instant()) {
+            (Some(asked), Some(capped)) => Deadline::at(asked.min(capped)),
+            _ => cap,
+        }
+    }
+
+    async fn deliver_claimed(
+        &self,
+        claimed: DeliveryRecord,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        deadline: Deadline,
+    ) -> Result<Delivered, PipelineError> {
+        let (notification, delivery) =
+            (claimed.notification_id.clone(), claimed.delivery_id.clone());
         // A person known only by their Entra object id: find or install their conversation.
         let (claimed, resolved) = match self.install_step(&claimed) {
             Some(step) => match step.resolve(claimed, deadline).await? {
@@ -120,7 +189,18 @@ impl Sender {
             },
             None => (claimed, None),
         };
-        let activity = self.activity(notification).await?;
+        let activity = self.activity(&notification).await?;
+        // A write started without the time to finish is a write whose outcome is unknown.
+        let budget = MIN_SEND_BUDGET.min(self.lease.to_std().unwrap_or_default() / 4);
+        if deadline.remaining().is_some_and(|left| left < budget) {
+            let release = Release {
+                not_before: self.clock.now(),
+                error: "too little time left to send; given back".to_owned(),
+                attempt_counted: false,
+                outcome_unknown: false,
+            };
+            return self.release(&claimed, lease_until, &release).await;
+        }
         let outcome = match self.send(&claimed, &activity, deadline).await {
             Ok((activity_id, created)) => Outcome {
                 status: DeliveryStatus::Sent,
@@ -128,20 +208,53 @@ impl Sender {
                 error: None,
                 conversation_id: created.or(resolved),
             },
-            Err(error) => self.failure_outcome(&claimed, &error).await?,
+            Err(error) => match self.failure(&claimed, &error).await? {
+                Failure::Final(outcome) => outcome,
+                Failure::Release(release) => {
+                    return self.release(&claimed, lease_until, &release).await;
+                }
+            },
         };
         let recorded = self
             .outbox
-            .record_outcome(notification, delivery, &outcome, self.clock.now())
+            .record_outcome(
+                &notification,
+                &delivery,
+                lease_until,
+                &outcome,
+                self.clock.now(),
+            )
             .await?;
         if !recorded {
-            tracing::warn!(notification = %notification, delivery = %delivery, "outcome recorded by another sender");
-        }
-        if outcome.status == DeliveryStatus::Pending {
-            return Ok(Delivered::Released);
+            tracing::warn!(notification = %notification, delivery = %delivery,
+                "the claim's lease ran out before the outcome was recorded; another sender has it");
+            return Ok(Delivered::AlreadyDone);
         }
         self.publish(&claimed, &outcome).await;
         Ok(Delivered::Finished(outcome.status))
+    }
+
+    async fn release(
+        &self,
+        claimed: &DeliveryRecord,
+        lease_until: chrono::DateTime<chrono::Utc>,
+        release: &Release,
+    ) -> Result<Delivered, PipelineError> {
+        let released = self
+            .outbox
+            .release_delivery(
+                &claimed.notification_id,
+                &claimed.delivery_id,
+                lease_until,
+                release,
+                self.clock.now(),
+            )
+            .await?;
+        if !released {
+            tracing::warn!(notification = %claimed.notification_id, delivery = %claimed.delivery_id,
+                "the claim's lease ran out before the delivery was given back");
+        }
+        Ok(Delivered::Released)
     }
 
     /// The install step, if this claimed delivery is a person to install the app for.
@@ -168,7 +281,7 @@ impl Sender {
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
         {
-            return Ok(Arc::clone(found));
+            return Ok(found);
         }
         let invalid = |problem: String| PipelineError::InvalidNotification {
             id: id.to_string(),
@@ -245,13 +358,18 @@ impl Sender {
             .await;
     }
 
-    /// Maps a failure to the recorded outcome, and marks the reference where Teams said the
-    /// conversation is blocked or gone.
-    async fn failure_outcome(
+    /// Maps a failure to a final outcome (marking the reference where Teams said the
+    /// conversation is blocked or gone) or to a release with a backoff.
+    async fn failure(
         &self,
         delivery: &DeliveryRecord,
         error: &SendError,
-    ) -> Result<Outcome, PipelineError> {
+    ) -> Result<Failure, PipelineError> {
+        if let SendError::Connector(e) = error
+            && let Some(release) = self.transient_release(delivery, e)
+        {
+            return Ok(Failure::Release(release));
+        }
         let (status, reference_status) = match error {
             SendError::Unresolvable => (DeliveryStatus::Unresolved, None),
             SendError::Connector(e) => match e {
@@ -266,14 +384,6 @@ impl Sender {
                     (DeliveryStatus::NotFound, Some(ReferenceStatus::Uninstalled))
                 }
                 ConnectorError::TooLarge(_) => (DeliveryStatus::TooLarge, None),
-                e if e.is_retryable() || matches!(e, ConnectorError::DeadlineExceeded { .. }) => {
-                    // Give it back for a later trigger, unless it has had its chances.
-                    if delivery.attempts < self.max_attempts {
-                        (DeliveryStatus::Pending, None)
-                    } else {
-                        (DeliveryStatus::Failed, None)
-                    }
-                }
                 _ => (DeliveryStatus::Failed, None),
             },
         };
@@ -292,11 +402,41 @@ impl Sender {
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(Outcome {
+        Ok(Failure::Final(Outcome {
             status,
             activity_id: None,
             error: Some(reason),
             conversation_id: None,
+        }))
+    }
+
+    /// A failure worth another try later, as a release: a deadline that ran out (not counted
+    /// as an attempt), a send whose outcome is unknown (counted, and the next send a possible
+    /// duplicate), or a retryable answer while the delivery has attempts left. Backoff doubles
+    /// per attempt, with jitter, from [`RELEASE_BACKOFF`].
+    fn transient_release(
+        &self,
+        delivery: &DeliveryRecord,
+        error: &ConnectorError,
+    ) -> Option<Release> {
+        let deadline = matches!(error, ConnectorError::DeadlineExceeded { .. });
+        let unknown = error.outcome_unknown();
+        if !(deadline || unknown || error.is_retryable()) {
+            return None;
+        }
+        if !deadline && delivery.attempts >= self.max_attempts {
+            return None;
+        }
+        let backoff = self.backoff.backoff(delivery.attempts);
+        let wait = error
+            .retry_after()
+            .map_or(backoff, |after| after.max(backoff));
+        Some(Release {
+            not_before: self.clock.now()
+                + chrono::Duration::from_std(wait).unwrap_or(RELEASE_BACKOFF_CAP),
+            error: error.to_string(),
+            attempt_counted: !deadline,
+            outcome_unknown: unknown,
         })
     }
 
@@ -331,6 +471,49 @@ impl Sender {
 
     async fn publish_batch(&self, batch: &[HeraldEvent]) {
         announce(self.events.as_ref(), batch, "delivery outcomes").await;
+    }
+}
+
+/// What a failed send comes to.
+enum Failure {
+    Final(Outcome),
+    Release(Release),
+}
+
+/// A claim's lease outlives its send by this much (or a fifth of the lease, if shorter), time to
+/// record the outcome.
+const LEASE_MARGIN: Duration = Duration::seconds(10);
+/// Less time than this left (or a quarter of the lease, if shorter) and a send is not started: it
+/// could not be relied on to finish.
+const MIN_SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// The first backoff of a released delivery; it doubles per attempt up to the cap.
+const RELEASE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(10);
+const RELEASE_BACKOFF_CAP: Duration = Duration::minutes(5);
+
+/// Decoded activities of the notifications this process sends, at most [`ActivityCache::CAP`]
+/// (the oldest goes first): a long-lived instance sends for many notifications.
+#[derive(Default)]
+struct ActivityCache {
+    entries: HashMap<NotificationId, Arc<Activity>>,
+    order: std::collections::VecDeque<NotificationId>,
+}
+
+impl ActivityCache {
+    const CAP: usize = 256;
+
+    fn get(&self, id: &NotificationId) -> Option<Arc<Activity>> {
+        self.entries.get(id).cloned()
+    }
+
+    fn insert(&mut self, id: NotificationId, activity: Arc<Activity>) {
+        if self.entries.insert(id.clone(), activity).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > Self::CAP {
+            if let Some(oldest) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
     }
 }
 

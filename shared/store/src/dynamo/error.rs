@@ -42,11 +42,6 @@ pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>)
     service_code(err) == Some("ConditionalCheckFailedException")
 }
 
-/// Whether a request collided with a transaction in progress on the same item.
-pub(crate) fn transaction_conflict<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    service_code(err) == Some("TransactionConflictException")
-}
-
 fn service_code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {
     err.as_service_error().and_then(ProvideErrorMetadata::code)
 }

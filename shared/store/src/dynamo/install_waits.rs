@@ -2,22 +2,20 @@
 //! one item by recipient (`install#{tenant}#{aad}`) for the webhook and one due marker (under
 //! [`INSTALL_DUE_PK`], sorted by deadline) for the timeout sweep.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_domain::{AadObjectId, DeliveryId, DeliveryStatus, TenantId};
 
-use super::error::{
-    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
-    reasons_conflict,
-};
+use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, s, to_item, to_value};
-use super::outbox::{DynamoOutboxStore, Transaction};
-use super::outbox_items::{counts_item, delivery_key, outcome_changes};
+use super::outbox::DynamoOutboxStore;
+use super::outbox_items::{
+    REMOVE_DUE, SET_DUE, counts_item, delivery_key, due_values, outcome_changes,
+};
 use super::read::query_all;
 use crate::keys::due_bound;
+use crate::outbox::count_deltas;
 use crate::schema::{INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, attr};
 use crate::{
     InstallResolution, InstallWait, InstallWaits, NotificationId, OutboxStore, StoreError,
@@ -61,40 +59,6 @@ fn decode_wait(item: Item) -> Result<InstallWait, StoreError> {
 }
 
 impl DynamoOutboxStore {
-    /// Runs a transaction whose first item is a delivery's conditional update and whose second
-    /// is its notification's counts. Returns `false` if the delivery's condition failed (nothing
-    /// was written); collisions with other transactions on the same items are retried.
-    async fn transact_on_delivery(
-        &self,
-        id: &NotificationId,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<bool, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                return Ok(true);
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
-            if reasons.get(1).is_some_and(reason_condition_failed) {
-                return Err(StoreError::NotFound(format!("notification {id}")));
-            }
-            if reasons_conflict(&reasons) {
-                if attempt >= CONFLICT_RETRIES {
-                    return Err(StoreError::Conflict(format!(
-                        "notification {id}: transaction conflicts after {attempt} retries"
-                    )));
-                }
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        }
-    }
-
     /// Deletes what is left of a wait whose delivery has moved on. The by-recipient item is
     /// shared by every wait of the delivery, so it goes only if it is still this wait's (same
     /// deadline); the due marker names the deadline and is this wait's alone.
@@ -164,7 +128,7 @@ impl InstallWaits for DynamoOutboxStore {
             .set_key(Some(delivery_key(notification, delivery)))
             .update_expression(
                 "SET #st = :installing, installDeadline = :deadline, updatedAt = :now \
-                 REMOVE leaseUntil, leaseMs",
+                 REMOVE leaseUntil, leaseMs, dueShard, dueKey",
             )
             .condition_expression("#st = :sending AND leaseMs = :leaseMs")
             .expression_attribute_names("#st", "status")
@@ -176,7 +140,7 @@ impl InstallWaits for DynamoOutboxStore {
             .build()
             .map_err(invalid)?;
         // A claimed delivery is still counted as pending (claims leave the counts alone).
-        let deltas = BTreeMap::from([
+        let deltas = count_deltas(&[
             (DeliveryStatus::Pending, -1),
             (DeliveryStatus::Installing, 1),
         ]);
@@ -299,6 +263,19 @@ impl InstallWaits for DynamoOutboxStore {
                 outcome.status
             }
         };
+        if status.is_final() {
+            removes.push(REMOVE_DUE);
+        } else {
+            // Pending again: the change triggers the sender, and the sweep backs that trigger up.
+            sets.push(SET_DUE);
+            for (name, value) in due_values(
+                notification,
+                Some(&wait.delivery_id),
+                now + crate::STRANDED_AFTER,
+            ) {
+                update = update.expression_attribute_values(name, value);
+            }
+        }
         let update = update
             .expression_attribute_values(":status", s(status.as_str()))
             .update_expression(format!(
@@ -308,7 +285,7 @@ impl InstallWaits for DynamoOutboxStore {
             ))
             .build()
             .map_err(invalid)?;
-        let deltas = BTreeMap::from([(DeliveryStatus::Installing, -1), (status, 1)]);
+        let deltas = count_deltas(&[(DeliveryStatus::Installing, -1), (status, 1)]);
         let mut items = vec![
             TransactWriteItem::builder().update(update).build(),
             counts_item(&self.table, notification, &deltas)?,

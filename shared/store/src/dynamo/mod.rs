@@ -8,6 +8,7 @@ mod outbox_items;
 mod read;
 mod references;
 mod schedules;
+mod stranded;
 mod table;
 
 pub use outbox::DynamoOutboxStore;

@@ -14,18 +14,19 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::error::{
     CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict, transaction_conflict,
+    reason_condition_failed, reasons_conflict,
 };
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
 use super::outbox_items::{
-    count_updates, delivery_item, delivery_key, header_item, header_key, outcome_changes,
+    REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
+    header_key, outcome_changes,
 };
 use super::read::get_record;
-use crate::outbox::check_page_size;
+use crate::outbox::{check_page_size, count_deltas, not_final, with_due};
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
-    PageRequest, StoreError,
+    PageRequest, Release, STRANDED_AFTER, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -113,13 +114,19 @@ impl DynamoOutboxStore {
             "#expanded = :expanded".to_owned(),
         ];
         sets.extend(count_updates(&deltas, &mut names, &mut values));
+        // While expansion goes on the header stays due for the sweep, a while after this page.
+        let latest = pending.iter().map(|d| d.updated_at).max();
+        if let (Some(_), Some(at)) = (to, latest) {
+            sets.push(SET_DUE.to_owned());
+            values.extend(due_values(id, None, at + STRANDED_AFTER));
+        }
         let mut expression = format!("SET {}", sets.join(", "));
-        match to {
-            Some(to) => {
-                values.insert(":to".into(), s(to));
-                expression.push_str(", #cursor = :to");
-            }
-            None => expression.push_str(" REMOVE #cursor"),
+        if let Some(to) = to {
+            values.insert(":to".into(), s(to));
+            expression.push_str(", #cursor = :to");
+        } else {
+            expression.push_str(" REMOVE #cursor, ");
+            expression.push_str(REMOVE_DUE);
         }
         let condition = match from {
             Some(from) => {
@@ -144,7 +151,7 @@ impl DynamoOutboxStore {
         for d in pending {
             let put = Put::builder()
                 .table_name(&self.table)
-                .set_item(Some(delivery_item(d)?))
+                .set_item(Some(delivery_item(&with_due(d))?))
                 .condition_expression("attribute_not_exists(#pk)")
                 .expression_attribute_names("#pk", attr::PK)
                 .build()
@@ -154,39 +161,121 @@ impl DynamoOutboxStore {
         Ok(items)
     }
 
-    /// Applies count changes to a header, retrying collisions with expansion transactions.
-    async fn add_counts(
+    /// Runs a transaction whose first item is a delivery's conditional update and whose second
+    /// is its notification's counts. Returns `false` if the delivery's condition failed (nothing
+    /// was written); collisions with other transactions on the same items are retried.
+    pub(super) async fn transact_on_delivery(
         &self,
         id: &NotificationId,
-        deltas: &BTreeMap<DeliveryStatus, i64>,
-    ) -> Result<(), StoreError> {
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let sets = count_updates(deltas, &mut names, &mut values);
-        if sets.is_empty() {
-            return Ok(());
-        }
+        items: Vec<TransactWriteItem>,
+    ) -> Result<bool, StoreError> {
         let mut attempt = 0;
         loop {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(header_key(id)))
-                .update_expression(format!("SET {}", sets.join(", ")))
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt < CONFLICT_RETRIES && transaction_conflict(&e) => {
-                    attempt += 1;
-                    back_off(attempt).await;
-                }
-                Err(e) => return Err(map_sdk_error(e)),
+            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
+            else {
+                return Ok(true);
+            };
+            if reasons.first().is_some_and(reason_condition_failed) {
+                return Ok(false);
             }
+            if reasons.get(1).is_some_and(reason_condition_failed) {
+                return Err(StoreError::NotFound(format!("notification {id}")));
+            }
+            if reasons_conflict(&reasons) {
+                if attempt >= CONFLICT_RETRIES {
+                    return Err(StoreError::Conflict(format!(
+                        "notification {id}: transaction conflicts after {attempt} retries"
+                    )));
+                }
+                attempt += 1;
+                back_off(attempt).await;
+                continue;
+            }
+            return Err(error);
         }
+    }
+
+    /// A final outcome on the delivery, fenced by the claim's lease; `lost_before` says whether
+    /// the delivery is expected to have lost an attempt (the condition checks it).
+    fn outcome_update(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
+        outcome: &Outcome,
+        lost_before: bool,
+        now: DateTime<Utc>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let changes = outcome_changes(outcome);
+        let mut sets = vec!["#st = :status", "updatedAt = :now"];
+        sets.extend(changes.sets);
+        let mut removes = vec![
+            "leaseUntil",
+            "leaseMs",
+            "notBefore",
+            "notBeforeMs",
+            REMOVE_DUE,
+        ];
+        removes.extend(changes.removes);
+        let lost = if lost_before {
+            "lostAttempts > :zero"
+        } else {
+            "(attribute_not_exists(lostAttempts) OR lostAttempts = :zero)"
+        };
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
+            .update_expression(format!(
+                "SET {} REMOVE {}",
+                sets.join(", "),
+                removes.join(", ")
+            ))
+            .condition_expression(format!(
+                "#st = :sending AND leaseMs = :claimedMs AND {lost}"
+            ))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#error", "error")
+            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":claimedMs", n(claimed_until.timestamp_millis()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", s(&now.to_rfc3339()));
+        for (name, value) in changes.values {
+            update = update.expression_attribute_values(name, value);
+        }
+        Ok(TransactWriteItem::builder()
+            .update(update.build().map_err(invalid)?)
+            .build())
+    }
+
+    /// The header's side of a final outcome: pending to `status`, and a possible duplicate.
+    fn outcome_counts(
+        &self,
+        notification: &NotificationId,
+        status: DeliveryStatus,
+        duplicate: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let deltas = count_deltas(&[(DeliveryStatus::Pending, -1), (status, 1)]);
+        let mut names = HashMap::from([("#pk".to_owned(), attr::PK.to_owned())]);
+        let mut values = HashMap::new();
+        let mut sets = count_updates(&deltas, &mut names, &mut values);
+        if duplicate {
+            sets.push(
+                "possibleDuplicates = if_not_exists(possibleDuplicates, :zeroDup) + :oneDup".into(),
+            );
+            values.insert(":zeroDup".into(), n(0));
+            values.insert(":oneDup".into(), n(1));
+        }
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(header_key(notification)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression("attribute_exists(#pk)")
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(invalid)?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
@@ -228,6 +317,7 @@ impl OutboxStore for DynamoOutboxStore {
     ) -> Result<bool, StoreError> {
         check_page_size(deliveries)?;
         let mut pending: Vec<&DeliveryRecord> = deliveries.iter().collect();
+        let mut conflicts = 0;
         loop {
             let items = self.page_transaction(id, from, to, &pending)?;
             let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
@@ -238,7 +328,13 @@ impl OutboxStore for DynamoOutboxStore {
                 return Ok(false);
             }
             if reasons_conflict(&reasons) {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                if conflicts >= CONFLICT_RETRIES {
+                    return Err(StoreError::Conflict(format!(
+                        "notification {id}: page transaction conflicts after {conflicts} retries"
+                    )));
+                }
+                conflicts += 1;
+                back_off(conflicts).await;
                 continue;
             }
             // Deliveries already present (a recipient listed twice): drop them and retry.
@@ -261,18 +357,19 @@ impl OutboxStore for DynamoOutboxStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        let result = self
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(delivery_key(notification, delivery)))
-            .update_expression(
+            .update_expression(format!(
                 "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
-                 updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one",
-            )
+                 updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, {SET_DUE} \
+                 REMOVE notBefore, notBeforeMs"
+            ))
             .condition_expression(
-                "#st = :pending OR (#st = :sending AND (attribute_not_exists(leaseMs) \
-                 OR leaseMs < :nowMs))",
+                "(#st = :pending AND (attribute_not_exists(notBeforeMs) OR notBeforeMs <= :nowMs)) \
+                 OR (#st = :sending AND (attribute_not_exists(leaseMs) OR leaseMs < :nowMs))",
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
@@ -283,73 +380,139 @@ impl OutboxStore for DynamoOutboxStore {
             .expression_attribute_values(":nowMs", n(now.timestamp_millis()))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let item = output.attributes.unwrap_or_default();
-                Ok(Claim::Claimed(Box::new(from_item(item)?)))
-            }
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    let Some(item) = c.item() else {
-                        return Ok(Claim::Missing);
-                    };
-                    let record: DeliveryRecord = from_item(item.clone())?;
-                    Ok(match (record.status, record.lease_until) {
-                        (DeliveryStatus::Sending, Some(until)) => Claim::Held { until },
-                        // Installing: the end of the wait makes it pending again, and that
-                        // change triggers the sender; this trigger has nothing to do.
-                        (status, _)
-                            if status.is_final() || status == DeliveryStatus::Installing =>
-                        {
-                            Claim::Done
-                        }
-                        _ => Claim::Held { until: now },
-                    })
-                }
-                _ => Err(map_sdk_error(e)),
-            },
+            // The old image says whether this takes over from a sender whose lease ran out.
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, value) in due_values(notification, Some(delivery), lease_until) {
+            request = request.expression_attribute_values(name, value);
         }
+        let old: DeliveryRecord = match request.send().await {
+            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
+            Err(e) => {
+                return match e.as_service_error() {
+                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
+                        Some(item) => Ok(refused_claim(&from_item(item.clone())?, now)),
+                        None => Ok(Claim::Missing),
+                    },
+                    _ => Err(map_sdk_error(e)),
+                };
+            }
+        };
+        let took_over = old.status == DeliveryStatus::Sending;
+        let mut record = old;
+        record.status = DeliveryStatus::Sending;
+        record.lease_until = Some(lease_until);
+        record.not_before = None;
+        record.due_at = Some(lease_until);
+        record.attempts += 1;
+        record.updated_at = now;
+        if took_over {
+            // The previous claim's lease ran out before its outcome was recorded: lost.
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(delivery_key(notification, delivery)))
+                .update_expression("SET lostAttempts = if_not_exists(lostAttempts, :zero) + :one")
+                .condition_expression("leaseMs = :leaseMs")
+                .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            record.lost_attempts += 1;
+        }
+        Ok(Claim::Claimed(Box::new(record)))
     }
 
     async fn record_outcome(
         &self,
         notification: &NotificationId,
         delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let changes = outcome_changes(outcome);
-        let mut sets = vec!["#st = :status", "updatedAt = :now"];
-        sets.extend(changes.sets);
-        let mut removes = vec!["leaseUntil", "leaseMs"];
-        removes.extend(changes.removes);
+        if !outcome.status.is_final() {
+            return Err(not_final(outcome));
+        }
+        // Most deliveries never lost an attempt; one that did is a possible duplicate if sent.
+        // Each guess is checked by the transaction's condition, so the counts cannot be wrong.
+        for lost_before in [false, true] {
+            let duplicate = lost_before && outcome.status == DeliveryStatus::Sent;
+            let items = vec![
+                self.outcome_update(
+                    notification,
+                    delivery,
+                    claimed_until,
+                    outcome,
+                    lost_before,
+                    now,
+                )?,
+                self.outcome_counts(notification, outcome.status, duplicate)?,
+            ];
+            if self.transact_on_delivery(notification, items).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn release_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
+        release: &Release,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut sets = vec![
+            "#st = :pending",
+            "notBefore = :notBefore",
+            "notBeforeMs = :notBeforeMs",
+            "#error = :error",
+            "updatedAt = :now",
+            SET_DUE,
+        ];
+        if !release.attempt_counted {
+            sets.push("attempts = attempts - :one");
+        }
+        if release.outcome_unknown {
+            sets.push("lostAttempts = if_not_exists(lostAttempts, :zero) + :one");
+        }
         let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(delivery_key(notification, delivery)))
-            .condition_expression("#st = :sending")
+            .update_expression(format!(
+                "SET {} REMOVE leaseUntil, leaseMs",
+                sets.join(", ")
+            ))
+            .condition_expression("#st = :sending AND leaseMs = :claimedMs")
             .expression_attribute_names("#st", "status")
             .expression_attribute_names("#error", "error")
-            .expression_attribute_values(":status", s(outcome.status.as_str()))
+            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
             .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":claimedMs", n(claimed_until.timestamp_millis()))
+            .expression_attribute_values(":notBefore", s(&release.not_before.to_rfc3339()))
+            .expression_attribute_values(":notBeforeMs", n(release.not_before.timestamp_millis()))
+            .expression_attribute_values(":error", s(&release.error))
             .expression_attribute_values(":now", s(&now.to_rfc3339()));
-        for (name, value) in changes.values {
+        if !release.attempt_counted || release.outcome_unknown {
+            request = request.expression_attribute_values(":one", n(1));
+        }
+        if release.outcome_unknown {
+            request = request.expression_attribute_values(":zero", n(0));
+        }
+        for (name, value) in due_values(notification, Some(delivery), release.not_before) {
             request = request.expression_attribute_values(name, value);
         }
-        let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
-        match request.update_expression(expression).send().await {
-            Ok(_) => {}
-            Err(e) if condition_failed(&e) => return Ok(false),
-            Err(e) => return Err(map_sdk_error(e)),
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(map_sdk_error(e)),
         }
-        let deltas = BTreeMap::from([(DeliveryStatus::Pending, -1), (outcome.status, 1)]);
-        self.add_counts(notification, &deltas).await?;
-        Ok(true)
     }
 
     async fn get_delivery(
@@ -427,5 +590,17 @@ impl OutboxStore for DynamoOutboxStore {
             }
             Err(e) => Err(map_sdk_error(e)),
         }
+    }
+}
+
+/// Why a delivery could not be claimed, from what is stored.
+fn refused_claim(record: &DeliveryRecord, now: DateTime<Utc>) -> Claim {
+    match (record.status, record.lease_until, record.not_before) {
+        (DeliveryStatus::Sending, Some(until), _) => Claim::Held { until },
+        (DeliveryStatus::Pending, _, Some(until)) if until > now => Claim::NotYet { until },
+        // Installing: the end of the wait makes it pending again, and that change triggers the
+        // sender; this trigger has nothing to do.
+        (status, _, _) if status.is_final() || status == DeliveryStatus::Installing => Claim::Done,
+        _ => Claim::Held { until: now },
     }
 }

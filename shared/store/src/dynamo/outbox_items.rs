@@ -5,11 +5,14 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::error::invalid;
-use super::item::{Item, key, n, s, to_item};
-use crate::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK, attr};
+use super::item::{Item, key, n, s, to_item, to_value};
+use crate::keys::time_key;
+use crate::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
+use crate::stranded::shard_of;
 use crate::{DeliveryRecord, NotificationId, NotificationRecord, Outcome, StoreError};
 
 /// The key of a notification's header item.
@@ -28,8 +31,49 @@ pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId)
 pub(super) fn header_item(record: &NotificationRecord) -> Result<Item, StoreError> {
     let mut item = to_item(record)?;
     item.extend(header_key(&record.id));
+    if let Some(at) = record.due_at {
+        item.extend(due_attributes(&record.id, None, at));
+    }
     Ok(item)
 }
+
+/// `dueShard` and `dueKey`: where the sparse `byDue` index holds a non-final item until
+/// `at`, for the stranded-work sweep.
+pub(super) fn due_attributes(
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+    at: DateTime<Utc>,
+) -> [(String, AttributeValue); 3] {
+    let ids = format!("{notification}#{}", delivery.map_or("", DeliveryId::as_str));
+    [
+        (
+            "dueShard".to_owned(),
+            s(&format!("{STRANDED_SHARD_PREFIX}{}", shard_of(&ids))),
+        ),
+        ("dueKey".to_owned(), s(&time_key(at, &ids))),
+        // The record's own `dueAt` field, as serde writes it.
+        (
+            "dueAt".to_owned(),
+            to_value(at).unwrap_or_else(|_| s(&at.to_rfc3339())),
+        ),
+    ]
+}
+
+/// `SET dueShard = :dueShard, dueKey = :dueKey` values for an item due at `at`.
+pub(super) fn due_values(
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = (String, AttributeValue)> {
+    due_attributes(notification, delivery, at)
+        .into_iter()
+        .map(|(name, value)| (format!(":{name}"), value))
+}
+
+/// The `SET` clause [`due_values`] fills.
+pub(super) const SET_DUE: &str = "dueShard = :dueShard, dueKey = :dueKey, dueAt = :dueAt";
+/// What a final item no longer carries.
+pub(super) const REMOVE_DUE: &str = "dueShard, dueKey, dueAt";
 
 /// A delivery's item; `leaseMs` mirrors the lease as a number, for the claim condition.
 pub(super) fn delivery_item(record: &DeliveryRecord) -> Result<Item, StoreError> {
@@ -37,6 +81,13 @@ pub(super) fn delivery_item(record: &DeliveryRecord) -> Result<Item, StoreError>
     item.extend(delivery_key(&record.notification_id, &record.delivery_id));
     if let Some(lease) = record.lease_until {
         item.insert("leaseMs".into(), n(lease.timestamp_millis()));
+    }
+    if let Some(at) = record.due_at {
+        item.extend(due_attributes(
+            &record.notification_id,
+            Some(&record.delivery_id),
+            at,
+        ));
     }
     Ok(item)
 }

@@ -10,6 +10,7 @@ use super::db::{SEP, blocking, display_key, prefix_end, read_json, unavailable, 
 use super::outbox::{
     DELIVERIES, EmbeddedOutboxStore, INSTALL_DUE, INSTALL_WAITS, add_counts, delivery_key,
 };
+use super::stranded::put_delivery;
 use crate::keys::due_bound;
 use crate::{
     DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId, OutboxChange,
@@ -93,10 +94,11 @@ impl InstallWaits for EmbeddedOutboxStore {
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let wait = {
-                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
                 let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Ok(false);
                 };
+                drop(table);
                 if record.status != DeliveryStatus::Sending
                     || record.lease_until != Some(claimed_until)
                 {
@@ -108,11 +110,14 @@ impl InstallWaits for EmbeddedOutboxStore {
                         display_key(&key)
                     )));
                 };
+                let before = record.due_at;
                 record.status = DeliveryStatus::Installing;
                 record.install_deadline = Some(deadline);
                 record.lease_until = None;
+                // The installation sweep watches it now.
+                record.due_at = None;
                 record.updated_at = now;
-                write_json(&mut table, &key, &record)?;
+                put_delivery(&txn, before, &record)?;
                 InstallWait {
                     notification_id: record.notification_id,
                     delivery_id: record.delivery_id,
@@ -203,7 +208,7 @@ impl InstallWaits for EmbeddedOutboxStore {
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let status = {
-                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
                 let record = read_json::<DeliveryRecord>(&table, &key)?.filter(|r| {
                     r.status == DeliveryStatus::Installing
                         && r.install_deadline == Some(wait.deadline)
@@ -215,8 +220,10 @@ impl InstallWaits for EmbeddedOutboxStore {
                     txn.commit().map_err(unavailable)?;
                     return Ok(false);
                 };
+                drop(table);
+                let before = record.due_at;
                 record.end_install(resolution, now);
-                write_json(&mut table, &key, &record)?;
+                put_delivery(&txn, before, &record)?;
                 record.status
             };
             Self::remove_wait(&txn, &wait)?;

@@ -7,6 +7,7 @@ mod install_waits;
 mod outbox;
 mod references;
 mod schedules;
+mod stranded;
 
 pub use outbox::{EmbeddedOutboxStore, OUTBOX_FILE_NAME};
 pub use references::{EmbeddedReferenceStore, REFERENCES_FILE_NAME};

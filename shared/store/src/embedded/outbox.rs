@@ -14,13 +14,15 @@ use super::db::{
     DEFAULT_PAGE, SEP, blocking, display_key, json_page, key_range, open_database, prefix_end,
     read_json, resume_after, unavailable, write_json,
 };
-use crate::outbox::check_page_size;
+use super::stranded::{STRANDED, move_due, put_delivery};
+use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
-    Page, PageRequest, StoreError,
+    Page, PageRequest, Release, StoreError,
 };
 
-const NOTIFICATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("notifications");
+pub(super) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("notifications");
 /// `notification SEP delivery` -> delivery JSON.
 pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 /// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
@@ -56,7 +58,7 @@ pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId)
 
 /// Moves a header's counts (a claimed delivery still counts as pending).
 pub(super) fn add_counts(record: &mut NotificationRecord, deltas: &[(DeliveryStatus, i64)]) {
-    for (status, delta) in deltas {
+    for (status, delta) in count_deltas(deltas) {
         *record.counts.entry(status.as_str().to_owned()).or_default() += delta;
     }
 }
@@ -83,7 +85,13 @@ impl EmbeddedOutboxStore {
     /// Opens (or creates) the outbox under `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let db = open_database(data_dir, OUTBOX_FILE_NAME, |txn| {
-            for table in [NOTIFICATIONS, DELIVERIES, INSTALL_WAITS, INSTALL_DUE] {
+            for table in [
+                NOTIFICATIONS,
+                DELIVERIES,
+                INSTALL_WAITS,
+                INSTALL_DUE,
+                STRANDED,
+            ] {
                 txn.open_table(table)?;
             }
             Ok(())
@@ -117,6 +125,18 @@ impl EmbeddedOutboxStore {
             Ok(notifications.chain(deliveries).collect())
         })
         .await
+    }
+
+    /// The delivery under `key` if the claim that holds it until `claimed_until` still does.
+    fn claimed(
+        txn: &redb::WriteTransaction,
+        key: &str,
+        claimed_until: DateTime<Utc>,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+        Ok(read_json::<DeliveryRecord>(&table, key)?.filter(|record| {
+            record.status == DeliveryStatus::Sending && record.lease_until == Some(claimed_until)
+        }))
     }
 
     /// Tells subscribers what was committed.
@@ -163,6 +183,9 @@ impl OutboxStore for EmbeddedOutboxStore {
                 }
                 existing
             };
+            if existing.is_none() {
+                move_due(&txn, &record.id, None, None, record.due_at)?;
+            }
             txn.commit().map_err(unavailable)?;
             if existing.is_none() {
                 this.publish(vec![OutboxChange::Notification(record.id.clone())]);
@@ -198,16 +221,20 @@ impl OutboxStore for EmbeddedOutboxStore {
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let mut inserted = Vec::new();
-            {
-                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-                for d in &deliveries {
-                    let key = delivery_key(&d.notification_id, &d.delivery_id);
-                    if table.get(key.as_str()).map_err(unavailable)?.is_none() {
-                        write_json(&mut table, &key, &d)?;
-                        inserted.push(d);
-                    }
+            for d in deliveries.iter().map(with_due) {
+                let key = delivery_key(&d.notification_id, &d.delivery_id);
+                let absent = txn
+                    .open_table(DELIVERIES)
+                    .map_err(unavailable)?
+                    .get(key.as_str())
+                    .map_err(unavailable)?
+                    .is_none();
+                if absent {
+                    put_delivery(&txn, None, &d)?;
+                    inserted.push(d);
                 }
             }
+            let mut due = (None, None);
             let moved = Self::update_header(&txn, &id, |record| {
                 if record.expanded || record.expansion_cursor != from {
                     return Ok(false);
@@ -217,8 +244,12 @@ impl OutboxStore for EmbeddedOutboxStore {
                 record.expansion_pages += 1;
                 let deltas: Vec<_> = inserted.iter().map(|d| (d.status, 1)).collect();
                 add_counts(record, &deltas);
+                due.0 = record.due_at;
+                record.due_at = expansion_due(record, &deliveries);
+                due.1 = record.due_at;
                 Ok(true)
             })?;
+            move_due(&txn, &id, None, due.0, due.1)?;
             if !moved {
                 // Leave everything as it was: the page belongs to whoever moved the cursor.
                 txn.abort().map_err(unavailable)?;
@@ -252,26 +283,31 @@ impl OutboxStore for EmbeddedOutboxStore {
             // an expired lease would do. This halves the fsyncs per delivery.
             txn.set_durability(redb::Durability::None);
             let claim = {
-                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
                 let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
                     return Ok(Claim::Missing);
                 };
-                let claimable = match (record.status, record.lease_until) {
-                    (DeliveryStatus::Pending, _) | (DeliveryStatus::Sending, None) => true,
-                    (DeliveryStatus::Sending, Some(until)) => until < now,
-                    _ => false,
-                };
-                if !claimable {
-                    return Ok(match (record.status, record.lease_until) {
-                        (DeliveryStatus::Sending, Some(until)) => Claim::Held { until },
-                        _ => Claim::Done,
-                    });
+                drop(table);
+                match (record.status, record.lease_until, record.not_before) {
+                    (DeliveryStatus::Pending, _, Some(until)) if until > now => {
+                        return Ok(Claim::NotYet { until });
+                    }
+                    (DeliveryStatus::Pending, _, _) => {}
+                    (DeliveryStatus::Sending, Some(until), _) if until >= now => {
+                        return Ok(Claim::Held { until });
+                    }
+                    // A lease that ran out: that attempt's outcome is lost.
+                    (DeliveryStatus::Sending, _, _) => record.lost_attempts += 1,
+                    _ => return Ok(Claim::Done),
                 }
+                let before = record.due_at;
                 record.status = DeliveryStatus::Sending;
                 record.lease_until = Some(lease_until);
+                record.not_before = None;
+                record.due_at = Some(lease_until);
                 record.attempts += 1;
                 record.updated_at = now;
-                write_json(&mut table, &key, &record)?;
+                put_delivery(&txn, before, &record)?;
                 Claim::Claimed(Box::new(record))
             };
             txn.commit().map_err(unavailable)?;
@@ -284,9 +320,13 @@ impl OutboxStore for EmbeddedOutboxStore {
         &self,
         notification: &NotificationId,
         delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
         outcome: &Outcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        if !outcome.status.is_final() {
+            return Err(not_final(outcome));
+        }
         let (id, key, outcome) = (
             notification.clone(),
             delivery_key(notification, delivery),
@@ -294,27 +334,47 @@ impl OutboxStore for EmbeddedOutboxStore {
         );
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
-            {
-                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
-                    return Ok(false);
-                };
-                if record.status != DeliveryStatus::Sending {
-                    return Ok(false);
-                }
-                record.apply_outcome(&outcome);
-                record.lease_until = None;
-                record.updated_at = now;
-                write_json(&mut table, &key, &record)?;
-            }
-            Self::update_header(&txn, &id, |record| {
+            let Some(mut record) = Self::claimed(&txn, &key, claimed_until)? else {
+                return Ok(false);
+            };
+            let before = record.due_at;
+            record.apply_outcome(&outcome);
+            record.updated_at = now;
+            put_delivery(&txn, before, &record)?;
+            Self::update_header(&txn, &id, |header| {
                 add_counts(
-                    record,
+                    header,
                     &[(DeliveryStatus::Pending, -1), (outcome.status, 1)],
                 );
+                header.possible_duplicates += i64::from(record.possibly_duplicated());
                 Ok(true)
             })?;
             txn.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn release_delivery(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        claimed_until: DateTime<Utc>,
+        release: &Release,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (key, release) = (delivery_key(notification, delivery), release.clone());
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let Some(mut record) = Self::claimed(&txn, &key, claimed_until)? else {
+                return Ok(false);
+            };
+            let before = record.due_at;
+            record.apply_release(&release);
+            record.updated_at = now;
+            put_delivery(&txn, before, &record)?;
+            txn.commit().map_err(unavailable)?;
+            // Nothing to announce: the sweep wakes it when its backoff ends.
             Ok(true)
         })
         .await

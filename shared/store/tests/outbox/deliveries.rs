@@ -113,14 +113,14 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
     );
     assert!(
         store
-            .record_outcome(&id, d0, &sent("1:activity"), at(3))
+            .record_outcome(&id, d0, at(61), &sent("1:activity"), at(3))
             .await
             .unwrap()
     );
     // Recorded once: a second record and any later claim do nothing.
     assert!(
         !store
-            .record_outcome(&id, d0, &sent("1:other"), at(4))
+            .record_outcome(&id, d0, at(61), &sent("1:other"), at(4))
             .await
             .unwrap()
     );
@@ -158,7 +158,7 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
     };
     assert!(
         store
-            .record_outcome(&id, d1, &blocked, at(63))
+            .record_outcome(&id, d1, at(122), &blocked, at(63))
             .await
             .unwrap()
     );

@@ -109,7 +109,7 @@ pub async fn install_begins_only_from_sending(store: Arc<dyn Outbox>) {
     ));
     assert!(
         store
-            .record_outcome(&id, p1, &sent("1:a"), at(2))
+            .record_outcome(&id, p1, at(61), &sent("1:a"), at(2))
             .await
             .unwrap()
     );
@@ -209,7 +209,7 @@ pub async fn install_counts_follow_each_resolution(store: Arc<dyn Outbox>) {
     assert_eq!(claimed.attempts, 2);
     assert!(
         store
-            .record_outcome(&id, &people[0].delivery_id, &sent("1:a"), at(12))
+            .record_outcome(&id, &people[0].delivery_id, at(71), &sent("1:a"), at(12))
             .await
             .unwrap()
     );

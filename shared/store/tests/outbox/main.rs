@@ -8,6 +8,7 @@ mod deliveries;
 mod feed;
 mod install_waits;
 mod leftovers;
+mod lifecycle;
 mod support;
 
 /// Runs each `suite::case(store)` once per backend, as `embedded::case` and `dynamodb::case`.
@@ -50,4 +51,9 @@ contract!(
     install_waits::install_counts_follow_each_resolution,
     install_waits::waits_are_found_by_recipient_and_deadline,
     install_waits::end_install_happens_once,
+    lifecycle::counts_agree_after_every_kind_of_outcome,
+    lifecycle::outcomes_are_fenced_by_the_claims_lease,
+    lifecycle::released_deliveries_wait_for_their_backoff,
+    lifecycle::the_sweep_finds_and_wakes_stranded_work,
+    lifecycle::unexpanded_notifications_are_stranded_work_too,
 );

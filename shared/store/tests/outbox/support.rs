@@ -7,14 +7,14 @@ use herald_domain::{
 };
 use herald_store::{
     Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
-    NotificationRecord, NotificationStatus, OutboxStore, Outcome,
+    NotificationRecord, NotificationStatus, OutboxStore, Outcome, StrandedWork,
 };
 use serde_json::json;
 
-/// Both capabilities of an outbox, as the sender and the webhook see them.
-pub trait Outbox: OutboxStore + InstallWaits {}
+/// Every capability of an outbox, as the sender, the webhook and the sweep see them.
+pub trait Outbox: OutboxStore + InstallWaits + StrandedWork {}
 
-impl<T: OutboxStore + InstallWaits> Outbox for T {}
+impl<T: OutboxStore + InstallWaits + StrandedWork> Outbox for T {}
 
 pub fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::seconds(seconds)
@@ -49,6 +49,10 @@ pub fn delivery(id: &NotificationId, n: u32, status: DeliveryStatus) -> Delivery
         activity_id: None,
         error: None,
         install_deadline: None,
+        not_before: None,
+        lost_attempts: 0,
+        // As the store keeps it: unfinished work is due for the stranded-work sweep.
+        due_at: (!status.is_final()).then(|| at(0) + herald_store::STRANDED_AFTER),
         updated_at: at(0),
         // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
         expires_at: (Utc::now() + Duration::days(30)).timestamp(),

@@ -1,0 +1,194 @@
+//! The embedded outbox's stranded-work index: a table keyed by `due_at`, kept in the same write
+//! transactions as the items it points at.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryId, DeliveryStatus, NotificationId};
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::db::{SEP, blocking, read_json, unavailable, write_json};
+use super::outbox::{DELIVERIES, EmbeddedOutboxStore, NOTIFICATIONS, delivery_key};
+use crate::keys::{due_bound, time_key};
+use crate::{
+    DeliveryRecord, NotificationRecord, OutboxChange, STRANDED_AFTER, StoreError, StrandedWork,
+};
+
+/// `{due ms}#{notification}SEP{delivery}` (empty delivery for a header) -> the entry.
+pub(super) const STRANDED: TableDefinition<&str, &[u8]> = TableDefinition::new("stranded");
+
+#[derive(Serialize, Deserialize)]
+struct Entry {
+    notification: NotificationId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery: Option<DeliveryId>,
+}
+
+fn entry_key(
+    at: DateTime<Utc>,
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+) -> String {
+    time_key(
+        at,
+        &format!(
+            "{notification}{SEP}{}",
+            delivery.map_or("", DeliveryId::as_str)
+        ),
+    )
+}
+
+/// Moves an item's index entry from `before` to `after` (either may be none).
+pub(super) fn move_due(
+    txn: &redb::WriteTransaction,
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    let mut table = txn.open_table(STRANDED).map_err(unavailable)?;
+    if let Some(before) = before {
+        table
+            .remove(entry_key(before, notification, delivery).as_str())
+            .map_err(unavailable)?;
+    }
+    if let Some(after) = after {
+        let entry = Entry {
+            notification: notification.clone(),
+            delivery: delivery.cloned(),
+        };
+        write_json(
+            &mut table,
+            &entry_key(after, notification, delivery),
+            &entry,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a delivery, keeping its index entry in step with what was stored before.
+pub(super) fn put_delivery(
+    txn: &redb::WriteTransaction,
+    before: Option<DateTime<Utc>>,
+    record: &DeliveryRecord,
+) -> Result<(), StoreError> {
+    write_json(
+        &mut txn.open_table(DELIVERIES).map_err(unavailable)?,
+        &delivery_key(&record.notification_id, &record.delivery_id),
+        record,
+    )?;
+    move_due(
+        txn,
+        &record.notification_id,
+        Some(&record.delivery_id),
+        before,
+        record.due_at,
+    )
+}
+
+impl EmbeddedOutboxStore {
+    fn wake_notification(
+        txn: &redb::WriteTransaction,
+        id: &NotificationId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut table = txn.open_table(NOTIFICATIONS).map_err(unavailable)?;
+        let Some(mut record) = read_json::<NotificationRecord>(&table, id.as_str())? else {
+            return Ok(false);
+        };
+        let before = record.due_at;
+        record.due_at = (!record.expanded).then(|| now + STRANDED_AFTER);
+        write_json(&mut table, id.as_str(), &record)?;
+        drop(table);
+        move_due(txn, id, None, before, record.due_at)?;
+        Ok(!record.expanded)
+    }
+
+    fn wake_delivery(
+        txn: &redb::WriteTransaction,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let key = delivery_key(notification, delivery);
+        let table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+        let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+            drop(table);
+            return Ok(false);
+        };
+        drop(table);
+        let before = record.due_at;
+        let woken = match (record.status, record.lease_until, record.not_before) {
+            (DeliveryStatus::Pending, _, not_before) => not_before.is_none_or(|at| at <= now),
+            (DeliveryStatus::Sending, lease, _) => lease.is_none_or(|until| until < now),
+            _ => false,
+        };
+        if woken {
+            if record.status == DeliveryStatus::Sending {
+                // The sender died, or lost its store, after claiming: whatever it sent is lost.
+                record.status = DeliveryStatus::Pending;
+                record.lease_until = None;
+                record.lost_attempts += 1;
+            }
+            record.due_at = Some(now + STRANDED_AFTER);
+            record.updated_at = now;
+        } else if record.status.is_final() || record.status == DeliveryStatus::Installing {
+            record.due_at = None;
+        }
+        put_delivery(txn, before, &record)?;
+        Ok(woken)
+    }
+}
+
+#[async_trait]
+impl StrandedWork for EmbeddedOutboxStore {
+    async fn stranded(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxChange>, StoreError> {
+        let bound = due_bound(now);
+        blocking(self, move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(STRANDED).map_err(unavailable)?;
+            let mut due = Vec::new();
+            for entry in table.range::<&str>(..bound.as_str()).map_err(unavailable)? {
+                if due.len() >= limit {
+                    break;
+                }
+                let (_, value) = entry.map_err(unavailable)?;
+                // An unreadable entry points at nothing to wake.
+                if let Ok(entry) = serde_json::from_slice::<Entry>(value.value()) {
+                    due.push(match entry.delivery {
+                        Some(delivery) => OutboxChange::Delivery(entry.notification, delivery),
+                        None => OutboxChange::Notification(entry.notification),
+                    });
+                }
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn wake(&self, item: &OutboxChange, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let item = item.clone();
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let woken = match &item {
+                OutboxChange::Notification(id) => Self::wake_notification(&txn, id, now)?,
+                OutboxChange::Delivery(id, delivery) => {
+                    Self::wake_delivery(&txn, id, delivery, now)?
+                }
+            };
+            txn.commit().map_err(unavailable)?;
+            if woken {
+                this.publish(vec![item]);
+            }
+            Ok(woken)
+        })
+        .await
+    }
+}
