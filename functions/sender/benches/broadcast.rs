@@ -225,14 +225,7 @@ fn data_dir() -> tempfile::TempDir {
 }
 
 fn connector(emulator: &TeamsEmulator, rate: u32) -> impl herald_connector::Connector + use<> {
-    let config = emulator.config();
-    let env = HashMap::from([
-        ("MicrosoftAppId", config.app_id.clone()),
-        ("MicrosoftAppPassword", config.app_password.clone()),
-        ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-        ("HERALD_TOKEN_URL", emulator.token_url()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-    ]);
+    let env = emulator.connector_env();
     let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     HttpConnector::new(&config)
         .unwrap()

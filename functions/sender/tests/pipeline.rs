@@ -68,14 +68,7 @@ impl World {
     }
 
     fn connector(&self) -> impl Connector + use<> {
-        let config = self.emulator.config();
-        let env = HashMap::from([
-            ("MicrosoftAppId", config.app_id.clone()),
-            ("MicrosoftAppPassword", config.app_password.clone()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-            ("HERALD_TOKEN_URL", self.emulator.token_url()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", self.emulator.host_port()),
-        ]);
+        let env = self.emulator.connector_env();
         let config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
         teams_connector(&config).unwrap()
     }

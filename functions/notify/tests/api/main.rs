@@ -8,7 +8,6 @@ mod openapi;
 mod scenarios;
 mod schedules;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
@@ -76,13 +75,7 @@ impl Harness {
             .await
             .unwrap();
         let config = emulator.config().clone();
-        let env = HashMap::from([
-            ("MicrosoftAppId", config.app_id.clone()),
-            ("MicrosoftAppPassword", config.app_password.clone()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-            ("HERALD_TOKEN_URL", emulator.token_url()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-        ]);
+        let env = emulator.connector_env();
         let connector = Arc::new(
             HttpConnector::new(&ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap())
                 .unwrap(),
