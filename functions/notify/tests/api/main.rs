@@ -249,25 +249,9 @@ pub(crate) fn delivery(
     reference: &ConversationReference,
     status: DeliveryStatus,
 ) -> DeliveryRecord {
-    DeliveryRecord {
-        notification_id: id.clone(),
-        delivery_id: DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id),
-        tenant_id: reference.tenant_id.clone(),
-        conversation_id: Some(reference.conversation_id.clone()),
-        conversation_type: reference.conversation_type,
-        service_url: Some(reference.service_url.clone()),
-        member_id: None,
-        recipient: None,
-        status,
-        attempts: 0,
-        lease_until: None,
-        activity_id: None,
-        error: None,
-        install_deadline: None,
-        updated_at: at(0),
-        // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
-        expires_at: (Utc::now() + Duration::days(30)).timestamp(),
-    }
+    // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
+    let expires_at = (Utc::now() + Duration::days(30)).timestamp();
+    DeliveryRecord::to_conversation(id.clone(), reference, status, at(0), expires_at)
 }
 
 /// Runs each scenario on both backends.
