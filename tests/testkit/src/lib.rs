@@ -2,9 +2,11 @@
 //! so every test has its own tables and tests run in parallel.
 
 mod backend;
+mod fixtures;
 pub mod http;
 
 pub use backend::{Backend, TestStores, stores};
+pub use fixtures::reference;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};

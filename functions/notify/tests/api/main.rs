@@ -13,8 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_connector::{Activity, Call, Connector as _, ConnectorConfig, HttpConnector};
 use herald_domain::{
-    BotAppId, ConversationId, ConversationReference, ConversationType, DeliveryId, DeliveryStatus,
-    ManualClock, ServiceUrl, TenantId,
+    BotAppId, ConversationReference, ConversationType, DeliveryId, DeliveryStatus, ManualClock,
+    ServiceUrl,
 };
 use herald_notify::{ApiKeys, Notify, NotifyConfig};
 use herald_store::{
@@ -231,17 +231,14 @@ pub(crate) fn base(
     conversation: &str,
     conversation_type: ConversationType,
 ) -> ConversationReference {
-    ConversationReference {
-        locale: Some("en-US".into()),
-        ..ConversationReference::new(
-            TenantId::new(tenant).unwrap(),
-            ConversationId::new(conversation).unwrap(),
-            conversation_type,
-            h.service_url(),
-            &h.app,
-            at(0),
-        )
-    }
+    herald_testkit::reference(
+        tenant,
+        conversation,
+        conversation_type,
+        h.service_url(),
+        &h.app,
+        at(0),
+    )
 }
 
 pub(crate) fn delivery(
