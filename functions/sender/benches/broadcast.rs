@@ -40,8 +40,9 @@ use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender};
 use herald_sender::{Router, SenderFunction, TriggerResult};
 use herald_store::{
-    Claim, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId, NotificationRecord,
-    NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest, ReferenceWriter,
+    Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
+    NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest,
+    ReferenceWriter,
 };
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 use serde_json::json;
@@ -319,35 +320,46 @@ async fn drive(
     }
 }
 
-/// Deliveries of the notification by status.
-async fn delivery_statuses(
-    store: &EmbeddedOutboxStore,
-    id: &NotificationId,
-) -> HashMap<DeliveryStatus, usize> {
-    let mut statuses = HashMap::new();
+/// Every delivery of the notification, page after page.
+async fn all_deliveries(store: &EmbeddedOutboxStore, id: &NotificationId) -> Vec<DeliveryRecord> {
+    let mut all = Vec::new();
     let mut request = PageRequest {
         cursor: None,
         limit: Some(1000),
     };
     loop {
         let page = store.list_deliveries(id, None, &request).await.unwrap();
-        for d in &page.items {
-            *statuses.entry(d.status).or_insert(0) += 1;
-        }
+        all.extend(page.items);
         match page.next_cursor {
             Some(next) => request.cursor = Some(next),
-            None => return statuses,
+            None => return all,
         }
     }
 }
 
-fn pipeline(n: usize, rate: u32, in_flight: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Deliveries of the notification by status.
+async fn delivery_statuses(
+    store: &EmbeddedOutboxStore,
+    id: &NotificationId,
+) -> HashMap<DeliveryStatus, usize> {
+    let mut statuses = HashMap::new();
+    for d in all_deliveries(store, id).await {
+        *statuses.entry(d.status).or_insert(0) += 1;
+    }
+    statuses
+}
+
+/// The runtime both parts run on: two worker threads.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+}
+
+fn pipeline(n: usize, rate: u32, in_flight: usize) {
+    runtime().block_on(async {
         let dir = data_dir();
         println!(
             "broadcast to {n} personal conversations in one tenant, {rate}/s tenant ceiling, {in_flight} deliveries in flight, redb files in {}",
@@ -460,12 +472,7 @@ async fn report(
 /// The outbox alone, no sends: expansion pages and claim + record pairs at full speed, i.e.
 /// the ceiling the embedded store puts on the pipeline.
 fn store_alone(n: usize, in_flight: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         println!("outbox store alone (no sends): {n} deliveries, {in_flight} in flight");
         let emulator =
             TeamsEmulator::start(EmulatorConfig::default().limits(EmulatorLimits::off()))
@@ -498,21 +505,11 @@ async fn store_passes(
         .await
         .unwrap();
     let expand_time = started.elapsed();
-    let deliveries: Vec<DeliveryId> = {
-        let mut all = Vec::new();
-        let mut request = PageRequest {
-            cursor: None,
-            limit: Some(1000),
-        };
-        loop {
-            let page = store.list_deliveries(&id, None, &request).await.unwrap();
-            all.extend(page.items.into_iter().map(|d| d.delivery_id));
-            match page.next_cursor {
-                Some(next) => request.cursor = Some(next),
-                None => break all,
-            }
-        }
-    };
+    let deliveries: Vec<DeliveryId> = all_deliveries(&store, &id)
+        .await
+        .into_iter()
+        .map(|d| d.delivery_id)
+        .collect();
     println!(
         "    expansion: {expansion:?}, {} deliveries in {:.2} s = {:.0} deliveries/s",
         deliveries.len(),
