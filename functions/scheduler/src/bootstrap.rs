@@ -1,22 +1,14 @@
 //! The scheduler as the shared bootstrap builds it, for the Lambda and the local runner alike.
 
-use herald_bootstrap::{BootstrapError, Deps};
+use herald_bootstrap::Deps;
 use herald_pipeline::{InstallSweep, StrandedSweep};
 
 use crate::{ConfigError, Scheduler, SchedulerConfig};
 
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Bootstrap(#[from] BootstrapError),
-}
-
 impl Scheduler {
     /// Fires schedules and ends installation waits whose time ran out (cheap when nothing waits:
     /// one query, and it ends waits left from when proactive installation was on).
-    pub fn from_deps(deps: &Deps) -> Result<Self, BuildError> {
+    pub fn from_deps(deps: &Deps) -> Result<Self, ConfigError> {
         let outbox = deps.stores.outbox()?;
         let references = deps.stores.references()?;
         Ok(Self {

@@ -20,10 +20,13 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// Why the scheduler could not be built: its own settings, or what every function shares.
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
+    #[error(transparent)]
+    Bootstrap(#[from] herald_bootstrap::BootstrapError),
 }
 
 impl SchedulerConfig {

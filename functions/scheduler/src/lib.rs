@@ -21,7 +21,6 @@ use herald_store::{
     ScheduleRecord, ScheduleStore, StoreError,
 };
 
-pub use bootstrap::BuildError;
 pub use config::{ConfigError, SchedulerConfig};
 
 /// Schedules read per tick at most; the rest wait for the next minute.

@@ -13,8 +13,8 @@
 //!
 //! Measured: from just before the notification is created to the moment its header reads `done`.
 //! Printed: time, achieved sends/s as a share of the ceiling, the emulator's 429 answers, duplicate
-//! and lost messages (per conversation in the emulator, and per delivery record in the outbox),
-//! and where the store spent its time.
+//! and lost messages (per conversation in the emulator, and per delivery record in the outbox).
+//! The `store` part times the outbox's claims and outcomes call by call.
 //!
 //! Run: `cargo bench -p herald-sender --bench broadcast` (N = 20,000 at 500/s).
 //! `BENCH_N=2000 BENCH_RATE=500` pick another size or ceiling; `BENCH_IN_FLIGHT` the concurrency;
@@ -28,8 +28,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::StreamExt as _;
 use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::{
@@ -38,12 +37,12 @@ use herald_domain::{
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
-use herald_pipeline::{Expander, Sender};
+use herald_pipeline::{Expander, Sender, StrandedSweep};
 use herald_sender::{Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
-    NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, Page, PageRequest,
-    ReferenceWriter, Release, StoreError,
+    NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest,
+    ReferenceWriter,
 };
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 use serde_json::json;
@@ -98,141 +97,6 @@ impl Timing {
     }
 }
 
-/// The embedded outbox, timing every call: where the store's time goes.
-struct TimedOutbox {
-    inner: EmbeddedOutboxStore,
-    claim: Timing,
-    record: Timing,
-    append: Timing,
-    reads: Timing,
-}
-
-impl TimedOutbox {
-    fn new(inner: EmbeddedOutboxStore) -> Self {
-        Self {
-            inner,
-            claim: Timing::default(),
-            record: Timing::default(),
-            append: Timing::default(),
-            reads: Timing::default(),
-        }
-    }
-
-    fn report(&self, elapsed: Duration) {
-        println!("    outbox store (redb, one write transaction per call, commits serialised):");
-        self.claim.report("claim_delivery", elapsed);
-        self.record.report("record_outcome", elapsed);
-        self.append.report("append_page", elapsed);
-        self.reads.report("reads", elapsed);
-    }
-}
-
-#[async_trait]
-impl OutboxStore for TimedOutbox {
-    async fn create_notification(
-        &self,
-        record: &NotificationRecord,
-    ) -> Result<Option<NotificationRecord>, StoreError> {
-        self.inner.create_notification(record).await
-    }
-
-    async fn get_notification(
-        &self,
-        id: &NotificationId,
-    ) -> Result<Option<NotificationRecord>, StoreError> {
-        self.reads.time(self.inner.get_notification(id)).await
-    }
-
-    async fn append_page(
-        &self,
-        id: &NotificationId,
-        from: Option<&str>,
-        to: Option<&str>,
-        deliveries: &[DeliveryRecord],
-    ) -> Result<bool, StoreError> {
-        self.append
-            .time(self.inner.append_page(id, from, to, deliveries))
-            .await
-    }
-
-    async fn claim_delivery(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
-        self.claim
-            .time(
-                self.inner
-                    .claim_delivery(notification, delivery, now, lease_until),
-            )
-            .await
-    }
-
-    async fn record_outcome(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        claimed_until: DateTime<Utc>,
-        outcome: &Outcome,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.record
-            .time(
-                self.inner
-                    .record_outcome(notification, delivery, claimed_until, outcome, now),
-            )
-            .await
-    }
-
-    async fn release_delivery(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        claimed_until: DateTime<Utc>,
-        release: &Release,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.record
-            .time(
-                self.inner
-                    .release_delivery(notification, delivery, claimed_until, release, now),
-            )
-            .await
-    }
-
-    async fn get_delivery(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-    ) -> Result<Option<DeliveryRecord>, StoreError> {
-        self.reads
-            .time(self.inner.get_delivery(notification, delivery))
-            .await
-    }
-
-    async fn list_deliveries(
-        &self,
-        notification: &NotificationId,
-        status: Option<DeliveryStatus>,
-        page: &PageRequest,
-    ) -> Result<Page<DeliveryRecord>, StoreError> {
-        self.inner.list_deliveries(notification, status, page).await
-    }
-
-    async fn set_activity_id(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        activity_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        self.inner
-            .set_activity_id(notification, delivery, activity_id)
-            .await
-    }
-}
-
 /// A fresh directory for the redb files, under `BENCH_DIR` if set.
 fn data_dir() -> tempfile::TempDir {
     match std::env::var_os("BENCH_DIR") {
@@ -242,14 +106,7 @@ fn data_dir() -> tempfile::TempDir {
 }
 
 fn connector(emulator: &TeamsEmulator, rate: u32) -> impl herald_connector::Connector + use<> {
-    let config = emulator.config();
-    let env = HashMap::from([
-        ("MicrosoftAppId", config.app_id.clone()),
-        ("MicrosoftAppPassword", config.app_password.clone()),
-        ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-        ("HERALD_TOKEN_URL", emulator.token_url()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-    ]);
+    let env = emulator.connector_env();
     let config = ConnectorConfig::from_lookup(|k| env.get(k).cloned()).unwrap();
     HttpConnector::new(&config)
         .unwrap()
@@ -313,7 +170,7 @@ async fn seed(
 
 fn function(
     references: &Arc<EmbeddedReferenceStore>,
-    outbox: &Arc<TimedOutbox>,
+    outbox: &Arc<EmbeddedOutboxStore>,
     connector: Arc<dyn herald_connector::Connector>,
     app: &BotAppId,
 ) -> SenderFunction {
@@ -400,8 +257,14 @@ async fn drive(
             });
         };
     let mut feed_open = true;
+    // The runner's stranded-work sweep: it wakes deliveries given back with a backoff.
+    let sweep = StrandedSweep::new(Arc::new(store.clone()), Arc::new(SystemClock));
+    let mut sweeps = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
+            _ = sweeps.tick() => {
+                sweep.sweep().await.unwrap();
+            }
             change = feed.recv(), if feed_open => match change {
                 Ok(OutboxChange::Notification(n)) if &n == id => {
                     if !expanding {
@@ -435,6 +298,10 @@ async fn drive(
             },
             Some(joined) = tasks.join_next() => {
                 let (trigger, result) = joined.unwrap();
+                if let OutboxChange::Delivery(_, delivery) = &trigger {
+                    // Not in flight any more: a later wake may trigger it again.
+                    scheduled.remove(delivery);
+                }
                 match (&trigger, result) {
                     (OutboxChange::Notification(n), _) => {
                         let header = store.get_notification(n).await.unwrap().unwrap();
@@ -463,35 +330,46 @@ async fn drive(
     }
 }
 
-/// Deliveries of the notification by status.
-async fn delivery_statuses(
-    store: &EmbeddedOutboxStore,
-    id: &NotificationId,
-) -> HashMap<DeliveryStatus, usize> {
-    let mut statuses = HashMap::new();
+/// Every delivery of the notification, page after page.
+async fn all_deliveries(store: &EmbeddedOutboxStore, id: &NotificationId) -> Vec<DeliveryRecord> {
+    let mut all = Vec::new();
     let mut request = PageRequest {
         cursor: None,
         limit: Some(1000),
     };
     loop {
         let page = store.list_deliveries(id, None, &request).await.unwrap();
-        for d in &page.items {
-            *statuses.entry(d.status).or_insert(0) += 1;
-        }
+        all.extend(page.items);
         match page.next_cursor {
             Some(next) => request.cursor = Some(next),
-            None => return statuses,
+            None => return all,
         }
     }
 }
 
-fn pipeline(n: usize, rate: u32, in_flight: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// Deliveries of the notification by status.
+async fn delivery_statuses(
+    store: &EmbeddedOutboxStore,
+    id: &NotificationId,
+) -> HashMap<DeliveryStatus, usize> {
+    let mut statuses = HashMap::new();
+    for d in all_deliveries(store, id).await {
+        *statuses.entry(d.status).or_insert(0) += 1;
+    }
+    statuses
+}
+
+/// The runtime both parts run on: two worker threads.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .unwrap();
-    runtime.block_on(async {
+        .unwrap()
+}
+
+fn pipeline(n: usize, rate: u32, in_flight: usize) {
+    runtime().block_on(async {
         let dir = data_dir();
         println!(
             "broadcast to {n} personal conversations in one tenant, {rate}/s tenant ceiling, {in_flight} deliveries in flight, redb files in {}",
@@ -504,11 +382,10 @@ fn pipeline(n: usize, rate: u32, in_flight: usize) {
         let app = BotAppId::new(emulator.config().app_id.clone()).unwrap();
         let references = Arc::new(EmbeddedReferenceStore::open(dir.path(), app.clone()).unwrap());
         let conversations = seed(&emulator, &references, &app, n).await;
-        let store = EmbeddedOutboxStore::open(dir.path()).unwrap();
-        let outbox = Arc::new(TimedOutbox::new(store.clone()));
+        let store = Arc::new(EmbeddedOutboxStore::open(dir.path()).unwrap());
         let function = Arc::new(function(
             &references,
-            &outbox,
+            &store,
             Arc::new(connector(&emulator, rate)),
             &app,
         ));
@@ -521,15 +398,13 @@ fn pipeline(n: usize, rate: u32, in_flight: usize) {
         let stats = drive(&function, &store, feed, &id, in_flight, started).await;
         let elapsed = started.elapsed();
 
-        report(&emulator, &store, &outbox, &id, &conversations, &stats, rate, elapsed).await;
+        report(&emulator, &store, &id, &conversations, &stats, rate, elapsed).await;
     });
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn report(
     emulator: &TeamsEmulator,
     store: &EmbeddedOutboxStore,
-    outbox: &TimedOutbox,
     id: &NotificationId,
     conversations: &[String],
     stats: &RunStats,
@@ -602,18 +477,12 @@ async fn report(
         header.status(),
         header.expansion_pages
     );
-    outbox.report(elapsed);
 }
 
 /// The outbox alone, no sends: expansion pages and claim + record pairs at full speed, i.e.
 /// the ceiling the embedded store puts on the pipeline.
 fn store_alone(n: usize, in_flight: usize) {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         println!("outbox store alone (no sends): {n} deliveries, {in_flight} in flight");
         let emulator =
             TeamsEmulator::start(EmulatorConfig::default().limits(EmulatorLimits::off()))
@@ -634,9 +503,8 @@ async fn store_passes(
     app: &BotAppId,
     in_flight: usize,
 ) {
-    let store = EmbeddedOutboxStore::open(dir).unwrap();
-    let outbox = Arc::new(TimedOutbox::new(store.clone()));
-    let function = function(references, &outbox, Arc::new(connector(emulator, 50)), app);
+    let store = Arc::new(EmbeddedOutboxStore::open(dir).unwrap());
+    let function = function(references, &store, Arc::new(connector(emulator, 50)), app);
     let record = broadcast_notification();
     let id = record.id.clone();
     store.create_notification(&record).await.unwrap();
@@ -647,48 +515,37 @@ async fn store_passes(
         .await
         .unwrap();
     let expand_time = started.elapsed();
-    let deliveries: Vec<DeliveryId> = {
-        let mut all = Vec::new();
-        let mut request = PageRequest {
-            cursor: None,
-            limit: Some(1000),
-        };
-        loop {
-            let page = store.list_deliveries(&id, None, &request).await.unwrap();
-            all.extend(page.items.into_iter().map(|d| d.delivery_id));
-            match page.next_cursor {
-                Some(next) => request.cursor = Some(next),
-                None => break all,
-            }
-        }
-    };
+    let deliveries: Vec<DeliveryId> = all_deliveries(&store, &id)
+        .await
+        .into_iter()
+        .map(|d| d.delivery_id)
+        .collect();
     println!(
         "    expansion: {expansion:?}, {} deliveries in {:.2} s = {:.0} deliveries/s",
         deliveries.len(),
         expand_time.as_secs_f64(),
         deliveries.len() as f64 / expand_time.as_secs_f64()
     );
+    let (claims, outcomes) = (Timing::default(), Timing::default());
     let started = Instant::now();
     futures::stream::iter(&deliveries)
         .map(|d| {
-            let (store, id) = (&store, &id);
+            let (store, id, claims, outcomes) = (&store, &id, &claims, &outcomes);
             async move {
                 let now = Utc::now();
                 let lease = now + chrono::Duration::minutes(2);
-                let claim = store.claim_delivery(id, d, now, lease).await.unwrap();
-                assert!(matches!(claim, Claim::Claimed(_)));
+                let claim = claims.time(store.claim_delivery(id, d, now, lease)).await;
+                assert!(matches!(claim.unwrap(), Claim::Claimed(_)));
                 let outcome = Outcome {
                     status: DeliveryStatus::Sent,
                     activity_id: Some("1".into()),
                     error: None,
                     conversation_id: None,
                 };
-                assert!(
-                    store
-                        .record_outcome(id, d, lease, &outcome, now)
-                        .await
-                        .unwrap()
-                );
+                let recorded = outcomes
+                    .time(store.record_outcome(id, d, lease, &outcome, now))
+                    .await;
+                assert!(recorded.unwrap());
             }
         })
         .buffer_unordered(in_flight)
@@ -702,6 +559,9 @@ async fn store_passes(
         deliveries.len() as f64 / elapsed.as_secs_f64(),
         2.0 * deliveries.len() as f64 / elapsed.as_secs_f64()
     );
+    println!("    outbox store (redb, one write transaction per call, commits serialised):");
+    claims.report("claim_delivery", elapsed);
+    outcomes.report("record_outcome", elapsed);
 }
 
 fn main() {

@@ -139,32 +139,25 @@ mod tests {
     fn notify_events_carry_the_body() {
         let router = Router::default();
         let detail = json!({"target": {"kind": "all"}, "message": {"text": "Deploy finished"}});
-        let made = router
-            .route(
-                Some("e-1"),
-                "ci",
-                NOTIFY_DETAIL_TYPE,
-                &detail,
-                now(),
-                Duration::days(30),
-            )
-            .unwrap()
-            .unwrap();
+        let route_event = || {
+            router
+                .route(
+                    Some("e-1"),
+                    "ci",
+                    NOTIFY_DETAIL_TYPE,
+                    &detail,
+                    now(),
+                    Duration::days(30),
+                )
+                .unwrap()
+                .unwrap()
+        };
+        let made = route_event();
         assert_eq!(made.record.target, Target::All);
         assert_eq!(made.record.idempotency_key.as_deref(), Some("event:e-1"));
         assert_eq!(made.route, None);
         // The same event again names the same notification.
-        let again = router
-            .route(
-                Some("e-1"),
-                "ci",
-                NOTIFY_DETAIL_TYPE,
-                &detail,
-                now(),
-                Duration::days(30),
-            )
-            .unwrap()
-            .unwrap();
+        let again = route_event();
         assert_eq!(again.record.id, made.record.id);
     }
 

@@ -68,14 +68,7 @@ impl World {
     }
 
     fn connector(&self) -> impl Connector + use<> {
-        let config = self.emulator.config();
-        let env = HashMap::from([
-            ("MicrosoftAppId", config.app_id.clone()),
-            ("MicrosoftAppPassword", config.app_password.clone()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-            ("HERALD_TOKEN_URL", self.emulator.token_url()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", self.emulator.host_port()),
-        ]);
+        let env = self.emulator.connector_env();
         let config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
         teams_connector(&config).unwrap()
     }
@@ -152,8 +145,13 @@ impl World {
     }
 
     async fn notify(&self, text: &str) -> NotificationId {
-        let body = json!({"target": {"kind": "all"}, "message": {"text": text}});
-        let record = NotifyRequest::from_json(&body).unwrap().into_notification(
+        self.notify_request(&json!({"target": {"kind": "all"}, "message": {"text": text}}))
+            .await
+    }
+
+    /// Stores the notification a `POST /api/notify` with `body` makes.
+    async fn notify_request(&self, body: &serde_json::Value) -> NotificationId {
+        let record = NotifyRequest::from_json(body).unwrap().into_notification(
             "api",
             Utc::now(),
             chrono::Duration::days(30),
@@ -574,13 +572,7 @@ async fn team_members_and_people_are_reached_one_to_one() {
         .unwrap();
 
     let body = json!({"target": {"kind": "teamMembers", "teamId": team.id}, "message": {"text": "Welcome to the sales kick-off"}});
-    let record = NotifyRequest::from_json(&body).unwrap().into_notification(
-        "api",
-        Utc::now(),
-        chrono::Duration::days(30),
-    );
-    let id = record.id.clone();
-    world.outbox.create_notification(&record).await.unwrap();
+    let id = world.notify_request(&body).await;
     let mut stream = StreamReader::open(&world.outbox_table).await;
     let function = world.function(Arc::new(world.connector()), 8);
     drain(&world, &function, &id, &mut stream).await;
@@ -622,13 +614,7 @@ async fn team_members_and_people_are_reached_one_to_one() {
         ),
     ] {
         let body = json!({"target": {"kind": "person", "aadObjectId": aad, "tenantId": TENANT}, "message": {"text": "Your expense report was approved"}});
-        let record = NotifyRequest::from_json(&body).unwrap().into_notification(
-            "api",
-            Utc::now(),
-            chrono::Duration::days(30),
-        );
-        let id = record.id.clone();
-        world.outbox.create_notification(&record).await.unwrap();
+        let id = world.notify_request(&body).await;
         drain(&world, &function, &id, &mut stream).await;
         let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
         assert_eq!(header.count(expected), 1, "{aad}");

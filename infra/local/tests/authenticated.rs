@@ -4,11 +4,10 @@
 
 mod support;
 
-use chrono::Utc;
 use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::json;
-use support::Runner;
+use support::{Runner, authenticated_env, personal_install};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000cc";
 
@@ -17,25 +16,8 @@ async fn app_id_set_means_tokens_both_ways() {
     let emulator = TeamsEmulator::start(EmulatorConfig::default())
         .await
         .unwrap();
-    let config = emulator.config().clone();
-    let (token_url, hosts, metadata) = (
-        emulator.token_url(),
-        emulator.host_port(),
-        emulator.openid_metadata_url(),
-    );
     let data = tempfile::tempdir().unwrap();
-    let runner = Runner::start(
-        data.path(),
-        &[
-            ("MicrosoftAppId", config.app_id.as_str()),
-            ("MicrosoftAppPassword", config.app_password.as_str()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.as_str()),
-            ("HERALD_TOKEN_URL", token_url.as_str()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", hosts.as_str()),
-            ("HERALD_OPENID_METADATA_URL", metadata.as_str()),
-        ],
-    )
-    .await;
+    let runner = Runner::start(data.path(), &authenticated_env(&emulator)).await;
     let banner = runner.output().join("\n");
     assert!(
         banner.contains("Bot Framework tokens validated"),
@@ -45,18 +27,8 @@ async fn app_id_set_means_tokens_both_ways() {
     let user = emulator.add_user(TENANT, "Hana");
     let chat = emulator.add_personal_chat(TENANT, &user.id);
     let service_url = emulator.service_url();
-    let activity = json!({
-        "type": "installationUpdate",
-        "action": "add",
-        "id": "install-1",
-        "timestamp": Utc::now().to_rfc3339(),
-        "channelId": "msteams",
-        "serviceUrl": service_url,
-        "from": {"id": user.id, "aadObjectId": user.aad_object_id},
-        "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": chat},
-        "recipient": {"id": format!("28:{}", config.app_id)},
-        "channelData": {"tenant": {"id": TENANT}},
-    });
+    let bot_id = format!("28:{}", emulator.config().app_id);
+    let activity = personal_install(&emulator, TENANT, &user, &chat, &bot_id);
     let http = reqwest::Client::new();
     let post = |token: Option<String>| {
         let mut request = http
@@ -84,15 +56,10 @@ async fn app_id_set_means_tokens_both_ways() {
     assert_eq!(emulator.activities(&chat).len(), 1, "the welcome");
     assert!(emulator.token_fetches() >= 1);
 
-    let (status, accepted) = runner
-        .post(
-            "/api/notify",
+    let report = runner
+        .notify_and_wait(
             &json!({"target": {"kind": "all"}, "message": {"text": "Signed and sent"}}),
         )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let report = runner
-        .wait_done(accepted["notificationId"].as_str().unwrap())
         .await;
     assert_eq!(report["counts"]["sent"], 1, "{report}");
     assert_eq!(emulator.activities(&chat).len(), 2);

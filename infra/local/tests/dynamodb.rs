@@ -6,50 +6,23 @@ mod support;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use herald_teams_emulator::{EmulatorConfig, Fault, TeamsEmulator};
 use serde_json::json;
-use support::{Runner, eventually};
+use support::{ANONYMOUS_BOT_ID, DynamoDbLocal, Runner, eventually, personal_install};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000bb";
-
-fn endpoint() -> String {
-    std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_store_and_stream_deliver() {
     let emulator = TeamsEmulator::start(EmulatorConfig::default().require_auth(false))
         .await
         .unwrap();
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let references = format!("references-{suffix}");
-    let outbox = format!("outbox-{suffix}");
-    let schedules = format!("schedules-{suffix}");
-    let env = [
-        ("HERALD_REFERENCES_TABLE", references.as_str()),
-        ("HERALD_OUTBOX_TABLE", outbox.as_str()),
-        ("HERALD_SCHEDULES_TABLE", schedules.as_str()),
-        ("AWS_ACCESS_KEY_ID", "test"),
-        ("AWS_SECRET_ACCESS_KEY", "test"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-    ];
-    let endpoint = endpoint();
-    let args = [
-        "--store",
-        "dynamodb",
-        "--dynamodb-endpoint",
-        endpoint.as_str(),
-    ];
+    let store = DynamoDbLocal::new();
     let unused = tempfile::tempdir().unwrap();
-    let runner = Runner::start_with_args(unused.path(), &env, &args).await;
+    let runner = Runner::start_with_args(unused.path(), &store.env, &store.args()).await;
     let banner = runner.output().join("\n");
     assert!(
-        banner.contains(&format!("DynamoDB at {endpoint}")),
+        banner.contains(&format!("DynamoDB at {}", store.endpoint)),
         "{banner}"
     );
 
@@ -57,18 +30,7 @@ async fn dynamodb_store_and_stream_deliver() {
     for name in ["Dana", "Eli", "Fay"] {
         let user = emulator.add_user(TENANT, name);
         let chat = emulator.add_personal_chat(TENANT, &user.id);
-        let activity = json!({
-            "type": "installationUpdate",
-            "action": "add",
-            "id": uuid::Uuid::new_v4().to_string(),
-            "timestamp": Utc::now().to_rfc3339(),
-            "channelId": "msteams",
-            "serviceUrl": emulator.service_url(),
-            "from": {"id": user.id, "name": user.name, "aadObjectId": user.aad_object_id},
-            "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": chat},
-            "recipient": {"id": "28:00000000-0000-0000-0000-00000000110c"},
-            "channelData": {"tenant": {"id": TENANT}},
-        });
+        let activity = personal_install(&emulator, TENANT, &user, &chat, ANONYMOUS_BOT_ID);
         assert!(runner.post_activity(&activity).await.status().is_success());
         chats.push(chat);
     }
@@ -79,15 +41,10 @@ async fn dynamodb_store_and_stream_deliver() {
 
     // The first stream record lands on an empty shard: the poller must keep asking until the
     // TRIM_HORIZON iterator opens.
-    let (status, accepted) = runner
-        .post(
-            "/api/notify",
+    let report = runner
+        .notify_and_wait(
             &json!({"target": {"kind": "all"}, "message": {"text": "Stream says hello"}}),
         )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    let report = runner
-        .wait_done(accepted["notificationId"].as_str().unwrap())
         .await;
     assert_eq!(report["counts"]["sent"], 2, "{report}");
     assert_eq!(report["counts"]["blocked"], 1, "{report}");
@@ -107,14 +64,8 @@ async fn dynamodb_store_and_stream_deliver() {
     .await;
 
     // A second notification goes through the already-open iterators.
-    let (_, accepted) = runner
-        .post(
-            "/api/notify",
-            &json!({"target": {"kind": "all"}, "message": {"text": "Second"}}),
-        )
-        .await;
     let report = runner
-        .wait_done(accepted["notificationId"].as_str().unwrap())
+        .notify_and_wait(&json!({"target": {"kind": "all"}, "message": {"text": "Second"}}))
         .await;
     assert_eq!(report["counts"]["sent"], 2, "{report}");
     assert_eq!(report["counts"]["skippedBlocked"], 1, "{report}");

@@ -13,35 +13,15 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, Fault, TeamsEmulator};
 use serde_json::{Value, json};
-use support::{Runner, eventually};
+use support::{ANONYMOUS_BOT_ID, Runner, eventually, personal_activity, personal_install};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
-/// The bot id the runner answers as without MicrosoftAppId (`28:` + its placeholder app id).
-const BOT_ID: &str = "28:00000000-0000-0000-0000-00000000110c";
-
-fn base(emulator: &TeamsEmulator, kind: &str, user: &EmulatedUser, chat: &str) -> Value {
-    json!({
-        "type": kind,
-        "id": uuid::Uuid::new_v4().to_string(),
-        "timestamp": Utc::now().to_rfc3339(),
-        "channelId": "msteams",
-        "serviceUrl": emulator.service_url(),
-        "from": {"id": user.id, "name": user.name, "aadObjectId": user.aad_object_id},
-        "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": chat},
-        "recipient": {"id": BOT_ID, "name": "Herald"},
-        "channelData": {"tenant": {"id": TENANT}},
-        "locale": "en-US",
-    })
-}
-
 fn install(emulator: &TeamsEmulator, user: &EmulatedUser, chat: &str) -> Value {
-    let mut activity = base(emulator, "installationUpdate", user, chat);
-    activity["action"] = json!("add");
-    activity
+    personal_install(emulator, TENANT, user, chat, ANONYMOUS_BOT_ID)
 }
 
 fn message(emulator: &TeamsEmulator, user: &EmulatedUser, chat: &str, text: &str) -> Value {
-    let mut activity = base(emulator, "message", user, chat);
+    let mut activity = personal_activity(emulator, "message", TENANT, user, chat, ANONYMOUS_BOT_ID);
     activity["text"] = json!(text);
     activity["textFormat"] = json!("plain");
     activity["entities"] = json!([{"type": "clientInfo", "locale": "en-US", "platform": "Web"}]);
@@ -144,18 +124,12 @@ async fn installs_notifies_and_survives_a_restart() {
         .iter()
         .map(|(_, chat)| emulator.activities(chat).len())
         .collect();
-    let (status, accepted) = runner
-        .post(
-            "/api/notify",
-            &json!({
-                "target": {"kind": "all"},
-                "message": {"text": "Maintenance tonight at 22:00"},
-            }),
-        )
+    let report = runner
+        .notify_and_wait(&json!({
+            "target": {"kind": "all"},
+            "message": {"text": "Maintenance tonight at 22:00"},
+        }))
         .await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["notificationId"].as_str().unwrap().to_owned();
-    let report = runner.wait_done(&id).await;
     assert_eq!(report["counts"]["sent"], 1, "{report}");
     assert_eq!(report["counts"]["blocked"], 1, "{report}");
     assert_eq!(report["counts"]["skippedOptedOut"], 1, "{report}");
@@ -189,15 +163,10 @@ async fn installs_notifies_and_survives_a_restart() {
     assert_eq!(find(&installed, alice_chat)["timeZone"], "Europe/Berlin");
     assert_eq!(find(&installed, bob_chat)["status"], "optedOut");
     assert_eq!(find(&installed, carol_chat)["status"], "blocked");
-    let (status, accepted) = runner
-        .post(
-            "/api/notify",
+    runner
+        .notify_and_wait(
             &json!({"target": {"kind": "all"}, "message": {"text": "After the restart"}}),
         )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
-    runner
-        .wait_done(accepted["notificationId"].as_str().unwrap())
         .await;
     assert_eq!(emulator.activities(alice_chat).len(), after[0] + 1);
     assert_eq!(emulator.activities(bob_chat).len(), after[1]);
@@ -218,7 +187,7 @@ async fn notify_api_needs_the_key_and_events_route() {
         "message": {"text": "Invoice ${invoice} is overdue"},
     }])
     .to_string();
-    let runner = Runner::start(data.path(), &[("HERALD_EVENT_ROUTES", &routes)]).await;
+    let runner = Runner::start(data.path(), &[("HERALD_EVENT_ROUTES", routes)]).await;
     let http = reqwest::Client::new();
     let response = http
         .post(format!("{}/api/notify", runner.base))

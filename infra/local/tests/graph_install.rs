@@ -7,11 +7,10 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use chrono::Utc;
 use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, GraphFault, RetryAfter, TeamsEmulator};
 use serde_json::{Value, json};
-use support::Runner;
+use support::{DynamoDbLocal, Runner, authenticated_env, personal_install};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000dd";
 const CATALOG_APP: &str = "6f0e8a1c-1b7e-4a5e-9d0b-5b1f3a2c7d11";
@@ -28,52 +27,19 @@ async fn start(dynamodb: bool) -> World {
         .await
         .unwrap();
     emulator.add_catalog_app(CATALOG_APP);
-    let config = emulator.config().clone();
-    let (token_url, hosts, metadata, graph, graph_token) = (
-        emulator.token_url(),
-        emulator.host_port(),
-        emulator.openid_metadata_url(),
-        emulator.graph_base_url(),
-        emulator.graph_token_url(),
-    );
     let data = tempfile::tempdir().unwrap();
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let tables = [
-        ("HERALD_REFERENCES_TABLE", format!("references-{suffix}")),
-        ("HERALD_OUTBOX_TABLE", format!("outbox-{suffix}")),
-        ("HERALD_SCHEDULES_TABLE", format!("schedules-{suffix}")),
-    ];
-    let endpoint = std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
-    let mut env = vec![
-        ("MicrosoftAppId", config.app_id.as_str()),
-        ("MicrosoftAppPassword", config.app_password.as_str()),
-        ("MicrosoftAppTenantId", config.app_tenant_id.as_str()),
-        ("HERALD_TOKEN_URL", token_url.as_str()),
-        ("HERALD_TRUSTED_SERVICE_HOSTS", hosts.as_str()),
-        ("HERALD_OPENID_METADATA_URL", metadata.as_str()),
-        ("HERALD_GRAPH_INSTALL", "true"),
-        ("HERALD_TEAMS_APP_ID", CATALOG_APP),
-        ("HERALD_GRAPH_BASE_URL", graph.as_str()),
-        ("HERALD_GRAPH_TOKEN_URL", graph_token.as_str()),
-    ];
+    let mut env = authenticated_env(&emulator);
+    env.extend([
+        ("HERALD_GRAPH_INSTALL", "true".to_owned()),
+        ("HERALD_TEAMS_APP_ID", CATALOG_APP.to_owned()),
+        ("HERALD_GRAPH_BASE_URL", emulator.graph_base_url()),
+        ("HERALD_GRAPH_TOKEN_URL", emulator.graph_token_url()),
+    ]);
+    let store = DynamoDbLocal::new();
     let mut args = Vec::new();
     if dynamodb {
-        env.extend(tables.iter().map(|(k, v)| (*k, v.as_str())));
-        env.extend([
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]);
-        args.extend([
-            "--store",
-            "dynamodb",
-            "--dynamodb-endpoint",
-            endpoint.as_str(),
-        ]);
+        env.extend(store.env.iter().cloned());
+        args.extend(store.args());
     }
     let runner = Runner::start_with_args(data.path(), &env, &args).await;
     let banner = runner.output().join("\n");
@@ -81,7 +47,8 @@ async fn start(dynamodb: bool) -> World {
         banner.contains("installs the app through Microsoft Graph"),
         "{banner}"
     );
-    emulator.set_bot_endpoint(&format!("{}/api/messages", runner.base), &config.app_id);
+    let bot_endpoint = format!("{}/api/messages", runner.base);
+    emulator.set_bot_endpoint(&bot_endpoint, &emulator.config().app_id);
     World {
         emulator,
         runner,
@@ -96,18 +63,8 @@ impl World {
         let chat = self.emulator.add_personal_chat(TENANT, &user.id);
         self.emulator.mark_installed(&user, CATALOG_APP);
         let service_url = self.emulator.service_url();
-        let activity = json!({
-            "type": "installationUpdate",
-            "action": "add",
-            "id": format!("install-{}", user.id),
-            "timestamp": Utc::now().to_rfc3339(),
-            "channelId": "msteams",
-            "serviceUrl": service_url,
-            "from": {"id": user.id, "aadObjectId": user.aad_object_id},
-            "conversation": {"conversationType": "personal", "tenantId": TENANT, "id": chat},
-            "recipient": {"id": format!("28:{}", self.emulator.config().app_id)},
-            "channelData": {"tenant": {"id": TENANT}},
-        });
+        let bot_id = format!("28:{}", self.emulator.config().app_id);
+        let activity = personal_install(&self.emulator, TENANT, &user, &chat, &bot_id);
         let token = self
             .emulator
             .identity()
@@ -124,18 +81,12 @@ impl World {
     }
 
     async fn notify_users(&self, ids: &[&str], text: &str) -> String {
-        let (status, accepted) = self
-            .runner
-            .post(
-                "/api/notify",
-                &json!({
-                    "target": {"kind": "users", "tenantId": TENANT, "aadObjectIds": ids},
-                    "message": {"text": text},
-                }),
-            )
-            .await;
-        assert_eq!(status, 202, "{accepted}");
-        accepted["notificationId"].as_str().unwrap().to_owned()
+        self.runner
+            .notify(&json!({
+                "target": {"kind": "users", "tenantId": TENANT, "aadObjectIds": ids},
+                "message": {"text": text},
+            }))
+            .await
     }
 
     async fn deliveries(&self, id: &str) -> Vec<Value> {

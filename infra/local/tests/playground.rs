@@ -165,29 +165,22 @@ async fn agents_playground_installs_chats_and_receives_the_card() {
     assert_eq!(installed[0]["status"], "active");
 
     // A proactive card through the notify API.
-    let (status, accepted) = runner
-        .post(
-            "/api/notify",
-            &json!({
-                "target": {"kind": "all"},
-                "message": {
-                    "summary": "Deployment finished",
-                    "data": {"service": "billing-api", "version": "2.4.1"},
-                    "card": {
-                        "type": "AdaptiveCard",
-                        "version": "1.4",
-                        "body": [
-                            {"type": "TextBlock", "text": "Deployment finished", "weight": "Bolder"},
-                            {"type": "TextBlock", "text": "${service} ${version} is live", "wrap": true},
-                        ],
-                    },
-                },
-            }),
-        )
-        .await;
-    assert_eq!(status, 202, "{accepted}");
     let report = runner
-        .wait_done(accepted["notificationId"].as_str().unwrap())
+        .notify_and_wait(&json!({
+            "target": {"kind": "all"},
+            "message": {
+                "summary": "Deployment finished",
+                "data": {"service": "billing-api", "version": "2.4.1"},
+                "card": {
+                    "type": "AdaptiveCard",
+                    "version": "1.4",
+                    "body": [
+                        {"type": "TextBlock", "text": "Deployment finished", "weight": "Bolder"},
+                        {"type": "TextBlock", "text": "${service} ${version} is live", "wrap": true},
+                    ],
+                },
+            },
+        }))
         .await;
     assert_eq!(report["counts"]["sent"], 1, "{report}");
     eventually(

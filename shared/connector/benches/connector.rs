@@ -21,12 +21,12 @@ use tokio::time::Instant;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::{config_from, emulator_env};
+use support::config_from;
 
 const TENANT: &str = "72f988bf-0000-0000-0000-0000000000be";
 
 fn connector(emulator: &TeamsEmulator) -> HttpConnector {
-    HttpConnector::new(&config_from(&emulator_env(emulator))).expect("connector")
+    HttpConnector::new(&config_from(&emulator.connector_env())).expect("connector")
 }
 
 fn conversations(emulator: &TeamsEmulator, n: usize) -> Vec<ConversationId> {

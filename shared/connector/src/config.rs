@@ -200,12 +200,6 @@ impl ConnectorConfig {
         self
     }
 
-    #[must_use]
-    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
-        self.token_refresh_margin = margin;
-        self
-    }
-
     /// Reads the process environment (see the module docs for the variables).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -20,7 +20,7 @@ use tokio::time::Instant;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{config_from, emulator_env};
+use support::config_from;
 
 /// One call the inner connector saw, at the virtual instant it started.
 #[derive(Debug, Clone)]
@@ -317,7 +317,7 @@ async fn emulator(limits: EmulatorLimits) -> (TeamsEmulator, HttpConnector, Serv
     let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
         .await
         .unwrap();
-    let config = config_from(&emulator_env(&emulator));
+    let config = config_from(&emulator.connector_env());
     let service_url = ServiceUrl::parse(&emulator.service_url()).unwrap();
     (emulator, HttpConnector::new(&config).unwrap(), service_url)
 }

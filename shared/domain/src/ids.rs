@@ -126,9 +126,10 @@ string_id!(
 );
 
 impl ConversationId {
-    /// The id without a `;messageid=...` thread suffix. Teams appends it to ids of replies; a stored
-    /// reference to a chat must not carry it. See
-    /// <https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages>.
+    /// The id without a `;messageid=...` thread suffix. Teams appends it to the conversation ids of
+    /// replies in a thread
+    /// (<https://learn.microsoft.com/en-us/dotnet/api/microsoft.teams.core.schema.conversationextensions.tothreadedconversationid>);
+    /// a stored reference to a chat must not carry it.
     #[must_use]
     pub fn without_message_id(&self) -> Self {
         match self.0.find(";messageid=") {

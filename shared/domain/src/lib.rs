@@ -9,6 +9,7 @@ mod ids;
 mod notification;
 mod outbox_ids;
 mod reference;
+mod spelled;
 mod time_zone;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -1,12 +1,10 @@
 //! What a notification is addressed to and what happened per recipient: the vocabulary the
 //! notify API, the scheduler, event routes and the sender share.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use crate::{AadObjectId, ConversationId, ConversationType, DomainError, TeamId, TenantId};
+use crate::spelled::spelled_enum;
+use crate::{AadObjectId, ConversationId, ConversationType, TeamId, TenantId};
 
 /// Who a notification goes to (`target` of `POST /api/notify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,21 +170,7 @@ impl DeliveryStatus {
     }
 }
 
-impl FromStr for DeliveryStatus {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| DomainError::UnknownStatus(s.to_owned()))
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+spelled_enum!(DeliveryStatus, UnknownStatus);
 
 #[cfg(test)]
 mod tests {

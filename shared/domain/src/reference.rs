@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use url::Url;
 
+use crate::spelled::spelled_enum;
 use crate::{
     AadObjectId, BotAppId, BotId, ChannelId, ConversationId, DomainError, TeamId, TenantId,
     TimeZone, UserId,
@@ -54,21 +55,7 @@ impl ConversationType {
     }
 }
 
-impl FromStr for ConversationType {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| DomainError::UnknownConversationType(s.to_owned()))
-    }
-}
-
-impl fmt::Display for ConversationType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+spelled_enum!(ConversationType, UnknownConversationType);
 
 /// Whether Herald may send to a reference. Only `Active` is sendable; the others are kept so the
 /// installation report can say who uninstalled or blocked the bot, and when.
@@ -108,21 +95,7 @@ impl ReferenceStatus {
     }
 }
 
-impl FromStr for ReferenceStatus {
-    type Err = DomainError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or_else(|| DomainError::UnknownStatus(s.to_owned()))
-    }
-}
-
-impl fmt::Display for ReferenceStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+spelled_enum!(ReferenceStatus, UnknownStatus);
 
 /// The connector base URL of a conversation (`activity.serviceUrl`). It can change over the life of
 /// an installation, so every inbound activity refreshes it.
@@ -409,28 +382,20 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         ConversationReference {
-            tenant_id: TenantId::new("t1").unwrap(),
-            conversation_id: ConversationId::new("a:1").unwrap(),
-            conversation_type: ConversationType::Personal,
-            service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-            bot_app_id: BotAppId::new("app").unwrap(),
-            bot_id: BotId::new("28:app").unwrap(),
-            user: Some(UserInfo {
-                id: UserId::new("29:1").unwrap(),
-                aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
-                name: Some("Megan".into()),
-            }),
-            team: None,
-            channel: None,
             locale: Some("en-US".into()),
             time_zone: Some("Europe/Berlin".parse().unwrap()),
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: at,
-            installed_at: at,
-            updated_at: at,
-            last_seen_at: at,
+            ..ConversationReference::personal(
+                TenantId::new("t1").unwrap(),
+                ConversationId::new("a:1").unwrap(),
+                ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+                &BotAppId::new("app").unwrap(),
+                UserInfo {
+                    id: UserId::new("29:1").unwrap(),
+                    aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
+                    name: Some("Megan".into()),
+                },
+                at,
+            )
         }
     }
 

@@ -86,12 +86,6 @@ impl GraphConfig {
         self
     }
 
-    #[must_use]
-    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
-        self.token_refresh_margin = margin;
-        self
-    }
-
     /// The OAuth scope of app-only Graph tokens in this cloud.
     #[must_use]
     pub fn scope(&self) -> &'static str {

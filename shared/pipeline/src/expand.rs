@@ -10,8 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use herald_connector::{Call, Connector, Deadline};
 use herald_domain::{
-    AadObjectId, ChannelSelector, Clock, ConversationId, ConversationReference, ConversationType,
-    DeliveryId, DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
+    AadObjectId, ChannelSelector, Clock, ConversationId, ConversationReference, DeliveryId,
+    DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
 };
 use herald_store::{
     Cursor, DeliveryRecord, ListFilter, MAX_PAGE, NotificationId, NotificationRecord, OutboxStore,
@@ -329,43 +329,28 @@ struct DeliveryMaker<'a> {
 
 impl DeliveryMaker<'_> {
     fn base(&self, tenant: &TenantId, delivery_id: DeliveryId) -> DeliveryRecord {
-        DeliveryRecord {
-            notification_id: self.notification.id.clone(),
+        DeliveryRecord::new(
+            self.notification.id.clone(),
             delivery_id,
-            tenant_id: tenant.clone(),
-            conversation_id: None,
-            conversation_type: ConversationType::Personal,
-            service_url: None,
-            member_id: None,
-            recipient: None,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            lease_until: None,
-            activity_id: None,
-            error: None,
-            install_deadline: None,
-            not_before: None,
-            lost_attempts: 0,
-            due_at: None,
-            updated_at: self.now,
-            expires_at: self.expires_at,
-        }
+            tenant.clone(),
+            self.now,
+            self.expires_at,
+        )
     }
 
     /// A stored conversation: pending if it may be sent to, else skipped with the reason.
     fn for_reference(&self, reference: &ConversationReference) -> DeliveryRecord {
-        let mut d = self.base(
-            &reference.tenant_id,
-            DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id),
+        let mut d = DeliveryRecord::to_conversation(
+            self.notification.id.clone(),
+            reference,
+            status_for_reference(reference.status),
+            self.now,
+            self.expires_at,
         );
-        d.conversation_id = Some(reference.conversation_id.clone());
-        d.conversation_type = reference.conversation_type;
-        d.service_url = Some(reference.service_url.clone());
         d.recipient = reference
             .user
             .as_ref()
             .and_then(|u| u.aad_object_id.clone());
-        d.status = status_for_reference(reference.status);
         d
     }
 

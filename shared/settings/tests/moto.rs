@@ -1,16 +1,10 @@
 //! Reading the settings secret from Secrets Manager, on moto's server (`.ci/with-services`).
 
-use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
 use herald_settings::{Settings, SettingsError};
 
 fn client() -> aws_sdk_secretsmanager::Client {
-    let config = aws_sdk_secretsmanager::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(herald_testkit::moto_endpoint())
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_secretsmanager::Client::from_conf(config)
+    let moto = herald_testkit::aws_config(herald_testkit::moto_endpoint());
+    aws_sdk_secretsmanager::Client::new(&moto)
 }
 
 #[tokio::test]

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{
-    AadObjectId, ConversationId, ConversationType, DeliveryId, DeliveryStatus, NotificationId,
-    ServiceUrl, Target, TenantId, UserId,
+    AadObjectId, ConversationId, ConversationReference, ConversationType, DeliveryId,
+    DeliveryStatus, NotificationId, ServiceUrl, Target, TenantId, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -173,6 +173,65 @@ pub struct DeliveryRecord {
 }
 
 impl DeliveryRecord {
+    /// A pending delivery of `notification_id` to the recipient `delivery_id` in `tenant_id`, not
+    /// tied to a conversation yet, written `now` and kept until `expires_at` (epoch seconds).
+    #[must_use]
+    pub fn new(
+        notification_id: NotificationId,
+        delivery_id: DeliveryId,
+        tenant_id: TenantId,
+        now: DateTime<Utc>,
+        expires_at: i64,
+    ) -> Self {
+        Self {
+            notification_id,
+            delivery_id,
+            tenant_id,
+            conversation_id: None,
+            conversation_type: ConversationType::Personal,
+            service_url: None,
+            member_id: None,
+            recipient: None,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            lease_until: None,
+            activity_id: None,
+            error: None,
+            install_deadline: None,
+            not_before: None,
+            lost_attempts: 0,
+            due_at: None,
+            updated_at: now,
+            expires_at,
+        }
+    }
+
+    /// A delivery with `status` to the stored conversation `reference`.
+    #[must_use]
+    pub fn to_conversation(
+        notification_id: NotificationId,
+        reference: &ConversationReference,
+        status: DeliveryStatus,
+        now: DateTime<Utc>,
+        expires_at: i64,
+    ) -> Self {
+        let delivery_id =
+            DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id);
+        Self {
+            conversation_id: Some(reference.conversation_id.clone()),
+            conversation_type: reference.conversation_type,
+            service_url: Some(reference.service_url.clone()),
+            status,
+            ..Self::new(
+                notification_id,
+                delivery_id,
+                reference.tenant_id.clone(),
+                now,
+                expires_at,
+            )
+        }
+    }
+
     /// Records an outcome on the delivery (a sender's, or an installation's that ended).
     pub(crate) fn apply_outcome(&mut self, outcome: &Outcome) {
         self.status = outcome.status;

@@ -2,11 +2,14 @@
 //! so every test has its own tables and tests run in parallel.
 
 mod backend;
+mod fixtures;
 pub mod http;
 
 pub use backend::{Backend, TestStores, stores};
+pub use fixtures::reference;
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 
 /// Where DynamoDB Local listens unless `HERALD_TEST_DYNAMODB_ENDPOINT` says otherwise. `.ci/run`
 /// starts it there inside a private network namespace.
@@ -14,29 +17,40 @@ pub const DEFAULT_DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:8000";
 
 #[must_use]
 pub fn dynamodb_endpoint() -> String {
-    std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_DYNAMODB_ENDPOINT.to_owned())
+    endpoint("HERALD_TEST_DYNAMODB_ENDPOINT", DEFAULT_DYNAMODB_ENDPOINT)
 }
 
-/// A client for DynamoDB Local with fixed test credentials: nothing is read from the environment
-/// or probed from an instance-metadata address.
+/// `variable` when set and not empty, else `default`.
+fn endpoint(variable: &str, default: &str) -> String {
+    std::env::var(variable)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// What every test client shares: the service at `endpoint`, a fixed region and fixed test
+/// credentials, so nothing is read from the environment or probed from an instance-metadata
+/// address.
 #[must_use]
-pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
-    let config = aws_sdk_dynamodb::Config::builder()
+pub fn aws_config(endpoint: impl Into<String>) -> SdkConfig {
+    SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(dynamodb_endpoint())
-        .credentials_provider(Credentials::new(
+        .endpoint_url(endpoint)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "test",
             "test",
             None,
             None,
             "herald-testkit",
-        ))
-        .build();
-    aws_sdk_dynamodb::Client::from_conf(config)
+        )))
+        .build()
+}
+
+/// A client for DynamoDB Local.
+#[must_use]
+pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&aws_config(dynamodb_endpoint()))
 }
 
 /// A name no other test uses: `prefix-<uuid>`.
@@ -51,38 +65,19 @@ pub const DEFAULT_MOTO_ENDPOINT: &str = "http://127.0.0.1:5000";
 
 #[must_use]
 pub fn moto_endpoint() -> String {
-    std::env::var("HERALD_TEST_MOTO_ENDPOINT")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| DEFAULT_MOTO_ENDPOINT.to_owned())
+    endpoint("HERALD_TEST_MOTO_ENDPOINT", DEFAULT_MOTO_ENDPOINT)
 }
 
-fn test_credentials() -> aws_sdk_dynamodb::config::Credentials {
-    Credentials::new("test", "test", None, None, "herald-testkit")
-}
-
-/// An EventBridge client for moto, with the same fixed test credentials as the DynamoDB one.
+/// An EventBridge client for moto.
 #[must_use]
 pub fn eventbridge_client() -> aws_sdk_eventbridge::Client {
-    let config = aws_sdk_eventbridge::Config::builder()
-        .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-        .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-        .endpoint_url(moto_endpoint())
-        .credentials_provider(test_credentials())
-        .build();
-    aws_sdk_eventbridge::Client::from_conf(config)
+    aws_sdk_eventbridge::Client::new(&aws_config(moto_endpoint()))
 }
 
 /// An SQS client for moto, to read back what EventBridge rules delivered.
 #[must_use]
 pub fn sqs_client() -> aws_sdk_sqs::Client {
-    let config = aws_sdk_sqs::Config::builder()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .endpoint_url(moto_endpoint())
-        .credentials_provider(test_credentials())
-        .build();
-    aws_sdk_sqs::Client::from_conf(config)
+    aws_sdk_sqs::Client::new(&aws_config(moto_endpoint()))
 }
 
 /// A fresh event bus on moto whose rule sends every event of one `source` to a fresh SQS queue,
@@ -200,17 +195,5 @@ impl EventCapture {
 /// A DynamoDB Streams client for DynamoDB Local, to read an outbox stream as Lambda would.
 #[must_use]
 pub fn dynamodb_streams_client() -> aws_sdk_dynamodbstreams::Client {
-    let config = aws_sdk_dynamodbstreams::Config::builder()
-        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
-        .endpoint_url(dynamodb_endpoint())
-        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
-            "test",
-            "test",
-            None,
-            None,
-            "herald-testkit",
-        ))
-        .build();
-    aws_sdk_dynamodbstreams::Client::from_conf(config)
+    aws_sdk_dynamodbstreams::Client::new(&aws_config(dynamodb_endpoint()))
 }

@@ -8,14 +8,13 @@ mod openapi;
 mod scenarios;
 mod schedules;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_connector::{Activity, Call, Connector as _, ConnectorConfig, HttpConnector};
 use herald_domain::{
-    BotAppId, ConversationId, ConversationReference, ConversationType, DeliveryId, DeliveryStatus,
-    ManualClock, ServiceUrl, TenantId,
+    BotAppId, ConversationReference, ConversationType, DeliveryId, DeliveryStatus, ManualClock,
+    ServiceUrl,
 };
 use herald_notify::{ApiKeys, Notify, NotifyConfig};
 use herald_store::{
@@ -76,13 +75,7 @@ impl Harness {
             .await
             .unwrap();
         let config = emulator.config().clone();
-        let env = HashMap::from([
-            ("MicrosoftAppId", config.app_id.clone()),
-            ("MicrosoftAppPassword", config.app_password.clone()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-            ("HERALD_TOKEN_URL", emulator.token_url()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-        ]);
+        let env = emulator.connector_env();
         let connector = Arc::new(
             HttpConnector::new(&ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap())
                 .unwrap(),
@@ -238,17 +231,14 @@ pub(crate) fn base(
     conversation: &str,
     conversation_type: ConversationType,
 ) -> ConversationReference {
-    ConversationReference {
-        locale: Some("en-US".into()),
-        ..ConversationReference::new(
-            TenantId::new(tenant).unwrap(),
-            ConversationId::new(conversation).unwrap(),
-            conversation_type,
-            h.service_url(),
-            &h.app,
-            at(0),
-        )
-    }
+    herald_testkit::reference(
+        tenant,
+        conversation,
+        conversation_type,
+        h.service_url(),
+        &h.app,
+        at(0),
+    )
 }
 
 pub(crate) fn delivery(
@@ -256,28 +246,9 @@ pub(crate) fn delivery(
     reference: &ConversationReference,
     status: DeliveryStatus,
 ) -> DeliveryRecord {
-    DeliveryRecord {
-        notification_id: id.clone(),
-        delivery_id: DeliveryId::for_conversation(&reference.tenant_id, &reference.conversation_id),
-        tenant_id: reference.tenant_id.clone(),
-        conversation_id: Some(reference.conversation_id.clone()),
-        conversation_type: reference.conversation_type,
-        service_url: Some(reference.service_url.clone()),
-        member_id: None,
-        recipient: None,
-        status,
-        attempts: 0,
-        lease_until: None,
-        activity_id: None,
-        error: None,
-        install_deadline: None,
-        not_before: None,
-        lost_attempts: 0,
-        due_at: None,
-        updated_at: at(0),
-        // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
-        expires_at: (Utc::now() + Duration::days(30)).timestamp(),
-    }
+    // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
+    let expires_at = (Utc::now() + Duration::days(30)).timestamp();
+    DeliveryRecord::to_conversation(id.clone(), reference, status, at(0), expires_at)
 }
 
 /// Runs each scenario on both backends.

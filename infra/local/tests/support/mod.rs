@@ -8,9 +8,95 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use chrono::Utc;
+use herald_teams_emulator::{EmulatedUser, TeamsEmulator};
+use serde_json::{Value, json};
 
 pub const API_KEY: &str = "test-api-key";
+
+/// The bot id the runner answers as without MicrosoftAppId (`28:` + its placeholder app id).
+pub const ANONYMOUS_BOT_ID: &str = "28:00000000-0000-0000-0000-00000000110c";
+
+/// An activity of `kind` in `user`'s personal chat with the bot `bot_id`, as Teams posts it
+/// (<https://learn.microsoft.com/en-us/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#activity-object>).
+pub fn personal_activity(
+    emulator: &TeamsEmulator,
+    kind: &str,
+    tenant: &str,
+    user: &EmulatedUser,
+    chat: &str,
+    bot_id: &str,
+) -> Value {
+    json!({
+        "type": kind,
+        "id": uuid::Uuid::new_v4().to_string(),
+        "timestamp": Utc::now().to_rfc3339(),
+        "channelId": "msteams",
+        "serviceUrl": emulator.service_url(),
+        "from": {"id": user.id, "name": user.name, "aadObjectId": user.aad_object_id},
+        "conversation": {"conversationType": "personal", "tenantId": tenant, "id": chat},
+        "recipient": {"id": bot_id, "name": "Herald"},
+        "channelData": {"tenant": {"id": tenant}},
+        "locale": "en-US",
+    })
+}
+
+/// The `installationUpdate` (add) Teams posts when `user` installs the bot `bot_id`
+/// (<https://learn.microsoft.com/en-us/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events#install-update-event>).
+pub fn personal_install(
+    emulator: &TeamsEmulator,
+    tenant: &str,
+    user: &EmulatedUser,
+    chat: &str,
+    bot_id: &str,
+) -> Value {
+    let mut activity =
+        personal_activity(emulator, "installationUpdate", tenant, user, chat, bot_id);
+    activity["action"] = json!("add");
+    activity
+}
+
+/// The variables that run the runner authenticated exactly as the Lambdas, against `emulator`:
+/// the connector's (bot registration, token endpoint, trusted host) and the OpenID metadata that
+/// inbound tokens are checked against.
+pub fn authenticated_env(emulator: &TeamsEmulator) -> Vec<(&'static str, String)> {
+    let mut env: Vec<_> = emulator.connector_env().into_iter().collect();
+    env.push(("HERALD_OPENID_METADATA_URL", emulator.openid_metadata_url()));
+    env
+}
+
+/// `--store dynamodb` on DynamoDB Local (`.ci/with-services` runs it), with tables no other test
+/// uses and fixed test credentials.
+pub struct DynamoDbLocal {
+    pub endpoint: String,
+    /// The table names and credentials, for the runner's environment.
+    pub env: Vec<(&'static str, String)>,
+}
+
+impl DynamoDbLocal {
+    pub fn new() -> Self {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let endpoint = std::env::var("HERALD_TEST_DYNAMODB_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "http://127.0.0.1:8000".to_owned());
+        let env = vec![
+            ("HERALD_REFERENCES_TABLE", format!("references-{suffix}")),
+            ("HERALD_OUTBOX_TABLE", format!("outbox-{suffix}")),
+            ("HERALD_SCHEDULES_TABLE", format!("schedules-{suffix}")),
+            ("AWS_ACCESS_KEY_ID", "test".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
+            ("AWS_REGION", "us-east-1".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ];
+        Self { endpoint, env }
+    }
+
+    /// The runner's arguments that select this store.
+    pub fn args(&self) -> [&str; 4] {
+        ["--store", "dynamodb", "--dynamodb-endpoint", &self.endpoint]
+    }
+}
 
 /// A free loopback port (bound then released; the runner binds it right after).
 pub fn free_port() -> u16 {
@@ -44,14 +130,14 @@ pub struct Runner {
 
 impl Runner {
     /// Starts `herald-local` on a free port with `data_dir`, without MicrosoftAppId.
-    pub async fn start(data_dir: &Path, extra_env: &[(&str, &str)]) -> Self {
+    pub async fn start(data_dir: &Path, extra_env: &[(&str, String)]) -> Self {
         Self::start_with_args(data_dir, extra_env, &[]).await
     }
 
     /// The same, with command-line arguments.
     pub async fn start_with_args(
         data_dir: &Path,
-        extra_env: &[(&str, &str)],
+        extra_env: &[(&str, String)],
         args: &[&str],
     ) -> Self {
         let port = free_port();
@@ -196,6 +282,19 @@ impl Runner {
         assert_eq!(status, 200, "{body}");
         assert!(body["nextCursor"].is_null(), "{body}");
         body["items"].as_array().unwrap().clone()
+    }
+
+    /// Posts `body` to `/api/notify`, checks it was accepted and returns the notification's id.
+    pub async fn notify(&self, body: &Value) -> String {
+        let (status, accepted) = self.post("/api/notify", body).await;
+        assert_eq!(status, 202, "{accepted}");
+        accepted["notificationId"].as_str().unwrap().to_owned()
+    }
+
+    /// Posts `body` to `/api/notify` and waits until it is done: its report.
+    pub async fn notify_and_wait(&self, body: &Value) -> Value {
+        let id = self.notify(body).await;
+        self.wait_done(&id).await
     }
 
     /// Waits until the notification reports done, and returns its report.

@@ -23,7 +23,7 @@ use herald_connector::{
 use herald_domain::{BotAppId, BotId, ConversationId, ServiceUrl, TenantId, UserId};
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 
-use support::{config_from, emulator_env};
+use support::config_from;
 
 const TENANT: &str = "72f988bf-0000-0000-0000-000000000001";
 
@@ -53,7 +53,7 @@ impl Fixture {
         &self,
         change: impl FnOnce(&mut HashMap<&'static str, String>),
     ) -> ConnectorConfig {
-        let mut env = emulator_env(&self.emulator);
+        let mut env = self.emulator.connector_env();
         change(&mut env);
         config_from(&env)
     }

@@ -1,7 +1,6 @@
 //! The world each installation test runs in: the embedded stores, the real Graph installer and
 //! connector against the Teams emulator (its Graph routes), and a manual clock.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -44,13 +43,7 @@ impl World {
         emulator.add_catalog_app(CATALOG_APP);
         let config = emulator.config().clone();
         let app = BotAppId::new(config.app_id.clone()).unwrap();
-        let env = HashMap::from([
-            ("MicrosoftAppId", config.app_id.clone()),
-            ("MicrosoftAppPassword", config.app_password.clone()),
-            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
-            ("HERALD_TOKEN_URL", emulator.token_url()),
-            ("HERALD_TRUSTED_SERVICE_HOSTS", emulator.host_port()),
-        ]);
+        let env = emulator.connector_env();
         let connector_config = ConnectorConfig::from_lookup(|n| env.get(n).cloned()).unwrap();
         let connector = Arc::new(teams_connector(&connector_config).unwrap());
         let graph = GraphConfig::new(teams_app_id, herald_connector::Cloud::Public)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use herald_domain::{
@@ -14,7 +15,7 @@ use herald_domain::{
 
 use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
-use super::read::query_all;
+use super::read::{get_item, query_all};
 use crate::keys::{index_team, index_user, user_key};
 use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
 use crate::schema::{self, attr};
@@ -57,6 +58,18 @@ impl DynamoReferenceStore {
             conversation.tenant_id.as_str(),
             conversation.conversation_id.as_str(),
         )
+    }
+
+    /// A query of `index` (the table itself when `None`) for the items whose `attribute` is
+    /// `value`.
+    fn query_equal(&self, index: Option<&str>, attribute: &str, value: &str) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&self.table)
+            .set_index_name(index.map(str::to_owned))
+            .key_condition_expression("#k = :k")
+            .expression_attribute_names("#k", attribute)
+            .expression_attribute_values(":k", s(value))
     }
 
     /// Decodes an item into a reference this bot may use, or says why it is skipped.
@@ -116,16 +129,7 @@ impl ReferenceReader for DynamoReferenceStore {
         &self,
         key: &ConversationKey,
     ) -> Result<Option<ConversationReference>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_item(key)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        let Some(item) = output.item else {
+        let Some(item) = get_item(&self.client, &self.table, Self::key_item(key)).await? else {
             return Ok(None);
         };
         point_read(self.decode(item))
@@ -172,14 +176,11 @@ impl ReferenceReader for DynamoReferenceStore {
         tenant: &TenantId,
         user: &AadObjectId,
     ) -> Result<Option<ConversationReference>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(schema::BY_USER.name)
-            .key_condition_expression("#u = :u")
-            .expression_attribute_names("#u", attr::USER_KEY)
-            .expression_attribute_values(":u", s(&user_key(tenant, user)));
+        let query = self.query_equal(
+            Some(schema::BY_USER.name),
+            attr::USER_KEY,
+            &user_key(tenant, user),
+        );
         let items = query_all(query).await?;
         let found = self
             .page(items, None, schema::BY_USER.name, &ListFilter::all())
@@ -404,13 +405,7 @@ impl ReferenceLister for DynamoReferenceStore {
             (output.items, output.last_evaluated_key)
         } else {
             let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression("#k = :k")
-                .expression_attribute_names("#k", key_attr)
-                .expression_attribute_values(":k", s(key_value))
+                .query_equal(index, key_attr, key_value)
                 .set_exclusive_start_key(start)
                 .set_limit(limit)
                 .send()

@@ -199,17 +199,14 @@ fn base(
     kind: ConversationType,
     seconds: i64,
 ) -> ConversationReference {
-    ConversationReference {
-        locale: Some("en-US".into()),
-        ..ConversationReference::new(
-            TenantId::new(tenant).unwrap(),
-            ConversationId::new(conversation).unwrap(),
-            kind,
-            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-            &BotAppId::new(APP).unwrap(),
-            at(seconds),
-        )
-    }
+    herald_testkit::reference(
+        tenant,
+        conversation,
+        kind,
+        ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+        &BotAppId::new(APP).unwrap(),
+        at(seconds),
+    )
 }
 
 pub fn personal(tenant: &str, n: u32, seconds: i64) -> ConversationReference {

@@ -2,8 +2,7 @@
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
 use herald_domain::{
-    AadObjectId, ConversationId, ConversationType, DeliveryId, DeliveryStatus, ServiceUrl, Target,
-    TenantId,
+    AadObjectId, ConversationId, DeliveryId, DeliveryStatus, ServiceUrl, Target, TenantId,
 };
 use herald_store::{
     Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
@@ -34,28 +33,21 @@ pub fn notification(id: NotificationId) -> NotificationRecord {
 pub fn delivery(id: &NotificationId, n: u32, status: DeliveryStatus) -> DeliveryRecord {
     let tenant = TenantId::new("tenant-1").unwrap();
     let conversation = ConversationId::new(format!("a:conversation-{n}")).unwrap();
+    // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
+    let expires_at = (Utc::now() + Duration::days(30)).timestamp();
     DeliveryRecord {
-        notification_id: id.clone(),
-        delivery_id: DeliveryId::for_conversation(&tenant, &conversation),
-        tenant_id: tenant,
-        conversation_id: Some(conversation),
-        conversation_type: ConversationType::Personal,
+        conversation_id: Some(conversation.clone()),
         service_url: Some(ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap()),
-        member_id: None,
-        recipient: None,
         status,
-        attempts: 0,
-        lease_until: None,
-        activity_id: None,
-        error: None,
-        install_deadline: None,
-        not_before: None,
-        lost_attempts: 0,
         // As the store keeps it: unfinished work is due for the stranded-work sweep.
         due_at: (!status.is_final()).then(|| at(0) + herald_store::STRANDED_AFTER),
-        updated_at: at(0),
-        // DynamoDB Local deletes expired items, as DynamoDB does: keep these alive.
-        expires_at: (Utc::now() + Duration::days(30)).timestamp(),
+        ..DeliveryRecord::new(
+            id.clone(),
+            DeliveryId::for_conversation(&tenant, &conversation),
+            tenant,
+            at(0),
+            expires_at,
+        )
     }
 }
 

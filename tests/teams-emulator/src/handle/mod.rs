@@ -6,6 +6,7 @@ mod directory;
 mod graph;
 mod traffic;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -102,6 +103,21 @@ impl TeamsEmulator {
     #[must_use]
     pub fn token_url(&self) -> String {
         format!("{}/oauth2/v2.0/token", self.authority())
+    }
+
+    /// The variables a deployment sets to point a connector here (herald-connector's
+    /// `ConnectorConfig::from_lookup` reads them): the bot registration, its token endpoint and
+    /// this host, trusted with the token.
+    #[must_use]
+    pub fn connector_env(&self) -> HashMap<&'static str, String> {
+        let config = self.config();
+        HashMap::from([
+            ("MicrosoftAppId", config.app_id.clone()),
+            ("MicrosoftAppPassword", config.app_password.clone()),
+            ("MicrosoftAppTenantId", config.app_tenant_id.clone()),
+            ("HERALD_TOKEN_URL", self.token_url()),
+            ("HERALD_TRUSTED_SERVICE_HOSTS", self.host_port()),
+        ])
     }
 
     /// Stands in for `https://login.botframework.com/v1/.well-known/openidconfiguration`.
