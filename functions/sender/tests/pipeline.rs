@@ -571,7 +571,7 @@ async fn team_members_and_people_are_reached_one_to_one() {
         .await
         .unwrap();
 
-    let body = json!({"target": {"kind": "teamMembers", "teamId": team.id}, "message": {"text": "Welcome to the sales kick-off"}});
+    let body = json!({"target": {"kind": "teamMembers", "teamId": team.id, "tenantId": TENANT}, "message": {"text": "Welcome to the sales kick-off"}});
     let record = NotifyRequest::from_json(&body).unwrap().into_notification(
         "api",
         Utc::now(),
