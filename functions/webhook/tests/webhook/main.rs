@@ -11,6 +11,7 @@ mod commands;
 mod eventbridge;
 mod lifecycle;
 mod malformed;
+mod published;
 mod redelivery;
 mod reminders;
 mod scope;
