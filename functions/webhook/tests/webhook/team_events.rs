@@ -3,7 +3,9 @@
 //! (https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events).
 
 use herald_domain::{ConversationType, ReferenceStatus};
-use herald_events::EventKind::{InstallationArchived, InstallationRemoved, InstallationRestored};
+use herald_events::EventKind::{
+    self, InstallationArchived, InstallationRemoved, InstallationRestored,
+};
 
 use crate::support::{Harness, TENANT, ev, sorted};
 
@@ -45,6 +47,11 @@ impl Harness {
         statuses.sort_by(|a, b| a.0.cmp(&b.0));
         statuses
     }
+}
+
+/// The event `kind` for each of `channels`, sorted as [`sorted`] sorts.
+fn each(kind: EventKind, channels: &[&String]) -> Vec<(EventKind, String)> {
+    sorted(channels.iter().map(|c| ev(kind, c)).collect())
 }
 
 fn all_with(ids: &[&String], status: ReferenceStatus) -> Vec<(String, ReferenceStatus)> {
@@ -195,21 +202,11 @@ async fn team_archived_then_unarchived() {
     let events = h.published()[before..].to_vec();
     assert_eq!(
         sorted(events[..3].to_vec()),
-        sorted(
-            channels
-                .iter()
-                .map(|c| ev(InstallationArchived, c))
-                .collect()
-        )
+        each(InstallationArchived, &channels)
     );
     assert_eq!(
         sorted(events[3..].to_vec()),
-        sorted(
-            channels
-                .iter()
-                .map(|c| ev(InstallationRestored, c))
-                .collect()
-        )
+        each(InstallationRestored, &channels)
     );
     // Restoring is not a new installation.
     assert_eq!(h.welcomes(&incidents).len(), 1);
@@ -231,12 +228,7 @@ async fn team_restored_after_deletion_reactivates_the_team() {
     );
     assert_eq!(
         sorted(h.published()[before..].to_vec()),
-        sorted(
-            channels
-                .iter()
-                .map(|c| ev(InstallationRestored, c))
-                .collect()
-        )
+        each(InstallationRestored, &channels)
     );
     assert_eq!(h.welcomes(&incidents).len(), 1);
 }
