@@ -1,8 +1,9 @@
 //! Herald's bot webhook: `POST /api/messages` from Teams.
 //!
-//! Every request is authenticated, every activity refreshes the conversation reference it comes
-//! from, and lifecycle events (install, uninstall, team and channel changes) change the store
-//! idempotently, so a redelivered activity never does anything twice. [`router`] is one
+//! Every request is authenticated; activities from other channels than Teams are then
+//! acknowledged without effect. Every Teams activity refreshes the conversation reference it
+//! comes from, and lifecycle events (install, uninstall, team and channel changes) change the
+//! store idempotently, so a redelivered activity never does anything twice. [`router`] is one
 //! `axum::Router` over its dependencies: the Lambda binary hands it to `lambda_http::run`, the
 //! local runner mounts it beside the notify API's, and tests call it in process.
 
