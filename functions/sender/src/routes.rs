@@ -165,7 +165,7 @@ mod tests {
     fn routes_bind_cards_from_the_detail() {
         let router = Router::from_json(
             r#"[{"source": "aws.codepipeline", "detailType": "CodePipeline Pipeline Execution State Change",
-                 "target": {"kind": "team", "teamId": "19:t@thread.tacv2", "channel": "Deployments"},
+                 "target": {"kind": "team", "teamId": "19:t@thread.tacv2", "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47", "channel": "Deployments"},
                  "message": {"card": {"type": "AdaptiveCard", "version": "1.4",
                    "body": [{"type": "TextBlock", "text": "${pipeline} is ${state}"}]}}}]"#,
         )

@@ -25,8 +25,11 @@ pub struct Account {
 pub struct Conversation {
     #[serde(default)]
     pub id: String,
+    /// Optional in the Bot Framework schema, and absent from many Teams activities (reactions,
+    /// meeting events, channel messages): see [`InboundActivity::conversation_type`].
     pub conversation_type: Option<String>,
     pub tenant_id: Option<String>,
+    pub is_group: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -136,14 +139,24 @@ impl InboundActivity {
         ServiceUrl::parse(&self.service_url).map_err(|e| bad("serviceUrl", e))
     }
 
+    /// `conversation.conversationType` when Teams sends it, else what the activity shows: a team
+    /// or channel in `channelData` means a channel, `conversation.isGroup` a group chat, and
+    /// anything else the personal chat (the Bot Framework schema makes the field optional:
+    /// https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-api-reference#conversationaccount-object).
     pub fn conversation_type(&self) -> Result<ConversationType, ActivityError> {
-        let raw = self
-            .conversation
-            .conversation_type
-            .as_deref()
-            .ok_or_else(|| bad("conversation.conversationType", "missing"))?;
-        raw.parse()
-            .map_err(|e| bad("conversation.conversationType", e))
+        if let Some(raw) = self.conversation.conversation_type.as_deref() {
+            return raw
+                .parse()
+                .map_err(|e| bad("conversation.conversationType", e));
+        }
+        let data = &self.channel_data;
+        Ok(if data.channel.is_some() || data.team.is_some() {
+            ConversationType::Channel
+        } else if self.conversation.is_group == Some(true) {
+            ConversationType::GroupChat
+        } else {
+            ConversationType::Personal
+        })
     }
 
     /// The team, when the activity comes from one.

@@ -45,7 +45,8 @@ fn card(body: Vec<Value>, actions: Vec<Value>) -> Value {
 }
 
 /// Why this conversation is getting a message from a bot it may never have used: where Herald was
-/// installed and by whom (seed advice for welcome messages).
+/// installed and by whom, as Teams' guidance on welcome messages asks
+/// (https://learn.microsoft.com/microsoftteams/platform/bots/design/bots).
 fn reason(reference: &ConversationReference, installer: Option<&str>, bot: &str) -> String {
     let by = installer
         .map(|name| format!(" by {name}"))

@@ -1,8 +1,9 @@
 //! Herald's bot webhook: `POST /api/messages` from Teams.
 //!
-//! Every request is authenticated, every activity refreshes the conversation reference it comes
-//! from, and lifecycle events (install, uninstall, team and channel changes) change the store
-//! idempotently, so a redelivered activity never does anything twice. [`router`] is one
+//! Every request is authenticated; activities from other channels than Teams are then
+//! acknowledged without effect. Every Teams activity refreshes the conversation reference it
+//! comes from, and lifecycle events (install, uninstall, team and channel changes) change the
+//! store idempotently, so a redelivered activity never does anything twice. [`router`] is one
 //! `axum::Router` over its dependencies: the Lambda binary hands it to `lambda_http::run`, the
 //! local runner mounts it beside the notify API's, and tests call it in process.
 
@@ -11,6 +12,7 @@ mod bootstrap;
 pub mod cards;
 pub mod commands;
 mod config;
+mod event_type;
 mod invokes;
 mod lifecycle;
 mod messages;
@@ -69,6 +71,12 @@ pub struct Webhook {
 /// Replies and welcome messages must not hold the request long: Teams redelivers slow requests.
 const SEND_DEADLINE: Duration = Duration::from_secs(8);
 
+/// The `channelId` of Teams. Azure Bot Service also enables Web Chat and Direct Line for every
+/// bot, whose tokens carry their own endorsements
+/// (https://learn.microsoft.com/azure/bot-service/bot-service-channels-reference): their activities
+/// are acknowledged and change nothing.
+const TEAMS_CHANNEL: &str = "msteams";
+
 impl BodyLimit for Webhook {
     fn body_limit(&self) -> usize {
         self.config.max_body_bytes
@@ -83,7 +91,8 @@ pub fn router(webhook: Arc<Webhook>) -> Router {
 }
 
 /// Checked in this order: the body's size (no token needed to be told), a token's presence, the
-/// JSON, then the token against the activity it came with (its `serviceurl` claim).
+/// JSON, then the token against the activity it came with (its `serviceurl` claim); only then
+/// is an activity from another channel than Teams acknowledged without effect.
 async fn messages(
     State(hook): State<Arc<Webhook>>,
     headers: HeaderMap,
@@ -103,6 +112,10 @@ async fn messages(
         )
     })?;
     hook.authenticate(authorization, &activity).await?;
+    if activity.channel_id != TEAMS_CHANNEL {
+        tracing::info!(channel = %activity.channel_id, kind = %activity.kind, "ignoring an activity from another channel than Teams");
+        return Ok(Reply::ok());
+    }
     turn::process(&hook, &activity)
         .await
         .map_err(|failure| failure.into_error(&activity.kind))

@@ -3,17 +3,15 @@
 //! Source: https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/subscribe-to-conversation-events
 
 use herald_domain::{
-    ConversationId, ConversationReference, ConversationType, ReferenceStatus, TeamId,
+    ConversationId, ConversationReference, ConversationType, ReferenceStatus, TeamId, TenantId,
 };
 use herald_http::Reply;
 use herald_store::{StatusOutcome, UpsertOutcome};
 
 use crate::activity::ActivityError;
 use crate::cards;
+use crate::event_type::TeamsEvent;
 use crate::turn::{Failure, Outcome, Turn};
-
-/// `channelData.eventType` of a deleted channel, also the status reason it leaves.
-pub(crate) const CHANNEL_DELETED: &str = "channelDeleted";
 
 impl Turn<'_> {
     /// installationUpdate add, or the bot among membersAdded: the reference is active, and a
@@ -67,7 +65,8 @@ impl Turn<'_> {
             return Ok(Reply::ok());
         }
         if let Some(team) = &targets[0].0.team {
-            self.reactivate_team_channels(&team.id, &targets).await?;
+            self.reactivate_team_channels(&targets[0].0.tenant_id, &team.id, &targets)
+                .await?;
         }
         // The selected channel (last) wins over General for the welcome.
         if let Some((reference, _)) = targets.last() {
@@ -104,10 +103,11 @@ impl Turn<'_> {
     /// uninstalled) can be posted to again, except channels that were deleted.
     async fn reactivate_team_channels(
         &self,
+        tenant: &TenantId,
         team: &TeamId,
         targets: &[(ConversationReference, UpsertOutcome)],
     ) -> Result<(), Failure> {
-        for channel in self.hook.store.team_channels(team).await? {
+        for channel in self.hook.store.team_channels(tenant, team).await? {
             let done = targets
                 .iter()
                 .any(|(t, _)| t.conversation_id == channel.conversation_id);
@@ -175,8 +175,13 @@ impl Turn<'_> {
         );
         match reference.team.as_ref() {
             Some(team) => {
-                self.apply_to_team(&team.id, ReferenceStatus::Uninstalled, &reason)
-                    .await?;
+                self.apply_to_team(
+                    &reference.tenant_id,
+                    &team.id,
+                    ReferenceStatus::Uninstalled,
+                    &reason,
+                )
+                .await?;
             }
             None => {
                 self.set_status(&reference, ReferenceStatus::Uninstalled, &reason)
@@ -187,7 +192,7 @@ impl Turn<'_> {
         Ok(Reply::ok())
     }
 
-    pub(crate) async fn team_status(&self, status: ReferenceStatus, event: &str) -> Outcome {
+    pub(crate) async fn team_status(&self, status: ReferenceStatus, event: TeamsEvent) -> Outcome {
         let (reference, _) = self.refresh().await?;
         let team = reference
             .team
@@ -195,20 +200,24 @@ impl Turn<'_> {
             .map(|t| t.id.clone())
             .ok_or(ActivityError {
                 field: "channelData.team",
-                problem: format!("missing in {event}"),
+                problem: format!("missing in {}", event.as_str()),
             })?;
-        self.apply_to_team(&team, status, event).await?;
-        tracing::info!(team = %team, event, "team lifecycle");
+        self.apply_to_team(&reference.tenant_id, &team, status, event.as_str())
+            .await?;
+        tracing::info!(team = %team, event = event.as_str(), "team lifecycle");
         Ok(Reply::ok())
     }
 
+    /// A change to a whole team reaches the team's channels in the activity's own tenant only: a
+    /// team id named by another tenant's activity must not touch this tenant's references.
     async fn apply_to_team(
         &self,
+        tenant: &TenantId,
         team: &TeamId,
         status: ReferenceStatus,
         reason: &str,
     ) -> Result<(), Failure> {
-        for reference in self.hook.store.team_channels(team).await? {
+        for reference in self.hook.store.team_channels(tenant, team).await? {
             if team_change_applies(&reference, status) {
                 self.set_status(&reference, status, reason).await?;
             }
@@ -221,7 +230,12 @@ impl Turn<'_> {
         let Some(team) = reference.team.clone() else {
             return Ok(Reply::ok());
         };
-        for mut channel in self.hook.store.team_channels(&team.id).await? {
+        let channels = self
+            .hook
+            .store
+            .team_channels(&reference.tenant_id, &team.id)
+            .await?;
+        for mut channel in channels {
             if channel.conversation_id == reference.conversation_id {
                 continue;
             }
@@ -233,9 +247,13 @@ impl Turn<'_> {
         Ok(Reply::ok())
     }
 
-    pub(crate) async fn channel_status(&self, status: ReferenceStatus, event: &str) -> Outcome {
+    pub(crate) async fn channel_status(
+        &self,
+        status: ReferenceStatus,
+        event: TeamsEvent,
+    ) -> Outcome {
         let (reference, _) = self.refresh().await?;
-        self.set_status(&reference, status, event).await?;
+        self.set_status(&reference, status, event.as_str()).await?;
         Ok(Reply::ok())
     }
 }
@@ -250,7 +268,7 @@ fn team_change_applies(channel: &ConversationReference, status: ReferenceStatus)
         ReferenceStatus::Active => match channel.status {
             ReferenceStatus::Archived => true,
             ReferenceStatus::Uninstalled => {
-                channel.status_reason.as_deref() != Some(CHANNEL_DELETED)
+                channel.status_reason.as_deref() != Some(TeamsEvent::ChannelDeleted.as_str())
             }
             ReferenceStatus::Active | ReferenceStatus::Blocked | ReferenceStatus::OptedOut => false,
         },

@@ -9,9 +9,13 @@ use crate::commands::{Command, strip_mentions};
 use crate::reminders;
 use crate::turn::{Failure, Outcome, Turn};
 
+/// The status reason a personal message leaves on a reference it unblocks.
+pub(crate) const UNBLOCKED: &str = "unblocked: the person wrote to the bot";
+
 impl Turn<'_> {
     pub(crate) async fn message(&self) -> Outcome {
         let (reference, _) = self.refresh().await?;
+        self.unblock(&reference).await?;
         let activity = self.activity;
         if card_verb(activity.value.as_ref()) == Some(cards::OPT_OUT_VERB) {
             let reply = self.opt_out(&reference).await?;
@@ -81,6 +85,23 @@ impl Turn<'_> {
         };
         self.reply(&reference, &reply).await;
         Ok(Reply::ok())
+    }
+
+    /// A person who writes to Herald in their personal chat is evidently not blocking it any
+    /// more: a `blocked` left by a failed send (403 ConversationBlockedByUser) goes back to
+    /// active. Only a block clears: an opt-out stays until the person says start. Like a block,
+    /// this is no installation event.
+    async fn unblock(&self, reference: &ConversationReference) -> Result<(), Failure> {
+        if reference.conversation_type != ConversationType::Personal {
+            return Ok(());
+        }
+        let stored = self.hook.store.get(&reference.key()).await?;
+        if stored.is_some_and(|s| s.status == ReferenceStatus::Blocked) {
+            self.set_status(reference, ReferenceStatus::Active, UNBLOCKED)
+                .await?;
+            tracing::info!(conversation = %reference.key(), "a blocked person wrote: active again");
+        }
+        Ok(())
     }
 
     pub(crate) async fn opt_out(

@@ -15,7 +15,7 @@ use herald_http::{ApiError, Reply};
 use herald_store::{StatusOutcome, StatusUpdate, StoreError, UpsertOutcome};
 
 use crate::activity::{ActivityError, InboundActivity};
-use crate::lifecycle::CHANNEL_DELETED;
+use crate::event_type::TeamsEvent;
 use crate::{SEND_DEADLINE, Webhook};
 
 pub(crate) enum Failure {
@@ -104,21 +104,25 @@ impl Turn<'_> {
                 _ => turn.refresh().await.map(|_| Reply::ok()),
             },
             "conversationUpdate" => {
-                let event = activity.channel_data.event_type.as_deref().unwrap_or("");
-                match event {
-                    "teamDeleted" | "teamHardDeleted" => {
+                let event = activity.channel_data.event_type.as_deref();
+                match event.and_then(TeamsEvent::parse) {
+                    Some(event @ (TeamsEvent::TeamDeleted | TeamsEvent::TeamHardDeleted)) => {
                         turn.team_status(ReferenceStatus::Uninstalled, event).await
                     }
-                    "teamArchived" => turn.team_status(ReferenceStatus::Archived, event).await,
-                    "teamRestored" | "teamUnarchived" => {
+                    Some(event @ TeamsEvent::TeamArchived) => {
+                        turn.team_status(ReferenceStatus::Archived, event).await
+                    }
+                    Some(event @ (TeamsEvent::TeamRestored | TeamsEvent::TeamUnarchived)) => {
                         turn.team_status(ReferenceStatus::Active, event).await
                     }
-                    "teamRenamed" => turn.team_renamed().await,
-                    CHANNEL_DELETED => {
+                    Some(TeamsEvent::TeamRenamed) => turn.team_renamed().await,
+                    Some(event @ TeamsEvent::ChannelDeleted) => {
                         turn.channel_status(ReferenceStatus::Uninstalled, event)
                             .await
                     }
-                    "channelRestored" => turn.channel_status(ReferenceStatus::Active, event).await,
+                    Some(event @ TeamsEvent::ChannelRestored) => {
+                        turn.channel_status(ReferenceStatus::Active, event).await
+                    }
                     // channelCreated / channelRenamed: the upsert records the channel and its name.
                     _ if activity.includes_bot(&activity.members_added, app) => {
                         turn.install().await

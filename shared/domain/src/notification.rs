@@ -26,11 +26,20 @@ pub enum Target {
     /// Channels of a team: `General`, a channel by name, or `*` for all recorded channels.
     Team {
         team_id: TeamId,
+        /// The team's tenant: a team is found among that tenant's installations only. The notify
+        /// API requires it; `None` only in targets stored before it did (see the expansion).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<TenantId>,
         #[serde(default = "general")]
         channel: String,
     },
     /// Each member of a team, 1:1.
-    TeamMembers { team_id: TeamId },
+    TeamMembers {
+        team_id: TeamId,
+        /// As for [`Target::Team`].
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tenant_id: Option<TenantId>,
+    },
     /// One person, 1:1, by Microsoft Entra object id.
     Person {
         aad_object_id: AadObjectId,
@@ -190,7 +199,23 @@ mod tests {
                 r#"{"kind":"team","teamId":"19:t@thread.tacv2"}"#,
                 Target::Team {
                     team_id: TeamId::new("19:t@thread.tacv2").unwrap(),
+                    tenant_id: None,
                     channel: "General".into(),
+                },
+            ),
+            (
+                r#"{"kind":"team","teamId":"19:t@thread.tacv2","tenantId":"t","channel":"Ops"}"#,
+                Target::Team {
+                    team_id: TeamId::new("19:t@thread.tacv2").unwrap(),
+                    tenant_id: Some(TenantId::new("t").unwrap()),
+                    channel: "Ops".into(),
+                },
+            ),
+            (
+                r#"{"kind":"teamMembers","teamId":"19:t@thread.tacv2","tenantId":"t"}"#,
+                Target::TeamMembers {
+                    team_id: TeamId::new("19:t@thread.tacv2").unwrap(),
+                    tenant_id: Some(TenantId::new("t").unwrap()),
                 },
             ),
             (
@@ -220,6 +245,7 @@ mod tests {
     fn channel_selectors() {
         let team = |channel: &str| Target::Team {
             team_id: TeamId::new("t").unwrap(),
+            tenant_id: None,
             channel: channel.into(),
         };
         assert_eq!(team("*").channel_selector(), Some(ChannelSelector::All));

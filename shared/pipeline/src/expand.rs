@@ -4,7 +4,7 @@
 //! `all` target, which is "list everything"), written with [`OutboxStore::append_page`] together
 //! with the cursor of the next page, and so resumes wherever a previous attempt stopped.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -119,10 +119,16 @@ impl Expander {
                 };
                 self.listed(&maker, filter, cursor).await
             }
-            Target::Team { team_id, .. } => {
+            Target::Team {
+                team_id, tenant_id, ..
+            } => {
+                let Some(tenant) = self.team_tenant(team_id, tenant_id.as_ref()).await? else {
+                    return Ok(one(None));
+                };
                 let name = match notification.target.channel_selector() {
                     Some(ChannelSelector::All) | None => {
                         let filter = ListFilter {
+                            tenant: Some(tenant),
                             team: Some(team_id.clone()),
                             ..ListFilter::default()
                         };
@@ -131,7 +137,7 @@ impl Expander {
                     Some(ChannelSelector::General) => "General",
                     Some(ChannelSelector::Named(name)) => name,
                 };
-                let channel = self.references.find_channel(team_id, name).await?;
+                let channel = self.references.find_channel(&tenant, team_id, name).await?;
                 Ok(one(channel.map(|r| maker.for_reference(&r))))
             }
             Target::Person {
@@ -155,7 +161,12 @@ impl Expander {
                 })
             }
             Target::Conversations { ids } => self.conversations(&maker, ids, cursor).await,
-            Target::TeamMembers { team_id } => self.roster(&maker, team_id, cursor).await,
+            Target::TeamMembers { team_id, tenant_id } => {
+                match self.team_tenant(team_id, tenant_id.as_ref()).await? {
+                    Some(tenant) => self.roster(&maker, &tenant, team_id, cursor).await,
+                    None => Ok(one(None)),
+                }
+            }
         }
     }
 
@@ -220,10 +231,11 @@ impl Expander {
     async fn roster(
         &self,
         maker: &DeliveryMaker<'_>,
+        tenant: &TenantId,
         team: &TeamId,
         cursor: Option<&str>,
     ) -> Result<Recipients, PipelineError> {
-        let channels = self.references.team_channels(team).await?;
+        let channels = self.references.team_channels(tenant, team).await?;
         let Some(general) = channels
             .iter()
             .find(|r| r.conversation_id.as_str() == team.as_str())
@@ -276,6 +288,40 @@ impl Expander {
                 .filter(|t| !t.is_empty())
                 .map(|t| format!("{ROSTER}{t}")),
         })
+    }
+
+    /// The tenant a team target's channels are looked up in: the target's own, or for a target
+    /// that names none, the one tenant whose installations hold the team. A team id that
+    /// installations of several tenants name is ambiguous: nobody gets the notification rather
+    /// than the wrong tenant (the caller should name the tenant).
+    async fn team_tenant(
+        &self,
+        team: &TeamId,
+        named: Option<&TenantId>,
+    ) -> Result<Option<TenantId>, PipelineError> {
+        if let Some(tenant) = named {
+            return Ok(Some(tenant.clone()));
+        }
+        let filter = ListFilter {
+            team: Some(team.clone()),
+            ..ListFilter::default()
+        };
+        let mut tenants = BTreeSet::new();
+        let mut request = PageRequest::default();
+        loop {
+            let page = self.references.list(&filter, &request).await?;
+            tenants.extend(page.items.into_iter().map(|r| r.tenant_id));
+            match page.next_cursor {
+                Some(cursor) => request.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        if tenants.len() == 1 {
+            Ok(tenants.pop_first())
+        } else {
+            tracing::warn!(team = %team, tenants = tenants.len(), "team target without tenantId does not name one tenant's team; nobody to send to");
+            Ok(None)
+        }
     }
 }
 

@@ -170,9 +170,16 @@ pub trait ReferenceLister: Send + Sync {
         page: &PageRequest,
     ) -> Result<Page<ConversationReference>, StoreError>;
 
-    /// Every channel reference of a team.
-    async fn team_channels(&self, team: &TeamId) -> Result<Vec<ConversationReference>, StoreError> {
+    /// Every channel reference of a team in one tenant. A team id is scoped to its tenant like
+    /// every other id Herald keys by: another tenant's activity naming the same team id must not
+    /// reach this tenant's channels.
+    async fn team_channels(
+        &self,
+        tenant: &TenantId,
+        team: &TeamId,
+    ) -> Result<Vec<ConversationReference>, StoreError> {
         let filter = ListFilter {
+            tenant: Some(tenant.clone()),
             team: Some(team.clone()),
             ..ListFilter::default()
         };
@@ -188,20 +195,25 @@ pub trait ReferenceLister: Send + Sync {
         }
     }
 
-    /// A team's channel by display name, compared case-insensitively ("General" finds the
-    /// unnamed General channel).
+    /// A team's channel in one tenant by display name, compared case-insensitively ("General"
+    /// finds the unnamed General channel).
     async fn find_channel(
         &self,
+        tenant: &TenantId,
         team: &TeamId,
         name: &str,
     ) -> Result<Option<ConversationReference>, StoreError> {
         let wanted = name.trim().to_lowercase();
-        Ok(self.team_channels(team).await?.into_iter().find(|r| {
-            r.channel
-                .as_ref()
-                .and_then(|c| c.display_name(team))
-                .is_some_and(|n| n.to_lowercase() == wanted)
-        }))
+        Ok(self
+            .team_channels(tenant, team)
+            .await?
+            .into_iter()
+            .find(|r| {
+                r.channel
+                    .as_ref()
+                    .and_then(|c| c.display_name(team))
+                    .is_some_and(|n| n.to_lowercase() == wanted)
+            }))
     }
 }
 

@@ -121,7 +121,7 @@ async fn create_read_list_delete(h: &Harness) {
     let weekly = create(
         h,
         &json!({
-            "target": {"kind": "team", "teamId": "19:abc@thread.tacv2", "channel": "*"},
+            "target": {"kind": "team", "teamId": "19:abc@thread.tacv2", "tenantId": crate::TENANT, "channel": "*"},
             "message": {"text": "Friday demo"},
             "recurrence": {"kind": "weekly", "days": ["fri"], "time": "15:00"},
             "timeZone": "recipient",
@@ -456,7 +456,7 @@ async fn recipient_zone_needs_a_listing_target(h: &Harness) {
         json!({"kind": "all"}),
         json!({"kind": "type", "type": "personal"}),
         json!({"kind": "tenant", "tenantId": crate::TENANT}),
-        json!({"kind": "team", "teamId": "19:abc@thread.tacv2", "channel": "*"}),
+        json!({"kind": "team", "teamId": "19:abc@thread.tacv2", "tenantId": crate::TENANT, "channel": "*"}),
     ] {
         let reply = h
             .call("POST", "/api/schedules", Some(&body(target.clone())))
@@ -465,9 +465,9 @@ async fn recipient_zone_needs_a_listing_target(h: &Harness) {
         assert_eq!(reply.body["timeZone"], "recipient");
     }
     for target in [
-        json!({"kind": "team", "teamId": "19:abc@thread.tacv2"}),
-        json!({"kind": "team", "teamId": "19:abc@thread.tacv2", "channel": "Ops"}),
-        json!({"kind": "teamMembers", "teamId": "19:abc@thread.tacv2"}),
+        json!({"kind": "team", "teamId": "19:abc@thread.tacv2", "tenantId": crate::TENANT}),
+        json!({"kind": "team", "teamId": "19:abc@thread.tacv2", "tenantId": crate::TENANT, "channel": "Ops"}),
+        json!({"kind": "teamMembers", "teamId": "19:abc@thread.tacv2", "tenantId": crate::TENANT}),
         json!({"kind": "person", "aadObjectId": "0b5a1a0e-7d3c-4b56-9f0a-3c9d2f1e8a77", "tenantId": crate::TENANT}),
         json!({"kind": "conversations", "ids": ["a:1Xk9"]}),
     ] {

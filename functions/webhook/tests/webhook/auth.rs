@@ -1,5 +1,6 @@
-//! Inbound authentication: every bad token of the connector issue's matrix, a missing header and
-//! other schemes get 401 with Herald's JSON error, and change nothing.
+//! Inbound authentication: every bad token the Bot Framework's rules refuse
+//! (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication),
+//! a missing header and other schemes get 401 with Herald's JSON error, and change nothing.
 
 use herald_teams_emulator::identity::TokenKind;
 use herald_testkit::http::Response as HttpReply;

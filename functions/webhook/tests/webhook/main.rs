@@ -6,10 +6,14 @@
 #![allow(clippy::too_many_lines)]
 
 mod auth;
+mod blocked;
 mod commands;
 mod eventbridge;
 mod lifecycle;
 mod malformed;
+mod published;
 mod redelivery;
 mod reminders;
+mod scope;
 mod support;
+mod team_events;

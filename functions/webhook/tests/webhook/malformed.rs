@@ -1,6 +1,7 @@
 //! Bad input: malformed JSON, oversized bodies, missing fields, and a sweep of truncated and
 //! mangled fixtures that must each get an answer (never a panic, never a 5xx).
 
+use herald_domain::ConversationType;
 use herald_teams_emulator::identity::TokenKind;
 use herald_testkit::http::Response as HttpReply;
 use serde_json::{Value, json};
@@ -106,10 +107,6 @@ async fn missing_identity_fields_are_400s_naming_the_field() {
     let h = Harness::new().await;
     let install = h.activity("personal_install");
     for (pointer, field) in [
-        (
-            "/conversation/conversationType",
-            "conversation.conversationType",
-        ),
         ("/from/id", "from.id"),
         ("/conversation/id", "conversation.id"),
     ] {
@@ -143,6 +140,58 @@ async fn missing_identity_fields_are_400s_naming_the_field() {
     );
     assert!(h.all().await.is_empty());
     assert_eq!(h.bot_writes(), 0);
+}
+
+/// `conversation.conversationType` is optional in the Bot Framework schema and many Teams
+/// activities leave it out: the type is read from the rest of the activity instead.
+#[tokio::test]
+async fn a_missing_conversation_type_is_inferred_not_refused() {
+    let h = Harness::new().await;
+    let without_type = |payload: &Payload| {
+        payload.edited(|a| {
+            a["conversation"]
+                .as_object_mut()
+                .unwrap()
+                .remove("conversationType");
+        })
+    };
+    // Personal: no team, channel or isGroup.
+    let reply = h
+        .post_json(&without_type(&h.activity("personal_install")))
+        .await;
+    assert_eq!(reply, HttpReply::ok());
+    let personal = h.stored(&h.personal).await;
+    assert_eq!(personal.conversation_type, ConversationType::Personal);
+    assert_eq!(personal.user.unwrap().id.as_str(), h.user.id);
+    h.one_welcome(&h.personal);
+
+    // Group chat: isGroup without a team.
+    let group = h.group_chat();
+    let install = h.activity("group_install").set("CONVERSATION_ID", &group);
+    assert_eq!(h.post_json(&without_type(&install)).await, HttpReply::ok());
+    assert_eq!(
+        h.stored(&group).await.conversation_type,
+        ConversationType::GroupChat
+    );
+
+    // Channel: channelData names the team (and a mention, the channel).
+    let team = h.team("Contoso Ops");
+    let install = h.activity("team_install").team(&team);
+    assert_eq!(h.post_json(&without_type(&install)).await, HttpReply::ok());
+    let general = h.stored(&team.id).await;
+    assert_eq!(general.conversation_type, ConversationType::Channel);
+    assert_eq!(general.team.unwrap().id.as_str(), team.id);
+    let mention = h
+        .activity("message_channel_mention")
+        .team(&team)
+        .channel(&team.id, "General")
+        .text("<at>Herald</at> status");
+    assert_eq!(h.post_json(&without_type(&mention)).await, HttpReply::ok());
+    assert_eq!(
+        h.emulator.activities(&team.id).len(),
+        2,
+        "welcome and answer"
+    );
 }
 
 #[tokio::test]

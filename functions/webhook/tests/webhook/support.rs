@@ -153,6 +153,10 @@ impl Harness {
         format!("28:{}", self.app_id)
     }
 
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Moves the clock on and returns the new now.
     pub fn later(&self, seconds: i64) -> DateTime<Utc> {
         self.clock.advance(Duration::seconds(seconds));
@@ -202,6 +206,18 @@ impl Harness {
             .set("REPLY_TO_ID", "1:1Ge3hKxH0Ofs2jLz7VPTmDf3DlyCwLw")
             .at(self.clock.now());
         payload
+    }
+
+    /// A payload as Microsoft publishes it (`fixtures/published/`), with only the emulator's
+    /// serviceUrl and the bot's id filled in where the fixture asks for them.
+    pub fn as_published(&self, fixture: &str) -> Payload {
+        Payload {
+            fixture: fixture.to_owned(),
+            template: load(&format!("published/{fixture}")),
+            vars: HashMap::new(),
+        }
+        .set("SERVICE_URL", self.emulator.service_url())
+        .set("BOT_ID", self.bot_id())
     }
 
     /// Posts with a valid token for the payload's serviceUrl.
@@ -430,16 +446,22 @@ pub struct Payload {
 }
 
 pub fn load(fixture: &str) -> String {
-    let path = format!(
-        "{}/tests/fixtures/{fixture}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{}/{fixture}.json", fixtures_dir());
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The Teams-shaped fixtures; payloads as Microsoft publishes them are under `published/`.
+pub fn fixtures_dir() -> String {
+    format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Every fixture, by name.
 pub fn all_fixtures() -> Vec<String> {
-    let dir = format!("{}/tests/fixtures", env!("CARGO_MANIFEST_DIR"));
+    json_files(&fixtures_dir())
+}
+
+/// The names of the `.json` files in `dir`, sorted.
+pub fn json_files(dir: &str) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {

@@ -33,8 +33,12 @@ pub struct InboundAuthConfig {
     /// Keys older than this are refetched before use. The keys change rarely and may be cached,
     /// but Microsoft rolls them over; the Bot Framework SDK refreshes daily, and so does Herald.
     pub key_refresh_interval: Duration,
-    /// A token with an unknown `kid` triggers a refetch at most this often, so garbage kids
-    /// cannot hammer the metadata endpoint.
+    /// A token with an unknown `kid` refetches the keys at once (Microsoft may have published a
+    /// new key since the last load, however recent), but such refetches are at least this far
+    /// apart, so tokens with made-up kids cannot hammer the metadata endpoint. Loads for stale
+    /// keys do not count. Default 30 s: one metadata and one JWKS request per instance at most
+    /// twice a minute, and a rotated key is picked up within 30 s even right after another
+    /// unknown kid.
     pub unknown_kid_refresh_interval: Duration,
     /// After a failed fetch, stale keys are not refetched again before this much time.
     pub failed_refresh_backoff: Duration,
@@ -51,7 +55,7 @@ impl InboundAuthConfig {
             openid_metadata_url: PUBLIC_CLOUD_OPENID_METADATA_URL.to_owned(),
             issuers: vec![PUBLIC_CLOUD_ISSUER.to_owned()],
             key_refresh_interval: Duration::from_secs(24 * 60 * 60),
-            unknown_kid_refresh_interval: Duration::from_secs(5 * 60),
+            unknown_kid_refresh_interval: Duration::from_secs(30),
             failed_refresh_backoff: Duration::from_secs(10),
             http_timeout: Duration::from_secs(10),
         }

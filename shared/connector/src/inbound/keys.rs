@@ -1,6 +1,13 @@
 //! The signing-key cache: the OpenID metadata names a JWKS document whose RSA keys sign the
 //! connector's tokens. Keys are fetched once and shared by every validation, refreshed when they
 //! grow old or a token names a key not seen yet, and kept through an outage of the endpoint.
+//!
+//! Microsoft rolls the signing keys over
+//! (https://learn.microsoft.com/azure/bot-service/rest-api/bot-framework-rest-connector-authentication):
+//! a token signed with a key published after the last load names a `kid` the cache does not hold.
+//! Such a token refetches the keys at once, however recent the last load; only these unknown-kid
+//! refetches are spaced (by `unknown_kid_refresh_interval`, among themselves), so tokens with
+//! made-up kids cannot hammer the endpoint.
 
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
@@ -66,22 +73,24 @@ impl SigningKeys {
             let cache = self.read_cache();
             if cache.attempts != seen_attempts {
                 // Someone fetched while this call waited: use their result.
-                false
+                None
             } else if cache.is_stale(now, config.key_refresh_interval) {
-                !within(cache.last_failure_at, now, config.failed_refresh_backoff)
+                (!within(cache.last_failure_at, now, config.failed_refresh_backoff))
+                    .then_some(Reason::Stale)
             } else if cache.keys.contains_key(kid) {
-                false
+                None
             } else {
-                !within(
-                    cache.last_attempt_at,
+                (!within(
+                    cache.last_unknown_kid_fetch_at,
                     now,
                     config.unknown_kid_refresh_interval,
-                )
+                ))
+                .then_some(Reason::UnknownKid)
             }
         };
-        if fetch {
+        if let Some(reason) = fetch {
             let result = self.fetch(&config.openid_metadata_url).await;
-            self.record(result, clock.now());
+            self.record(result, reason, clock.now());
         }
 
         let cache = self.read_cache();
@@ -101,10 +110,17 @@ impl SigningKeys {
     }
 
     /// Stores the outcome of a fetch made at `now`.
-    fn record(&self, result: Result<HashMap<String, Arc<SigningKey>>, String>, now: DateTime<Utc>) {
+    fn record(
+        &self,
+        result: Result<HashMap<String, Arc<SigningKey>>, String>,
+        reason: Reason,
+        now: DateTime<Utc>,
+    ) {
         let mut cache = self.cache.write().unwrap_or_else(PoisonError::into_inner);
         cache.attempts += 1;
-        cache.last_attempt_at = Some(now);
+        if reason == Reason::UnknownKid {
+            cache.last_unknown_kid_fetch_at = Some(now);
+        }
         match result {
             Ok(keys) => {
                 tracing::debug!(keys = keys.len(), "fetched Bot Framework signing keys");
@@ -181,12 +197,21 @@ impl SigningKeys {
     }
 }
 
+/// Why keys are fetched: the first or periodic load, or a token naming a key not in the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    Stale,
+    UnknownKid,
+}
+
 /// Keys by kid, and when they were fetched.
 #[derive(Default)]
 struct KeyCache {
     keys: HashMap<String, Arc<SigningKey>>,
     loaded_at: Option<DateTime<Utc>>,
-    last_attempt_at: Option<DateTime<Utc>>,
+    /// When a token with an unknown kid last caused a fetch; the first and periodic loads do
+    /// not count, so a key published just after a load is still fetched when first used.
+    last_unknown_kid_fetch_at: Option<DateTime<Utc>>,
     /// Set when the latest attempt failed.
     last_failure_at: Option<DateTime<Utc>>,
     last_failure: Option<String>,

@@ -1,5 +1,6 @@
-//! The signing-key cache: fetched once, refreshed on rotation and after 24 hours, rate-limited
-//! for unknown kids, and kept through an outage.
+//! The signing-key cache: fetched once, refreshed on rotation (at once, however recent the last
+//! load) and after 24 hours, unknown-kid refetches at most one per 30 s, and kept through an
+//! outage.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +45,54 @@ async fn unknown_kid_then_rotation_refreshes_keys_and_succeeds() {
     let claims = h.check(&upcoming).await.unwrap();
     assert_eq!(claims.key_id, h.identity.current_kid());
     assert_eq!(h.fetches(), (3, 3));
+}
+
+/// A key Microsoft publishes seconds after this instance loaded the keys is fetched when a token
+/// first names it: only unknown-kid refetches are spaced (30 s), not against the first load.
+#[tokio::test]
+async fn a_key_published_right_after_the_first_load_is_fetched_when_first_used() {
+    let h = Harness::new().await;
+    h.check_kind(TokenKind::Valid).await.unwrap();
+    assert_eq!(h.fetches(), (1, 1));
+
+    h.identity.rotate_key();
+    h.clock.advance(chrono::Duration::seconds(5));
+    let claims = h.check_kind(TokenKind::Valid).await.unwrap();
+    assert_eq!(claims.key_id, h.identity.current_kid());
+    assert_eq!(h.fetches(), (2, 2));
+
+    // Unknown-kid refetches among themselves: at most one per 30 s.
+    let err = h.check_kind(TokenKind::UnknownKey).await.unwrap_err();
+    assert_eq!(err, AuthError::UnknownKey("herald-test-unknown".to_owned()));
+    assert_eq!(h.fetches(), (2, 2));
+    h.identity.rotate_key();
+    h.clock.advance(chrono::Duration::seconds(29));
+    let err = h.check_kind(TokenKind::Valid).await.unwrap_err();
+    assert!(matches!(err, AuthError::UnknownKey(_)), "{err}");
+    assert_eq!(h.fetches(), (2, 2));
+    h.clock.advance(chrono::Duration::seconds(1));
+    let claims = h.check_kind(TokenKind::Valid).await.unwrap();
+    assert_eq!(claims.key_id, h.identity.current_kid());
+    assert_eq!(h.fetches(), (3, 3));
+}
+
+/// The periodic (24 h) load does not hold back an unknown kid either.
+#[tokio::test]
+async fn a_key_published_right_after_a_periodic_load_is_fetched_when_first_used() {
+    let h = Harness::new().await;
+    h.check_kind(TokenKind::Valid).await.unwrap();
+    // An unknown kid long ago, then the daily reload.
+    h.clock.advance(chrono::Duration::seconds(60));
+    h.check_kind(TokenKind::UnknownKey).await.unwrap_err();
+    h.clock.advance(chrono::Duration::seconds(24 * 60 * 60));
+    h.check_kind(TokenKind::Valid).await.unwrap();
+    assert_eq!(h.fetches(), (3, 3));
+
+    h.identity.rotate_key();
+    h.clock.advance(chrono::Duration::seconds(1));
+    let claims = h.check_kind(TokenKind::Valid).await.unwrap();
+    assert_eq!(claims.key_id, h.identity.current_kid());
+    assert_eq!(h.fetches(), (4, 4));
 }
 
 #[tokio::test]
@@ -121,6 +170,12 @@ async fn garbage_kids_cannot_hammer_the_metadata_endpoint() {
     }
     // One refresh for the first garbage kid, none for the other 49.
     assert_eq!(h.fetches(), (2, 2));
+    // Half a minute later, one more.
+    h.clock.advance(chrono::Duration::seconds(30));
+    let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","kid":"garbage-late"}"#);
+    let err = h.check(&format!("{header}.e30.c2ln")).await.unwrap_err();
+    assert_eq!(err, AuthError::UnknownKey("garbage-late".to_owned()));
+    assert_eq!(h.fetches(), (3, 3));
 }
 
 #[tokio::test]

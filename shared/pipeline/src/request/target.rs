@@ -38,6 +38,17 @@ pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError
     let id = |name: &str| -> Result<String, RequestError> { string(name).map(str::to_owned) };
     let typed =
         |name: &str, e: herald_domain::DomainError| invalid(&format!(".{name}"), e.to_string());
+    let tenant_id = |name: &str| -> Result<TenantId, RequestError> {
+        TenantId::new(guid_or_as_is(&id(name)?)).map_err(|e| typed(name, e))
+    };
+    // A team target may name its tenant; without one, expansion looks the team up among the
+    // installations and refuses a team id that several tenants' installations name.
+    let team_tenant = |name: &str| -> Result<Option<TenantId>, RequestError> {
+        match object.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => tenant_id(name).map(Some),
+        }
+    };
     let kind = string("kind").map_err(|e| match e {
         RequestError::InvalidTarget { field, problem } => RequestError::InvalidTarget {
             field,
@@ -45,21 +56,11 @@ pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError
         },
         other => other,
     })?;
-    let allowed: &[&str] = match kind {
-        "all" => &[],
-        "type" => &["type"],
-        "tenant" => &["tenantId"],
-        "team" => &["teamId", "channel"],
-        "teamMembers" => &["teamId"],
-        "person" => &["aadObjectId", "tenantId"],
-        "conversations" => &["ids"],
-        "users" => &["aadObjectIds", "tenantId"],
-        other => {
-            return Err(invalid(
-                ".kind",
-                format!("unknown kind {other:?} (one of {TARGET_KINDS})"),
-            ));
-        }
+    let Some(allowed) = fields_of(kind) else {
+        return Err(invalid(
+            ".kind",
+            format!("unknown kind {kind:?} (one of {TARGET_KINDS})"),
+        ));
     };
     if let Some(unknown) = object
         .keys()
@@ -88,6 +89,7 @@ pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError
         },
         "team" => Target::Team {
             team_id: TeamId::new(id("teamId")?).map_err(|e| typed("teamId", e))?,
+            tenant_id: team_tenant("tenantId")?,
             channel: match object.get("channel") {
                 None | Some(Value::Null) => "General".to_owned(),
                 Some(_) => string("channel")?.trim().to_owned(),
@@ -95,12 +97,12 @@ pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError
         },
         "teamMembers" => Target::TeamMembers {
             team_id: TeamId::new(id("teamId")?).map_err(|e| typed("teamId", e))?,
+            tenant_id: team_tenant("tenantId")?,
         },
         "person" => Target::Person {
             aad_object_id: AadObjectId::new(guid_or_as_is(&id("aadObjectId")?))
                 .map_err(|e| typed("aadObjectId", e))?,
-            tenant_id: TenantId::new(guid_or_as_is(&id("tenantId")?))
-                .map_err(|e| typed("tenantId", e))?,
+            tenant_id: tenant_id("tenantId")?,
         },
         "users" => Target::Users {
             aad_object_ids: parse_ids(object.get("aadObjectIds"), "aadObjectIds", |raw| {
@@ -108,14 +110,29 @@ pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError
                     .ok_or_else(|| "must be a Microsoft Entra object id (a GUID)".to_owned())?;
                 AadObjectId::new(guid).map_err(|e| e.to_string())
             })?,
-            tenant_id: TenantId::new(guid_or_as_is(&id("tenantId")?))
-                .map_err(|e| typed("tenantId", e))?,
+            tenant_id: tenant_id("tenantId")?,
         },
         _ => Target::Conversations {
             ids: parse_ids(object.get("ids"), "ids", |raw| {
                 ConversationId::new(raw).map_err(|e| e.to_string())
             })?,
         },
+    })
+}
+
+/// The fields a target of `kind` may have besides `kind`; `None` for an unknown kind. A team is
+/// looked up among one tenant's installations, so a target naming a team names the tenant too.
+fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "all" => &[],
+        "type" => &["type"],
+        "tenant" => &["tenantId"],
+        "team" => &["teamId", "tenantId", "channel"],
+        "teamMembers" => &["teamId", "tenantId"],
+        "person" => &["aadObjectId", "tenantId"],
+        "conversations" => &["ids"],
+        "users" => &["aadObjectIds", "tenantId"],
+        _ => return None,
     })
 }
 

@@ -43,6 +43,7 @@ contract!(
     reference_listings::cursors_are_checked,
     reference_listings::finds_personal_conversation_by_aad_object_id,
     reference_listings::finds_team_channels_by_name,
+    reference_listings::team_channels_stay_in_their_tenant,
     reference_listings::finds_references_by_conversation_id,
     reference_listings::lists_recipients_by_effective_zone,
     references::other_bots_references_are_never_returned,

@@ -248,16 +248,98 @@ pub async fn finds_team_channels_by_name(h: &dyn Harness) {
     store.upsert(&ops).await.unwrap();
     store.upsert(&group(TENANT, 9)).await.unwrap();
     let team_id = TeamId::new(team).unwrap();
-    assert_eq!(store.team_channels(&team_id).await.unwrap().len(), 2);
+    let tenant = tenant();
     assert_eq!(
-        store.find_channel(&team_id, "general").await.unwrap(),
+        store.team_channels(&tenant, &team_id).await.unwrap().len(),
+        2
+    );
+    assert_eq!(
+        store
+            .find_channel(&tenant, &team_id, "general")
+            .await
+            .unwrap(),
         Some(general)
     );
     assert_eq!(
-        store.find_channel(&team_id, "ops alerts").await.unwrap(),
+        store
+            .find_channel(&tenant, &team_id, "ops alerts")
+            .await
+            .unwrap(),
         Some(ops)
     );
-    assert_eq!(store.find_channel(&team_id, "Random").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_channel(&tenant, &team_id, "Random")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A team id another tenant's activities name (the same ids, even the same channel ids) is a
+/// different team: lookups by team stay in the tenant they are asked for.
+pub async fn team_channels_stay_in_their_tenant(h: &dyn Harness) {
+    let store = h.references(APP).await;
+    let team = "19:shared-id@thread.tacv2";
+    let other_tenant = "0a1b2c3d-0000-4000-8000-00000000beef";
+    let ours = [
+        channel(TENANT, team, team, None),
+        channel(TENANT, team, "19:ops-s@thread.tacv2", Some("Ops")),
+    ];
+    let theirs = [
+        channel(other_tenant, team, team, None),
+        channel(other_tenant, team, "19:ops-s@thread.tacv2", Some("Ops")),
+        channel(other_tenant, team, "19:sales-s@thread.tacv2", Some("Sales")),
+    ];
+    for reference in ours.iter().chain(&theirs) {
+        store.upsert(reference).await.unwrap();
+    }
+    let team_id = TeamId::new(team).unwrap();
+    let keys = |references: Vec<ConversationReference>| {
+        let mut keys: Vec<String> = references.iter().map(|r| r.key().to_string()).collect();
+        keys.sort();
+        keys
+    };
+    let expected = |references: &[ConversationReference]| keys(references.to_vec());
+    let ours_tenant = tenant();
+    let other = TenantId::new(other_tenant).unwrap();
+    assert_eq!(
+        keys(store.team_channels(&ours_tenant, &team_id).await.unwrap()),
+        expected(&ours)
+    );
+    assert_eq!(
+        keys(store.team_channels(&other, &team_id).await.unwrap()),
+        expected(&theirs)
+    );
+    assert_eq!(
+        store
+            .find_channel(&ours_tenant, &team_id, "Ops")
+            .await
+            .unwrap(),
+        Some(ours[1].clone())
+    );
+    assert_eq!(
+        store
+            .find_channel(&other, &team_id, "general")
+            .await
+            .unwrap(),
+        Some(theirs[0].clone())
+    );
+    assert_eq!(
+        store
+            .find_channel(&ours_tenant, &team_id, "Sales")
+            .await
+            .unwrap(),
+        None
+    );
+    let unknown = TenantId::new("11111111-2222-4333-8444-555555555555").unwrap();
+    assert!(
+        store
+            .team_channels(&unknown, &team_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// 5,000 references of about 600 bytes are 3 MB: DynamoDB answers in several 1 MB pages.

@@ -233,7 +233,7 @@ pub async fn other_bots_references_are_never_returned(h: &dyn Harness) {
     assert_eq!(page.skipped.len(), 2);
     assert!(
         store
-            .team_channels(&TeamId::new("19:t@thread.tacv2").unwrap())
+            .team_channels(&tenant, &TeamId::new("19:t@thread.tacv2").unwrap())
             .await
             .unwrap()
             .is_empty()

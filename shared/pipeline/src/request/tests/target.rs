@@ -22,23 +22,28 @@ fn reads_every_target_kind() {
             },
         ),
         (
-            json!({"kind": "team", "teamId": "19:x@thread.tacv2", "channel": "*"}),
+            json!({"kind": "team", "teamId": "19:x@thread.tacv2", "tenantId": "t1", "channel": "*"}),
             Target::Team {
                 team_id: TeamId::new("19:x@thread.tacv2").unwrap(),
+                tenant_id: Some(TenantId::new("t1").unwrap()),
                 channel: "*".into(),
             },
         ),
         (
-            json!({"kind": "team", "teamId": "19:x@thread.tacv2"}),
+            // Teams spells the tenant GUID in lowercase.
+            json!({"kind": "team", "teamId": "19:x@thread.tacv2",
+                   "tenantId": "0D9A32F0-1C3E-4C9B-9A57-6E1B3A4C5D6E"}),
             Target::Team {
                 team_id: TeamId::new("19:x@thread.tacv2").unwrap(),
+                tenant_id: Some(TenantId::new("0d9a32f0-1c3e-4c9b-9a57-6e1b3a4c5d6e").unwrap()),
                 channel: "General".into(),
             },
         ),
         (
-            json!({"kind": "teamMembers", "teamId": "19:x@thread.tacv2"}),
+            json!({"kind": "teamMembers", "teamId": "19:x@thread.tacv2", "tenantId": "t1"}),
             Target::TeamMembers {
                 team_id: TeamId::new("19:x@thread.tacv2").unwrap(),
+                tenant_id: Some(TenantId::new("t1").unwrap()),
             },
         ),
         (
@@ -122,14 +127,22 @@ fn every_target_error_names_its_field() {
             "target.tenantId",
         ),
         (
-            json!({"kind": "team", "channel": "General"}),
+            json!({"kind": "team", "tenantId": "t1", "channel": "General"}),
             "target.teamId",
         ),
         (
-            json!({"kind": "team", "teamId": "t", "channel": 5}),
+            json!({"kind": "team", "teamId": "t", "tenantId": "t1", "channel": 5}),
             "target.channel",
         ),
-        (json!({"kind": "teamMembers", "teamId": 1}), "target.teamId"),
+        (
+            json!({"kind": "teamMembers", "teamId": 1, "tenantId": "t1"}),
+            "target.teamId",
+        ),
+        // A tenant, when named, must be one.
+        (
+            json!({"kind": "team", "teamId": "19:x@thread.tacv2", "tenantId": ""}),
+            "target.tenantId",
+        ),
         (
             json!({"kind": "person", "tenantId": "t"}),
             "target.aadObjectId",
