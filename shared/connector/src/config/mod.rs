@@ -15,73 +15,16 @@ use std::fmt;
 use std::time::Duration;
 
 use herald_domain::{BotAppId, TenantId};
-use thiserror::Error;
 use url::Url;
+
+pub(crate) mod cloud;
+pub(crate) mod error;
+
+pub use cloud::{AppType, Cloud};
+pub use error::ConfigError;
 
 use crate::trust::TrustedHosts;
 use crate::variables::Variables;
-
-/// Why the configuration could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    #[error("{0} is required")]
-    Missing(&'static str),
-    #[error("{name} has an invalid value {value:?}: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
-impl ConfigError {
-    /// `value` of variable `name` cannot be used, for `reason`.
-    #[must_use]
-    pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            name,
-            value: value.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// `MicrosoftAppType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AppType {
-    /// The only kind Azure creates since mid-2025: tokens come from the bot's own tenant.
-    #[default]
-    SingleTenant,
-    /// Legacy registrations: tokens come from the `botframework.com` tenant.
-    MultiTenant,
-}
-
-/// Which Microsoft cloud issues tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Cloud {
-    #[default]
-    Public,
-    /// US Government (GCC High / DoD).
-    UsGov,
-}
-
-impl Cloud {
-    #[must_use]
-    pub fn login_host(self) -> &'static str {
-        match self {
-            Self::Public => "https://login.microsoftonline.com",
-            Self::UsGov => "https://login.microsoftonline.us",
-        }
-    }
-
-    #[must_use]
-    pub fn scope(self) -> &'static str {
-        match self {
-            Self::Public => "https://api.botframework.com/.default",
-            Self::UsGov => "https://api.botframework.us/.default",
-        }
-    }
-}
 
 /// A client secret; never printed.
 #[derive(Clone, PartialEq, Eq)]
