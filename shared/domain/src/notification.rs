@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::spelled::spelled_enum;
-use crate::{AadObjectId, ConversationId, ConversationType, TeamId, TenantId};
+use crate::{AadObjectId, ConversationId, ConversationType, NotificationId, TeamId, TenantId};
 
 /// Who a notification goes to (`target` of `POST /api/notify`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +53,10 @@ pub enum Target {
         aad_object_ids: Vec<AadObjectId>,
         tenant_id: TenantId,
     },
+    /// The people who have not read another notification: its sent personal copies without a
+    /// read receipt (channels and group chats send none). A notification's `followUp` is sent
+    /// this way.
+    Unread { notification_id: NotificationId },
 }
 
 fn general() -> String {
@@ -223,6 +227,12 @@ mod tests {
                 Target::Person {
                     aad_object_id: AadObjectId::new("a").unwrap(),
                     tenant_id: TenantId::new("t").unwrap(),
+                },
+            ),
+            (
+                r#"{"kind":"unread","notificationId":"n-1"}"#,
+                Target::Unread {
+                    notification_id: NotificationId::parse("n-1").unwrap(),
                 },
             ),
         ];

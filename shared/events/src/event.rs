@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::EventError;
+use crate::interaction::{CardActionEvent, ReadEvent};
 
 /// Bumped only for a change a consumer could trip over (a removed or retyped field).
 pub const SCHEMA_VERSION: u32 = 1;
@@ -27,10 +28,12 @@ pub enum EventKind {
     NotificationDelivered,
     NotificationFailed,
     RecipientBlocked,
+    CardAction,
+    NotificationRead,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::InstallationAdded,
         Self::InstallationRemoved,
         Self::InstallationArchived,
@@ -38,6 +41,8 @@ impl EventKind {
         Self::NotificationDelivered,
         Self::NotificationFailed,
         Self::RecipientBlocked,
+        Self::CardAction,
+        Self::NotificationRead,
     ];
 
     /// The EventBridge `detail-type`; `herald.` like the inbound `herald.Notify`.
@@ -51,6 +56,8 @@ impl EventKind {
             Self::NotificationDelivered => "herald.NotificationDelivered",
             Self::NotificationFailed => "herald.NotificationFailed",
             Self::RecipientBlocked => "herald.RecipientBlocked",
+            Self::CardAction => "herald.CardAction",
+            Self::NotificationRead => "herald.NotificationRead",
         }
     }
 
@@ -72,6 +79,8 @@ impl EventKind {
             Self::NotificationDelivered => "delivered",
             Self::NotificationFailed => "failed",
             Self::RecipientBlocked => "blocked",
+            Self::CardAction => "actioned",
+            Self::NotificationRead => "read",
         }
     }
 }
@@ -170,6 +179,8 @@ pub enum HeraldEvent {
     NotificationDelivered(DeliveryEvent),
     NotificationFailed(DeliveryEvent),
     RecipientBlocked(DeliveryEvent),
+    CardAction(CardActionEvent),
+    NotificationRead(ReadEvent),
 }
 
 /// The payload of an event, whichever kind it is.
@@ -178,6 +189,8 @@ pub enum HeraldEvent {
 enum Body<'a> {
     Installation(&'a InstallationEvent),
     Delivery(&'a DeliveryEvent),
+    Action(&'a CardActionEvent),
+    Read(&'a ReadEvent),
 }
 
 /// The detail as written: the body plus the fields derived from the kind.
@@ -210,6 +223,8 @@ impl HeraldEvent {
             Self::NotificationDelivered(_) => EventKind::NotificationDelivered,
             Self::NotificationFailed(_) => EventKind::NotificationFailed,
             Self::RecipientBlocked(_) => EventKind::RecipientBlocked,
+            Self::CardAction(_) => EventKind::CardAction,
+            Self::NotificationRead(_) => EventKind::NotificationRead,
         }
     }
 
@@ -222,6 +237,8 @@ impl HeraldEvent {
             Self::NotificationDelivered(e)
             | Self::NotificationFailed(e)
             | Self::RecipientBlocked(e) => Body::Delivery(e),
+            Self::CardAction(e) => Body::Action(e),
+            Self::NotificationRead(e) => Body::Read(e),
         }
     }
 
@@ -236,6 +253,8 @@ impl HeraldEvent {
         match self.body() {
             Body::Installation(e) => e.at,
             Body::Delivery(e) => e.at,
+            Body::Action(e) => e.at,
+            Body::Read(e) => e.at,
         }
     }
 
@@ -245,6 +264,8 @@ impl HeraldEvent {
         match self.body() {
             Body::Installation(e) => &e.tenant_id,
             Body::Delivery(e) => &e.tenant_id,
+            Body::Action(e) => &e.tenant_id,
+            Body::Read(e) => &e.tenant_id,
         }
     }
 
@@ -277,6 +298,8 @@ impl HeraldEvent {
             EventKind::NotificationDelivered => Self::NotificationDelivered(wire.body()?),
             EventKind::NotificationFailed => Self::NotificationFailed(wire.body()?),
             EventKind::RecipientBlocked => Self::RecipientBlocked(wire.body()?),
+            EventKind::CardAction => Self::CardAction(wire.body()?),
+            EventKind::NotificationRead => Self::NotificationRead(wire.body()?),
         })
     }
 }
@@ -417,6 +440,12 @@ mod tests {
                 EventKind::NotificationDelivered => HeraldEvent::NotificationDelivered(delivery()),
                 EventKind::NotificationFailed => HeraldEvent::NotificationFailed(delivery()),
                 EventKind::RecipientBlocked => HeraldEvent::RecipientBlocked(delivery()),
+                EventKind::CardAction => {
+                    HeraldEvent::CardAction(crate::interaction::tests::action())
+                }
+                EventKind::NotificationRead => {
+                    HeraldEvent::NotificationRead(crate::interaction::tests::read())
+                }
             };
             assert_eq!(event.kind(), kind);
             let back = HeraldEvent::from_detail(event.detail_type(), &event.detail().unwrap());

@@ -1,6 +1,7 @@
-//! Herald's events: installation lifecycle changes (added, removed, archived, restored) and
-//! delivery outcomes (delivered, failed, recipient blocked), published so other systems can react
-//! without polling Herald.
+//! Herald's events: installation lifecycle changes (added, removed, archived, restored),
+//! delivery outcomes (delivered, failed, recipient blocked) and what people did with a
+//! notification (card actions, reads), published so other systems can react without polling
+//! Herald.
 //!
 //! [`HeraldEvent`] fixes the wire form (`detail-type` and `detail` JSON). [`EventPublisher`] is
 //! what functions depend on; [`EventBridgePublisher`] sends with `PutEvents` (batches of 10 under
@@ -12,6 +13,7 @@ mod embedded;
 mod error;
 mod event;
 mod eventbridge;
+mod interaction;
 
 pub use config::{ConfigError, DEFAULT_BUS, DEFAULT_SOURCE, EventsConfig};
 pub use embedded::{DEFAULT_CAPACITY, EmbeddedEventPublisher, PublishedEvent};
@@ -19,6 +21,7 @@ pub use error::EventError;
 pub use event::{DeliveryEvent, EventKind, HeraldEvent, InstallationEvent, SCHEMA_VERSION};
 pub use eventbridge::{EventBridgePublisher, MAX_ENTRIES_PER_CALL, MAX_REQUEST_BYTES, entry_size};
 pub use herald_retry::{Jitter, RetryPolicy};
+pub use interaction::{CardActionEvent, ReadEvent};
 
 use async_trait::async_trait;
 

@@ -7,7 +7,7 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 use serde::Deserialize;
 
 use crate::NotificationId;
-use crate::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK};
+use crate::schema::{DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_SK};
 
 /// A change the sender acts on, in the order it was committed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub enum OutboxChange {
     Notification(NotificationId),
     /// A delivery that may need sending: the notification and the delivery id.
     Delivery(NotificationId, DeliveryId),
+    /// A notification whose sent copies must be brought to its current content.
+    Edit(NotificationId),
 }
 
 /// The fields of a stream record's new image that say what it is.
@@ -31,8 +33,9 @@ struct Image {
 
 impl OutboxChange {
     /// The change a stream record of the outbox table announces, if any: an insert or update
-    /// whose new image is a notification header not fully expanded, or a pending delivery.
-    /// Claims, outcomes, installation waits and TTL removals announce nothing. The stream must
+    /// whose new image is a notification header not fully expanded, a pending delivery, or an
+    /// edit request. Claims, outcomes, installation waits, sent copies, interaction items and
+    /// removals announce nothing. The stream must
     /// carry new images (`NEW_IMAGE`, see [`crate::schema::OUTBOX`]).
     #[must_use]
     pub fn from_stream_record(record: &EventRecord) -> Option<Self> {
@@ -43,6 +46,9 @@ impl OutboxChange {
         let id = NotificationId::parse(&image.pk).ok()?;
         if image.sk == NOTIFICATION_SK {
             return (image.expanded == Some(false)).then_some(Self::Notification(id));
+        }
+        if image.sk == EDIT_SK {
+            return Some(Self::Edit(id));
         }
         let delivery = image.sk.strip_prefix(DELIVERY_SK_PREFIX)?;
         (image.status.as_deref() == Some(DeliveryStatus::Pending.as_str()))
@@ -118,6 +124,22 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_request_asks_for_the_edit_job() {
+        for event in ["INSERT", "MODIFY"] {
+            let request = json!({"pk": ID, "sk": EDIT_SK, "requests": 2});
+            assert_eq!(
+                OutboxChange::from_stream_record(&record(event, &request)),
+                Some(OutboxChange::Edit(notification()))
+            );
+        }
+        let done = json!({"pk": ID, "sk": EDIT_SK});
+        assert_eq!(
+            OutboxChange::from_stream_record(&record("REMOVE", &done)),
+            None
+        );
+    }
+
+    #[test]
     fn removals_and_other_items_announce_nothing() {
         let header = json!({"pk": ID, "sk": NOTIFICATION_SK, "expanded": false});
         assert_eq!(
@@ -128,7 +150,9 @@ mod tests {
         let wait = json!({"pk": "install#tenant-1#aad-0", "sk": "n-1#d", "status": "pending"});
         let due = json!({"pk": "install-due", "sk": "000000000000000#n-1#d"});
         let unknown_sk = json!({"pk": ID, "sk": "x#1", "status": "pending"});
-        for image in [wait, due, unknown_sk, json!({})] {
+        let copy = json!({"pk": "copy#tenant-1|a:1", "sk": "n1", "status": "pending"});
+        let action = json!({"pk": format!("interact#{ID}"), "sk": "a#f:1"});
+        for image in [wait, due, unknown_sk, copy, action, json!({})] {
             assert_eq!(
                 OutboxChange::from_stream_record(&record("INSERT", &image)),
                 None,

@@ -3,7 +3,8 @@
 //! the schedules that create notifications.
 //!
 //! Capability-sized traits ([`ReferenceReader`], [`ReferenceWriter`], [`ReferenceLister`],
-//! [`OutboxStore`], [`InstallWaits`], [`ScheduleStore`]) let each function ask for exactly what it
+//! [`OutboxStore`], [`InstallWaits`], [`Interactions`], [`EditJobs`], [`FollowUps`],
+//! [`ScheduleStore`]) let each function ask for exactly what it
 //! needs (which also documents its IAM permissions). Two backends stand behind them and pass the
 //! same contract suites: DynamoDB ([`DynamoReferenceStore`], [`DynamoOutboxStore`],
 //! [`DynamoScheduleStore`]) for AWS, and `redb` files under a data directory
@@ -11,7 +12,7 @@
 //! local runner.
 //!
 //! Modules: the backend-neutral contracts and records (`references`, [`outbox`],
-//! `install_waits`, [`schedules`], `change`, `model`, `cursor`), the index keys both backends
+//! `install_waits`, `interactions`, [`schedules`], `change`, `model`, `cursor`), the index keys both backends
 //! derive (`keys`), the DynamoDB layout ([`schema`]), and one folder per backend (`dynamo`,
 //! `embedded`).
 
@@ -22,6 +23,7 @@ mod dynamo;
 mod embedded;
 mod error;
 mod install_waits;
+mod interactions;
 mod keys;
 mod model;
 pub mod outbox;
@@ -42,6 +44,10 @@ pub use error::StoreError;
 /// Herald's own record ids live in the domain; re-exported where they were first defined.
 pub use herald_domain::{DeliveryId, NotificationId, ScheduleId};
 pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
+pub use interactions::{
+    CardActionRecord, EditJobs, EditRequest, FollowUp, FollowUpDue, FollowUps, InteractionSettings,
+    Interactions, SentCopy, adaptive_card, counted_verb,
+};
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,

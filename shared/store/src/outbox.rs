@@ -12,13 +12,14 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
+use herald_domain::cards::CardAnswer;
 use herald_domain::{
     AadObjectId, ConversationId, ConversationReference, ConversationType, DeliveryId,
     DeliveryStatus, NotificationId, ServiceUrl, Target, TenantId, UserId,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{Page, PageRequest, StoreError};
+use crate::{FollowUp, Page, PageRequest, SentCopy, StoreError};
 
 /// A notification as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -59,6 +60,24 @@ pub struct NotificationRecord {
     /// stalls (see [`crate::StrandedWork`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// Where card actions are POSTed (HTTPS on the configured allowlist, or loopback HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback: Option<String>,
+    /// What a person who pressed a button sees when no callback answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledgement: Option<CardAnswer>,
+    /// A message for those who have not read this one after a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
+    /// Personal copies read so far (read receipts).
+    #[serde(default)]
+    pub read: i64,
+    /// Card actions per verb.
+    #[serde(default)]
+    pub actions: BTreeMap<String, i64>,
+    /// Bumped by [`OutboxStore::replace_activity`]; each copy records the version it shows.
+    #[serde(default)]
+    pub content_version: u32,
 }
 
 impl NotificationRecord {
@@ -89,6 +108,12 @@ impl NotificationRecord {
             zone_filter: None,
             possible_duplicates: 0,
             due_at: Some(now + STRANDED_AFTER),
+            callback: None,
+            acknowledgement: None,
+            follow_up: None,
+            read: 0,
+            actions: BTreeMap::new(),
+            content_version: 0,
         }
     }
 
@@ -167,6 +192,20 @@ pub struct DeliveryRecord {
     /// ran out, a backoff that ended, a trigger that was lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// The recipient's display name when expansion knew it (a person, or a team's channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When a read receipt covered the copy (personal chats only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<DateTime<Utc>>,
+    /// Card actions taken on this copy, per verb.
+    #[serde(default)]
+    pub actions: BTreeMap<String, i64>,
+    /// The notification's content version this copy shows.
+    #[serde(default)]
+    pub content_version: u32,
     pub updated_at: DateTime<Utc>,
     /// DynamoDB TTL, epoch seconds.
     pub expires_at: i64,
@@ -201,6 +240,11 @@ impl DeliveryRecord {
             not_before: None,
             lost_attempts: 0,
             due_at: None,
+            name: None,
+            sent_at: None,
+            read_at: None,
+            actions: BTreeMap::new(),
+            content_version: 0,
             updated_at: now,
             expires_at,
         }
@@ -239,6 +283,10 @@ impl DeliveryRecord {
         self.error.clone_from(&outcome.error);
         if outcome.conversation_id.is_some() {
             self.conversation_id.clone_from(&outcome.conversation_id);
+        }
+        if let Some(copy) = &outcome.copy {
+            self.sent_at = Some(copy.sent_at);
+            self.content_version = copy.content_version;
         }
         self.lease_until = None;
         self.not_before = None;
@@ -349,6 +397,9 @@ pub struct Outcome {
     pub error: Option<String>,
     /// The conversation the sender created for a member.
     pub conversation_id: Option<ConversationId>,
+    /// For a sent delivery: the copy, indexed with the outcome for card actions and read
+    /// receipts.
+    pub copy: Option<SentCopy>,
 }
 
 /// Deliveries one [`OutboxStore::append_page`] writes at most. On DynamoDB a page is one
@@ -452,5 +503,25 @@ pub trait OutboxStore: Send + Sync {
         notification: &NotificationId,
         delivery: &DeliveryId,
         activity_id: Option<&str>,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces the activity every recipient gets: copies not yet sent are sent with it, the
+    /// content version moves on, and an edit job (see [`crate::EditJobs`]) is requested to bring
+    /// the sent copies to it. Returns `false` if there is no such notification.
+    async fn replace_activity(
+        &self,
+        id: &NotificationId,
+        activity: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records that a sent copy now shows content `version` (with the activity id Teams answered
+    /// the update with, which it normally keeps).
+    async fn mark_edited(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        activity_id: &str,
+        version: u32,
     ) -> Result<(), StoreError>;
 }

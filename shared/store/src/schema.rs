@@ -122,6 +122,24 @@ pub const INSTALL_WAIT_PK_PREFIX: &str = "install#";
 /// `{deadline as 15-digit epoch ms}#{notificationId}#{deliveryId}`: the timeout sweep queries
 /// `sk < bound` here instead of scanning. Like [`INSTALL_WAIT_PK_PREFIX`], not `n-...`.
 pub const INSTALL_DUE_PK: &str = "install-due";
+/// Partition-key prefix of sent copies, `copy#{tenant}|{conversation}`, sort key the activity id
+/// in Teams' order (numbers by value): a card action finds its copy by key, and a read receipt
+/// reads the unread copies up to its message. Not `n-...`, like the waits.
+pub const COPY_PK_PREFIX: &str = "copy#";
+/// Partition-key prefix of a notification's interaction items, `interact#{notificationId}`: its
+/// settings (sort key [`SETTINGS_SK`]) and one item per card action recorded (`a#{actionId}`),
+/// so the webhook reads them without reading deliveries.
+pub const INTERACT_PK_PREFIX: &str = "interact#";
+/// Sort key of a notification's interaction settings.
+pub const SETTINGS_SK: &str = "#settings";
+/// Sort-key prefix of recorded card actions.
+pub const ACTION_SK_PREFIX: &str = "a#";
+/// Sort key of a notification's edit request, beside its header: its stream record starts the
+/// sender's edit job.
+pub const EDIT_SK: &str = "#edit";
+/// Partition key of the follow-ups' due markers, sort key `{due as 15-digit epoch ms}#{id}`:
+/// the scheduler's tick queries `sk < bound` here.
+pub const FOLLOW_UP_DUE_PK: &str = "follow-up-due";
 
 pub const BY_ZONE: IndexSchema = IndexSchema {
     name: "byZone",

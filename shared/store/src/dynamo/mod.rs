@@ -1,7 +1,9 @@
 //! The production backend: DynamoDB tables laid out by [`crate::schema`].
 
+mod edits;
 mod error;
 mod install_waits;
+mod interactions;
 mod item;
 mod outbox;
 mod outbox_items;

@@ -12,10 +12,12 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus};
 
+use super::edits::creation_extras;
 use super::error::{
     CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
     reason_condition_failed, reasons_conflict,
 };
+use super::interactions::{copy_item, put};
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
@@ -203,6 +205,25 @@ impl OutboxStore for DynamoOutboxStore {
         &self,
         record: &NotificationRecord,
     ) -> Result<Option<NotificationRecord>, StoreError> {
+        let extras = creation_extras(&self.table, record)?;
+        if !extras.is_empty() {
+            // The header and what it brings (settings, a follow-up's marker) all or nothing.
+            let mut items = vec![put(
+                &self.table,
+                header_item(record)?,
+                Some("attribute_not_exists(#pk)"),
+            )?];
+            items.extend(extras);
+            return match self.transact(items).await? {
+                Transaction::Written => Ok(None),
+                Transaction::Cancelled { reasons, .. }
+                    if reasons.first().is_some_and(reason_condition_failed) =>
+                {
+                    self.get_notification(&record.id).await
+                }
+                Transaction::Cancelled { error, .. } => Err(error),
+            };
+        }
         let result = self
             .client
             .put_item()
@@ -358,7 +379,7 @@ impl OutboxStore for DynamoOutboxStore {
         // Each guess is checked by the transaction's condition, so the counts cannot be wrong.
         for lost_before in [false, true] {
             let duplicate = lost_before && outcome.status == DeliveryStatus::Sent;
-            let items = vec![
+            let mut items = vec![
                 self.outcome_update(
                     notification,
                     delivery,
@@ -369,6 +390,9 @@ impl OutboxStore for DynamoOutboxStore {
                 )?,
                 self.outcome_counts(notification, outcome.status, duplicate)?,
             ];
+            if let Some(copy) = &outcome.copy {
+                items.push(put(&self.table, copy_item(copy)?, None)?);
+            }
             if self.transact_on_delivery(notification, items).await? {
                 return Ok(true);
             }
@@ -508,5 +532,25 @@ impl OutboxStore for DynamoOutboxStore {
             }
             Err(e) => Err(map_sdk_error(e)),
         }
+    }
+
+    async fn replace_activity(
+        &self,
+        id: &NotificationId,
+        activity: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.replace_activity_now(id, activity, now).await
+    }
+
+    async fn mark_edited(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        activity_id: &str,
+        version: u32,
+    ) -> Result<(), StoreError> {
+        self.mark_edited_now(notification, delivery, activity_id, version)
+            .await
     }
 }

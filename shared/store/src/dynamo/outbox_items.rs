@@ -11,13 +11,18 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 use super::error::invalid;
 use super::item::{Item, key, n, s, to_item, to_value};
 use crate::keys::time_key;
-use crate::schema::{DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
+use crate::schema::{DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
 use crate::stranded::shard_of;
 use crate::{DeliveryRecord, NotificationId, NotificationRecord, Outcome, StoreError};
 
 /// The key of a notification's header item.
 pub(super) fn header_key(id: &NotificationId) -> Item {
     key(id.as_str(), NOTIFICATION_SK)
+}
+
+/// The key of a notification's edit request.
+pub(super) fn edit_key(id: &NotificationId) -> Item {
+    key(id.as_str(), EDIT_SK)
 }
 
 /// The key of a delivery item.
@@ -44,7 +49,16 @@ pub(super) fn due_attributes(
     delivery: Option<&DeliveryId>,
     at: DateTime<Utc>,
 ) -> [(String, AttributeValue); 3] {
-    let ids = format!("{notification}#{}", delivery.map_or("", DeliveryId::as_str));
+    due_attributes_of(notification, delivery.map_or("", DeliveryId::as_str), at)
+}
+
+/// [`due_attributes`] of a notification's item other than its header, named by `rest`.
+fn due_attributes_of(
+    notification: &NotificationId,
+    rest: &str,
+    at: DateTime<Utc>,
+) -> [(String, AttributeValue); 3] {
+    let ids = format!("{notification}#{rest}");
     [
         (
             "dueShard".to_owned(),
@@ -66,6 +80,16 @@ pub(super) fn due_values(
     at: DateTime<Utc>,
 ) -> impl Iterator<Item = (String, AttributeValue)> {
     due_attributes(notification, delivery, at)
+        .into_iter()
+        .map(|(name, value)| (format!(":{name}"), value))
+}
+
+/// [`due_values`] of a notification's edit request.
+pub(super) fn edit_due_values(
+    notification: &NotificationId,
+    at: DateTime<Utc>,
+) -> impl Iterator<Item = (String, AttributeValue)> {
+    due_attributes_of(notification, EDIT_SK, at)
         .into_iter()
         .map(|(name, value)| (format!(":{name}"), value))
 }
@@ -125,6 +149,15 @@ pub(super) fn outcome_changes(outcome: &Outcome) -> OutcomeChanges {
         changes
             .values
             .push((":conversation", s(conversation.as_str())));
+    }
+    if let Some(copy) = &outcome.copy {
+        changes
+            .sets
+            .extend(["sentAt = :sentAt", "contentVersion = :contentVersion"]);
+        changes.values.extend([
+            (":sentAt", s(&copy.sent_at.to_rfc3339())),
+            (":contentVersion", n(i64::from(copy.content_version))),
+        ]);
     }
     changes
 }

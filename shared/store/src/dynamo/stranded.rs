@@ -12,6 +12,7 @@ use super::error::{condition_failed, map_sdk_error};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
 use crate::keys::due_bound;
+use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
 use crate::{OutboxChange, STRANDED_AFTER, STRANDED_SHARDS, StoreError, StrandedWork};
 
@@ -20,6 +21,9 @@ fn change_of(pk: &str, sk: &str) -> Option<OutboxChange> {
     let notification = NotificationId::parse(pk).ok()?;
     if sk == NOTIFICATION_SK {
         return Some(OutboxChange::Notification(notification));
+    }
+    if sk == EDIT_SK {
+        return Some(OutboxChange::Edit(notification));
     }
     let delivery = DeliveryId::parse(sk.strip_prefix(DELIVERY_SK_PREFIX)?).ok()?;
     Some(OutboxChange::Delivery(notification, delivery))
@@ -114,6 +118,9 @@ impl StrandedWork for DynamoOutboxStore {
     }
 
     async fn wake(&self, item: &OutboxChange, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        if let OutboxChange::Edit(id) = item {
+            return self.touch_edit(id, now).await;
+        }
         let next = now + STRANDED_AFTER;
         let wakes = "wakes = if_not_exists(wakes, :zero) + :one";
         let mut values = vec![
@@ -193,6 +200,7 @@ impl StrandedWork for DynamoOutboxStore {
                 }
                 Ok(woken)
             }
+            OutboxChange::Edit(_) => Ok(false),
         }
     }
 }

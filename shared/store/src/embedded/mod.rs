@@ -3,7 +3,9 @@
 //! indexes, so listings read only what they return here too.
 
 mod db;
+mod edits;
 mod install_waits;
+mod interactions;
 mod outbox;
 mod references;
 mod schedules;

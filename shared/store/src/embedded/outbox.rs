@@ -15,13 +15,13 @@ use super::db::{
     read_json, resume_after, unavailable, write_json,
 };
 use super::tables::{
-    DELIVERIES, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS, STRANDED, delivery_key, move_due,
-    put_delivery,
+    ACTIONS, DELIVERIES, EDITS, FOLLOW_UPS_DUE, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS,
+    SENT_COPIES, SETTINGS, STRANDED, delivery_key, move_due, put_delivery,
 };
 use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
-    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
-    Page, PageRequest, Release, StoreError,
+    Claim, DeliveryRecord, FollowUpDue, InteractionSettings, NotificationId, NotificationRecord,
+    OutboxChange, OutboxStore, Outcome, Page, PageRequest, Release, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -79,6 +79,11 @@ impl EmbeddedOutboxStore {
                 INSTALL_WAITS,
                 INSTALL_DUE,
                 STRANDED,
+                SENT_COPIES,
+                SETTINGS,
+                ACTIONS,
+                EDITS,
+                FOLLOW_UPS_DUE,
             ] {
                 txn.open_table(table)?;
             }
@@ -97,8 +102,8 @@ impl EmbeddedOutboxStore {
         self.changes.subscribe()
     }
 
-    /// Work a restarted process must pick up: notifications not fully expanded and deliveries
-    /// not yet final.
+    /// Work a restarted process must pick up: notifications not fully expanded, deliveries not
+    /// yet final, and edit requests not yet done.
     pub async fn unfinished(&self) -> Result<Vec<OutboxChange>, StoreError> {
         blocking(self, |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
@@ -110,7 +115,21 @@ impl EmbeddedOutboxStore {
                 .into_iter()
                 .filter(|d| !d.status.is_final())
                 .map(|d| OutboxChange::Delivery(d.notification_id, d.delivery_id));
-            Ok(notifications.chain(deliveries).collect())
+            let mut edits = Vec::new();
+            for entry in txn
+                .open_table(EDITS)
+                .map_err(unavailable)?
+                .iter()
+                .map_err(unavailable)?
+            {
+                let (key, _) = entry.map_err(unavailable)?;
+                edits.extend(
+                    NotificationId::parse(key.value())
+                        .ok()
+                        .map(OutboxChange::Edit),
+                );
+            }
+            Ok(notifications.chain(deliveries).chain(edits).collect())
         })
         .await
     }
@@ -173,6 +192,16 @@ impl OutboxStore for EmbeddedOutboxStore {
             };
             if existing.is_none() {
                 move_due(&txn, &record.id, None, None, record.due_at)?;
+                if let Some(settings) = InteractionSettings::of(&record) {
+                    Self::put_settings(&txn, &settings)?;
+                }
+                if let Some(follow_up) = &record.follow_up {
+                    let due = FollowUpDue {
+                        notification_id: record.id.clone(),
+                        due_at: follow_up.due_at,
+                    };
+                    Self::put_follow_up(&txn, &due)?;
+                }
             }
             txn.commit().map_err(unavailable)?;
             if existing.is_none() {
@@ -329,6 +358,9 @@ impl OutboxStore for EmbeddedOutboxStore {
             record.apply_outcome(&outcome);
             record.updated_at = now;
             put_delivery(&txn, before, &record)?;
+            if let Some(copy) = &outcome.copy {
+                Self::put_copy(&txn, copy)?;
+            }
             Self::update_header(&txn, &id, |header| {
                 add_counts(
                     header,
@@ -429,6 +461,34 @@ impl OutboxStore for EmbeddedOutboxStore {
                 write_json(&mut table, &key, &record)?;
             }
             txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn replace_activity(
+        &self,
+        id: &NotificationId,
+        activity: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let (id, activity) = (id.clone(), activity.clone());
+        blocking(self, move |this| {
+            this.replace_activity_now(id, &activity, now)
+        })
+        .await
+    }
+
+    async fn mark_edited(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        activity_id: &str,
+        version: u32,
+    ) -> Result<(), StoreError> {
+        let (notification, delivery) = (notification.clone(), delivery.clone());
+        let activity_id = activity_id.to_owned();
+        blocking(self, move |this| {
+            this.mark_edited_now(&notification, &delivery, &activity_id, version)
         })
         .await
     }

@@ -88,9 +88,10 @@ impl StrandedWork for EmbeddedOutboxStore {
                 let (_, value) = entry.map_err(unavailable)?;
                 // An unreadable entry points at nothing to wake.
                 if let Ok(entry) = serde_json::from_slice::<Entry>(value.value()) {
-                    due.push(match entry.delivery {
-                        Some(delivery) => OutboxChange::Delivery(entry.notification, delivery),
-                        None => OutboxChange::Notification(entry.notification),
+                    due.push(match (entry.delivery, entry.edit) {
+                        (Some(delivery), _) => OutboxChange::Delivery(entry.notification, delivery),
+                        (None, true) => OutboxChange::Edit(entry.notification),
+                        (None, false) => OutboxChange::Notification(entry.notification),
                     });
                 }
             }
@@ -108,6 +109,7 @@ impl StrandedWork for EmbeddedOutboxStore {
                 OutboxChange::Delivery(id, delivery) => {
                     Self::wake_delivery(&txn, id, delivery, now)?
                 }
+                OutboxChange::Edit(id) => Self::wake_edit(&txn, id, now)?,
             };
             txn.commit().map_err(unavailable)?;
             if woken {

@@ -20,6 +20,36 @@ pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::
 /// wait JSON, so the timeout sweep reads the earliest deadlines first.
 pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
 
+/// `tenant SEP conversation SEP activity order key` -> sent copy JSON (see
+/// [`crate::keys::activity_order_key`]).
+pub(super) const SENT_COPIES: TableDefinition<&str, &[u8]> = TableDefinition::new("sentCopies");
+/// `notification` -> interaction settings JSON.
+pub(super) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// `notification SEP action id` -> recorded card action JSON.
+pub(super) const ACTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("cardActions");
+/// `notification` -> pending edit request JSON.
+pub(super) const EDITS: TableDefinition<&str, &[u8]> = TableDefinition::new("edits");
+/// A follow-up's due key (`{due ms, 15 digits}#{notification}`) -> its JSON.
+pub(super) const FOLLOW_UPS_DUE: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("followUpsDue");
+
+/// `tenant SEP conversation SEP`: the keys of one conversation's copies start with it.
+pub(super) fn copies_prefix(
+    tenant: &herald_domain::TenantId,
+    conversation: &herald_domain::ConversationId,
+) -> String {
+    format!("{tenant}{SEP}{conversation}{SEP}")
+}
+
+/// A sent copy's key.
+pub(super) fn copy_key(copy: &crate::SentCopy) -> String {
+    format!(
+        "{}{}",
+        copies_prefix(&copy.tenant_id, &copy.conversation_id),
+        crate::keys::activity_order_key(&copy.activity_id)
+    )
+}
+
 /// `notification SEP delivery`: a delivery's key.
 pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> String {
     format!("{notification}{SEP}{delivery}")
@@ -33,20 +63,26 @@ pub(super) struct Entry {
     pub(super) notification: NotificationId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) delivery: Option<DeliveryId>,
+    /// The notification's edit request rather than its header.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) edit: bool,
 }
 
-fn entry_key(
-    at: DateTime<Utc>,
-    notification: &NotificationId,
-    delivery: Option<&DeliveryId>,
-) -> String {
-    time_key(
-        at,
-        &format!(
-            "{notification}{SEP}{}",
-            delivery.map_or("", DeliveryId::as_str)
-        ),
-    )
+/// What an index entry wakes.
+#[derive(Clone, Copy)]
+pub(super) enum Due<'a> {
+    Header,
+    Delivery(&'a DeliveryId),
+    Edit,
+}
+
+fn entry_key(at: DateTime<Utc>, notification: &NotificationId, item: Due<'_>) -> String {
+    let rest = match item {
+        Due::Header => String::new(),
+        Due::Delivery(delivery) => delivery.as_str().to_owned(),
+        Due::Edit => crate::schema::EDIT_SK.to_owned(),
+    };
+    time_key(at, &format!("{notification}{SEP}{rest}"))
 }
 
 /// Moves an item's index entry from `before` to `after` (either may be none).
@@ -57,25 +93,37 @@ pub(super) fn move_due(
     before: Option<DateTime<Utc>>,
     after: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
+    let item = delivery.map_or(Due::Header, Due::Delivery);
+    move_entry(txn, notification, item, before, after)
+}
+
+/// [`move_due`] for any item the sweep wakes.
+pub(super) fn move_entry(
+    txn: &redb::WriteTransaction,
+    notification: &NotificationId,
+    item: Due<'_>,
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
     if before == after {
         return Ok(());
     }
     let mut table = txn.open_table(STRANDED).map_err(unavailable)?;
     if let Some(before) = before {
         table
-            .remove(entry_key(before, notification, delivery).as_str())
+            .remove(entry_key(before, notification, item).as_str())
             .map_err(unavailable)?;
     }
     if let Some(after) = after {
         let entry = Entry {
             notification: notification.clone(),
-            delivery: delivery.cloned(),
+            delivery: match item {
+                Due::Delivery(delivery) => Some(delivery.clone()),
+                Due::Header | Due::Edit => None,
+            },
+            edit: matches!(item, Due::Edit),
         };
-        write_json(
-            &mut table,
-            &entry_key(after, notification, delivery),
-            &entry,
-        )?;
+        write_json(&mut table, &entry_key(after, notification, item), &entry)?;
     }
     Ok(())
 }

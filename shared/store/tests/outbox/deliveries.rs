@@ -155,6 +155,7 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
         activity_id: None,
         error: Some("403 MessageWritesBlocked".into()),
         conversation_id: None,
+        copy: None,
     };
     assert!(
         store

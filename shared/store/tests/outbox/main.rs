@@ -7,6 +7,7 @@
 mod deliveries;
 mod feed;
 mod install_waits;
+mod interactions;
 mod leftovers;
 mod lifecycle;
 mod support;
@@ -56,4 +57,11 @@ contract!(
     lifecycle::released_deliveries_wait_for_their_backoff,
     lifecycle::the_sweep_finds_and_wakes_stranded_work,
     lifecycle::unexpanded_notifications_are_stranded_work_too,
+    interactions::copies_are_indexed_with_the_sent_outcome,
+    interactions::read_receipts_mark_exactly_the_copies_they_cover,
+    interactions::card_actions_are_recorded_once,
+    interactions::interactive_notifications_keep_their_settings_apart,
+    interactions::replaced_content_asks_for_one_edit_job,
+    interactions::unfinished_edit_jobs_are_stranded_work,
+    interactions::follow_ups_come_due_through_their_index,
 );

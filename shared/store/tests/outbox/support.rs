@@ -5,15 +5,23 @@ use herald_domain::{
     AadObjectId, ConversationId, DeliveryId, DeliveryStatus, ServiceUrl, Target, TenantId,
 };
 use herald_store::{
-    Claim, DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId,
-    NotificationRecord, NotificationStatus, OutboxStore, Outcome, StrandedWork,
+    Claim, DeliveryRecord, EditJobs, FollowUps, InstallResolution, InstallWait, InstallWaits,
+    Interactions, NotificationId, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
+    SentCopy, StrandedWork,
 };
 use serde_json::json;
 
-/// Every capability of an outbox, as the sender, the webhook and the sweep see them.
-pub trait Outbox: OutboxStore + InstallWaits + StrandedWork {}
+/// Every capability of an outbox, as the sender, the webhook, the notify API and the scheduler
+/// see them.
+pub trait Outbox:
+    OutboxStore + InstallWaits + StrandedWork + Interactions + EditJobs + FollowUps
+{
+}
 
-impl<T: OutboxStore + InstallWaits + StrandedWork> Outbox for T {}
+impl<T: OutboxStore + InstallWaits + StrandedWork + Interactions + EditJobs + FollowUps> Outbox
+    for T
+{
+}
 
 pub fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0).unwrap() + Duration::seconds(seconds)
@@ -57,7 +65,41 @@ pub fn sent(activity: &str) -> Outcome {
         activity_id: Some(activity.to_owned()),
         error: None,
         conversation_id: None,
+        copy: None,
     }
+}
+
+/// Claims `d` and records it sent as `activity_id`, indexing the copy as the sender does.
+pub async fn claim_and_send(store: &dyn Outbox, d: &DeliveryRecord, activity_id: &str) -> SentCopy {
+    let (id, did) = (&d.notification_id, &d.delivery_id);
+    assert!(matches!(
+        store.claim_delivery(id, did, at(1), at(61)).await.unwrap(),
+        Claim::Claimed(_)
+    ));
+    let copy = SentCopy {
+        tenant_id: d.tenant_id.clone(),
+        conversation_id: d.conversation_id.clone().unwrap(),
+        activity_id: activity_id.to_owned(),
+        notification_id: id.clone(),
+        delivery_id: did.clone(),
+        conversation_type: d.conversation_type,
+        recipient: d.recipient.clone(),
+        content_version: 0,
+        sent_at: at(2),
+        read_at: None,
+        expires_at: d.expires_at,
+    };
+    let outcome = Outcome {
+        copy: Some(copy.clone()),
+        ..sent(activity_id)
+    };
+    assert!(
+        store
+            .record_outcome(id, did, at(61), &outcome, at(2))
+            .await
+            .unwrap()
+    );
+    copy
 }
 
 /// A person Herald has no conversation with: installed for through Graph.
@@ -97,6 +139,7 @@ pub fn finished(status: DeliveryStatus, error: &str) -> InstallResolution {
         activity_id: None,
         error: Some(error.to_owned()),
         conversation_id: None,
+        copy: None,
     })
 }
 

@@ -1,0 +1,284 @@
+//! Edits of every copy and follow-ups on DynamoDB: a notification's edit request (`#edit` beside
+//! its header, whose stream record starts the sender's edit job and which the stranded-work sweep
+//! wakes like any unfinished item), and the follow-ups' due markers (partition
+//! [`FOLLOW_UP_DUE_PK`], sorted by due time, read by the scheduler's tick through their key).
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use chrono::{DateTime, Duration, Utc};
+use herald_domain::{DeliveryId, NotificationId};
+
+use super::DynamoOutboxStore;
+use super::error::{
+    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
+    reasons_conflict,
+};
+use super::interactions::{interact_pk, put, settings_item};
+use super::item::{Item, ItemExt, key, n, s, to_value};
+use super::outbox::Transaction;
+use super::outbox_items::{SET_DUE, delivery_key, edit_due_values, edit_key, header_key};
+use super::read::get_item;
+use crate::keys::due_bound;
+use crate::schema::{FOLLOW_UP_DUE_PK, SETTINGS_SK, attr};
+use crate::{
+    EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings, NotificationRecord,
+    OutboxStore, STRANDED_AFTER, StoreError, adaptive_card,
+};
+
+/// How long an edit request nobody finished is kept (TTL); the job deletes it when done.
+const EDIT_REQUEST_TTL: Duration = Duration::days(7);
+
+/// The items a new notification brings besides its header: its interaction settings and its
+/// follow-up's due marker.
+pub(super) fn creation_extras(
+    table: &str,
+    record: &NotificationRecord,
+) -> Result<Vec<TransactWriteItem>, StoreError> {
+    let mut items = Vec::new();
+    if let Some(settings) = InteractionSettings::of(record) {
+        items.push(put(table, settings_item(&settings)?, None)?);
+    }
+    if let Some(follow_up) = &record.follow_up {
+        let due = FollowUpDue {
+            notification_id: record.id.clone(),
+            due_at: follow_up.due_at,
+        };
+        let mut item = super::item::to_item(&due)?;
+        item.extend(key(FOLLOW_UP_DUE_PK, &due.key()));
+        item.insert("expiresAt".into(), n(record.expires_at));
+        items.push(put(table, item, None)?);
+    }
+    Ok(items)
+}
+
+impl DynamoOutboxStore {
+    pub(super) async fn replace_activity_now(
+        &self,
+        id: &NotificationId,
+        activity: &serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let header = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(header_key(id)))
+            .update_expression("SET activity = :activity ADD contentVersion :one")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":activity", to_value(activity)?)
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(invalid)?;
+        let mut request = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(edit_key(id)))
+            .update_expression(format!(
+                "ADD requests :one SET expiresAt = if_not_exists(expiresAt, :expires), {SET_DUE}"
+            ))
+            .expression_attribute_values(":one", n(1))
+            // DynamoDB's TTL compares with the real time, whatever clock `now` comes from.
+            .expression_attribute_values(
+                ":expires",
+                n((Utc::now() + EDIT_REQUEST_TTL).timestamp()),
+            );
+        for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
+            request = request.expression_attribute_values(name, value);
+        }
+        let items = vec![
+            TransactWriteItem::builder().update(header).build(),
+            TransactWriteItem::builder()
+                .update(request.build().map_err(invalid)?)
+                .build(),
+        ];
+        let mut attempt = 0;
+        loop {
+            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
+            else {
+                break;
+            };
+            if reasons.first().is_some_and(reason_condition_failed) {
+                return Ok(false);
+            }
+            if reasons_conflict(&reasons) && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                back_off(attempt).await;
+                continue;
+            }
+            return Err(error);
+        }
+        // A refresh answers the settings' card: it is the new one from now on.
+        let settings = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&interact_pk(id), SETTINGS_SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK);
+        let settings = match adaptive_card(activity) {
+            Some(card) => settings
+                .update_expression("SET card = :card")
+                .expression_attribute_values(":card", to_value(card)?),
+            None => settings.update_expression("REMOVE card"),
+        };
+        match settings.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(true),
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+
+    pub(super) async fn mark_edited_now(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        activity_id: &str,
+        version: u32,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
+            .update_expression("SET contentVersion = :version, activityId = :activity")
+            .condition_expression(
+                "attribute_exists(#pk) AND \
+                 (attribute_not_exists(contentVersion) OR contentVersion < :version)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":version", n(i64::from(version)))
+            .expression_attribute_values(":activity", s(activity_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                // Newer already, or gone.
+                match self.get_delivery(notification, delivery).await? {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::NotFound(format!("{notification}/{delivery}"))),
+                }
+            }
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+
+    /// Moves an edit request's due time on, triggering the job again through the stream;
+    /// `false` if there is none.
+    pub(super) async fn touch_edit(
+        &self,
+        id: &NotificationId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(edit_key(id)))
+            .update_expression(format!(
+                "SET {SET_DUE}, wakes = if_not_exists(wakes, :zero) + :one"
+            ))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1));
+        for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+}
+
+/// The number attribute `name` of an item.
+fn number(item: &Item, name: &str) -> Option<u64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+#[async_trait]
+impl EditJobs for DynamoOutboxStore {
+    async fn edit_request(
+        &self,
+        notification: &NotificationId,
+    ) -> Result<Option<EditRequest>, StoreError> {
+        let item = get_item(&self.client, &self.table, edit_key(notification)).await?;
+        Ok(item.map(|item| EditRequest {
+            requests: number(&item, "requests").unwrap_or(0),
+        }))
+    }
+
+    async fn finish_edit(
+        &self,
+        notification: &NotificationId,
+        seen: &EditRequest,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(edit_key(notification)))
+            .condition_expression("requests = :seen")
+            .expression_attribute_values(":seen", n(seen.requests.cast_signed()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(map_sdk_error(e)),
+        }
+    }
+
+    async fn rearm_edit(
+        &self,
+        notification: &NotificationId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.touch_edit(notification, now).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl FollowUps for DynamoOutboxStore {
+    async fn due_follow_ups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<FollowUpDue>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND #sk < :bound")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#sk", attr::SK)
+            .expression_attribute_values(":pk", s(FOLLOW_UP_DUE_PK))
+            .expression_attribute_values(":bound", s(&due_bound(now)))
+            .consistent_read(true)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        let mut due = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let name = item.key_name();
+            let follow_up: FollowUpDue = serde_dynamo::from_item(item)
+                .map_err(|e| StoreError::InvalidData(format!("follow-up {name}: {e}")))?;
+            if follow_up.due_at <= now {
+                due.push(follow_up);
+            }
+        }
+        Ok(due)
+    }
+
+    async fn end_follow_up(&self, due: &FollowUpDue) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(FOLLOW_UP_DUE_PK, &due.key())))
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        Ok(())
+    }
+}
