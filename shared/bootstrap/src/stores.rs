@@ -3,9 +3,9 @@ use std::sync::Arc;
 
 use herald_domain::BotAppId;
 use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
-    EmbeddedReferenceStore, EmbeddedScheduleStore, InstallWaits, OutboxStore, ReferenceStore,
-    ScheduleStore, StoreConfig, StrandedWork,
+    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EditJobs, EmbeddedOutboxStore,
+    EmbeddedReferenceStore, EmbeddedScheduleStore, FollowUps, InstallWaits, Interactions,
+    OutboxStore, ReferenceStore, ScheduleStore, StoreConfig, StrandedWork,
 };
 
 use crate::{BootstrapError, Lookup};
@@ -121,6 +121,30 @@ impl Stores {
 
     /// The outbox's stranded work, for the sweep.
     pub fn stranded(&self) -> Result<Arc<dyn StrandedWork>, BootstrapError> {
+        Ok(match self {
+            Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
+            Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),
+        })
+    }
+
+    /// The outbox's card actions and read receipts (the webhook's).
+    pub fn interactions(&self) -> Result<Arc<dyn Interactions>, BootstrapError> {
+        Ok(match self {
+            Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
+            Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),
+        })
+    }
+
+    /// The outbox's edit requests (the sender's edit job).
+    pub fn edit_jobs(&self) -> Result<Arc<dyn EditJobs>, BootstrapError> {
+        Ok(match self {
+            Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
+            Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),
+        })
+    }
+
+    /// The outbox's follow-ups (the scheduler's tick).
+    pub fn follow_ups(&self) -> Result<Arc<dyn FollowUps>, BootstrapError> {
         Ok(match self {
             Self::Dynamo { .. } => Arc::new(self.dynamo_outbox()?),
             Self::Embedded { outbox, .. } => Arc::new(outbox.clone()),

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use herald_connector::{Call, Connector, Deadline};
 use herald_domain::{
-    AadObjectId, ChannelSelector, Clock, ConversationId, ConversationReference, DeliveryId,
-    DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId, UserId,
+    AadObjectId, ChannelSelector, Clock, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, DeliveryId, DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId,
+    UserId,
 };
 use herald_store::{
     Cursor, DeliveryRecord, ListFilter, MAX_PAGE, NotificationId, NotificationRecord, OutboxStore,
@@ -167,7 +168,45 @@ impl Expander {
                     None => Ok(one(None)),
                 }
             }
+            Target::Unread { notification_id } => {
+                self.unread(&maker, notification_id, cursor).await
+            }
         }
+    }
+
+    /// `unread`: the sent personal copies of another notification no read receipt covered, a
+    /// page of its deliveries at a time (the cursor is theirs). Each goes to the stored personal
+    /// conversation, so an opted-out or blocked person is skipped like any recipient.
+    async fn unread(
+        &self,
+        maker: &DeliveryMaker<'_>,
+        original: &NotificationId,
+        cursor: Option<&str>,
+    ) -> Result<Recipients, PipelineError> {
+        let request = PageRequest {
+            cursor: cursor.map(Cursor::from_client),
+            limit: Some(MAX_PAGE as u32),
+        };
+        let page = self
+            .outbox
+            .list_deliveries(original, Some(DeliveryStatus::Sent), &request)
+            .await?;
+        let mut deliveries = Vec::new();
+        for sent in &page.items {
+            let unread =
+                sent.conversation_type == ConversationType::Personal && sent.read_at.is_none();
+            let Some(conversation) = sent.conversation_id.as_ref().filter(|_| unread) else {
+                continue;
+            };
+            let key = ConversationKey::new(sent.tenant_id.clone(), conversation.clone());
+            if let Some(reference) = self.references.get(&key).await? {
+                deliveries.push(maker.for_reference(&reference));
+            }
+        }
+        Ok(Recipients {
+            deliveries: dedupe(deliveries),
+            next: page.next_cursor.map(|c| c.as_str().to_owned()),
+        })
     }
 
     async fn listed(
@@ -366,6 +405,25 @@ pub(crate) fn status_for_reference(status: ReferenceStatus) -> DeliveryStatus {
     }
 }
 
+/// Who a stored conversation is, for reports: the person, or the team's channel.
+fn display_name(reference: &ConversationReference) -> Option<String> {
+    match reference.conversation_type {
+        ConversationType::Personal => reference.user.as_ref().and_then(|u| u.name.clone()),
+        ConversationType::Channel => {
+            let team = reference.team.as_ref()?;
+            let channel = reference
+                .channel
+                .as_ref()
+                .and_then(|c| c.display_name(&team.id));
+            match (team.name.as_deref(), channel) {
+                (Some(team), Some(channel)) => Some(format!("{team} / {channel}")),
+                (team, channel) => team.or(channel).map(str::to_owned),
+            }
+        }
+        ConversationType::GroupChat => None,
+    }
+}
+
 /// Builds delivery records for one notification.
 struct DeliveryMaker<'a> {
     notification: &'a NotificationRecord,
@@ -397,6 +455,7 @@ impl DeliveryMaker<'_> {
             .user
             .as_ref()
             .and_then(|u| u.aad_object_id.clone());
+        d.name = display_name(reference);
         d
     }
 

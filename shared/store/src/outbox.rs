@@ -398,8 +398,8 @@ pub struct Outcome {
     /// The conversation the sender created for a member.
     pub conversation_id: Option<ConversationId>,
     /// For a sent delivery: the copy, indexed with the outcome for card actions and read
-    /// receipts.
-    pub copy: Option<SentCopy>,
+    /// receipts (boxed: most outcomes have none).
+    pub copy: Option<Box<SentCopy>>,
 }
 
 /// Deliveries one [`OutboxStore::append_page`] writes at most. On DynamoDB a page is one

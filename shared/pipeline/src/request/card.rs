@@ -11,6 +11,15 @@ use super::error::join;
 
 /// Every Teams client renders 1.4; the button card needs nothing newer.
 const OPT_OUT_CARD_VERSION: &str = "1.4";
+/// Teams refreshes a card automatically for at most this many `refresh.userIds`
+/// (<https://learn.microsoft.com/microsoftteams/platform/task-modules-and-cards/cards/universal-actions-for-adaptive-cards/work-with-universal-actions-for-adaptive-cards>).
+pub const MAX_REFRESH_USER_IDS: usize = 60;
+
+/// Checks a card Herald did not build (a callback's answer) by the rules a notification's card
+/// follows.
+pub fn check_card(card: &Value) -> Result<(), RequestError> {
+    validate_card(card, "card")
+}
 
 /// The structural rules Teams enforces on an Adaptive Card attachment, checked here so the
 /// mistake is named (under `field`) before anything is stored.
@@ -46,6 +55,9 @@ fn card_problem(card: &Value) -> Option<(String, String)> {
     if let Some(problem) = version_problem {
         return Some((".version".into(), problem));
     }
+    if let Some(problem) = refresh_problem(object.get("refresh")) {
+        return Some(problem);
+    }
     for list in ["body", "actions"] {
         let items = match object.get(list) {
             None => continue,
@@ -69,6 +81,30 @@ fn card_problem(card: &Value) -> Option<(String, String)> {
         }
     }
     None
+}
+
+/// What is wrong with a card's `refresh`: it must be an object whose `userIds`, if any, list at
+/// most [`MAX_REFRESH_USER_IDS`] ids.
+fn refresh_problem(refresh: Option<&Value>) -> Option<(String, String)> {
+    let refresh = refresh?;
+    let Value::Object(refresh) = refresh else {
+        return Some((".refresh".into(), "must be an object".into()));
+    };
+    match refresh.get("userIds") {
+        None => None,
+        Some(Value::Array(ids)) if ids.len() > MAX_REFRESH_USER_IDS => Some((
+            ".refresh.userIds".into(),
+            format!(
+                "lists {} ids; Teams refreshes for at most {MAX_REFRESH_USER_IDS}",
+                ids.len()
+            ),
+        )),
+        Some(Value::Array(ids)) if ids.iter().all(Value::is_string) => None,
+        Some(_) => Some((
+            ".refresh.userIds".into(),
+            "must be an array of user ids".into(),
+        )),
+    }
 }
 
 fn is_version(v: &str) -> bool {

@@ -8,23 +8,32 @@
 //! stable code and HTTP status, so the API can answer without knowing the rules.
 //!
 //! One part of the body per file: `target` (who), `message` (what, rendered to the activity),
-//! `card` (the Adaptive Card rules) and `binding` (its `${...}` placeholders).
+//! `card` (the Adaptive Card rules), `binding` (its `${...}` placeholders) and `interaction`
+//! (the callback, acknowledgement and follow-up of cards people answer).
 
 mod binding;
 mod card;
 mod error;
+mod interaction;
 mod message;
 mod target;
 
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::Target;
-use herald_store::{NotificationId, NotificationRecord};
+use herald_domain::cards::CardAnswer;
+use herald_store::{FollowUp, NotificationId, NotificationRecord};
 use serde_json::Value;
 
+pub use card::check_card;
 pub use error::RequestError;
+pub use interaction::{
+    CallbackHosts, FollowUpRequest, MAX_FOLLOW_UP, MIN_FOLLOW_UP, parse_answer, parse_callback_url,
+    parse_iso_duration,
+};
 pub use message::{MAX_ACTIVITY_BYTES, Message};
 pub use target::MAX_CONVERSATION_IDS;
 
+use interaction::{parse_acknowledgement, parse_callback, parse_follow_up};
 use target::parse_target;
 
 /// Keys are echoed in logs and hashed into ids; nothing needs more.
@@ -37,7 +46,21 @@ pub struct NotifyRequest {
     /// The Bot Framework activity every recipient gets.
     pub activity: Value,
     pub idempotency_key: Option<String>,
+    /// Where card actions are POSTed (its host still has to pass [`CallbackHosts`]).
+    pub callback: Option<String>,
+    pub acknowledgement: Option<CardAnswer>,
+    pub follow_up: Option<FollowUpRequest>,
 }
+
+/// The top-level fields of a notify request.
+const FIELDS: [&str; 6] = [
+    "target",
+    "message",
+    "idempotencyKey",
+    "callback",
+    "acknowledgement",
+    "followUp",
+];
 
 impl NotifyRequest {
     /// Parses a raw body; malformed JSON is [`RequestError::InvalidJson`].
@@ -47,7 +70,8 @@ impl NotifyRequest {
         Self::from_json(&value)
     }
 
-    /// Validates a body (`{target, message, idempotencyKey?}`) and renders its activity.
+    /// Validates a body (`{target, message, idempotencyKey?, callback?, acknowledgement?,
+    /// followUp?}`) and renders its activity.
     pub fn from_json(value: &Value) -> Result<Self, RequestError> {
         let object = value
             .as_object()
@@ -55,13 +79,10 @@ impl NotifyRequest {
                 field: String::new(),
                 problem: "the body must be a JSON object".into(),
             })?;
-        if let Some(unknown) = object
-            .keys()
-            .find(|k| !matches!(k.as_str(), "target" | "message" | "idempotencyKey"))
-        {
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
             return Err(RequestError::InvalidRequest {
                 field: unknown.clone(),
-                problem: "unknown field (expected target, message, idempotencyKey)".into(),
+                problem: format!("unknown field (expected {})", FIELDS.join(", ")),
             });
         }
         let target = parse_target(object.get("target"))?;
@@ -79,6 +100,9 @@ impl NotifyRequest {
             target,
             activity: message.render()?,
             idempotency_key,
+            callback: parse_callback(object.get("callback"))?,
+            acknowledgement: parse_acknowledgement(object.get("acknowledgement"))?,
+            follow_up: parse_follow_up(object.get("followUp"))?,
         })
     }
 
@@ -98,6 +122,13 @@ impl NotifyRequest {
         let mut record =
             NotificationRecord::new(id, self.target, self.activity, source, now, retention);
         record.idempotency_key = self.idempotency_key;
+        record.callback = self.callback;
+        record.acknowledgement = self.acknowledgement;
+        record.follow_up = self.follow_up.map(|f| FollowUp {
+            if_unread_after: f.if_unread_after,
+            due_at: now + f.after,
+            activity: f.activity,
+        });
         record
     }
 }

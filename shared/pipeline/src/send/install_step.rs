@@ -125,6 +125,7 @@ impl InstallStep<'_> {
                     activity_id: None,
                     error: Some(error.to_string()),
                     conversation_id: None,
+                    copy: None,
                 })
             }
         };
@@ -165,6 +166,7 @@ impl InstallStep<'_> {
                 reference.status.as_str()
             )),
             conversation_id: Some(reference.conversation_id.clone()),
+            copy: None,
         };
         let Some(claimed_until) = claimed.lease_until else {
             return Ok(Resolution::Done(Delivered::AlreadyDone));

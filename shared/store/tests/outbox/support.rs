@@ -90,7 +90,7 @@ pub async fn claim_and_send(store: &dyn Outbox, d: &DeliveryRecord, activity_id:
         expires_at: d.expires_at,
     };
     let outcome = Outcome {
-        copy: Some(copy.clone()),
+        copy: Some(Box::new(copy.clone())),
         ..sent(activity_id)
     };
     assert!(

@@ -3,6 +3,7 @@
 
 mod binding;
 mod card;
+mod interaction;
 mod message;
 mod target;
 
