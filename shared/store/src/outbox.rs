@@ -72,8 +72,9 @@ pub struct NotificationRecord {
     /// Personal copies read so far (read receipts).
     #[serde(default)]
     pub read: i64,
-    /// Card actions per verb.
-    #[serde(default)]
+    /// Card actions per verb. Never stored empty: an empty map would be the only one in the item,
+    /// and the first action creates it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, i64>,
     /// Bumped by [`OutboxStore::replace_activity`]; each copy records the version it shows.
     #[serde(default)]
@@ -200,8 +201,8 @@ pub struct DeliveryRecord {
     /// When a read receipt covered the copy (personal chats only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<DateTime<Utc>>,
-    /// Card actions taken on this copy, per verb.
-    #[serde(default)]
+    /// Card actions taken on this copy, per verb (never stored empty, like the notification's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, i64>,
     /// The notification's content version this copy shows.
     #[serde(default)]

@@ -108,8 +108,12 @@ fn update_existing(
 }
 
 impl DynamoOutboxStore {
-    /// Gives items written before maps of counts existed (`actions`) an empty one.
+    /// Gives the notification and the delivery without any action yet their `actions` map, with
+    /// the verb at zero (the transaction then counts it); changes nothing when they have one.
+    /// Never an empty map: DynamoDB Local's stream writes one without its type, which its own SDK
+    /// cannot read.
     async fn add_action_maps(&self, action: &CardActionRecord) -> Result<(), StoreError> {
+        let first = AttributeValue::M(HashMap::from([(action.verb.clone(), n(0))]));
         for key in [
             header_key(&action.notification_id),
             delivery_key(&action.notification_id, &action.delivery_id),
@@ -119,11 +123,11 @@ impl DynamoOutboxStore {
                 .update_item()
                 .table_name(&self.table)
                 .set_key(Some(key))
-                .update_expression("SET #actions = if_not_exists(#actions, :empty)")
+                .update_expression("SET #actions = if_not_exists(#actions, :first)")
                 .condition_expression("attribute_exists(#pk)")
                 .expression_attribute_names("#pk", attr::PK)
                 .expression_attribute_names("#actions", "actions")
-                .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+                .expression_attribute_values(":first", first.clone())
                 .send()
                 .await;
             match result {
@@ -235,7 +239,10 @@ impl Interactions for DynamoOutboxStore {
                 &action.verb,
             )?,
         ];
-        let (mut attempt, mut maps_added) = (0, false);
+        // `SET actions.verb` needs the map; DynamoDB refuses the whole transaction (a
+        // ValidationException, not a cancellation) when it is missing.
+        self.add_action_maps(action).await?;
+        let mut attempt = 0;
         loop {
             let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
             else {
@@ -249,12 +256,6 @@ impl Interactions for DynamoOutboxStore {
                     "{}/{}",
                     action.notification_id, action.delivery_id
                 )));
-            }
-            let invalid_path = reasons.iter().any(|r| r.code() == Some("ValidationError"));
-            if invalid_path && !maps_added {
-                self.add_action_maps(action).await?;
-                maps_added = true;
-                continue;
             }
             if reasons_conflict(&reasons) && attempt < CONFLICT_RETRIES {
                 attempt += 1;
