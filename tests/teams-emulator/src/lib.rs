@@ -6,8 +6,9 @@
 //! the identity routes (OpenID metadata, JWKS, minted inbound tokens), Teams' rate limits
 //! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>), injectable
 //! faults and a log of every request, and the slice of Microsoft Graph that installs the app for a
-//! user (see the `graph` module docs). It binds 127.0.0.1 on a free port; nothing leaves the
-//! machine.
+//! user (see the `graph` module docs). It also acts as the organisation's people towards the bot:
+//! card actions and read receipts, signed like Teams' ([`TeamsEmulator::interact`]). It binds
+//! 127.0.0.1 on a free port; nothing leaves the machine.
 //!
 //! # For load and resilience tests
 //!
@@ -41,6 +42,7 @@ mod graph;
 mod handle;
 mod http;
 pub mod identity;
+mod interact;
 mod limits;
 mod log;
 mod world;
@@ -50,6 +52,7 @@ pub use connector::MESSAGE_WRITES_BLOCKED_BODY;
 pub use fault::{Fault, GraphFault, Outage, RetryAfter};
 pub use graph::{APP_NOT_FOUND_MESSAGE, MISSING_PERMISSION_MESSAGE};
 pub use handle::TeamsEmulator;
+pub use interact::{BotExchange, Interaction};
 pub use limits::{CountAt, EmulatorLimits, TenantModel, busiest_window};
 pub use log::{EmulatorCounters, RequestRecord};
 pub use world::{

@@ -4,6 +4,7 @@
 mod controls;
 mod directory;
 mod graph;
+mod interact;
 mod traffic;
 
 use std::collections::HashMap;

@@ -49,6 +49,8 @@ pub(crate) struct World {
     pub bot_endpoint: Option<(String, String)>,
     pub bot_event_delay: Duration,
     pub bot_deliveries: Vec<BotDelivery>,
+    /// Card actions and read receipts sent to the bot endpoint, with its answers.
+    pub bot_exchanges: Vec<crate::interact::BotExchange>,
     pub token_fetches: usize,
     /// Connector faults by conversation, team, or the member/channel a conversation is created with.
     pub faults: Injections<Fault>,
@@ -85,6 +87,7 @@ impl World {
             bot_endpoint: None,
             bot_event_delay: Duration::from_millis(20),
             bot_deliveries: Vec::new(),
+            bot_exchanges: Vec::new(),
             token_fetches: 0,
             faults: Injections::default(),
             send_faults: FaultQueue::default(),
