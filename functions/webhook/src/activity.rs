@@ -90,6 +90,8 @@ pub struct InboundActivity {
     pub action: Option<String>,
     pub name: Option<String>,
     pub value: Option<Value>,
+    /// The message this activity answers: for a card action, the card's message.
+    pub reply_to_id: Option<String>,
     #[serde(default)]
     pub members_added: Vec<Account>,
     #[serde(default)]

@@ -37,8 +37,10 @@ impl Webhook {
             events: deps.events()?,
             clock: deps.clock.clone(),
             config,
-            // Without an outbox (no HERALD_OUTBOX_TABLE) there are no installation waits.
+            // Without an outbox (no HERALD_OUTBOX_TABLE) there are no installation waits, and
+            // no copies to act on or read.
             install_waits: deps.stores.install_waits().ok(),
+            interactions: deps.stores.interactions().ok(),
         })
     }
 }

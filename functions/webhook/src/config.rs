@@ -1,7 +1,11 @@
+use std::time::Duration;
+
 use herald_domain::{BotAppId, DomainError, TimeZone};
+use herald_pipeline::request::CallbackHosts;
 use thiserror::Error;
 
 use crate::WelcomeText;
+use crate::callback::CallbackConfig;
 
 /// The webhook's settings, from the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +18,14 @@ pub struct WebhookConfig {
     /// The zone chat reminders use for a user whose zone Herald does not know
     /// (`HERALD_DEFAULT_TIME_ZONE`, default UTC), as the scheduler uses it.
     pub default_time_zone: TimeZone,
+    /// Where card actions may be POSTed, how they are signed, how long Herald waits.
+    pub callbacks: CallbackConfig,
 }
+
+/// How long a callback may take by default: Teams waits about 15 s for an invoke's answer.
+pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// Shorter secrets are too easy to guess.
+const MIN_CALLBACK_SECRET_LEN: usize = 16;
 
 /// Activities are a few KB; Teams caps messages at about 28 KB and card submits stay small.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 * 1024;
@@ -29,7 +40,9 @@ pub enum ConfigError {
 
 impl WebhookConfig {
     /// Reads `MicrosoftAppId` (required), `HERALD_BOT_NAME`, `HERALD_WELCOME_TEXT`,
-    /// `HERALD_MAX_ACTIVITY_BYTES` and `HERALD_DEFAULT_TIME_ZONE` through `lookup`.
+    /// `HERALD_MAX_ACTIVITY_BYTES`, `HERALD_DEFAULT_TIME_ZONE` and the callbacks'
+    /// `HERALD_CALLBACK_HOSTS`, `HERALD_CALLBACK_SECRET` and `HERALD_CALLBACK_TIMEOUT_MS` through
+    /// `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let app = get("MicrosoftAppId").ok_or(ConfigError::Missing("MicrosoftAppId"))?;
@@ -77,8 +90,40 @@ impl WebhookConfig {
             },
             max_body_bytes,
             default_time_zone,
+            callbacks: callback_config(&get)?,
         })
     }
+}
+
+fn callback_config(get: &impl Fn(&str) -> Option<String>) -> Result<CallbackConfig, ConfigError> {
+    let secret = get("HERALD_CALLBACK_SECRET").map(|s| s.trim().to_owned());
+    if secret
+        .as_ref()
+        .is_some_and(|s| s.len() < MIN_CALLBACK_SECRET_LEN)
+    {
+        return Err(ConfigError::Invalid {
+            name: "HERALD_CALLBACK_SECRET",
+            problem: format!("must have at least {MIN_CALLBACK_SECRET_LEN} characters"),
+        });
+    }
+    let timeout = match get("HERALD_CALLBACK_TIMEOUT_MS") {
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| (100..=10_000).contains(ms))
+            .map(Duration::from_millis)
+            .ok_or(ConfigError::Invalid {
+                name: "HERALD_CALLBACK_TIMEOUT_MS",
+                problem: format!("{v:?} is not a number of milliseconds from 100 to 10000"),
+            })?,
+        None => DEFAULT_CALLBACK_TIMEOUT,
+    };
+    Ok(CallbackConfig {
+        hosts: CallbackHosts::parse(&get("HERALD_CALLBACK_HOSTS").unwrap_or_default()),
+        secret,
+        timeout,
+    })
 }
 
 /// Inbound token settings: the cloud (`HERALD_CLOUD=USGov`) and, for emulators, another OpenID
@@ -143,5 +188,39 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn reads_the_callback_settings() {
+        let config =
+            WebhookConfig::from_lookup(|n| (n == "MicrosoftAppId").then(|| "app".into())).unwrap();
+        assert_eq!(config.callbacks.secret, None);
+        assert!(config.callbacks.hosts.is_empty());
+        assert_eq!(config.callbacks.timeout, DEFAULT_CALLBACK_TIMEOUT);
+        let config = WebhookConfig::from_lookup(|n| match n {
+            "MicrosoftAppId" => Some("app".into()),
+            "HERALD_CALLBACK_HOSTS" => Some("hooks.contoso.com".into()),
+            "HERALD_CALLBACK_SECRET" => Some("0123456789abcdef0123".into()),
+            "HERALD_CALLBACK_TIMEOUT_MS" => Some("2500".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.callbacks.timeout, Duration::from_millis(2500));
+        assert!(!format!("{:?}", config.callbacks).contains("0123456789abcdef"));
+        for (name, bad) in [
+            ("HERALD_CALLBACK_SECRET", "short"),
+            ("HERALD_CALLBACK_TIMEOUT_MS", "60000"),
+            ("HERALD_CALLBACK_TIMEOUT_MS", "soon"),
+        ] {
+            let result = WebhookConfig::from_lookup(|n| match n {
+                "MicrosoftAppId" => Some("app".into()),
+                _ if n == name => Some(bad.into()),
+                _ => None,
+            });
+            assert!(
+                matches!(result, Err(ConfigError::Invalid { .. })),
+                "{name}={bad}"
+            );
+        }
     }
 }

@@ -3,12 +3,16 @@
 //! Every request is authenticated; activities from other channels than Teams are then
 //! acknowledged without effect. Every Teams activity refreshes the conversation reference it
 //! comes from, and lifecycle events (install, uninstall, team and channel changes) change the
-//! store idempotently, so a redelivered activity never does anything twice. [`router`] is one
+//! store idempotently, so a redelivered activity never does anything twice. Actions on
+//! notifications' cards reach the notification's callback and read receipts mark copies read
+//! (`card_actions`, `read_receipts`). [`router`] is one
 //! `axum::Router` over its dependencies: the Lambda binary hands it to `lambda_http::run`, the
 //! local runner mounts it beside the notify API's, and tests call it in process.
 
 pub mod activity;
 mod bootstrap;
+pub mod callback;
+mod card_actions;
 pub mod cards;
 pub mod commands;
 mod config;
@@ -16,6 +20,7 @@ mod event_type;
 mod invokes;
 mod lifecycle;
 mod messages;
+mod read_receipts;
 mod reminders;
 mod turn;
 
@@ -31,7 +36,7 @@ use herald_connector::inbound::{AuthError, JwtValidator};
 use herald_domain::Clock;
 use herald_events::EventPublisher;
 use herald_http::{ApiError, Body, BodyLimit, Reply};
-use herald_store::{InstallWaits, ReferenceStore, ScheduleStore};
+use herald_store::{InstallWaits, Interactions, ReferenceStore, ScheduleStore};
 
 pub use activity::{ActivityError, InboundActivity};
 pub use bootstrap::BuildError;
@@ -66,6 +71,9 @@ pub struct Webhook {
     /// Deliveries waiting for a person's installation through Graph, resumed when it arrives;
     /// `None` where proactive installation is off.
     pub install_waits: Option<Arc<dyn InstallWaits>>,
+    /// Card actions and read receipts on the copies Herald sent; `None` without an outbox
+    /// (actions then get an empty answer and receipts are ignored).
+    pub interactions: Option<Arc<dyn Interactions>>,
 }
 
 /// Replies and welcome messages must not hold the request long: Teams redelivers slow requests.

@@ -1,9 +1,11 @@
-//! Messages people type to Herald (commands, chat reminders) and the opt-out card's submit.
+//! Messages people type to Herald (commands, chat reminders), the opt-out card's submit, and
+//! `Action.Submit`s on notifications' cards (see `card_actions`).
 
 use herald_domain::{ConversationReference, ConversationType, ReferenceStatus};
 use herald_http::Reply;
 use serde_json::Value;
 
+use crate::card_actions::{Press, submit_reply};
 use crate::cards;
 use crate::commands::{Command, strip_mentions};
 use crate::reminders;
@@ -20,6 +22,12 @@ impl Turn<'_> {
         if card_verb(activity.value.as_ref()) == Some(cards::OPT_OUT_VERB) {
             let reply = self.opt_out(&reference).await?;
             self.reply(&reference, &cards::reply(reply)).await;
+            return Ok(Reply::ok());
+        }
+        if activity.value.is_some()
+            && let Some(answer) = self.card_action(Press::Submit).await?
+        {
+            self.reply(&reference, &submit_reply(&answer)).await;
             return Ok(Reply::ok());
         }
         let text = activity.text.as_deref().unwrap_or_default();

@@ -135,6 +135,9 @@ impl Turn<'_> {
             }
             "message" => turn.message().await,
             "invoke" => turn.invoke().await,
+            "event" if activity.name.as_deref() == Some(crate::read_receipts::READ_RECEIPT) => {
+                turn.read_receipt().await
+            }
             other => {
                 tracing::debug!(kind = other, "ignoring activity type");
                 Ok(Reply::ok())
@@ -239,6 +242,11 @@ impl Turn<'_> {
             }
             _ => return,
         };
+        self.push_event(event);
+    }
+
+    /// Notes an event to publish once the turn's changes are stored.
+    pub(crate) fn push_event(&self, event: HeraldEvent) {
         self.events
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -246,7 +254,7 @@ impl Turn<'_> {
     }
 
     /// The user behind the activity, for event payloads.
-    fn actor(&self) -> Option<UserInfo> {
+    pub(crate) fn actor(&self) -> Option<UserInfo> {
         let from = &self.activity.from;
         Some(UserInfo {
             id: UserId::new(&from.id).ok()?,

@@ -121,6 +121,7 @@ impl Harness {
             clock: clock.clone(),
             config: WebhookConfig::with_app(bot_app_id, |_| None).unwrap(),
             install_waits: None,
+            interactions: None,
         });
         let user = emulator.add_user(TENANT, USER_NAME);
         let personal = emulator.add_personal_chat(TENANT, &user.id);
