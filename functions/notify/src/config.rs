@@ -1,5 +1,7 @@
 use std::time::Duration;
 
+use herald_pipeline::request::CallbackHosts;
+
 use crate::auth::ApiKeys;
 use crate::error::ConfigError;
 
@@ -12,6 +14,8 @@ pub struct NotifyConfig {
     /// When an update or retraction stops and answers, `HERALD_EDIT_DEADLINE_SECONDS`: API
     /// Gateway gives up on a Lambda after 29 s, so the default leaves room to answer.
     pub edit_deadline: Duration,
+    /// Hosts a notification's `callback` may name, `HERALD_CALLBACK_HOSTS` (comma-separated).
+    pub callback_hosts: CallbackHosts,
 }
 
 /// Larger bodies get 413 before parsing; a valid request renders to under 28 KB anyway, and the
@@ -45,6 +49,9 @@ impl NotifyConfig {
                 .map_or(DEFAULT_EDIT_CONCURRENCY, |n| n as usize),
             edit_deadline: number("HERALD_EDIT_DEADLINE_SECONDS", 1, 900)?
                 .map_or(DEFAULT_EDIT_DEADLINE, Duration::from_secs),
+            callback_hosts: CallbackHosts::parse(
+                &lookup("HERALD_CALLBACK_HOSTS").unwrap_or_default(),
+            ),
         })
     }
 
@@ -55,7 +62,15 @@ impl NotifyConfig {
             api_keys,
             edit_concurrency: DEFAULT_EDIT_CONCURRENCY,
             edit_deadline: DEFAULT_EDIT_DEADLINE,
+            callback_hosts: CallbackHosts::default(),
         }
+    }
+
+    /// The same, allowing callbacks to these hosts.
+    #[must_use]
+    pub fn with_callback_hosts(mut self, hosts: CallbackHosts) -> Self {
+        self.callback_hosts = hosts;
+        self
     }
 }
 

@@ -1,14 +1,17 @@
 //! Updating or retracting every delivered copy of a notification, inline in the request.
 //!
 //! A copy is a sent delivery with a stored activity id. Copies are edited page by page with a
-//! bounded number of connector calls in flight, and the work stops at a deadline so the API
-//! answers before API Gateway gives up; the answer says whether every copy was reached. Both
-//! edits can be repeated safely: an update rewrites the same content, and a retraction clears
-//! each id it deleted, so a second call continues with what is left.
+//! bounded number of connector calls in flight (each one as the sender's edit job edits it,
+//! `herald_pipeline::edit`), and the work stops at a deadline so the API answers before API
+//! Gateway gives up; the answer says whether every copy was reached. Both edits can be repeated
+//! safely: an update rewrites the same content (and the copies it reached record the content
+//! version they show, which the edit job then skips), and a retraction clears each id it
+//! deleted, so a second call continues with what is left.
 
 use futures::StreamExt as _;
-use herald_connector::{Activity, ActivityId, Call, ConnectorError, Deadline};
+use herald_connector::Activity;
 use herald_domain::{DeliveryId, DeliveryStatus};
+use herald_pipeline::edit::{CopyEdit, Edited, edit_copy};
 use herald_store::{DeliveryRecord, NotificationId, PageRequest};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -21,24 +24,16 @@ use crate::error::store_error;
 
 /// Deliveries read per page while editing.
 const PAGE: u32 = 100;
-/// A retryable failure this close to the deadline is the deadline's doing.
-const SLACK: std::time::Duration = std::time::Duration::from_millis(100);
 /// Errors listed in the answer; the counts cover the rest.
 const MAX_ERRORS: usize = 20;
 
 pub(crate) enum Edit<'a> {
-    /// Replace each copy with this activity JSON.
-    Update(&'a Value),
+    /// Replace each copy with this activity JSON, content version `version`.
+    Update {
+        activity: &'a Value,
+        version: u32,
+    },
     Delete,
-}
-
-enum Outcome {
-    Done,
-    /// Teams no longer has the message (404): its stored id is dropped.
-    Gone,
-    Failed(String),
-    /// Not attempted before the deadline.
-    Skipped,
 }
 
 #[derive(Debug, Default)]
@@ -70,17 +65,20 @@ pub(crate) async fn run(
     id: &NotificationId,
     edit: Edit<'_>,
 ) -> Result<Report, ApiError> {
-    let activity = match edit {
-        Edit::Update(value) => Some(serde_json::from_value::<Activity>(value.clone()).map_err(
-            |e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidMessage",
-                    format!("not an activity: {e}"),
-                )
-            },
-        )?),
-        Edit::Delete => None,
+    let (activity, version) = match edit {
+        Edit::Update { activity, version } => (
+            Some(
+                serde_json::from_value::<Activity>(activity.clone()).map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidMessage",
+                        format!("not an activity: {e}"),
+                    )
+                })?,
+            ),
+            version,
+        ),
+        Edit::Delete => (None, 0),
     };
     let until = Instant::now() + notify.config.edit_deadline;
     let mut report = Report::default();
@@ -99,16 +97,21 @@ pub(crate) async fn run(
             .into_iter()
             .filter(|d| d.activity_id.is_some())
             .collect();
-        let activity = activity.as_ref();
+        let edit = match activity.as_ref() {
+            Some(activity) => CopyEdit::Update { activity, version },
+            None => CopyEdit::Delete,
+        };
         // Owned items: futures borrowing from the closure's argument would not be `Send`.
-        let outcomes: Vec<(DeliveryId, Outcome)> = futures::stream::iter(copies)
+        let outcomes: Vec<(DeliveryId, Edited)> = futures::stream::iter(copies)
             .map(|delivery| async move {
                 let outcome = if Instant::now() >= until {
-                    Outcome::Skipped
+                    Edited::Skipped
                 } else {
-                    tokio::time::timeout_at(until, edit_one(notify, &delivery, activity, until))
+                    let (outbox, connector) = (notify.outbox.as_ref(), notify.connector.as_ref());
+                    let one = edit_copy(outbox, connector, &delivery, edit, until);
+                    tokio::time::timeout_at(until, one)
                         .await
-                        .unwrap_or(Outcome::Skipped)
+                        .unwrap_or(Edited::Skipped)
                 };
                 (delivery.delivery_id, outcome)
             })
@@ -117,10 +120,10 @@ pub(crate) async fn run(
             .await;
         for (delivery, outcome) in outcomes {
             match outcome {
-                Outcome::Done => report.done += 1,
-                Outcome::Gone => report.gone += 1,
-                Outcome::Skipped => report.skipped += 1,
-                Outcome::Failed(error) => {
+                Edited::Done => report.done += 1,
+                Edited::Gone => report.gone += 1,
+                Edited::Skipped => report.skipped += 1,
+                Edited::Failed(error) | Edited::Transient(error) => {
                     report.failed += 1;
                     if report.errors.len() < MAX_ERRORS {
                         report
@@ -149,65 +152,4 @@ pub(crate) async fn run(
         "edited delivered copies"
     );
     Ok(report)
-}
-
-async fn edit_one(
-    notify: &Notify,
-    delivery: &DeliveryRecord,
-    activity: Option<&Activity>,
-    until: Instant,
-) -> Outcome {
-    let (Some(stored_id), Some(conversation), Some(service_url)) = (
-        delivery.activity_id.as_deref(),
-        delivery.conversation_id.as_ref(),
-        delivery.service_url.as_ref(),
-    ) else {
-        return Outcome::Failed("the delivery has no conversation or serviceUrl".into());
-    };
-    let activity_id = match ActivityId::new(stored_id) {
-        Ok(id) => id,
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    let call = Call::new(service_url, &delivery.tenant_id).deadline(Deadline::at(until));
-    let result = match activity {
-        Some(activity) => notify
-            .connector
-            .update_activity(call, conversation, &activity_id, activity)
-            .await
-            .map(|r| Some(r.id)),
-        None => notify
-            .connector
-            .delete_activity(call, conversation, &activity_id)
-            .await
-            .map(|()| None),
-    };
-    let (outcome, keep) = match result {
-        // Teams keeps the id on update; store whatever it answered.
-        Ok(Some(new_id)) if new_id.as_str() == stored_id => return Outcome::Done,
-        Ok(Some(new_id)) => (Outcome::Done, Some(new_id.as_str().to_owned())),
-        // A retracted copy has no id left to edit.
-        Ok(None) => (Outcome::Done, None),
-        Err(ConnectorError::ActivityNotFound(_) | ConnectorError::ConversationNotFound(_)) => {
-            (Outcome::Gone, None)
-        }
-        Err(ConnectorError::DeadlineExceeded { .. }) => return Outcome::Skipped,
-        // The connector cut the call short at our deadline: not reached, rather than failed.
-        Err(e) if e.is_retryable() && until.saturating_duration_since(Instant::now()) < SLACK => {
-            return Outcome::Skipped;
-        }
-        Err(e) => return Outcome::Failed(e.to_string()),
-    };
-    if let Err(e) = notify
-        .outbox
-        .set_activity_id(
-            &delivery.notification_id,
-            &delivery.delivery_id,
-            keep.as_deref(),
-        )
-        .await
-    {
-        // The copy was edited; only the bookkeeping failed, and a repeat will find it again.
-        tracing::error!(error = %e, delivery = %delivery.delivery_id, "cannot store activity id");
-    }
-    outcome
 }

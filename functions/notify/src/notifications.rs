@@ -3,15 +3,17 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use herald_domain::DeliveryStatus;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::{Message, NotifyRequest};
-use herald_store::{DeliveryRecord, NotificationId, NotificationRecord};
+use herald_store::{NotificationId, NotificationRecord};
 use serde_json::{Map, Value, json};
 
 use crate::error::{request_error, store_error};
 use crate::extract::{Id, Json, Params};
+use crate::report::{csv, delivery_json, wants_csv};
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
@@ -20,6 +22,11 @@ pub(crate) async fn create(
     Json(body): Json,
 ) -> Result<Reply, ApiError> {
     let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
+    notify
+        .config
+        .callback_hosts
+        .check(request.callback.as_deref())
+        .map_err(|e| request_error(&e))?;
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
@@ -56,7 +63,8 @@ impl Notify {
     }
 }
 
-/// `GET /api/notifications/{id}`: where it stands and how many deliveries ended how.
+/// `GET /api/notifications/{id}`: where it stands, how many deliveries ended how, how many were
+/// read and which buttons people pressed.
 pub(crate) async fn status(
     State(notify): State<Arc<Notify>>,
     Id(id): Id,
@@ -80,16 +88,20 @@ pub(crate) async fn status(
             "total": total,
             "counts": counts,
             "possibleDuplicates": record.possible_duplicates,
+            "read": record.read,
+            "actions": record.actions,
         }),
     ))
 }
 
-/// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged.
+/// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged; with
+/// `Accept: text/csv`, the whole report as a CSV download.
 pub(crate) async fn deliveries(
     State(notify): State<Arc<Notify>>,
     Id(id): Id,
     Params(query): Params,
-) -> Result<Reply, ApiError> {
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     query.only(&["cursor", "status", "limit"])?;
     let status = query.value::<DeliveryStatus>(
         "status",
@@ -97,6 +109,9 @@ pub(crate) async fn deliveries(
     )?;
     let page = query.page()?;
     let record = notify.load_notification(&id).await?;
+    if wants_csv(&headers) {
+        return Ok(csv(notify.clone(), record.id, status));
+    }
     let page = notify
         .outbox
         .list_deliveries(&record.id, status, &page)
@@ -106,10 +121,13 @@ pub(crate) async fn deliveries(
     Ok(Reply::json(
         StatusCode::OK,
         json!({"items": items, "nextCursor": page.next_cursor}),
-    ))
+    )
+    .into_response())
 }
 
-/// `PUT /api/notifications/{id}/message`: replace every delivered copy.
+/// `PUT /api/notifications/{id}/message`: replace every copy: the ones sent (inline, until the
+/// deadline; the sender's edit job finishes what is left, paced like every send) and the ones
+/// not sent yet (they are sent with the new content).
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
     Id(id): Id,
@@ -119,7 +137,17 @@ pub(crate) async fn update_message(
         .and_then(|m| m.render())
         .map_err(|e| request_error(&e))?;
     let record = notify.load_notification(&id).await?;
-    let report = edit::run(&notify, &record.id, edit::Edit::Update(&activity)).await?;
+    notify
+        .outbox
+        .replace_activity(&record.id, &activity, notify.clock.now())
+        .await
+        .map_err(|e| store_error(&e))?;
+    let version = notify.load_notification(&id).await?.content_version;
+    let update = edit::Edit::Update {
+        activity: &activity,
+        version,
+    };
+    let report = edit::run(&notify, &record.id, update).await?;
     Ok(Reply::json(
         StatusCode::OK,
         report.to_json(&record.id, "updated"),
@@ -137,23 +165,4 @@ pub(crate) async fn retract_message(
         StatusCode::OK,
         report.to_json(&record.id, "deleted"),
     ))
-}
-
-fn delivery_json(d: &DeliveryRecord) -> Value {
-    json!({
-        "deliveryId": d.delivery_id,
-        "tenantId": d.tenant_id,
-        "conversationId": d.conversation_id,
-        "conversationType": d.conversation_type,
-        "recipient": d.recipient,
-        "memberId": d.member_id,
-        "status": d.status,
-        "attempts": d.attempts,
-        "activityId": d.activity_id,
-        "error": d.error,
-        "installDeadline": d.install_deadline,
-        "notBefore": d.not_before,
-        "lostAttempts": d.lost_attempts,
-        "updatedAt": d.updated_at,
-    })
 }

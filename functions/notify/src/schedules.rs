@@ -94,7 +94,8 @@ fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), Api
         Target::TeamMembers { .. }
         | Target::Person { .. }
         | Target::Users { .. }
-        | Target::Conversations { .. } => false,
+        | Target::Conversations { .. }
+        | Target::Unread { .. } => false,
     };
     if zone == ScheduleZone::Recipient && !listing {
         return Err(invalid(

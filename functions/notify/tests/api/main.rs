@@ -5,6 +5,7 @@
 #![allow(clippy::too_many_lines)]
 
 mod openapi;
+mod report;
 mod scenarios;
 mod schedules;
 
@@ -214,6 +215,7 @@ impl Harness {
             activity_id: activity_id.map(str::to_owned),
             error: (status != DeliveryStatus::Sent).then(|| format!("{status} by the test")),
             conversation_id: None,
+            copy: None,
         };
         assert!(
             self.outbox

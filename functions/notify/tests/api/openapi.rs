@@ -288,7 +288,7 @@ fn request_examples_pass_the_parser_and_the_schema() {
             }
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 9);
 }
 
 #[test]
