@@ -99,6 +99,7 @@ async fn main() {
             config: SchedulerConfig::default(),
             install_sweep: None,
             stranded_sweep: None,
+            follow_up_sweep: None,
         };
         let before = schedules.items_read();
         let report = ticker.tick().await.expect("tick");

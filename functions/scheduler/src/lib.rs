@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use herald_domain::Clock;
-use herald_pipeline::{InstallSweep, StrandedReport, StrandedSweep, SweepReport};
+use herald_pipeline::{FollowUpSweep, InstallSweep, StrandedReport, StrandedSweep, SweepReport};
 use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
@@ -30,6 +30,8 @@ const DUE_BATCH: u32 = 500;
 pub enum SchedulerError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] herald_pipeline::PipelineError),
 }
 
 /// What one tick did.
@@ -47,6 +49,8 @@ pub struct TickReport {
     pub installs: SweepReport,
     /// Stranded outbox work woken.
     pub stranded: StrandedReport,
+    /// Follow-up notifications created for those who had not read a notification.
+    pub follow_ups: Vec<NotificationId>,
 }
 
 /// The scheduler's dependencies.
@@ -63,6 +67,8 @@ pub struct Scheduler {
     pub install_sweep: Option<InstallSweep>,
     /// Wakes outbox work whose trigger is lost (a dead sender's lease, an ended backoff).
     pub stranded_sweep: Option<StrandedSweep>,
+    /// Sends notifications' follow-ups to those who have not read them when they come due.
+    pub follow_up_sweep: Option<FollowUpSweep>,
 }
 
 impl Scheduler {
@@ -82,6 +88,9 @@ impl Scheduler {
         }
         if let Some(sweep) = &self.stranded_sweep {
             report.stranded = sweep.sweep().await?;
+        }
+        if let Some(sweep) = &self.follow_up_sweep {
+            report.follow_ups = sweep.sweep().await?;
         }
         if report.due > 0 {
             tracing::info!(

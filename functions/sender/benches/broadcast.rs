@@ -193,6 +193,7 @@ fn function(
             clock.clone(),
             app.clone(),
         ),
+        editor: None,
         outbox: outbox.clone(),
         router: Router::default(),
         retention,
@@ -247,7 +248,9 @@ async fn drive(
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
                 let result = match &trigger {
-                    OutboxChange::Notification(_) => function.run(&trigger, None).await,
+                    OutboxChange::Notification(_) | OutboxChange::Edit(_) => {
+                        function.run(&trigger, None).await
+                    }
                     OutboxChange::Delivery(..) => {
                         let _permit = permits.acquire_owned().await.unwrap();
                         function.run(&trigger, None).await
@@ -316,7 +319,8 @@ async fn drive(
                         stats.retries += 1;
                         spawn(&mut tasks, trigger, true);
                     }
-                    (OutboxChange::Delivery(..), TriggerResult::Done) => {}
+                    // The benchmark never replaces content: no edit job is triggered.
+                    (OutboxChange::Delivery(..), TriggerResult::Done) | (OutboxChange::Edit(_), _) => {}
                 }
                 if tasks.is_empty() && !expanding {
                     let header = store.get_notification(id).await.unwrap().unwrap();
@@ -541,6 +545,7 @@ async fn store_passes(
                     activity_id: Some("1".into()),
                     error: None,
                     conversation_id: None,
+                    copy: None,
                 };
                 let recorded = outcomes
                     .time(store.record_outcome(id, d, lease, &outcome, now))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use herald_bootstrap::{BootstrapError, Deps};
-use herald_pipeline::{Expander, ProactiveInstall, Sender};
+use herald_pipeline::{Editor, Expander, ProactiveInstall, Sender};
 
 use crate::{ConfigError, SenderConfig, SenderFunction};
 
@@ -45,12 +45,19 @@ impl SenderFunction {
             sender: Sender::new(
                 references,
                 outbox.clone(),
-                connector,
+                connector.clone(),
                 deps.events()?,
                 deps.clock.clone(),
                 deps.bot_app_id.clone(),
             )
             .with_install(install),
+            editor: Some(Editor {
+                outbox: outbox.clone(),
+                edits: deps.stores.edit_jobs()?,
+                connector,
+                clock: deps.clock.clone(),
+                concurrency: config.concurrency,
+            }),
             outbox,
             router: config.router,
             retention: deps.retention,

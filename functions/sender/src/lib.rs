@@ -1,7 +1,8 @@
 //! The sender Lambda, triggered by the outbox table's DynamoDB stream and by EventBridge.
 //!
 //! Stream records are only triggers: a notification header that is not fully expanded gets its
-//! next pages expanded; a pending delivery gets delivered. Everything is re-read from the store
+//! next pages expanded; a pending delivery gets delivered; an edit request brings every sent copy
+//! to the notification's current content. Everything is re-read from the store
 //! and guarded by conditional writes, so Lambda's replays (after a failure it resends from the
 //! lowest failed sequence number) never send anything twice.
 
@@ -20,7 +21,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use herald_connector::Deadline;
 use herald_domain::Clock;
-use herald_pipeline::{Expander, Sender};
+use herald_pipeline::{Editor, Expander, Sender};
 use herald_store::{NotificationId, OutboxChange, OutboxStore};
 
 pub use bootstrap::BuildError;
@@ -32,6 +33,9 @@ pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
 pub struct SenderFunction {
     pub expander: Expander,
     pub sender: Sender,
+    /// Edits every sent copy after an update of the content (`None`: edit requests are left to
+    /// another sender).
+    pub editor: Option<Editor>,
     pub outbox: Arc<dyn OutboxStore>,
     pub router: Router,
     /// How long notifications are kept (DynamoDB TTL).
@@ -154,6 +158,21 @@ impl SenderFunction {
                     Ok(_) => TriggerResult::Done,
                     Err(e) => {
                         tracing::error!(notification = %id, delivery = %delivery, error = %e, "delivery failed");
+                        TriggerResult::Retry
+                    }
+                }
+            }
+            OutboxChange::Edit(id) => {
+                let Some(editor) = &self.editor else {
+                    tracing::warn!(notification = %id, "no editor here; edit request left");
+                    return TriggerResult::Done;
+                };
+                let until = stop_at.unwrap_or(now + chrono::Duration::seconds(60));
+                match editor.run(id, until).await {
+                    // An unfinished job asked to run again: a new trigger is on its way.
+                    Ok(_) => TriggerResult::Done,
+                    Err(e) => {
+                        tracing::error!(notification = %id, error = %e, "edit job failed");
                         TriggerResult::Retry
                     }
                 }

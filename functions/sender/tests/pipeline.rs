@@ -95,6 +95,7 @@ impl World {
                 proactive_install: false,
             },
             sender,
+            editor: None,
             outbox: self.outbox.clone(),
             router: Router::default(),
             retention,

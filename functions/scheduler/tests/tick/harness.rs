@@ -148,6 +148,7 @@ fn scheduler(
         config: SchedulerConfig::default(),
         install_sweep: None,
         stranded_sweep: None,
+        follow_up_sweep: None,
     }
 }
 
