@@ -52,6 +52,12 @@ fn check_package(zip: &[u8], app_id: &str) -> Value {
         commands,
         ["help", "status", "stop", "start", "timezone", "reminders"]
     );
+    // Read receipts in personal chats need this resource-specific consent (manifest 1.12+).
+    assert_eq!(
+        manifest["authorization"]["permissions"]["resourceSpecific"],
+        serde_json::json!([{"name": "ChatMessageReadReceipt.Read.Chat", "type": "Application"}])
+    );
+    assert_eq!(manifest["webApplicationInfo"]["id"], app_id);
     assert_eq!(manifest["icons"]["color"], "color.png");
     assert_eq!(manifest["icons"]["outline"], "outline.png");
     assert!(!String::from_utf8_lossy(&entries[0].1).contains("{{"));

@@ -506,22 +506,33 @@ fn each_function_gets_only_the_access_it_needs() {
     }
 
     let webhook = function(&template, "WebhookFunction");
-    // It resumes deliveries waiting for an installation, reading only the waits' partitions.
+    // It resumes deliveries waiting for an installation, reading only the waits' partitions, and
+    // answers card actions and read receipts from the sent copies' and the interaction settings'
+    // partitions: it never reads a notification's partition (its deliveries) and never scans.
+    let readable = [
+        herald_store::schema::INSTALL_WAIT_PK_PREFIX,
+        herald_store::schema::COPY_PK_PREFIX,
+        herald_store::schema::INTERACT_PK_PREFIX,
+    ]
+    .map(|prefix| format!("{prefix}*"));
     for statement in statements(webhook) {
         if mentions(&statement["Resource"]).contains("OutboxTable") {
             let actions = strings(&statement["Action"]);
             assert!(
-                !actions
-                    .iter()
-                    .any(|a| *a == "dynamodb:GetItem" || *a == "dynamodb:Scan"),
-                "the webhook cannot read deliveries"
+                !actions.contains(&"dynamodb:Scan"),
+                "the webhook cannot scan the outbox"
             );
-            if actions.contains(&"dynamodb:Query") {
-                assert_eq!(
-                    statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"][0]
-                        .as_str(),
-                    Some(format!("{}*", herald_store::schema::INSTALL_WAIT_PK_PREFIX).as_str()),
-                    "the webhook queries only installation waits"
+            if actions
+                .iter()
+                .any(|a| *a == "dynamodb:GetItem" || *a == "dynamodb:Query")
+            {
+                let keys = strings(
+                    &statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+                );
+                assert!(!keys.is_empty(), "the webhook cannot read deliveries");
+                assert!(
+                    keys.iter().all(|k| readable.iter().any(|r| r == k)),
+                    "the webhook reads only installation waits, sent copies and settings: {keys:?}"
                 );
             }
         }
