@@ -17,7 +17,7 @@ use herald_pipeline::{Editor, Expander, FollowUpSweep, Sender};
 use herald_sender::{Router, SenderFunction, TriggerResult};
 use herald_store::{
     DeliveryRecord, Interactions, NotificationId, OutboxChange, OutboxStore, PageRequest,
-    ReferenceStore, ReferenceWriter as _, StatusUpdate,
+    ReferenceStore, StatusUpdate,
 };
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use herald_testkit::{Backend, TestStores};
@@ -298,7 +298,10 @@ async fn a_follow_up_goes_once_to_the_unread_only() {
     assert!(world.follow_ups.sweep().await.unwrap().is_empty());
     world.clock.advance(Duration::seconds(1));
     let follow_up = follow_up_id(&id);
-    assert_eq!(world.follow_ups.sweep().await.unwrap(), [follow_up.clone()]);
+    assert_eq!(
+        world.follow_ups.sweep().await.unwrap(),
+        std::slice::from_ref(&follow_up)
+    );
     // Found through the due index once: later ticks create nothing.
     world.clock.advance(Duration::minutes(1));
     assert!(world.follow_ups.sweep().await.unwrap().is_empty());

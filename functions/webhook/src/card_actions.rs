@@ -9,13 +9,11 @@
 //! JSON and may answer a card or message for the person and an update of every copy. Whatever the
 //! callback does, the person gets an answer: its own, else the notification's acknowledgement.
 
-use herald_domain::ConversationId;
 use herald_domain::cards::CardAnswer;
 use herald_events::{CardActionEvent, HeraldEvent};
 use herald_store::{CardActionRecord, InteractionSettings, SentCopy, counted_verb};
 use serde_json::Value;
 
-use crate::activity::ActivityError;
 use crate::callback::{self, CallbackReply};
 use crate::turn::{Failure, Turn};
 
@@ -91,12 +89,7 @@ impl Turn<'_> {
             return Ok(None);
         };
         let tenant = activity.tenant_id()?;
-        let conversation = ConversationId::new(&activity.conversation.id)
-            .map_err(|e| ActivityError {
-                field: "conversation.id",
-                problem: e.to_string(),
-            })?
-            .without_message_id();
+        let conversation = self.thread()?;
         let Some(copy) = interactions
             .find_copy(&tenant, &conversation, reply_to)
             .await?

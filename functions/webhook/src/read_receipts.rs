@@ -5,7 +5,7 @@
 //! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/conversation-messages#receive-a-read-receipt>).
 //! Channels and group chats send none.
 
-use herald_domain::{ConversationId, ConversationType};
+use herald_domain::ConversationType;
 use herald_events::{HeraldEvent, ReadEvent};
 use herald_http::Reply;
 use serde_json::Value;
@@ -37,12 +37,7 @@ impl Turn<'_> {
                 problem: "missing in a read receipt".into(),
             })?;
         let tenant = activity.tenant_id()?;
-        let conversation = ConversationId::new(&activity.conversation.id)
-            .map_err(|e| ActivityError {
-                field: "conversation.id",
-                problem: e.to_string(),
-            })?
-            .without_message_id();
+        let conversation = self.thread()?;
         let read = interactions
             .mark_read(&tenant, &conversation, last_read, self.at)
             .await?;

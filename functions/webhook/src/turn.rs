@@ -245,6 +245,17 @@ impl Turn<'_> {
         self.push_event(event);
     }
 
+    /// The conversation the activity came from, without a channel thread's `;messageid=` (a
+    /// card in a channel is a thread's root): where Herald's copies are indexed.
+    pub(crate) fn thread(&self) -> Result<ConversationId, ActivityError> {
+        ConversationId::new(&self.activity.conversation.id)
+            .map(|id| id.without_message_id())
+            .map_err(|e| ActivityError {
+                field: "conversation.id",
+                problem: e.to_string(),
+            })
+    }
+
     /// Notes an event to publish once the turn's changes are stored.
     pub(crate) fn push_event(&self, event: HeraldEvent) {
         self.events

@@ -67,7 +67,8 @@ pub(crate) struct Harness {
     pub(crate) connector: Arc<HttpConnector>,
     pub(crate) clock: Arc<ManualClock>,
     pub(crate) app: BotAppId,
-    _stores: herald_testkit::TestStores,
+    /// The stores behind the API, for capabilities it does not expose (card actions, reads).
+    pub(crate) stores: herald_testkit::TestStores,
 }
 
 impl Harness {
@@ -105,7 +106,7 @@ impl Harness {
             connector,
             clock,
             app,
-            _stores: test,
+            stores: test,
         }
     }
 

@@ -127,7 +127,7 @@ async fn big_notification(h: &Harness, rows: usize) -> (NotificationId, Vec<Deli
                 .unwrap()
         );
     }
-    let interactions = h._stores.stores.interactions().unwrap();
+    let interactions = h.stores.stores.interactions().unwrap();
     let first = &deliveries[0];
     let tenant = TenantId::new(TENANT).unwrap();
     let chat = ConversationId::new("a:chat-00000").unwrap();
