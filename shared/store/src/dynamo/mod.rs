@@ -5,11 +5,13 @@ mod install_waits;
 mod item;
 mod outbox;
 mod outbox_items;
+mod pace;
 mod read;
 mod references;
 mod schedules;
 mod table;
 
 pub use outbox::DynamoOutboxStore;
+pub use pace::{DynamoPace, PaceWrites};
 pub use references::DynamoReferenceStore;
 pub use schedules::DynamoScheduleStore;
