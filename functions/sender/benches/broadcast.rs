@@ -31,7 +31,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{
+    ConnectorConfig, ConnectorExt, HttpConnector, InFlight, Limits, RetryPolicy,
+};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryId, DeliveryStatus,
     ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
@@ -39,7 +41,7 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender};
-use herald_sender::{Router, SenderFunction, TriggerResult};
+use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, Page, PageRequest,
@@ -323,7 +325,7 @@ fn function(
         router: Router::default(),
         retention,
         clock,
-        concurrency: 64,
+        in_flight: Arc::new(Gate::new(InFlight::fixed(64))),
         safety_margin: Duration::from_secs(1),
     }
 }

@@ -1,6 +1,8 @@
 use std::sync::{Arc, OnceLock};
 
-use herald_connector::{Connector, ConnectorConfig, Credentials, teams_connector};
+use herald_connector::{
+    Connector, ConnectorConfig, Credentials, InFlight, PaceMeter, teams_connector_paced,
+};
 use herald_domain::{BotAppId, Clock, SystemClock};
 use herald_events::{EventBridgePublisher, EventPublisher, EventsConfig};
 use herald_settings::Settings;
@@ -29,6 +31,8 @@ pub struct Deps {
     pub retention: chrono::Duration,
     events: Events,
     connector: OnceLock<Arc<dyn Connector>>,
+    /// The built connector's throttle, observed (none for a connector given by a test).
+    meter: OnceLock<Arc<PaceMeter>>,
 }
 
 impl Deps {
@@ -53,6 +57,7 @@ impl Deps {
             clock: Arc::new(SystemClock),
             events: Events::EventBridge(aws_sdk_eventbridge::Client::new(&aws)),
             connector: OnceLock::new(),
+            meter: OnceLock::new(),
         })
     }
 
@@ -72,6 +77,7 @@ impl Deps {
             clock,
             events: Events::Given(events),
             connector: OnceLock::new(),
+            meter: OnceLock::new(),
         })
     }
 
@@ -93,6 +99,7 @@ impl Deps {
         let _ = cell.set(connector);
         Self {
             connector: cell,
+            meter: OnceLock::new(),
             ..self
         }
     }
@@ -122,13 +129,34 @@ impl Deps {
     }
 
     /// The connector stack every function sends with (HTTP, Teams' throttle, retries), built
-    /// once per process so that all sends share one token cache and one pace.
+    /// once per process so that all sends share one token cache. Its tenant pace is the one
+    /// every instance shares when `HERALD_PACING_TABLE` names a DynamoDB table, else this
+    /// process's ([`Stores::pace`]). It waits on the system clock whatever [`Deps::clock`] is:
+    /// Teams counts real time.
     pub fn connector(&self) -> Result<Arc<dyn Connector>, BootstrapError> {
         if let Some(connector) = self.connector.get() {
             return Ok(connector.clone());
         }
-        let built: Arc<dyn Connector> = Arc::new(teams_connector(&self.connector_config()?)?);
-        Ok(self.connector.get_or_init(|| built).clone())
+        let stack = teams_connector_paced(
+            &self.connector_config()?,
+            self.stores.pace(),
+            Arc::new(SystemClock),
+        )?;
+        let meter = stack.inner().meter();
+        let built: Arc<dyn Connector> = Arc::new(stack);
+        let connector = self.connector.get_or_init(|| built).clone();
+        let _ = self.meter.set(meter);
+        Ok(connector)
+    }
+
+    /// How many sends to keep in flight, at most `max`: what the connector's throttle says
+    /// the active tenants need (rate x latency), or `max` for a connector given by a test.
+    pub fn in_flight(&self, max: usize) -> Result<InFlight, BootstrapError> {
+        self.connector()?;
+        Ok(match self.meter.get() {
+            Some(meter) => InFlight::adaptive(meter.clone(), max),
+            None => InFlight::fixed(max),
+        })
     }
 
     /// Where Herald publishes its events (`herald.InstallationAdded`, delivery outcomes, ...).
