@@ -44,6 +44,12 @@ impl Gate {
         self.in_flight.max()
     }
 
+    /// The bound the gate follows.
+    #[must_use]
+    pub fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
     /// Deliveries in flight now.
     #[must_use]
     pub fn active(&self) -> usize {

@@ -87,6 +87,23 @@ impl SenderFunction {
             .collect()
             .await;
         self.sender.flush_events().await;
+        if let Some(meter) = self.in_flight.in_flight().meter() {
+            let pace = meter.counters();
+            tracing::info!(
+                records = results.len(),
+                in_flight = self.in_flight.in_flight().limit(),
+                latency_ms = meter.latency().map(|l| l.as_millis()),
+                granted = pace.granted,
+                blocks = pace.blocks,
+                block_slots = pace.block_slots,
+                behind = pace.behind,
+                expired_slots = pace.expired_slots,
+                forfeits = pace.forfeits,
+                throttled = pace.throttled,
+                pace_errors = pace.pace_errors,
+                "stream batch done"
+            );
+        }
         let mut response = DynamoDbEventResponse::default();
         for (sequence, result) in results {
             if result == TriggerResult::Retry {

@@ -46,10 +46,13 @@ pub struct PaceCounters {
     /// Blocks reserved from the tenant pace, and the slots in them.
     pub blocks: u64,
     pub block_slots: u64,
+    /// Blocks that started at the earliest instant asked for: the tenant's pace had fallen
+    /// behind (it was idle, or its reservations came late).
+    pub behind: u64,
     /// Slots dropped unused because they could no longer start on time.
     pub expired_slots: u64,
-    /// Requests whose slot came too late to start on time and that took another.
-    pub late_starts: u64,
+    /// Requests that woke too late for their slot and took another.
+    pub forfeits: u64,
     /// 429s answered despite the pacing.
     pub throttled: u64,
     /// Reservations or admissions the shared pace failed.
@@ -67,8 +70,9 @@ pub struct PaceMeter {
     granted: AtomicU64,
     blocks: AtomicU64,
     block_slots: AtomicU64,
+    behind: AtomicU64,
     expired_slots: AtomicU64,
-    late_starts: AtomicU64,
+    forfeits: AtomicU64,
     throttled: AtomicU64,
     pace_errors: AtomicU64,
 }
@@ -83,8 +87,9 @@ impl PaceMeter {
             granted: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
             block_slots: AtomicU64::new(0),
+            behind: AtomicU64::new(0),
             expired_slots: AtomicU64::new(0),
-            late_starts: AtomicU64::new(0),
+            forfeits: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             pace_errors: AtomicU64::new(0),
         }
@@ -97,8 +102,9 @@ impl PaceMeter {
             granted: get(&self.granted),
             blocks: get(&self.blocks),
             block_slots: get(&self.block_slots),
+            behind: get(&self.behind),
             expired_slots: get(&self.expired_slots),
-            late_starts: get(&self.late_starts),
+            forfeits: get(&self.forfeits),
             throttled: get(&self.throttled),
             pace_errors: get(&self.pace_errors),
         }
@@ -149,18 +155,21 @@ impl PaceMeter {
         }
     }
 
-    pub(crate) fn reserved(&self, slots: u32) {
+    pub(crate) fn reserved(&self, slots: u32, behind: bool) {
         self.blocks.fetch_add(1, Ordering::Relaxed);
         self.block_slots
             .fetch_add(u64::from(slots), Ordering::Relaxed);
+        if behind {
+            self.behind.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn expired(&self) {
         self.expired_slots.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn late_start(&self) {
-        self.late_starts.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn forfeit(&self) {
+        self.forfeits.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn throttled(&self) {
@@ -216,6 +225,12 @@ impl InFlight {
     #[must_use]
     pub fn max(&self) -> usize {
         self.max
+    }
+
+    /// The meter it follows, when adaptive.
+    #[must_use]
+    pub fn meter(&self) -> Option<&PaceMeter> {
+        self.meter.as_deref()
     }
 }
 

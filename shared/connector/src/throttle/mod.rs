@@ -176,33 +176,36 @@ impl<C> Throttle<C> {
         key: &str,
         deadline: Deadline,
     ) -> Result<(), ConnectorError> {
+        // No slot before this: the windows said so for an earlier one.
+        let mut earliest = self.now();
         loop {
             let now = self.now();
-            let ready = self.limiter().ready(tenant, class, key, now);
+            let ready = self.limiter().ready(tenant, class, key, now).max(earliest);
             if ready > now {
                 self.wait(ready, deadline).await?;
                 continue;
             }
-            let slot = self.tenant_slot(tenant, now, deadline).await?;
+            let slot = self.tenant_slot(tenant, ready, deadline).await?;
             let admitted = self.limiter().admit(tenant, class, key, slot);
             if let Err(later) = admitted {
                 self.give_back(tenant, slot);
-                self.wait(later, deadline).await?;
+                earliest = later;
                 continue;
             }
             if let Some(later) = self.shared_windows(tenant, class, key, slot).await? {
                 self.limiter().forget(tenant, class, key, slot);
                 self.give_back(tenant, slot);
-                self.wait(later, deadline).await?;
+                earliest = later;
                 continue;
             }
             if slot > self.now() {
                 self.sleep_until(slot).await;
             }
             if self.now().saturating_duration_since(slot) > self.edge.late_start {
-                // Started late, it could crowd Teams' window: take another slot. The windows
-                // keep this one recorded, which only errs on the safe side.
-                self.meter.late_start();
+                // Started late, it could crowd Teams' window with the requests a second later:
+                // take another slot. The windows keep this one recorded, which only errs on the
+                // safe side.
+                self.meter.forfeit();
                 continue;
             }
             self.meter.granted(tenant, slot);
@@ -210,21 +213,22 @@ impl<C> Throttle<C> {
         }
     }
 
-    /// The next tenant slot from `now` on (`now` itself when the tenant rate is unlimited).
+    /// The next tenant slot from `from` on (`from` itself when the tenant rate is unlimited).
     async fn tenant_slot(
         &self,
         tenant: &str,
-        now: Instant,
+        from: Instant,
         deadline: Deadline,
     ) -> Result<Instant, ConnectorError> {
         let Some(interval) = self.interval else {
-            return Ok(now);
+            return Ok(from);
         };
         let per_block = self.edge.block.as_secs_f64() / interval.as_secs_f64();
         let want = Want {
             interval,
+            block: self.edge.block,
             max_block: (per_block.floor() as u32).max(1),
-            not_before: now,
+            not_before: from,
             late: self.edge.late_start,
             deadline,
         };
@@ -234,7 +238,7 @@ impl<C> Throttle<C> {
             .await
         {
             Ok(slot) => Ok(slot),
-            Err(SlotError::TooLate(earliest)) => Err(too_late(earliest, now)),
+            Err(SlotError::TooLate(earliest)) => Err(too_late(earliest, self.now())),
             Err(SlotError::Pace(e)) => Err(self.pace_failed(&e)),
         }
     }

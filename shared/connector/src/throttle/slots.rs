@@ -1,11 +1,11 @@
 //! The send slots a process holds per tenant, drawn in blocks from the tenant's shared pace: a
-//! caller takes the earliest slot in hand; when none is left, one caller reserves a block for
-//! itself and everyone queued behind it (one shared write for all of them), the others wait for
-//! that block. Slots too late to start on time are dropped unused: a late start could crowd the
-//! window at Teams' edge.
+//! caller takes the earliest slot in hand; when none is left, one caller reserves a block (one
+//! shared write) sized for everyone queued behind it and for what this process has been taking
+//! over a block's span, the others wait for that block. Slots too late to start on time are
+//! dropped unused: a late start could crowd the window at Teams' edge.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,6 +25,32 @@ struct Pool {
     refill: tokio::sync::Mutex<()>,
     /// Callers queued for `refill`: the next block is sized for them.
     waiting: AtomicUsize,
+    /// Slots handed out so far.
+    taken: AtomicU64,
+    /// What this process takes per second, as of the last refill.
+    demand: Mutex<Demand>,
+}
+
+/// Slots taken per second, smoothed over refills.
+#[derive(Debug, Default)]
+struct Demand {
+    last: Option<(Instant, u64)>,
+    per_second: f64,
+}
+
+impl Demand {
+    /// Folds in what was taken since the last refill, as of `now`.
+    fn update(&mut self, now: Instant, taken: u64) -> f64 {
+        if let Some((at, before)) = self.last {
+            let elapsed = now.saturating_duration_since(at).as_secs_f64();
+            if elapsed > 0.0 {
+                let sample = taken.saturating_sub(before) as f64 / elapsed;
+                self.per_second = (self.per_second + sample) / 2.0;
+            }
+        }
+        self.last = Some((now, taken));
+        self.per_second
+    }
 }
 
 impl Pool {
@@ -32,16 +58,23 @@ impl Pool {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The earliest slot that can still start on time, dropping those that cannot.
-    fn pop(&self, now: Instant, late: Duration, meter: &PaceMeter) -> Option<Instant> {
+    /// The earliest slot at or after `not_before` that can still start on time, dropping those
+    /// that cannot (earlier slots that can stay for other callers).
+    fn pop(
+        &self,
+        now: Instant,
+        not_before: Instant,
+        late: Duration,
+        meter: &PaceMeter,
+    ) -> Option<Instant> {
         let mut queue = self.queue();
-        while let Some(slot) = queue.pop_front() {
-            if slot + late >= now {
-                return Some(slot);
-            }
+        while queue.front().is_some_and(|slot| *slot + late < now) {
+            queue.pop_front();
             meter.expired();
         }
-        None
+        let i = queue.iter().position(|slot| *slot >= not_before)?;
+        self.taken.fetch_add(1, Ordering::Relaxed);
+        queue.remove(i)
     }
 }
 
@@ -49,11 +82,12 @@ impl Pool {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Want {
     pub interval: Duration,
-    /// Slots reserved at once at most.
+    /// A block covers this much of what the process takes, at most `max_block` slots.
+    pub block: Duration,
     pub max_block: u32,
     /// No slot before this (the tenant's pause, the conversation's windows).
     pub not_before: Instant,
-    /// How late a slot may still start.
+    /// How late a slot may still be handed out.
     pub late: Duration,
     pub deadline: Deadline,
 }
@@ -110,17 +144,24 @@ impl Slots {
         let time = Timeline(clock);
         let pool = self.pool(tenant);
         loop {
-            if let Some(slot) = pool.pop(time.now(), want.late, meter) {
+            if let Some(slot) = pool.pop(time.now(), want.not_before, want.late, meter) {
                 return self.within(tenant, slot, want.deadline);
             }
             pool.waiting.fetch_add(1, Ordering::SeqCst);
             let refill = pool.refill.lock().await;
             pool.waiting.fetch_sub(1, Ordering::SeqCst);
             let now = time.now();
-            if let Some(slot) = pool.pop(now, want.late, meter) {
+            if let Some(slot) = pool.pop(now, want.not_before, want.late, meter) {
                 return self.within(tenant, slot, want.deadline);
             }
-            let slots = (pool.waiting.load(Ordering::SeqCst) as u32 + 1).clamp(1, want.max_block);
+            let per_second = pool
+                .demand
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .update(now, pool.taken.load(Ordering::Relaxed));
+            let queued = pool.waiting.load(Ordering::SeqCst) as u32 + 1;
+            let expected = (per_second * want.block.as_secs_f64()).ceil() as u32;
+            let slots = queued.max(expected).clamp(1, want.max_block);
             let request = BlockRequest {
                 slots,
                 interval: want.interval,
@@ -131,7 +172,7 @@ impl Slots {
                 .reserve(tenant, &request)
                 .await
                 .map_err(SlotError::Pace)?;
-            meter.reserved(block.count);
+            meter.reserved(block.count, block.first <= request.not_before);
             pool.queue()
                 .extend(block.slots().map(|at| time.instant(at)));
             drop(refill);
@@ -155,6 +196,7 @@ impl Slots {
     /// Returns a slot taken but not used, for the next caller.
     pub fn give_back(&self, tenant: &str, slot: Instant) {
         let pool = self.pool(tenant);
+        pool.taken.fetch_sub(1, Ordering::Relaxed);
         let mut queue = pool.queue();
         let i = queue.partition_point(|s| *s <= slot);
         queue.insert(i, slot);
