@@ -620,6 +620,11 @@ fn every_function_that_sends_to_teams_shares_the_pace() {
                 "{id}"
             );
             assert_eq!(
+                ref_target(&variables["HERALD_TENANT_RATE"]),
+                Some("TenantRate"),
+                "{id}: one tenant rate for every function that sends"
+            );
+            assert_eq!(
                 pacing,
                 [
                     "dynamodb:PutItem".to_owned(),

@@ -70,6 +70,9 @@ pub struct FleetReport {
     pub instances_used: usize,
     /// The longest pauses between two accepted requests of one tenant.
     pub longest_gaps: Vec<Duration>,
+    /// Writes to the pacing table: tenant blocks (UpdateItem) and conversation windows (PutItem).
+    pub pacing_updates: u64,
+    pub pacing_puts: u64,
 }
 
 impl FleetReport {
@@ -106,6 +109,17 @@ impl FleetReport {
             fleet.rate
         );
         println!("  longest pauses between sends: {:?}", self.longest_gaps);
+        let sent = self
+            .tenants
+            .iter()
+            .map(|t| t.accepted)
+            .sum::<usize>()
+            .max(1) as f64;
+        println!(
+            "  pacing table writes per 1,000 sends: {:.0} tenant blocks + {:.0} conversation windows",
+            self.pacing_updates as f64 * 1000.0 / sent,
+            self.pacing_puts as f64 * 1000.0 / sent
+        );
         println!(
             "  429: {} of {} requests ({:.3}%); duplicates {}; missing {}; {:.1} s",
             self.throttled,
@@ -200,7 +214,17 @@ impl Fleet {
         gaps.sort_unstable_by(|a, b| b.cmp(a));
         gaps.truncate(5);
         let counters = emulator.counters();
+        let proxy = bed.dynamodb().counters();
+        let pacing = |operation: &str| {
+            proxy
+                .tables
+                .get(&(tables.pacing.clone(), operation.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
         FleetReport {
+            pacing_updates: pacing("UpdateItem"),
+            pacing_puts: pacing("PutItem"),
             aggregate_share: share(&all, rate * self.tenants as f64),
             missing: total.saturating_sub(tenants.iter().map(|t| t.accepted).sum()),
             tenants,
