@@ -45,8 +45,13 @@ fn reminder(i: usize, due: DateTime<Utc>, now: DateTime<Utc>) -> ScheduleRecord 
     .owned_by(key, "stand up")
 }
 
-/// Items of `table` whose sort key is `sk` (Scan, counting only).
-async fn count(client: &aws_sdk_dynamodb::Client, table: &str, filter: &str, value: &str) -> u64 {
+/// Items of `table` matching `filter` on `:v` (a Scan that only counts).
+async fn count(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    filter: &str,
+    value: AttributeValue,
+) -> u64 {
     let mut total = 0;
     let mut start = None;
     loop {
@@ -55,29 +60,7 @@ async fn count(client: &aws_sdk_dynamodb::Client, table: &str, filter: &str, val
             .table_name(table)
             .select(Select::Count)
             .filter_expression(filter)
-            .expression_attribute_values(":v", AttributeValue::S(value.to_owned()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        total += page.count() as u64;
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return total;
-        }
-    }
-}
-
-async fn missed(client: &aws_sdk_dynamodb::Client, table: &str) -> u64 {
-    let mut total = 0;
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .select(Select::Count)
-            .filter_expression("missed > :zero")
-            .expression_attribute_values(":zero", AttributeValue::N("0".to_owned()))
+            .expression_attribute_values(":v", value.clone())
             .set_exclusive_start_key(start)
             .send()
             .await
@@ -142,7 +125,8 @@ async fn main() {
     // EventBridge's rate(1 minute) schedule, once a minute from the due minute.
     let mut made = 0;
     let mut done_after = None;
-    for tick in 0..3 {
+    let mut next_tick = due;
+    for tick in 0..3_usize {
         bed.fire_schedule("SchedulerFunction").expect("tick");
         let ended = bed
             .log()
@@ -152,7 +136,8 @@ async fn main() {
             })
             .await
             .expect("the tick ended");
-        made = count(&client, &tables.outbox, "sk = :v", "#notification").await;
+        let header = AttributeValue::S("#notification".to_owned());
+        made = count(&client, &tables.outbox, "sk = :v", header).await;
         let at: DateTime<Utc> = ended.end.into();
         println!(
             "tick {} ({:?}): {:.1} s, {made} notifications {:.1} s after the minute",
@@ -169,12 +154,13 @@ async fn main() {
             done_after = Some((at - due).as_seconds_f64());
             break;
         }
-        let next = due + chrono::Duration::minutes(tick as i64 + 1);
-        if let Ok(wait) = (next - Utc::now()).to_std() {
+        next_tick += chrono::Duration::minutes(1);
+        if let Ok(wait) = (next_tick - Utc::now()).to_std() {
             tokio::time::sleep(wait).await;
         }
     }
-    let missed = missed(&client, &tables.schedules).await;
+    let zero = AttributeValue::N("0".to_owned());
+    let missed = count(&client, &tables.schedules, "missed > :v", zero).await;
     match done_after {
         Some(seconds) => println!(
             "{reminders} reminders due in one minute: all {made} notifications within {seconds:.1} s \

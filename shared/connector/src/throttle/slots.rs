@@ -45,7 +45,7 @@ impl Demand {
             let elapsed = now.saturating_duration_since(at).as_secs_f64();
             if elapsed > 0.0 {
                 let sample = taken.saturating_sub(before) as f64 / elapsed;
-                self.per_second = (self.per_second + sample) / 2.0;
+                self.per_second = f64::midpoint(self.per_second, sample);
             }
         }
         self.last = Some((now, taken));

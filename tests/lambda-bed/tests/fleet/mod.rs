@@ -132,6 +132,28 @@ impl FleetReport {
     }
 }
 
+/// What the functions read from the secret and the environment to talk to `emulator` as Teams:
+/// the bot's password, the notify API key, the emulator's token endpoint, trusted host and
+/// OpenID metadata.
+pub fn emulator_secrets(emulator: &TeamsEmulator, api_key: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "MicrosoftAppPassword".to_owned(),
+            emulator.config().app_password.clone(),
+        ),
+        ("HERALD_API_KEY".to_owned(), api_key.to_owned()),
+        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
+        (
+            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
+            emulator.host_port(),
+        ),
+        (
+            "HERALD_OPENID_METADATA_URL".to_owned(),
+            emulator.openid_metadata_url(),
+        ),
+    ])
+}
+
 fn tenant_id(i: usize) -> String {
     format!("72f988bf-0000-4000-8000-{i:012}")
 }
@@ -315,19 +337,10 @@ impl Fleet {
             "SenderFunction".to_owned(),
             "NotifyFunction".to_owned(),
         ]);
-        bed_config.secrets = BTreeMap::from([
-            (
-                "MicrosoftAppPassword".to_owned(),
-                config.app_password.clone(),
-            ),
-            ("HERALD_API_KEY".to_owned(), API_KEY.to_owned()),
-            ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
-            (
-                "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
-                emulator.host_port(),
-            ),
-            ("HERALD_TENANT_RATE".to_owned(), self.rate.to_string()),
-        ]);
+        bed_config.secrets = emulator_secrets(emulator, API_KEY);
+        bed_config
+            .secrets
+            .insert("HERALD_TENANT_RATE".to_owned(), self.rate.to_string());
         bed_config.overrides.insert(
             "SenderFunction".to_owned(),
             FunctionOverride {

@@ -1,13 +1,15 @@
 //! template.yaml against the code: the tables the store creates, the function packages, and the
 //! SAM function properties `sam validate --lint` does not check.
 
+mod pacing;
+mod tables;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
 use herald_deploy_tests::{
-    Template, get_att, intrinsic, is_schedule_expression, mentions, ref_target, table_mismatches,
-    workspace_root,
+    Template, get_att, intrinsic, is_schedule_expression, mentions, ref_target, workspace_root,
 };
 use herald_store::schema::{OUTBOX, PACING, REFERENCES, SCHEDULES, TableSchema};
 use serde_norway::Value;
@@ -78,115 +80,6 @@ fn actions_on(function: &Value, target: &str) -> BTreeSet<String> {
         .filter(|s| mentions(&s["Resource"]).contains(target))
         .flat_map(|s| strings(&s["Action"]).into_iter().map(str::to_owned))
         .collect()
-}
-
-#[test]
-fn tables_match_the_store_schema() {
-    let template = template();
-    for schema in SCHEMAS {
-        let table = template
-            .resource(schema.logical_name)
-            .unwrap_or_else(|| panic!("template.yaml has no {}", schema.logical_name));
-        let problems = table_mismatches(&schema, table);
-        assert!(problems.is_empty(), "{problems:#?}");
-    }
-    let declared: BTreeSet<&str> = template
-        .of_type("AWS::DynamoDB::Table")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let known: BTreeSet<&str> = SCHEMAS.iter().map(|s| s.logical_name).collect();
-    assert_eq!(declared, known, "a table without a schema in herald-store");
-}
-
-#[test]
-fn drift_from_the_schema_is_reported() {
-    let template = template();
-    let outbox = template.resource("OutboxTable").unwrap().clone();
-    let references = template.resource("ReferencesTable").unwrap().clone();
-    let edit = |table: &Value, yaml_path: &[&str], value: Value| {
-        let mut table = table.clone();
-        let mut at = &mut table;
-        for step in &yaml_path[..yaml_path.len() - 1] {
-            at = match step.parse::<usize>() {
-                Ok(i) => &mut at[i],
-                Err(_) => &mut at[*step],
-            };
-        }
-        at[*yaml_path.last().unwrap()] = value;
-        table
-    };
-    let cases = [
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "StreamSpecification", "StreamViewType"],
-                "NEW_AND_OLD_IMAGES".into(),
-            ),
-        ),
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "TimeToLiveSpecification", "AttributeName"],
-                "ttl".into(),
-            ),
-        ),
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "BillingMode"],
-                "PROVISIONED".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &[
-                    "Properties",
-                    "GlobalSecondaryIndexes",
-                    "0",
-                    "Projection",
-                    "ProjectionType",
-                ],
-                "KEYS_ONLY".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &[
-                    "Properties",
-                    "GlobalSecondaryIndexes",
-                    "1",
-                    "KeySchema",
-                    "0",
-                    "AttributeName",
-                ],
-                "userKey".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &["Properties", "KeySchema", "1", "KeyType"],
-                "HASH".into(),
-            ),
-        ),
-        (OUTBOX, references.clone()),
-        (REFERENCES, outbox.clone()),
-    ];
-    for (i, (schema, table)) in cases.iter().enumerate() {
-        assert!(
-            !table_mismatches(schema, table).is_empty(),
-            "case {i} went unnoticed"
-        );
-    }
 }
 
 #[test]
@@ -603,67 +496,4 @@ fn outputs_give_the_endpoints_to_paste() {
         ref_target(&outputs["EventBusName"]["Value"]),
         Some("HeraldBus")
     );
-}
-
-#[test]
-fn every_function_that_sends_to_teams_shares_the_pace() {
-    let template = template();
-    for (id, function) in functions(&template) {
-        let variables = &function["Properties"]["Environment"]["Variables"];
-        // The functions with the bot password send to Teams; each draws from the shared pace.
-        let sends = variables.get("HERALD_SECRET_ARN").is_some();
-        let pacing = actions_on(function, "PacingTable");
-        if sends {
-            assert_eq!(
-                ref_target(&variables["HERALD_PACING_TABLE"]),
-                Some(PACING.logical_name),
-                "{id}"
-            );
-            assert_eq!(
-                ref_target(&variables["HERALD_TENANT_RATE"]),
-                Some("TenantRate"),
-                "{id}: one tenant rate for every function that sends"
-            );
-            assert_eq!(
-                pacing,
-                [
-                    "dynamodb:PutItem".to_owned(),
-                    "dynamodb:UpdateItem".to_owned()
-                ]
-                .into(),
-                "{id} reserves slots (UpdateItem) and records conversation windows (PutItem)"
-            );
-        } else {
-            assert!(variables.get("HERALD_PACING_TABLE").is_none(), "{id}");
-            assert!(pacing.is_empty(), "{id} may write the pacing table");
-        }
-    }
-    // No stream on the pacing table: its writes must not wake the sender.
-    assert!(PACING.stream.is_none());
-}
-
-#[test]
-fn the_sender_scales_out_on_the_shared_pace() {
-    let template = template();
-    let concurrency = template.parameter("SenderReservedConcurrency").unwrap();
-    let default = concurrency["Default"].as_u64().unwrap();
-    assert!(
-        default > 1,
-        "the shared pace lets more than one instance send"
-    );
-    assert!(default <= concurrency["MaxValue"].as_u64().unwrap());
-    let sender = function(&template, "SenderFunction");
-    assert_eq!(
-        ref_target(&sender["Properties"]["ReservedConcurrentExecutions"]),
-        Some("SenderReservedConcurrency")
-    );
-    let (_, _, stream) = events(&template, "DynamoDB")
-        .into_iter()
-        .find(|(id, _, _)| *id == "SenderFunction")
-        .unwrap();
-    let factor = stream["Properties"]["ParallelizationFactor"]
-        .as_u64()
-        .unwrap();
-    // Lambda's range; batches of one notification stay in order on one of them.
-    assert!((2..=10).contains(&factor), "{factor}");
 }
