@@ -30,9 +30,9 @@ pub struct Deps {
     /// `HERALD_DELIVERY_TTL_DAYS`, read once.
     pub retention: chrono::Duration,
     events: Events,
-    connector: OnceLock<Arc<dyn Connector>>,
-    /// The built connector's throttle, observed (none for a connector given by a test).
-    meter: OnceLock<Arc<PaceMeter>>,
+    /// The connector, and its throttle's meter when the connector was built here (a test's own
+    /// connector has none).
+    connector: OnceLock<(Arc<dyn Connector>, Option<Arc<PaceMeter>>)>,
 }
 
 impl Deps {
@@ -57,7 +57,6 @@ impl Deps {
             clock: Arc::new(SystemClock),
             events: Events::EventBridge(aws_sdk_eventbridge::Client::new(&aws)),
             connector: OnceLock::new(),
-            meter: OnceLock::new(),
         })
     }
 
@@ -77,7 +76,6 @@ impl Deps {
             clock,
             events: Events::Given(events),
             connector: OnceLock::new(),
-            meter: OnceLock::new(),
         })
     }
 
@@ -96,10 +94,9 @@ impl Deps {
     #[must_use]
     pub fn with_connector(self, connector: Arc<dyn Connector>) -> Self {
         let cell = OnceLock::new();
-        let _ = cell.set(connector);
+        let _ = cell.set((connector, None));
         Self {
             connector: cell,
-            meter: OnceLock::new(),
             ..self
         }
     }
@@ -134,8 +131,14 @@ impl Deps {
     /// process's ([`Stores::pace`]). It waits on the system clock whatever [`Deps::clock`] is:
     /// Teams counts real time.
     pub fn connector(&self) -> Result<Arc<dyn Connector>, BootstrapError> {
-        if let Some(connector) = self.connector.get() {
-            return Ok(connector.clone());
+        Ok(self.built_connector()?.0.clone())
+    }
+
+    fn built_connector(
+        &self,
+    ) -> Result<&(Arc<dyn Connector>, Option<Arc<PaceMeter>>), BootstrapError> {
+        if let Some(built) = self.connector.get() {
+            return Ok(built);
         }
         let stack = teams_connector_paced(
             &self.connector_config()?,
@@ -143,17 +146,14 @@ impl Deps {
             Arc::new(SystemClock),
         )?;
         let meter = stack.inner().meter();
-        let built: Arc<dyn Connector> = Arc::new(stack);
-        let connector = self.connector.get_or_init(|| built).clone();
-        let _ = self.meter.set(meter);
-        Ok(connector)
+        let connector: Arc<dyn Connector> = Arc::new(stack);
+        Ok(self.connector.get_or_init(|| (connector, Some(meter))))
     }
 
     /// How many sends to keep in flight, at most `max`: what the connector's throttle says
     /// the active tenants need (rate x latency), or `max` for a connector given by a test.
     pub fn in_flight(&self, max: usize) -> Result<InFlight, BootstrapError> {
-        self.connector()?;
-        Ok(match self.meter.get() {
+        Ok(match &self.built_connector()?.1 {
             Some(meter) => InFlight::adaptive(meter.clone(), max),
             None => InFlight::fixed(max),
         })
@@ -215,6 +215,49 @@ mod tests {
         assert!(deps.anonymous().unwrap());
         assert!(deps.connector().is_ok());
         assert_eq!(deps.retention, chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn the_pace_is_shared_through_the_pacing_table_when_one_is_named() {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let app = BotAppId::new(LOCAL_APP_ID).unwrap();
+        let shared = Stores::dynamo(
+            client.clone(),
+            Tables::default().with_pacing("pacing"),
+            app.clone(),
+        );
+        // The shared pace keeps the conversations' windows too; one process's does not.
+        assert!(shared.pace().threads().is_some());
+        assert!(
+            Stores::dynamo(client, Tables::default(), app)
+                .pace()
+                .threads()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_in_flight_follow_the_built_connector_or_stay_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = lookup(&[]);
+        let app = Deps::app_id(&settings).unwrap();
+        let deps = Deps::new(
+            settings,
+            Stores::embedded(dir.path(), app).unwrap(),
+            Arc::new(EmbeddedEventPublisher::default()),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        // Nothing sent yet: one tenant at 50/s over the lookahead, well under the bound.
+        let adaptive = deps.in_flight(256).unwrap();
+        assert!((4..256).contains(&adaptive.limit()), "{}", adaptive.limit());
+        let given = deps.connector().unwrap();
+        let fixed = deps.with_connector(given).in_flight(256).unwrap();
+        assert_eq!(fixed.limit(), 256);
     }
 
     #[test]
