@@ -30,10 +30,12 @@ pub struct Deps {
     /// `HERALD_DELIVERY_TTL_DAYS`, read once.
     pub retention: chrono::Duration,
     events: Events,
-    /// The connector, and its throttle's meter when the connector was built here (a test's own
-    /// connector has none).
-    connector: OnceLock<(Arc<dyn Connector>, Option<Arc<PaceMeter>>)>,
+    connector: OnceLock<Built>,
 }
+
+/// The connector, and its throttle's meter when the connector was built here (a test's own
+/// connector has none).
+type Built = (Arc<dyn Connector>, Option<Arc<PaceMeter>>);
 
 impl Deps {
     /// A Lambda function's: the environment with the `HERALD_SECRET_ARN` secret over it, the
@@ -134,9 +136,7 @@ impl Deps {
         Ok(self.built_connector()?.0.clone())
     }
 
-    fn built_connector(
-        &self,
-    ) -> Result<&(Arc<dyn Connector>, Option<Arc<PaceMeter>>), BootstrapError> {
+    fn built_connector(&self) -> Result<&Built, BootstrapError> {
         if let Some(built) = self.connector.get() {
             return Ok(built);
         }
