@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use herald_connector::{ConnectorConfig, teams_connector};
+use herald_connector::{ConnectorConfig, InFlight, teams_connector};
 use herald_domain::{
     AadObjectId, BotAppId, Clock as _, ConversationId, ConversationReference, DeliveryStatus,
     ManualClock, ReferenceStatus, ServiceUrl, TenantId, UserId, UserInfo,
@@ -14,7 +14,7 @@ use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::follow_up::follow_up_id;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Editor, Expander, FollowUpSweep, Sender};
-use herald_sender::{Router, SenderFunction, TriggerResult};
+use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
 use herald_store::{
     DeliveryRecord, Interactions, NotificationId, OutboxChange, OutboxStore, PageRequest,
     ReferenceStore, StatusUpdate,
@@ -80,7 +80,7 @@ impl World {
             router: Router::default(),
             retention,
             clock: clock.clone(),
-            concurrency: 4,
+            in_flight: Arc::new(Gate::new(InFlight::fixed(4))),
             safety_margin: std::time::Duration::from_secs(1),
         };
         let follow_ups = FollowUpSweep {

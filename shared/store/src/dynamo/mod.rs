@@ -8,6 +8,7 @@ mod item;
 mod outbox;
 mod outbox_items;
 mod outcome;
+mod pace;
 mod read;
 mod references;
 mod schedules;
@@ -15,5 +16,6 @@ mod stranded;
 mod table;
 
 pub use outbox::DynamoOutboxStore;
+pub use pace::{DynamoPace, PaceWrites};
 pub use references::DynamoReferenceStore;
 pub use schedules::DynamoScheduleStore;
