@@ -26,8 +26,9 @@ use herald_store::{OutboxStore, ReferenceLister, ScheduleStore};
 pub use auth::{ApiKeys, AuthFailure};
 pub use config::{DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, MAX_BODY_BYTES, NotifyConfig};
 pub use error::ConfigError;
+pub use extract::JsonBody;
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT};
-pub use routes::router;
+pub use routes::{router, with_api_key};
 pub use schedules::{DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT};
 
 /// Recorded as the notification's `source`.

@@ -11,13 +11,13 @@ use herald_store::{DeliveryRecord, NotificationId, NotificationRecord};
 use serde_json::{Map, Value, json};
 
 use crate::error::{request_error, store_error};
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
@@ -113,7 +113,7 @@ pub(crate) async fn deliveries(
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let activity = Message::from_json(&body)
         .and_then(|m| m.render())

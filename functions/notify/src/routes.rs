@@ -55,6 +55,14 @@ pub fn router(notify: Arc<Notify>) -> Router {
         .with_state(notify)
 }
 
+/// Routes served beside the API (the local runner's `/api/events`) behind the same API key.
+pub fn with_api_key<S>(routes: Router<S>, notify: &Arc<Notify>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(from_extractor_with_state::<ApiKey, _>(notify.clone()))
+}
+
 /// A route's methods, and a 405 naming them for any other (a path with an empty segment, such
 /// as an empty `{id}`, is no route at all).
 fn only(allowed: &'static str, methods: MethodRouter<Arc<Notify>>) -> MethodRouter<Arc<Notify>> {

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Notify;
 use crate::error::{invalid, request_error, status, store_error};
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
 
 /// Fires a preview lists when `count` is not given.
 pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
@@ -182,7 +182,7 @@ impl Notify {
 /// `POST /api/schedules`.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &CREATE_FIELDS)?;
     let request = notify_part(object.get("target"), object.get("message"))?;
@@ -242,7 +242,7 @@ pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result
 pub(crate) async fn patch(
     State(notify): State<Arc<Notify>>,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &PATCH_FIELDS)?;
     if object.is_empty() {

@@ -48,9 +48,36 @@ pub(crate) async fn request(
     path: &str,
     body: &[u8],
 ) -> HttpReply {
+    request_as(
+        notify,
+        authorization,
+        Some("application/json"),
+        method,
+        path,
+        body,
+    )
+    .await
+}
+
+/// [`request`] with the body's `Content-Type` given (`None`: no header).
+pub(crate) async fn request_as(
+    notify: &Arc<Notify>,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> HttpReply {
     let router = herald_notify::router(notify.clone());
-    let reply =
-        herald_testkit::http::call(&router, method, path, authorization, body.to_vec()).await;
+    let reply = herald_testkit::http::call_as(
+        &router,
+        method,
+        path,
+        authorization,
+        content_type,
+        body.to_vec(),
+    )
+    .await;
     HttpReply {
         status: reply.status,
         body: reply.body.unwrap_or_default(),
@@ -125,6 +152,26 @@ impl Harness {
         body: &[u8],
     ) -> HttpReply {
         request(&self.notify, authorization, method, path, body).await
+    }
+
+    /// [`Harness::raw`] with the body's `Content-Type` given (`None`: no header).
+    pub(crate) async fn raw_as(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> HttpReply {
+        crate::request_as(
+            &self.notify,
+            authorization,
+            content_type,
+            method,
+            path,
+            body,
+        )
+        .await
     }
 
     pub(crate) fn service_url(&self) -> ServiceUrl {
