@@ -78,6 +78,11 @@ impl ApiKeys {
 
     /// Checks an `Authorization` header value.
     pub fn check(&self, authorization: Option<&str>) -> Result<(), AuthFailure> {
+        self.authenticate(authorization).map(|_| ())
+    }
+
+    /// Checks an `Authorization` header value and says which key it carried.
+    pub fn authenticate(&self, authorization: Option<&str>) -> Result<Caller, AuthFailure> {
         let header = authorization.ok_or(AuthFailure::MissingHeader)?.trim();
         let (scheme, key) = header.split_once(' ').ok_or(AuthFailure::NotBearer)?;
         if !scheme.eq_ignore_ascii_case("bearer") || key.trim().is_empty() {
@@ -89,11 +94,24 @@ impl ApiKeys {
             .iter()
             .fold(Choice::from(0), |acc, d| acc | d.ct_eq(&presented));
         if bool::from(matched) {
-            Ok(())
+            Ok(Caller {
+                key_sha256: hex(&presented),
+            })
         } else {
             Err(AuthFailure::WrongKey)
         }
     }
+}
+
+/// Who called: one of the configured keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's SHA-256 (hex), as configured: idempotency keys are scoped to it.
+    pub key_sha256: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse_hex_digest(hex: &str) -> Option<[u8; 32]> {
@@ -142,6 +160,13 @@ mod tests {
         assert_eq!(
             keys.check(Some(&format!("Bearer {TEST_KEY_SHA256}"))),
             Err(AuthFailure::WrongKey)
+        );
+        // The caller is named by its key's digest, never by the key.
+        assert_eq!(
+            keys.authenticate(Some("Bearer herald-test-key")),
+            Ok(Caller {
+                key_sha256: TEST_KEY_SHA256.to_owned()
+            })
         );
     }
 

@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use herald_http::{ApiError, Body, BodyLimit};
 use herald_pipeline::request::RequestError;
 use serde_json::Value;
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::request_error;
 use crate::query::Query;
 
@@ -19,27 +22,46 @@ impl BodyLimit for Notify {
     }
 }
 
-/// A caller that presented one of the configured API keys (`Authorization: Bearer <key>`).
-/// Mounted as a layer over every route, so no route can forget it.
-pub(crate) struct ApiKey;
+/// Every API route is behind this middleware, so no route can forget the key: a request without
+/// a configured key is answered 401 before any handler runs; one with a key carries its
+/// [`Caller`] to the handler.
+pub(crate) async fn require_api_key(
+    State(notify): State<Arc<Notify>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authenticate(request.headers(), request.uri().path(), &notify) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
 
-impl FromRequestParts<Arc<Notify>> for ApiKey {
+fn authenticate(headers: &HeaderMap, path: &str, notify: &Notify) -> Result<Caller, ApiError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    notify
+        .config
+        .api_keys
+        .authenticate(authorization)
+        .map_err(|failure| {
+            tracing::warn!(reason = failure.message(), path, "rejected API request");
+            ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", failure.message())
+        })
+}
+
+/// The caller [`require_api_key`] let in (checked again if a route is ever served without it).
+impl FromRequestParts<Arc<Notify>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, notify: &Arc<Notify>) -> Result<Self, ApiError> {
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        notify
-            .config
-            .api_keys
-            .check(authorization)
-            .map(|()| ApiKey)
-            .map_err(|failure| {
-                tracing::warn!(reason = failure.message(), path = %parts.uri.path(), "rejected API request");
-                ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", failure.message())
-            })
+        match parts.extensions.get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => authenticate(&parts.headers, parts.uri.path(), notify),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ use herald_connector::Connector;
 use herald_domain::Clock;
 use herald_store::{OutboxStore, ReferenceLister, ScheduleStore};
 
-pub use auth::{ApiKeys, AuthFailure};
+pub use auth::{ApiKeys, AuthFailure, Caller};
 pub use config::{DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, MAX_BODY_BYTES, NotifyConfig};
 pub use error::ConfigError;
 pub use extract::JsonBody;

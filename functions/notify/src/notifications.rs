@@ -10,22 +10,32 @@ use herald_pipeline::request::{Message, NotifyRequest};
 use herald_store::{DeliveryRecord, NotificationId, NotificationRecord};
 use serde_json::{Map, Value, json};
 
+use crate::auth::Caller;
 use crate::error::{request_error, store_error};
 use crate::extract::{Id, JsonBody, Params};
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
+///
+/// An idempotency key names one notification per caller (API key): the same body again is the
+/// duplicate answer, another body under the same key is a 409 naming the notification it holds.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
-    let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
+    let request = NotifyRequest::from_json(&body)
+        .map_err(|e| request_error(&e))?
+        .from_caller(caller.key_sha256);
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
         .create_notification(&record)
         .await
         .map_err(|e| store_error(&e))?;
+    if let Some(existing) = existing.as_ref().filter(|e| !e.same_request(&record)) {
+        return Err(key_reused(existing));
+    }
     let duplicate = existing.is_some();
     if duplicate {
         tracing::info!(id = %record.id, "idempotency key seen before; not notifying again");
@@ -36,6 +46,23 @@ pub(crate) async fn create(
         StatusCode::ACCEPTED,
         json!({"notificationId": record.id, "status": "accepted", "duplicate": duplicate}),
     ))
+}
+
+/// 409: the idempotency key already names a notification made from another body.
+fn key_reused(existing: &NotificationRecord) -> ApiError {
+    tracing::warn!(id = %existing.id, "idempotency key reused with a different body");
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "IdempotencyKeyReused",
+        format!(
+            "idempotency key {:?} was already used with a different body, for notification {}; \
+             send that body again to get the same answer, or use a new key for a new notification",
+            existing.idempotency_key.as_deref().unwrap_or_default(),
+            existing.id
+        ),
+    )
+    .field("idempotencyKey")
+    .with("notificationId", json!(existing.id))
 }
 
 impl Notify {

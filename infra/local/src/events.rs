@@ -60,6 +60,9 @@ fn sender_error(e: &SenderError) -> Reply {
     match e {
         SenderError::Route(route) => error(400, "EventRejected", route.to_string()),
         SenderError::Store(store) => error(503, "StoreUnavailable", store.to_string()),
+        SenderError::IdempotencyKeyReused { .. } => {
+            error(409, "IdempotencyKeyReused", e.to_string())
+        }
     }
 }
 

@@ -267,6 +267,15 @@ async fn notify_api_needs_the_key_and_events_route() {
     assert_eq!(first["routed"], true, "{first}");
     let (_, second) = runner.post("/api/events", &event).await;
     assert_eq!(first["notificationId"], second["notificationId"]);
+    // The same event id with another detail is no retry: refused, not silently dropped.
+    let mut changed = event.clone();
+    changed["detail"] = json!({"invoice": "INV-9"});
+    let (status, refused) = runner.post("/api/events", &changed).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "IdempotencyKeyReused",
+        "{refused}"
+    );
     let mut unrouted = event.clone();
     unrouted["source"] = json!("someone.else");
     let (status, body) = runner.post("/api/events", &unrouted).await;

@@ -141,6 +141,17 @@ async fn real_answers_match_the_documented_responses() {
         (
             "/api/notify",
             "post",
+            "409",
+            "/api/notify".into(),
+            Some(
+                json!({"target": {"kind": "conversations", "ids": [megan.conversation_id]},
+                       "message": {"text": "another text"}, "idempotencyKey": "blocked-one"}),
+            ),
+            None,
+        ),
+        (
+            "/api/notify",
+            "post",
             "401",
             "/api/notify".into(),
             None,
