@@ -13,6 +13,7 @@ mod extract;
 mod installations;
 mod notifications;
 mod query;
+mod reach;
 mod routes;
 mod schedules;
 

@@ -24,9 +24,9 @@ pub(crate) async fn create(
     caller: Caller,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
-    let request = NotifyRequest::from_json(&body)
-        .map_err(|e| request_error(&e))?
-        .from_caller(caller.key_sha256);
+    let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
+    caller.allow_target(&request.target)?;
+    let request = request.from_caller(caller.key_sha256);
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
@@ -66,7 +66,12 @@ fn key_reused(existing: &NotificationRecord) -> ApiError {
 }
 
 impl Notify {
-    pub(crate) async fn load_notification(&self, id: &str) -> Result<NotificationRecord, ApiError> {
+    /// The notification `id`, if the caller may see it (one it may not see is not found).
+    pub(crate) async fn load_notification(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<NotificationRecord, ApiError> {
         let not_found = || {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -79,6 +84,7 @@ impl Notify {
             .get_notification(&id)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(not_found)
     }
 }
@@ -86,9 +92,10 @@ impl Notify {
 /// `GET /api/notifications/{id}`: where it stands and how many deliveries ended how.
 pub(crate) async fn status(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let counts: Map<String, Value> = DeliveryStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), json!(record.count(*s))))
@@ -114,6 +121,7 @@ pub(crate) async fn status(
 /// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged.
 pub(crate) async fn deliveries(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
@@ -123,7 +131,7 @@ pub(crate) async fn deliveries(
         "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved",
     )?;
     let page = query.page()?;
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let page = notify
         .outbox
         .list_deliveries(&record.id, status, &page)
@@ -139,13 +147,14 @@ pub(crate) async fn deliveries(
 /// `PUT /api/notifications/{id}/message`: replace every delivered copy.
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let activity = Message::from_json(&body)
         .and_then(|m| m.render())
         .map_err(|e| request_error(&e))?;
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Update(&activity)).await?;
     Ok(Reply::json(
         StatusCode::OK,
@@ -156,9 +165,10 @@ pub(crate) async fn update_message(
 /// `DELETE /api/notifications/{id}/message`: retract every delivered copy.
 pub(crate) async fn retract_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Delete).await?;
     Ok(Reply::json(
         StatusCode::OK,

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -401,7 +401,20 @@ fn json_reply(status: u16, body: &Value) -> Response {
         .into_response()
 }
 
-async fn put_events(State(app): State<Arc<App>>, JsonBody(body): JsonBody) -> Response {
+/// Events stand for Herald's own producers and may target any tenant: a key limited to some
+/// tenants may not post them.
+async fn put_events(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<herald_notify::Caller>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    if caller.tenants.is_some() {
+        return json_reply(
+            403,
+            &serde_json::json!({"error": {"code": "TargetNotAllowed",
+                "message": "this API key is limited to some tenants; events may target any tenant"}}),
+        );
+    }
     let (status, body) = events::handle(&app.sender, body).await;
     json_reply(status, &body)
 }

@@ -8,6 +8,7 @@ mod idempotency;
 mod openapi;
 mod scenarios;
 mod schedules;
+mod tenant_keys;
 
 use std::sync::Arc;
 
@@ -26,6 +27,8 @@ use serde_json::Value;
 
 pub(crate) const KEY: &str = "test-api-key-0123456789";
 pub(crate) const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// A key limited to [`TENANT`].
+pub(crate) const LIMITED_KEY: &str = "tenant-limited-key";
 
 pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::seconds(seconds)
@@ -121,7 +124,12 @@ impl Harness {
             connector: connector.clone(),
             clock: clock.clone(),
             retention: Duration::days(30),
-            config: NotifyConfig::with_keys(ApiKeys::from_plain(&[KEY, "second-key"])),
+            config: NotifyConfig::with_keys(
+                ApiKeys::from_plain(&[KEY, "second-key"]).with_limited(
+                    LIMITED_KEY,
+                    &[herald_domain::TenantId::new(TENANT).unwrap()],
+                ),
+            ),
         });
         Self {
             notify,

@@ -11,7 +11,6 @@ use herald_pipeline::request::MAX_ACTIVITY_BYTES;
 use herald_store::{NotificationId, StatusUpdate};
 use herald_teams_emulator::Fault;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use crate::{Harness, KEY, TENANT, at, base, delivery, on_both_backends};
 
@@ -67,10 +66,10 @@ async fn auth_failures_do_nothing(h: &Harness) {
     }
     // The key's notification, as the second API key would name it (keys are scoped to the
     // caller's key digest).
-    let digest: String = Sha256::digest(b"second-key")
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = herald_notify::ApiKeys::from_plain(&["second-key"])
+        .authenticate(Some("Bearer second-key"))
+        .unwrap()
+        .key_sha256;
     let id = NotificationId::for_scoped_key(&format!("api:{digest}"), "auth-test");
     assert_eq!(h.outbox.get_notification(&id).await.unwrap(), None);
     // Either configured key works, with the scheme in any case.

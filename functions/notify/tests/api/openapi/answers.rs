@@ -8,9 +8,10 @@ use herald_pipeline::request::MAX_ACTIVITY_BYTES;
 use herald_store::StatusUpdate;
 use serde_json::{Value, json};
 
+use super::refusals::refusals;
 use super::schema::{shape_of, violations};
 use super::spec;
-use crate::{Backend, Harness, HttpReply, KEY, TENANT, at};
+use crate::{Backend, Harness, HttpReply, TENANT, at};
 
 /// Path template, method and status documented; the request (path, body, Authorization) that
 /// produces it (`None`: the valid key).
@@ -498,45 +499,7 @@ async fn real_answers_match_the_documented_responses() {
         check_answer(&spec, (template, method, status), &path, &reply);
         covered.insert(format!("{method} {template} {status}"));
     }
-    // 415: every body a web page could post across origins without a preflight.
-    for (template, method, path, body) in [
-        (
-            "/api/notify",
-            "post",
-            "/api/notify".to_owned(),
-            json!({"target": {"kind": "all"}, "message": {"text": "t"}}),
-        ),
-        (
-            "/api/notifications/{id}/message",
-            "put",
-            format!("/api/notifications/{sent_id}/message"),
-            json!({"text": "v3"}),
-        ),
-        (
-            "/api/schedules",
-            "post",
-            "/api/schedules".to_owned(),
-            schedule_example.clone(),
-        ),
-        (
-            "/api/schedules/{id}",
-            "patch",
-            format!("/api/schedules/{sid}"),
-            pause.clone(),
-        ),
-    ] {
-        let reply = h
-            .raw_as(
-                Some(&format!("Bearer {KEY}")),
-                Some("text/plain"),
-                &method.to_uppercase(),
-                &path,
-                body.to_string().as_bytes(),
-            )
-            .await;
-        check_answer(&spec, (template, method, "415"), &path, &reply);
-        covered.insert(format!("{method} {template} 415"));
-    }
+    covered.extend(refusals(h, &spec, sent_id, sid, &schedule_example, &pause).await);
     // Every documented response was produced.
     for (template, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -557,7 +520,7 @@ async fn real_answers_match_the_documented_responses() {
 
 /// The answer has the documented status, validates against the documented schema (or has no
 /// body, for a 204) and has the example's fields.
-fn check_answer(
+pub(super) fn check_answer(
     spec: &Value,
     (template, method, status): (&str, &str, &str),
     path: &str,

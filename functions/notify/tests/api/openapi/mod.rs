@@ -4,6 +4,7 @@
 //! (`answers`).
 
 mod answers;
+mod refusals;
 mod schema;
 
 use herald_pipeline::request::{Message, NotifyRequest};
