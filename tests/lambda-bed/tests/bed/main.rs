@@ -4,6 +4,7 @@
 mod events;
 mod herald;
 mod http;
+mod proxy;
 mod runtime;
 mod stream;
 mod support;
