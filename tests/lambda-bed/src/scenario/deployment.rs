@@ -52,10 +52,9 @@ impl Deployment {
         let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
             .await
             .map_err(ScenarioError::Emulator)?;
-        let config = emulator.config().clone();
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
         let tables = HeraldTables::unique("scenario");
-        let app = BotAppId::new(&config.app_id)
+        let app = BotAppId::new(&emulator.config().app_id)
             .map_err(|e| crate::BedError::Config(format!("the emulator's app id: {e}")))?;
         create_herald_tables(&herald_testkit::dynamodb_endpoint(), &tables, &app).await?;
         let route_tenant = tenants.last().cloned().unwrap_or_default();
@@ -65,37 +64,14 @@ impl Deployment {
             "target": {"kind": "tenant", "tenantId": route_tenant},
             "message": {"text": Self::route_text_for(&tag)},
         }]);
-        let mut refs = BTreeMap::from([
-            ("BotAppId".to_owned(), config.app_id.clone()),
-            ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
-            (
-                "HeraldBus".to_owned(),
-                herald_testkit::unique_name("herald-bus"),
-            ),
-            ("EventRoutes".to_owned(), routes.to_string()),
-            (
-                "RouteEventPattern".to_owned(),
-                json!({"source": [ROUTE_SOURCE]}).to_string(),
-            ),
-        ]);
-        tables.add_refs(&mut refs);
-        let mut bed_config = BedConfig::new(refs);
-        bed_config.secrets = BTreeMap::from([
-            (
-                "MicrosoftAppPassword".to_owned(),
-                config.app_password.clone(),
-            ),
-            ("HERALD_API_KEY".to_owned(), API_KEY.to_owned()),
-            ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
-            (
-                "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
-                emulator.host_port(),
-            ),
-            (
-                "HERALD_OPENID_METADATA_URL".to_owned(),
-                emulator.openid_metadata_url(),
-            ),
-        ]);
+        let mut bed_config = bed_config_for(&emulator, &tables, API_KEY);
+        bed_config
+            .refs
+            .insert("EventRoutes".to_owned(), routes.to_string());
+        bed_config.refs.insert(
+            "RouteEventPattern".to_owned(),
+            json!({"source": [ROUTE_SOURCE]}).to_string(),
+        );
         // Lambda waits a minute and two before retrying a failed asynchronous invocation; the
         // run cannot, and what matters is that the retries happen.
         bed_config.async_retry_delays = vec![Duration::from_millis(500), Duration::from_secs(1)];
@@ -202,6 +178,41 @@ impl Deployment {
             }
         })))
     }
+}
+
+/// The bed's configuration for Herald with `emulator` as Teams: the bot's identity and a fresh bus
+/// as the template's parameters, `tables`, the app password and `api_key` as the secret's keys,
+/// and the emulator's token endpoint, service host and OpenID metadata.
+#[must_use]
+pub fn bed_config_for(emulator: &TeamsEmulator, tables: &HeraldTables, api_key: &str) -> BedConfig {
+    let config = emulator.config();
+    let mut refs = BTreeMap::from([
+        ("BotAppId".to_owned(), config.app_id.clone()),
+        ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
+        (
+            "HeraldBus".to_owned(),
+            herald_testkit::unique_name("herald-bus"),
+        ),
+    ]);
+    tables.add_refs(&mut refs);
+    let mut bed_config = BedConfig::new(refs);
+    bed_config.secrets = BTreeMap::from([
+        (
+            "MicrosoftAppPassword".to_owned(),
+            config.app_password.clone(),
+        ),
+        ("HERALD_API_KEY".to_owned(), api_key.to_owned()),
+        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
+        (
+            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
+            emulator.host_port(),
+        ),
+        (
+            "HERALD_OPENID_METADATA_URL".to_owned(),
+            emulator.openid_metadata_url(),
+        ),
+    ]);
+    bed_config
 }
 
 /// The functions' logical ids in the template.

@@ -21,7 +21,7 @@ use herald_teams_emulator::EmulatorLimits;
 use thiserror::Error;
 
 pub use chaos::{ChaosPlan, FaultTally, Injection};
-pub use deployment::{API_KEY, Deployment};
+pub use deployment::{API_KEY, Deployment, bed_config_for};
 pub use load::{Expected, Load};
 pub use people::{Person, ZONES, tenant_ids};
 pub use report::{NotificationReport, Report};
