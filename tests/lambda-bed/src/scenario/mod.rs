@@ -24,7 +24,7 @@ pub use chaos::{ChaosPlan, FaultTally, Injection};
 pub use deployment::{API_KEY, Deployment, bed_config_for};
 pub use load::{Expected, Load};
 pub use people::{Person, ZONES, tenant_ids};
-pub use report::{NotificationReport, Report};
+pub use report::{NotificationReport, Report, Sends};
 
 use crate::error::BedError;
 
@@ -128,5 +128,6 @@ pub async fn run(config: &ScenarioConfig) -> Result<Report, ScenarioError> {
         Report::read(&deployment, &load, &people, faults, duration, install_time).await?;
     report.stalled = drained.err().map(|e| e.to_string());
     report.ceiling = config.ceiling();
+    report.tenant_rate = f64::from(config.tenant_rate);
     Ok(report)
 }

@@ -52,6 +52,12 @@ pub struct Report {
     pub sending_window: Duration,
     /// The emulator's enforced ceiling over every tenant, in sends per second.
     pub ceiling: f64,
+    /// The tenant with the most accepted sends (the route's adds its own to the broadcast's
+    /// and the schedule's), how many, and the time from the load's start to its last: the other
+    /// tenants finish earlier, so the whole run cannot keep every tenant at its rate throughout.
+    pub busiest_tenant: Sends,
+    /// The emulator's enforced rate per tenant.
+    pub tenant_rate: f64,
     /// Duplicated messages in the emulator that are none of the load's (a welcome sent twice).
     pub other_duplicates: usize,
     /// Why the run stopped waiting, if not every notification got done.
@@ -79,16 +85,18 @@ impl Report {
             .filter(|d| !texts.contains(&d.content["text"].as_str().unwrap_or_default()))
             .map(|d| d.copies - 1)
             .sum();
-        let (accepted_sends, sending_window) = sends_since(deployment, load);
+        let (all, busiest_tenant) = sends_since(deployment, load);
         Ok(Self {
             notifications,
             faults,
             duration,
             install_time,
             people: people.len(),
-            accepted_sends,
-            sending_window,
+            accepted_sends: all.count,
+            sending_window: all.window,
             ceiling: 0.0,
+            busiest_tenant,
+            tenant_rate: 0.0,
             other_duplicates,
             stalled: None,
         })
@@ -133,12 +141,24 @@ impl Report {
     /// Accepted sends per second over the sending window.
     #[must_use]
     pub fn throughput(&self) -> f64 {
-        let window = self.sending_window.as_secs_f64();
-        if window > 0.0 {
-            self.accepted_sends as f64 / window
-        } else {
-            0.0
+        Sends {
+            count: self.accepted_sends,
+            window: self.sending_window,
         }
+        .rate()
+    }
+
+    /// The share of the emulator's ceiling over every tenant the run's throughput reached, in
+    /// percent.
+    #[must_use]
+    pub fn share_of_ceiling(&self) -> f64 {
+        percent(self.throughput(), self.ceiling)
+    }
+
+    /// The share of its tenant's rate the busiest tenant's sends reached, in percent.
+    #[must_use]
+    pub fn busiest_tenant_share(&self) -> f64 {
+        percent(self.busiest_tenant.rate(), self.tenant_rate)
     }
 }
 
@@ -172,7 +192,8 @@ impl fmt::Display for Report {
              lost {lost}; duplicates: emulator {duplicates} vs reported {reported} \
              (possibleDuplicates; {compare}); faults: {}; {:.1} s from the load to every \
              notification done (installs {:.1} s); {} sends accepted in {:.1} s: {:.1}/s, {:.0}% \
-             of the emulator's {:.0}/s ceiling; {} problems",
+             of the emulator's {:.0}/s ceiling (busiest tenant {} in {:.1} s: {:.1}/s, {:.0}% of \
+             its {:.0}/s); {} problems",
             self.people,
             self.notifications.len(),
             self.deliveries(),
@@ -183,12 +204,13 @@ impl fmt::Display for Report {
             self.accepted_sends,
             self.sending_window.as_secs_f64(),
             throughput,
-            if self.ceiling > 0.0 {
-                100.0 * throughput / self.ceiling
-            } else {
-                0.0
-            },
+            self.share_of_ceiling(),
             self.ceiling,
+            self.busiest_tenant.count,
+            self.busiest_tenant.window.as_secs_f64(),
+            self.busiest_tenant.rate(),
+            self.busiest_tenant_share(),
+            self.tenant_rate,
             self.problems().len(),
         )
     }
@@ -333,11 +355,39 @@ fn check(
     }
 }
 
-/// Sends of the load's messages Teams accepted since the load started, and the time from then to
-/// the last of them.
-fn sends_since(deployment: &Deployment, load: &Load) -> (usize, Duration) {
+/// Sends Teams accepted and the time from the load's start to the last of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sends {
+    pub count: usize,
+    pub window: Duration,
+}
+
+impl Sends {
+    /// Sends per second over the window.
+    #[must_use]
+    pub fn rate(&self) -> f64 {
+        let window = self.window.as_secs_f64();
+        if window > 0.0 {
+            self.count as f64 / window
+        } else {
+            0.0
+        }
+    }
+}
+
+fn percent(part: f64, whole: f64) -> f64 {
+    if whole > 0.0 {
+        100.0 * part / whole
+    } else {
+        0.0
+    }
+}
+
+/// Sends of the load's messages Teams accepted since the load started: all of them, and the
+/// busiest tenant's.
+fn sends_since(deployment: &Deployment, load: &Load) -> (Sends, Sends) {
     let texts: Vec<&str> = load.notifications.iter().map(|n| n.text.as_str()).collect();
-    let accepted: Vec<tokio::time::Instant> = deployment
+    let accepted: Vec<(Option<String>, tokio::time::Instant)> = deployment
         .emulator
         .requests()
         .into_iter()
@@ -348,11 +398,32 @@ fn sends_since(deployment: &Deployment, load: &Load) -> (usize, Duration) {
                 .and_then(|b| b["text"].as_str())
                 .is_some_and(|t| texts.contains(&t))
         })
-        .map(|r| r.at)
+        .map(|r| (r.tenant, r.at))
         .collect();
-    let window = accepted
-        .iter()
-        .max()
-        .map_or(Duration::ZERO, |last| *last - load.started);
-    (accepted.len(), window)
+    let sends = |at: &mut dyn Iterator<Item = tokio::time::Instant>| {
+        let (count, last) = at.fold(
+            (0, None),
+            |(n, last): (usize, Option<tokio::time::Instant>), at| {
+                (n + 1, Some(last.map_or(at, |l| l.max(at))))
+            },
+        );
+        Sends {
+            count,
+            window: last.map_or(Duration::ZERO, |last| last - load.started),
+        }
+    };
+    let all = sends(&mut accepted.iter().map(|(_, at)| *at));
+    let mut by_tenant: BTreeMap<&str, Vec<tokio::time::Instant>> = BTreeMap::new();
+    for (tenant, at) in &accepted {
+        by_tenant
+            .entry(tenant.as_deref().unwrap_or_default())
+            .or_default()
+            .push(*at);
+    }
+    let busiest = by_tenant
+        .values()
+        .map(|at| sends(&mut at.iter().copied()))
+        .max_by_key(|s| s.count)
+        .unwrap_or_default();
+    (all, busiest)
 }
