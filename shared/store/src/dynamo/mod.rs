@@ -5,6 +5,8 @@ mod install_waits;
 mod item;
 mod outbox;
 mod outbox_items;
+mod outcome;
+mod pace;
 mod read;
 mod references;
 mod schedules;
@@ -12,5 +14,6 @@ mod stranded;
 mod table;
 
 pub use outbox::DynamoOutboxStore;
+pub use pace::{DynamoPace, PaceWrites};
 pub use references::DynamoReferenceStore;
 pub use schedules::DynamoScheduleStore;
