@@ -46,9 +46,11 @@ impl Drop for Ticker {
 }
 
 impl Deployment {
-    /// Starts the emulator enforcing `limits` and the bed with every function of the template; the
-    /// event route targets the last of `tenants`.
-    pub async fn start(limits: EmulatorLimits, tenants: &[String]) -> Result<Self, ScenarioError> {
+    /// Starts the emulator enforcing Teams' limits at `tenant_rate` requests per second per tenant
+    /// and the bed with every function of the template, its `TenantRate` the same; the event route
+    /// targets the last of `tenants`.
+    pub async fn start(tenant_rate: u32, tenants: &[String]) -> Result<Self, ScenarioError> {
+        let limits = EmulatorLimits::teams().tenant_rate(Some(tenant_rate));
         let emulator = TeamsEmulator::start(EmulatorConfig::default().limits(limits))
             .await
             .map_err(ScenarioError::Emulator)?;
@@ -72,6 +74,11 @@ impl Deployment {
             "RouteEventPattern".to_owned(),
             json!({"source": [ROUTE_SOURCE]}).to_string(),
         );
+        bed_config
+            .refs
+            .insert("TenantRate".to_owned(), tenant_rate.to_string());
+        // The instances' output stays in this directory for a look afterwards when asked for.
+        bed_config.work_dir = std::env::var_os("SCENARIO_LOGS").map(Into::into);
         // Lambda waits a minute and two before retrying a failed asynchronous invocation; the
         // run cannot, and what matters is that the retries happen.
         bed_config.async_retry_delays = vec![Duration::from_millis(500), Duration::from_secs(1)];

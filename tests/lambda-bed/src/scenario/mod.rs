@@ -17,7 +17,6 @@ mod report;
 
 use std::time::{Duration, Instant};
 
-use herald_teams_emulator::EmulatorLimits;
 use thiserror::Error;
 
 pub use chaos::{ChaosPlan, FaultTally, Injection};
@@ -52,7 +51,8 @@ pub enum ScenarioError {
 pub struct ScenarioConfig {
     pub tenants: usize,
     pub people_per_tenant: usize,
-    /// Teams' tenant rate the emulator enforces (requests per second per tenant).
+    /// Teams' tenant rate the emulator enforces and Herald paces to (requests per second per
+    /// tenant; the template's `TenantRate`).
     pub tenant_rate: u32,
     /// Installs posted to the webhook at once.
     pub install_concurrency: usize,
@@ -93,8 +93,7 @@ impl ScenarioConfig {
 /// be done and reports. A deployment that cannot finish is an error; what went wrong in the
 /// deliveries is in the report's [`Report::problems`].
 pub async fn run(config: &ScenarioConfig) -> Result<Report, ScenarioError> {
-    let limits = EmulatorLimits::teams().tenant_rate(Some(config.tenant_rate));
-    let deployment = Deployment::start(limits, &tenant_ids(config.tenants)).await?;
+    let deployment = Deployment::start(config.tenant_rate, &tenant_ids(config.tenants)).await?;
     let installing = Instant::now();
     let people = deployment
         .install(
