@@ -76,7 +76,7 @@ impl ScenarioConfig {
             tenant_rate: 50,
             install_concurrency: 8,
             tick_every: Duration::from_secs(2),
-            drain_timeout: Duration::from_secs(420),
+            drain_timeout: Duration::from_secs(600),
             chaos: None,
         }
     }
