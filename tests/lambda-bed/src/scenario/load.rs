@@ -61,10 +61,11 @@ impl Load {
             ROUTE_DETAIL_TYPE,
             &json!({"invoice": format!("INV-{tag}")}),
         )?;
-        // The sender makes the event's notification under its id (see HERALD_EVENT_ROUTES).
+        // The sender makes the event's notification under the key `event:{id}`, scoped to
+        // events (see HERALD_EVENT_ROUTES).
         notifications.push(Expected {
             label: "route".to_owned(),
-            id: NotificationId::for_idempotency_key(&format!("event:{event}")),
+            id: NotificationId::for_scoped_key("event", &format!("event:{event}")),
             text: deployment.route_text(),
             recipients: (0..people.len())
                 .filter(|i| people[*i].tenant == deployment.route_tenant)
