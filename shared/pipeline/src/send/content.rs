@@ -70,20 +70,17 @@ impl Sender {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key);
-        let activity = match cached {
-            Some(activity) => activity,
-            None => {
-                let activity: Activity = serde_json::from_value(notification.activity.clone())
-                    .map_err(|e| {
-                        invalid(&notification.id, format!("activity does not decode: {e}"))
-                    })?;
-                let activity = Arc::new(activity);
-                self.activities
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(key, Arc::clone(&activity));
-                activity
-            }
+        let activity = if let Some(activity) = cached {
+            activity
+        } else {
+            let activity: Activity = serde_json::from_value(notification.activity.clone())
+                .map_err(|e| invalid(&notification.id, format!("activity does not decode: {e}")))?;
+            let activity = Arc::new(activity);
+            self.activities
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, Arc::clone(&activity));
+            activity
         };
         Ok(Content {
             version: notification.content_version,
@@ -145,13 +142,12 @@ impl Sender {
                 }
             }
         };
-        match result {
-            Ok(()) => {
-                tracing::info!(delivery = %sent.delivery_id, retracted = notification.retracted,
-                "a copy sent during a revision brought in line")
-            }
-            Err(e) => tracing::warn!(error = %e, delivery = %sent.delivery_id,
-                "cannot bring a copy sent during a revision in line"),
+        if let Err(e) = result {
+            tracing::warn!(error = %e, delivery = %sent.delivery_id,
+                "cannot bring a copy sent during a revision in line");
+        } else {
+            tracing::info!(delivery = %sent.delivery_id, retracted = notification.retracted,
+                "a copy sent during a revision brought in line");
         }
     }
 }
