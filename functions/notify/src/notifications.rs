@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use herald_domain::DeliveryStatus;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::{Message, NotifyRequest};
-use herald_store::{DeliveryRecord, NotificationId, NotificationRecord};
+use herald_store::{DeliveryRecord, NotificationId, NotificationRecord, Revision};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
@@ -128,7 +128,7 @@ pub(crate) async fn deliveries(
     query.only(&["cursor", "status", "limit"])?;
     let status = query.value::<DeliveryStatus>(
         "status",
-        "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved",
+        "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved, retracted",
     )?;
     let page = query.page()?;
     let record = notify.load_notification(&id, &caller).await?;
@@ -144,7 +144,18 @@ pub(crate) async fn deliveries(
     ))
 }
 
-/// `PUT /api/notifications/{id}/message`: replace every delivered copy.
+async fn revise(notify: &Notify, id: &NotificationId, revision: &Revision) -> Result<(), ApiError> {
+    let version = notify
+        .outbox
+        .revise_content(id, revision)
+        .await
+        .map_err(|e| store_error(&e))?;
+    tracing::info!(notification = %id, ?version, "content revised");
+    Ok(())
+}
+
+/// `PUT /api/notifications/{id}/message`: replace every delivered copy, and the content of the
+/// copies not sent yet.
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
     caller: Caller,
@@ -155,6 +166,8 @@ pub(crate) async fn update_message(
         .and_then(|m| m.render())
         .map_err(|e| request_error(&e))?;
     let record = notify.load_notification(&id, &caller).await?;
+    // First the stored content, which copies not sent yet go out with; then the sent copies.
+    revise(&notify, &record.id, &Revision::Update(activity.clone())).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Update(&activity)).await?;
     Ok(Reply::json(
         StatusCode::OK,
@@ -162,13 +175,16 @@ pub(crate) async fn update_message(
     ))
 }
 
-/// `DELETE /api/notifications/{id}/message`: retract every delivered copy.
+/// `DELETE /api/notifications/{id}/message`: retract every delivered copy; the copies not sent
+/// yet end `retracted`.
 pub(crate) async fn retract_message(
     State(notify): State<Arc<Notify>>,
     caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let record = notify.load_notification(&id, &caller).await?;
+    // First the stored content, so that no further copy goes out; then the sent copies.
+    revise(&notify, &record.id, &Revision::Retract).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Delete).await?;
     Ok(Reply::json(
         StatusCode::OK,

@@ -48,7 +48,7 @@ pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
-    Release, STRANDED_AFTER,
+    Release, Revision, STRANDED_AFTER,
 };
 pub use references::{
     ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,

@@ -63,6 +63,13 @@ pub struct NotificationRecord {
     /// stalls (see [`crate::StrandedWork`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub due_at: Option<DateTime<Utc>>,
+    /// One more with every revision ([`OutboxStore::revise_content`]). The sender reads it
+    /// before each send, and after: a copy sent with an older one is brought in line.
+    #[serde(default)]
+    pub content_version: u32,
+    /// Retracted: no further copy goes out (each ends [`DeliveryStatus::Retracted`]).
+    #[serde(default)]
+    pub retracted: bool,
 }
 
 impl NotificationRecord {
@@ -94,6 +101,8 @@ impl NotificationRecord {
             zone_filter: None,
             possible_duplicates: 0,
             due_at: Some(now + STRANDED_AFTER),
+            content_version: 0,
+            retracted: false,
         }
     }
 
@@ -384,6 +393,15 @@ pub(crate) fn check_page_size(deliveries: &[DeliveryRecord]) -> Result<(), Store
     Ok(())
 }
 
+/// A change to what a notification sends ([`OutboxStore::revise_content`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revision {
+    /// This activity, for every copy not sent yet.
+    Update(serde_json::Value),
+    /// No further copy.
+    Retract,
+}
+
 /// Notifications and deliveries.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -460,6 +478,15 @@ pub trait OutboxStore: Send + Sync {
         status: Option<DeliveryStatus>,
         page: &PageRequest,
     ) -> Result<Page<DeliveryRecord>, StoreError>;
+
+    /// Revises what the notification sends, while copies may still be going out: the new
+    /// activity (or the retraction) and a content version one higher, in one write. Returns the
+    /// new version; `None` if there is no such notification.
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+    ) -> Result<Option<u32>, StoreError>;
 
     /// Replaces or clears the stored activity id of a sent delivery (after an update, or when
     /// Teams says the activity is gone).

@@ -6,6 +6,7 @@
 
 mod idempotency;
 mod openapi;
+mod revisions;
 mod scenarios;
 mod schedules;
 mod tenant_keys;

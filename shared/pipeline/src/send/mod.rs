@@ -5,10 +5,10 @@
 //! through the install step first (`install_step`): their stored conversation, or the app
 //! installed for them through Graph.
 
+mod content;
 mod install_step;
 mod personal;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::Duration;
@@ -26,6 +26,7 @@ use herald_store::{
     StatusUpdate,
 };
 
+use content::ActivityCache;
 use install_step::{InstallStep, Resolution};
 use personal::FoundChat;
 
@@ -50,7 +51,8 @@ pub struct Sender {
     pub max_attempts: u32,
     /// Backoff between attempts of a released delivery.
     pub backoff: RetryPolicy,
-    /// Activities by notification, decoded once per process (a bounded number).
+    /// Activities by notification and content version, decoded once per process (a bounded
+    /// number).
     activities: Mutex<ActivityCache>,
     /// Outcome events waiting to go out in a batch of ten.
     outcome_events: Mutex<Vec<HeraldEvent>>,
@@ -189,31 +191,41 @@ impl Sender {
             },
             None => (claimed, None),
         };
-        let activity = self.activity(&notification).await?;
-        // A write started without the time to finish is a write whose outcome is unknown.
-        let budget = MIN_SEND_BUDGET.min(self.lease.to_std().unwrap_or_default() / 4);
-        if deadline.remaining().is_some_and(|left| left < budget) {
-            let release = Release {
-                not_before: self.clock.now(),
-                error: "too little time left to send; given back".to_owned(),
-                attempt_counted: false,
-                outcome_unknown: false,
-            };
-            return self.release(&claimed, lease_until, &release).await;
-        }
-        let outcome = match self.send(&claimed, &activity, deadline).await {
-            Ok((activity_id, created)) => Outcome {
-                status: DeliveryStatus::Sent,
-                activity_id: Some(activity_id),
-                error: None,
-                conversation_id: created.or(resolved),
-            },
-            Err(error) => match self.failure(&claimed, &error).await? {
-                Failure::Final(outcome) => outcome,
-                Failure::Release(release) => {
-                    return self.release(&claimed, lease_until, &release).await;
-                }
-            },
+        // Read before each send: an update or a retraction applies to copies not sent yet.
+        let content = self.content(&notification).await?;
+        let outcome = if content.retracted {
+            Outcome {
+                status: DeliveryStatus::Retracted,
+                activity_id: None,
+                error: Some("the notification was retracted before this copy was sent".into()),
+                conversation_id: resolved,
+            }
+        } else {
+            // A write started without the time to finish is a write whose outcome is unknown.
+            let budget = MIN_SEND_BUDGET.min(self.lease.to_std().unwrap_or_default() / 4);
+            if deadline.remaining().is_some_and(|left| left < budget) {
+                let release = Release {
+                    not_before: self.clock.now(),
+                    error: "too little time left to send; given back".to_owned(),
+                    attempt_counted: false,
+                    outcome_unknown: false,
+                };
+                return self.release(&claimed, lease_until, &release).await;
+            }
+            match self.send(&claimed, &content.activity, deadline).await {
+                Ok((activity_id, created)) => Outcome {
+                    status: DeliveryStatus::Sent,
+                    activity_id: Some(activity_id),
+                    error: None,
+                    conversation_id: created.or(resolved),
+                },
+                Err(error) => match self.failure(&claimed, &error).await? {
+                    Failure::Final(outcome) => outcome,
+                    Failure::Release(release) => {
+                        return self.release(&claimed, lease_until, &release).await;
+                    }
+                },
+            }
         };
         let recorded = self
             .outbox
@@ -229,6 +241,14 @@ impl Sender {
             tracing::warn!(notification = %notification, delivery = %delivery,
                 "the claim's lease ran out before the outcome was recorded; another sender has it");
             return Ok(Delivered::AlreadyDone);
+        }
+        if let Some(activity_id) = outcome.activity_id.as_deref() {
+            let mut sent = claimed.clone();
+            if let Some(conversation) = &outcome.conversation_id {
+                sent.conversation_id = Some(conversation.clone());
+            }
+            self.follow_revision(&sent, activity_id, content.version)
+                .await;
         }
         self.publish(&claimed, &outcome).await;
         Ok(Delivered::Finished(outcome.status))
@@ -272,34 +292,6 @@ impl Sender {
             bot_app_id: &self.bot_app_id,
             max_attempts: self.max_attempts,
         })
-    }
-
-    async fn activity(&self, id: &NotificationId) -> Result<Arc<Activity>, PipelineError> {
-        if let Some(found) = self
-            .activities
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(id)
-        {
-            return Ok(found);
-        }
-        let invalid = |problem: String| PipelineError::InvalidNotification {
-            id: id.to_string(),
-            problem,
-        };
-        let notification = self
-            .outbox
-            .get_notification(id)
-            .await?
-            .ok_or_else(|| invalid("not found".to_owned()))?;
-        let activity: Activity = serde_json::from_value(notification.activity)
-            .map_err(|e| invalid(format!("activity does not decode: {e}")))?;
-        let activity = Arc::new(activity);
-        self.activities
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.clone(), Arc::clone(&activity));
-        Ok(activity)
     }
 
     /// Sends, creating the 1:1 conversation first for a member who has none (and storing it, so
@@ -489,33 +481,6 @@ const MIN_SEND_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 /// The first backoff of a released delivery; it doubles per attempt up to the cap.
 const RELEASE_BACKOFF: std::time::Duration = std::time::Duration::from_secs(10);
 const RELEASE_BACKOFF_CAP: Duration = Duration::minutes(5);
-
-/// Decoded activities of the notifications this process sends, at most [`ActivityCache::CAP`]
-/// (the oldest goes first): a long-lived instance sends for many notifications.
-#[derive(Default)]
-struct ActivityCache {
-    entries: HashMap<NotificationId, Arc<Activity>>,
-    order: std::collections::VecDeque<NotificationId>,
-}
-
-impl ActivityCache {
-    const CAP: usize = 256;
-
-    fn get(&self, id: &NotificationId) -> Option<Arc<Activity>> {
-        self.entries.get(id).cloned()
-    }
-
-    fn insert(&mut self, id: NotificationId, activity: Arc<Activity>) {
-        if self.entries.insert(id.clone(), activity).is_none() {
-            self.order.push_back(id);
-        }
-        while self.order.len() > Self::CAP {
-            if let Some(oldest) = self.order.pop_front() {
-                self.entries.remove(&oldest);
-            }
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 enum SendError {

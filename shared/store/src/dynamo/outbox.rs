@@ -16,7 +16,7 @@ use super::error::{
     CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
     reason_condition_failed, reasons_conflict,
 };
-use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
+use super::item::{ItemExt, from_item, n, next_cursor, s, start_key, to_value};
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
     header_key,
@@ -27,7 +27,7 @@ use crate::outbox::{check_page_size, not_final, with_due};
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
-    PageRequest, Release, STRANDED_AFTER, StoreError,
+    PageRequest, Release, Revision, STRANDED_AFTER, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -453,6 +453,9 @@ impl OutboxStore for DynamoOutboxStore {
             .client
             .query()
             .table_name(&self.table)
+            // Strongly consistent: an edit lists the copies sent before its revision, and a
+            // sender's check after recording a copy relies on the editor seeing it.
+            .consistent_read(true)
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
@@ -480,6 +483,51 @@ impl OutboxStore for DynamoOutboxStore {
             }
         }
         Ok(result)
+    }
+
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+    ) -> Result<Option<u32>, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(header_key(id)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#v", "contentVersion")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew);
+        let request = match revision {
+            Revision::Update(activity) => request
+                .update_expression("SET #v = if_not_exists(#v, :zero) + :one, #act = :act")
+                .expression_attribute_names("#act", "activity")
+                .expression_attribute_values(":act", to_value(activity)?),
+            Revision::Retract => request
+                .update_expression("SET #v = if_not_exists(#v, :zero) + :one, #r = :true")
+                .expression_attribute_names("#r", "retracted")
+                .expression_attribute_values(":true", AttributeValue::Bool(true)),
+        };
+        match request.send().await {
+            Ok(output) => {
+                let version = output
+                    .attributes()
+                    .and_then(|a| a.get("contentVersion"))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .ok_or_else(|| {
+                        StoreError::InvalidData(format!(
+                            "{id}: no content version after a revision"
+                        ))
+                    })?;
+                Ok(Some(version))
+            }
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(map_sdk_error(e)),
+        }
     }
 
     async fn set_activity_id(

@@ -21,7 +21,7 @@ use super::tables::{
 use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
-    Page, PageRequest, Release, StoreError,
+    Page, PageRequest, Release, Revision, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -404,6 +404,30 @@ impl OutboxStore for EmbeddedOutboxStore {
                 DELIVERY_LISTING,
                 |d: &DeliveryRecord| status.is_none_or(|s| s == d.status),
             )
+        })
+        .await
+    }
+
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+    ) -> Result<Option<u32>, StoreError> {
+        let (id, revision) = (id.clone(), revision.clone());
+        blocking(self, move |this| {
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let mut version = None;
+            Self::update_header(&txn, &id, |header| {
+                header.content_version += 1;
+                match revision {
+                    Revision::Update(activity) => header.activity = activity,
+                    Revision::Retract => header.retracted = true,
+                }
+                version = Some(header.content_version);
+                Ok(true)
+            })?;
+            txn.commit().map_err(unavailable)?;
+            Ok(version)
         })
         .await
     }

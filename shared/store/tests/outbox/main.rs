@@ -47,6 +47,7 @@ contract!(
     deliveries::concurrent_claims_have_one_winner,
     deliveries::deliveries_list_in_pages,
     deliveries::activity_ids_can_be_replaced,
+    deliveries::content_revisions_bump_the_version,
     install_waits::install_begins_only_from_sending,
     install_waits::install_counts_follow_each_resolution,
     install_waits::waits_are_found_by_recipient_and_deadline,
