@@ -5,6 +5,7 @@ mod install_waits;
 mod item;
 mod outbox;
 mod outbox_items;
+mod personal;
 mod read;
 mod references;
 mod schedules;
