@@ -220,8 +220,9 @@ impl ReferenceWriter for DynamoReferenceStore {
             (":cbot".to_owned(), s(reference.bot_app_id.as_str())),
         ]);
         let mut sets = Vec::with_capacity(item.len());
+        let personal = reference.conversation_type == ConversationType::Personal;
         for (i, (name, value)) in item.into_iter().enumerate() {
-            if name == attr::PK || name == attr::SK {
+            if name == attr::PK || name == attr::SK || (!personal && name == "timeZone") {
                 continue;
             }
             let (placeholder, value_placeholder) = (format!("#a{i}"), format!(":a{i}"));
@@ -233,9 +234,18 @@ impl ReferenceWriter for DynamoReferenceStore {
             names.insert(placeholder, name);
             values.insert(value_placeholder, value);
         }
-        // The zone index follows the user's override when there is one.
+        // The zone index follows the user's override when there is one. A channel or group
+        // chat has no client zone (`ConversationReference::effective_time_zone`): one stored
+        // before is removed, and only an override sets its zone.
         names.insert("#zk".to_owned(), attr::ZONE_KEY.to_owned());
-        if let Some(zone) = reference.time_zone {
+        let mut removes = Vec::new();
+        if !personal {
+            names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
+            names.insert("#tzr".to_owned(), "timeZone".to_owned());
+            values.insert(":zk".to_owned(), s(NO_ZONE));
+            sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
+            removes.push("#tzr");
+        } else if let Some(zone) = reference.time_zone {
             names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
             values.insert(":zk".to_owned(), s(zone.name()));
             sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
@@ -248,7 +258,11 @@ impl ReferenceWriter for DynamoReferenceStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_item(&reference.key())))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(if removes.is_empty() {
+                format!("SET {}", sets.join(", "))
+            } else {
+                format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "))
+            })
             // A missing updatedAtMs means an unreadable item: let a fresh activity repair it.
             .condition_expression(
                 "attribute_not_exists(#cpk) OR attribute_not_exists(#cupd) \

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_domain::{
-    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TenantId,
-    TimeZone,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, TenantId, TimeZone,
 };
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -91,6 +91,7 @@ fn merge(
     stored: &ConversationReference,
     incoming: &ConversationReference,
 ) -> Result<ConversationReference, StoreError> {
+    let incoming_type = incoming.conversation_type;
     let (serde_json::Value::Object(mut merged), serde_json::Value::Object(incoming)) = (
         serde_json::to_value(stored).map_err(invalid)?,
         serde_json::to_value(incoming).map_err(invalid)?,
@@ -101,6 +102,10 @@ fn merge(
         if !CREATE_ONLY_FIELDS.contains(&name.as_str()) {
             merged.insert(name, value);
         }
+    }
+    // As the DynamoDB upsert: a channel or group chat keeps no client zone.
+    if incoming_type != ConversationType::Personal {
+        merged.remove("timeZone");
     }
     serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
 }
@@ -377,7 +382,11 @@ impl ReferenceReader for EmbeddedReferenceStore {
 impl ReferenceWriter for EmbeddedReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
         reference.validate().map_err(invalid)?;
-        let incoming = reference.clone();
+        let mut incoming = reference.clone();
+        // As the DynamoDB upsert: a channel or group chat keeps no client zone.
+        if incoming.conversation_type != ConversationType::Personal {
+            incoming.time_zone = None;
+        }
         blocking(self, move |this| {
             let key = primary(&incoming.key());
             let txn = this.db.begin_write().map_err(unavailable)?;

@@ -47,6 +47,7 @@ contract!(
     reference_listings::team_channels_stay_in_their_tenant,
     reference_listings::finds_references_by_conversation_id,
     reference_listings::lists_recipients_by_effective_zone,
+    reference_listings::shared_conversations_list_by_the_zone_set_in_them,
     references::other_bots_references_are_never_returned,
     references::corrupt_items_are_reported_and_skipped,
     references::invalid_references_are_rejected,
