@@ -17,8 +17,9 @@ use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::{invalid, request_error, status, store_error};
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
 
 /// Fires a preview lists when `count` is not given.
 pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
@@ -169,12 +170,14 @@ fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
 }
 
 impl Notify {
-    async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
+    /// The schedule `id`, if the caller may see it (one it may not see is not found).
+    async fn load_schedule(&self, id: &str, caller: &Caller) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(|| not_found(id))
     }
 }
@@ -182,10 +185,12 @@ impl Notify {
 /// `POST /api/schedules`.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &CREATE_FIELDS)?;
     let request = notify_part(object.get("target"), object.get("message"))?;
+    caller.allow_target(&request.target)?;
     let rule =
         ScheduleRule::from_json(&Value::Object(object.clone())).map_err(|e| rule_error(&e))?;
     let zone = ScheduleZone::from_json(object.get("timeZone").unwrap_or(&Value::Null))
@@ -212,9 +217,11 @@ pub(crate) async fn create(
     Ok(Reply::json(StatusCode::CREATED, schedule_json(&record)))
 }
 
-/// `GET /api/schedules`.
+/// `GET /api/schedules`: for a key limited to some tenants, only the schedules it may see (a
+/// page may then hold fewer than `limit`; `nextCursor` still says whether more follow).
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
     query.only(&["cursor", "limit"])?;
@@ -224,7 +231,12 @@ pub(crate) async fn list(
         .list_schedules(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    let items: Vec<Value> = page.items.iter().map(schedule_json).collect();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter(|record| caller.may_see(&record.target))
+        .map(schedule_json)
+        .collect();
     Ok(Reply::json(
         StatusCode::OK,
         json!({"items": items, "nextCursor": page.next_cursor}),
@@ -232,8 +244,12 @@ pub(crate) async fn list(
 }
 
 /// `GET /api/schedules/{id}`.
-pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result<Reply, ApiError> {
-    let record = notify.load_schedule(&id).await?;
+pub(crate) async fn get(
+    State(notify): State<Arc<Notify>>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Reply, ApiError> {
+    let record = notify.load_schedule(&id, &caller).await?;
     Ok(Reply::json(StatusCode::OK, schedule_json(&record)))
 }
 
@@ -241,8 +257,9 @@ pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result
 /// out again from now, and the write is conditional on the version read.
 pub(crate) async fn patch(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &PATCH_FIELDS)?;
     if object.is_empty() {
@@ -265,7 +282,7 @@ pub(crate) async fn patch(
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(invalid_request("paused", "paused must be true or false")),
     };
-    let mut record = notify.load_schedule(&id).await?;
+    let mut record = notify.load_schedule(&id, &caller).await?;
     if let Some(expected) = expected_version
         && expected != record.version
     {
@@ -278,6 +295,7 @@ pub(crate) async fn patch(
             Some(object.get("target").unwrap_or(&current_target)),
             Some(&message),
         )?;
+        caller.allow_target(&request.target)?;
         record.target = request.target;
         record.activity = request.activity;
         record.message = message;
@@ -331,9 +349,13 @@ pub(crate) async fn patch(
 /// `DELETE /api/schedules/{id}`.
 pub(crate) async fn delete(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let parsed = ScheduleId::parse(&id).map_err(|_| not_found(&id))?;
+    if caller.tenants.is_some() {
+        notify.load_schedule(&id, &caller).await?;
+    }
     let deleted = notify
         .schedules
         .delete_schedule(&parsed)
@@ -350,6 +372,7 @@ pub(crate) async fn delete(
 /// UTC and local time.
 pub(crate) async fn preview(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
@@ -366,7 +389,7 @@ pub(crate) async fn preview(
     }
     let asked: Option<TimeZone> =
         query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
-    let record = notify.load_schedule(&id).await?;
+    let record = notify.load_schedule(&id, &caller).await?;
     let zone = match (stored_zone(&record)?, asked) {
         (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
         (ScheduleZone::Recipient, None) => {

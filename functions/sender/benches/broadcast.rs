@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt as _;
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{
+    ConnectorConfig, ConnectorExt, HttpConnector, InFlight, Limits, RetryPolicy,
+};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryId, DeliveryStatus,
     ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
@@ -38,7 +40,7 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender, StrandedSweep};
-use herald_sender::{Router, SenderFunction, TriggerResult};
+use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest,
@@ -54,14 +56,6 @@ const TENANT: &str = "72f988bf-0000-0000-0000-0000000000be";
 
 /// A retried trigger runs again after this pause (Lambda replays after a back-off too).
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
 
 /// Call count and latency of one store operation.
 #[derive(Default)]
@@ -197,7 +191,7 @@ fn function(
         router: Router::default(),
         retention,
         clock,
-        concurrency: 64,
+        in_flight: Arc::new(Gate::new(InFlight::fixed(64))),
         safety_margin: Duration::from_secs(1),
     }
 }
@@ -571,9 +565,9 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let n = env_number("BENCH_N", 20_000);
-    let rate = u32::try_from(env_number("BENCH_RATE", 500)).unwrap_or(500);
-    let in_flight = env_number("BENCH_IN_FLIGHT", 64);
+    let n = herald_testkit::env_number("BENCH_N", 20_000);
+    let rate = u32::try_from(herald_testkit::env_number("BENCH_RATE", 500)).unwrap_or(500);
+    let in_flight = herald_testkit::env_number("BENCH_IN_FLIGHT", 64);
     if wants("pipeline") {
         pipeline(n, rate, in_flight);
     }

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use herald_domain::ServiceUrl;
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::config::error::ConfigError;
 
 /// Connector hosts that may receive the bearer token, over https on the default port: the
 /// `serviceUrl` hosts of the public and government clouds.

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::config::{Cloud, ConfigError};
+use crate::config::cloud::Cloud;
+use crate::config::error::ConfigError;
 
 /// Variables read by name: values trimmed, empty ones unset, and a bad value a
 /// [`ConfigError::Invalid`] naming its variable.

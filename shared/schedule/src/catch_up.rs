@@ -5,7 +5,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::recurrence::ScheduleRule;
-use crate::zone_setting::{ScheduleZone, first_fire};
+use crate::zone_setting::ScheduleZone;
+use crate::zones::first_fire;
 
 /// Fires looked at per schedule per tick at most (a once-a-minute schedule down for a week); the
 /// next tick goes on from where this one stopped.

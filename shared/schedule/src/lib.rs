@@ -19,8 +19,10 @@ pub use fire::{Fire, Upcoming, next_fire, resolve_local, upcoming};
 pub use recurrence::{
     MonthDay, Recurrence, RuleError, ScheduleRule, Weekdays, parse_weekday, short_name,
 };
-pub use zone_setting::{ScheduleZone, first_fire, schedule_zone};
-pub use zones::{due_zones, fire_in_minute, fire_zone_keys, minute_start, next_fire_in_zones};
+pub use zone_setting::{ScheduleZone, schedule_zone};
+pub use zones::{
+    due_zones, fire_in_minute, fire_zone_keys, first_fire, minute_start, next_fire_in_zones,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,18 +1,14 @@
 //! A schedule's zone setting (`timeZone`): one IANA zone for everyone, or each recipient's own
-//! stored zone; and the first fire of a rule under it, which the notify API promises as
-//! `nextFire` and the scheduler fires, so that both agree.
+//! stored zone.
 
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use herald_domain::TimeZone;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::fire::next_fire;
-use crate::recurrence::{RuleError, ScheduleRule};
-use crate::zones::{every_zone, next_fire_in_zones};
+use crate::recurrence::RuleError;
 
 /// The API's `timeZone`: one IANA zone for everyone, or each recipient's own stored zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -78,18 +74,4 @@ impl<'de> Deserialize<'de> for ScheduleZone {
 #[must_use]
 pub fn schedule_zone(stored: &str) -> Option<ScheduleZone> {
     stored.parse().ok()
-}
-
-/// The first fire of `rule` strictly after `after`: in the zone when fixed, else the earliest over
-/// every zone a recipient may have. `None` when it never fires again.
-#[must_use]
-pub fn first_fire(
-    rule: &ScheduleRule,
-    zone: ScheduleZone,
-    after: DateTime<Utc>,
-) -> Option<DateTime<Utc>> {
-    match zone {
-        ScheduleZone::Fixed(zone) => next_fire(rule, zone, after),
-        ScheduleZone::Recipient => next_fire_in_zones(rule, every_zone(), after).map(|(at, _)| at),
-    }
 }

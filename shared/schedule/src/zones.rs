@@ -112,3 +112,18 @@ pub fn fire_zone_keys(
         }
     }
 }
+
+/// The first fire of `rule` strictly after `after`, which the notify API promises as `nextFire`
+/// and the scheduler fires, so that both agree: in the zone when fixed, else the earliest over
+/// every zone a recipient may have. `None` when it never fires again.
+#[must_use]
+pub fn first_fire(
+    rule: &ScheduleRule,
+    zone: ScheduleZone,
+    after: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match zone {
+        ScheduleZone::Fixed(zone) => next_fire(rule, zone, after),
+        ScheduleZone::Recipient => next_fire_in_zones(rule, every_zone(), after).map(|(at, _)| at),
+    }
+}

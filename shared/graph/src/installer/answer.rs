@@ -2,23 +2,11 @@
 
 use herald_connector::Deadline;
 use herald_domain::{AadObjectId, TenantId};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::GraphInstaller;
-use super::request::Reply;
+use super::request::{Reply, error_text};
 use crate::GraphError;
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: Option<ErrorDetail>,
-}
-
-#[derive(Deserialize)]
-struct ErrorDetail {
-    code: Option<String>,
-    message: Option<String>,
-}
 
 /// How a 404/400 reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,23 +94,6 @@ impl GraphInstaller {
                 message,
             },
         }
-    }
-}
-
-/// Graph's `error.code` and `error.message` (or the raw body).
-pub(super) fn error_text(body: &[u8]) -> (String, String) {
-    match serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .and_then(|b| b.error)
-    {
-        Some(detail) => (
-            detail.code.unwrap_or_default(),
-            detail.message.unwrap_or_default(),
-        ),
-        None => (
-            String::new(),
-            String::from_utf8_lossy(body).chars().take(512).collect(),
-        ),
     }
 }
 

@@ -10,11 +10,11 @@ use herald_connector::{Credentials, Deadline, TokenProvider, retry_after_header}
 use herald_domain::TenantId;
 use herald_retry::GiveUp;
 use reqwest::{Method, header};
+use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
 
 use super::GraphInstaller;
-use super::answer::error_text;
 use crate::GraphError;
 
 /// One answer Graph gave: status, `Retry-After` and body.
@@ -183,5 +183,33 @@ impl GraphInstaller {
             retry_after,
             body,
         })
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: Option<ErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: Option<String>,
+    message: Option<String>,
+}
+
+/// Graph's `error.code` and `error.message` (or the raw body).
+pub(super) fn error_text(body: &[u8]) -> (String, String) {
+    match serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|b| b.error)
+    {
+        Some(detail) => (
+            detail.code.unwrap_or_default(),
+            detail.message.unwrap_or_default(),
+        ),
+        None => (
+            String::new(),
+            String::from_utf8_lossy(body).chars().take(512).collect(),
+        ),
     }
 }

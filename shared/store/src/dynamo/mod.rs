@@ -5,6 +5,8 @@ mod install_waits;
 mod item;
 mod outbox;
 mod outbox_items;
+mod outcome;
+mod pace;
 mod personal;
 mod read;
 mod references;
@@ -13,5 +15,6 @@ mod stranded;
 mod table;
 
 pub use outbox::DynamoOutboxStore;
+pub use pace::{DynamoPace, PaceWrites};
 pub use references::DynamoReferenceStore;
 pub use schedules::DynamoScheduleStore;

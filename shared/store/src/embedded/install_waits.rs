@@ -7,10 +7,8 @@ use herald_domain::{AadObjectId, DeliveryId, DeliveryStatus, TenantId};
 use redb::ReadableTable;
 
 use super::db::{SEP, blocking, display_key, prefix_end, read_json, unavailable, write_json};
-use super::outbox::{
-    DELIVERIES, EmbeddedOutboxStore, INSTALL_DUE, INSTALL_WAITS, add_counts, delivery_key,
-};
-use super::stranded::put_delivery;
+use super::outbox::{EmbeddedOutboxStore, add_counts};
+use super::tables::{DELIVERIES, INSTALL_DUE, INSTALL_WAITS, delivery_key, put_delivery};
 use crate::keys::due_bound;
 use crate::{
     DeliveryRecord, InstallResolution, InstallWait, InstallWaits, NotificationId, OutboxChange,

@@ -8,6 +8,7 @@ mod outbox;
 mod references;
 mod schedules;
 mod stranded;
+mod tables;
 
 pub use outbox::{EmbeddedOutboxStore, OUTBOX_FILE_NAME};
 pub use references::{EmbeddedReferenceStore, REFERENCES_FILE_NAME};

@@ -14,22 +14,15 @@ use super::db::{
     DEFAULT_PAGE, SEP, blocking, display_key, json_page, key_range, open_database, prefix_end,
     read_json, resume_after, unavailable, write_json,
 };
-use super::stranded::{STRANDED, move_due, put_delivery};
+use super::tables::{
+    DELIVERIES, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS, STRANDED, delivery_key, move_due,
+    put_delivery,
+};
 use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxChange, OutboxStore, Outcome,
     Page, PageRequest, Release, StoreError,
 };
-
-pub(super) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("notifications");
-/// `notification SEP delivery` -> delivery JSON.
-pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
-/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
-pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
-/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
-/// wait JSON, so the timeout sweep reads the earliest deadlines first.
-pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
 const DELIVERY_LISTING: &str = "deliveries";
@@ -49,11 +42,6 @@ impl std::fmt::Debug for EmbeddedOutboxStore {
         f.debug_struct("EmbeddedOutboxStore")
             .finish_non_exhaustive()
     }
-}
-
-/// `notification SEP delivery`: a delivery's key.
-pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> String {
-    format!("{notification}{SEP}{delivery}")
 }
 
 /// Moves a header's counts (a claimed delivery still counts as pending).

@@ -4,90 +4,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus, NotificationId};
-use redb::TableDefinition;
-use serde::{Deserialize, Serialize};
 
-use super::db::{SEP, blocking, read_json, unavailable, write_json};
-use super::outbox::{DELIVERIES, EmbeddedOutboxStore, NOTIFICATIONS, delivery_key};
-use crate::keys::{due_bound, time_key};
+use super::db::{blocking, read_json, unavailable, write_json};
+use super::outbox::EmbeddedOutboxStore;
+use super::tables::{
+    DELIVERIES, Entry, NOTIFICATIONS, STRANDED, delivery_key, move_due, put_delivery,
+};
+use crate::keys::due_bound;
 use crate::{
     DeliveryRecord, NotificationRecord, OutboxChange, STRANDED_AFTER, StoreError, StrandedWork,
 };
-
-/// `{due ms}#{notification}SEP{delivery}` (empty delivery for a header) -> the entry.
-pub(super) const STRANDED: TableDefinition<&str, &[u8]> = TableDefinition::new("stranded");
-
-#[derive(Serialize, Deserialize)]
-struct Entry {
-    notification: NotificationId,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    delivery: Option<DeliveryId>,
-}
-
-fn entry_key(
-    at: DateTime<Utc>,
-    notification: &NotificationId,
-    delivery: Option<&DeliveryId>,
-) -> String {
-    time_key(
-        at,
-        &format!(
-            "{notification}{SEP}{}",
-            delivery.map_or("", DeliveryId::as_str)
-        ),
-    )
-}
-
-/// Moves an item's index entry from `before` to `after` (either may be none).
-pub(super) fn move_due(
-    txn: &redb::WriteTransaction,
-    notification: &NotificationId,
-    delivery: Option<&DeliveryId>,
-    before: Option<DateTime<Utc>>,
-    after: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
-    if before == after {
-        return Ok(());
-    }
-    let mut table = txn.open_table(STRANDED).map_err(unavailable)?;
-    if let Some(before) = before {
-        table
-            .remove(entry_key(before, notification, delivery).as_str())
-            .map_err(unavailable)?;
-    }
-    if let Some(after) = after {
-        let entry = Entry {
-            notification: notification.clone(),
-            delivery: delivery.cloned(),
-        };
-        write_json(
-            &mut table,
-            &entry_key(after, notification, delivery),
-            &entry,
-        )?;
-    }
-    Ok(())
-}
-
-/// Writes a delivery, keeping its index entry in step with what was stored before.
-pub(super) fn put_delivery(
-    txn: &redb::WriteTransaction,
-    before: Option<DateTime<Utc>>,
-    record: &DeliveryRecord,
-) -> Result<(), StoreError> {
-    write_json(
-        &mut txn.open_table(DELIVERIES).map_err(unavailable)?,
-        &delivery_key(&record.notification_id, &record.delivery_id),
-        record,
-    )?;
-    move_due(
-        txn,
-        &record.notification_id,
-        Some(&record.delivery_id),
-        before,
-        record.due_at,
-    )
-}
 
 impl EmbeddedOutboxStore {
     fn wake_notification(

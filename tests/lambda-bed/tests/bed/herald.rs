@@ -2,12 +2,12 @@
 //! notify API over the HTTP API, the sender fed by the outbox stream and by EventBridge, the
 //! scheduler's tick; Teams is the emulator.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{Timelike as _, Utc};
 use herald_domain::{BotAppId, Target};
-use herald_lambda_bed::{BedConfig, HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
+use herald_lambda_bed::scenario::bed_config_for;
+use herald_lambda_bed::{HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
 use herald_schedule::{Recurrence, ScheduleRule};
 use herald_store::{DynamoScheduleStore, ScheduleId, ScheduleRecord, ScheduleStore as _};
 use herald_teams_emulator::identity::TokenSpec;
@@ -36,32 +36,7 @@ async fn deploy() -> Deployed {
     create_herald_tables(&herald_testkit::dynamodb_endpoint(), &tables, &app)
         .await
         .expect("create tables on DynamoDB Local (is .ci/with-services running it?)");
-    let mut refs = BTreeMap::from([
-        ("BotAppId".to_owned(), config.app_id.clone()),
-        ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
-        (
-            "HeraldBus".to_owned(),
-            herald_testkit::unique_name("herald-bus"),
-        ),
-    ]);
-    tables.add_refs(&mut refs);
-    let mut bed_config = BedConfig::new(refs);
-    bed_config.secrets = BTreeMap::from([
-        (
-            "MicrosoftAppPassword".to_owned(),
-            config.app_password.clone(),
-        ),
-        ("HERALD_API_KEY".to_owned(), API_KEY.to_owned()),
-        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
-        (
-            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
-            emulator.host_port(),
-        ),
-        (
-            "HERALD_OPENID_METADATA_URL".to_owned(),
-            emulator.openid_metadata_url(),
-        ),
-    ]);
+    let mut bed_config = bed_config_for(&emulator, &tables, API_KEY);
     bed_config.async_retry_delays = vec![Duration::from_millis(200)];
     let bed = LambdaBed::start(bed_config).await.unwrap();
     let user = emulator.add_user(TENANT, "Megan Bowen");

@@ -10,78 +10,22 @@
 //! | `HERALD_TOKEN_URL` | full token endpoint URL, replacing the computed one (tests, emulator) |
 //! | `HERALD_TRUSTED_SERVICE_HOSTS` | extra `host[:port]` entries trusted with the token, comma separated |
 //! | `HERALD_CONNECTOR_TIMEOUT_MS` | per-request timeout (default 30 000) |
+//! | `HERALD_TENANT_RATE` | requests per second per tenant (default 50; for tenants Microsoft has raised) |
 
 use std::fmt;
 use std::time::Duration;
 
 use herald_domain::{BotAppId, TenantId};
-use thiserror::Error;
 use url::Url;
+
+pub(crate) mod cloud;
+pub(crate) mod error;
+
+pub use cloud::{AppType, Cloud};
+pub use error::ConfigError;
 
 use crate::trust::TrustedHosts;
 use crate::variables::Variables;
-
-/// Why the configuration could not be built.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    #[error("{0} is required")]
-    Missing(&'static str),
-    #[error("{name} has an invalid value {value:?}: {reason}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        reason: String,
-    },
-}
-
-impl ConfigError {
-    /// `value` of variable `name` cannot be used, for `reason`.
-    #[must_use]
-    pub fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> Self {
-        Self::Invalid {
-            name,
-            value: value.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// `MicrosoftAppType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum AppType {
-    /// The only kind Azure creates since mid-2025: tokens come from the bot's own tenant.
-    #[default]
-    SingleTenant,
-    /// Legacy registrations: tokens come from the `botframework.com` tenant.
-    MultiTenant,
-}
-
-/// Which Microsoft cloud issues tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Cloud {
-    #[default]
-    Public,
-    /// US Government (GCC High / DoD).
-    UsGov,
-}
-
-impl Cloud {
-    #[must_use]
-    pub fn login_host(self) -> &'static str {
-        match self {
-            Self::Public => "https://login.microsoftonline.com",
-            Self::UsGov => "https://login.microsoftonline.us",
-        }
-    }
-
-    #[must_use]
-    pub fn scope(self) -> &'static str {
-        match self {
-            Self::Public => "https://api.botframework.com/.default",
-            Self::UsGov => "https://api.botframework.us/.default",
-        }
-    }
-}
 
 /// A client secret; never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -165,11 +109,16 @@ pub struct ConnectorConfig {
     pub request_timeout: Duration,
     /// How long before expiry a cached token is replaced.
     pub token_refresh_margin: Duration,
+    /// Requests per second Teams allows the bot per tenant
+    /// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
+    pub tenant_rate: u32,
 }
 
 impl ConnectorConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+    /// Teams' documented tenant rate.
+    pub const DEFAULT_TENANT_RATE: u32 = 50;
 
     /// A configuration for a bot registration, trusting only Microsoft hosts.
     #[must_use]
@@ -179,6 +128,7 @@ impl ConnectorConfig {
             trusted_hosts: TrustedHosts::microsoft(),
             request_timeout: Self::DEFAULT_TIMEOUT,
             token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+            tenant_rate: Self::DEFAULT_TENANT_RATE,
         }
     }
 
@@ -197,6 +147,18 @@ impl ConnectorConfig {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
+    #[must_use]
+    pub fn tenant_rate(mut self, per_second: u32) -> Self {
+        self.tenant_rate = per_second.max(1);
         self
     }
 
@@ -276,11 +238,26 @@ impl ConnectorConfig {
         let request_timeout = vars
             .millis("HERALD_CONNECTOR_TIMEOUT_MS")?
             .unwrap_or(Self::DEFAULT_TIMEOUT);
+        let tenant_rate = match get("HERALD_TENANT_RATE") {
+            None => Self::DEFAULT_TENANT_RATE,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|r| (1..=100_000).contains(r))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "HERALD_TENANT_RATE",
+                        &v,
+                        "expected requests per second, from 1 to 100000",
+                    )
+                })?,
+        };
         Ok(Self {
             credentials,
             trusted_hosts,
             request_timeout,
             token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+            tenant_rate,
         })
     }
 }
@@ -381,6 +358,18 @@ mod tests {
         assert!(matches!(
             load(&[("HERALD_CONNECTOR_TIMEOUT_MS", "soon")]),
             Err(ConfigError::Invalid { .. })
+        ));
+        assert_eq!(config.tenant_rate, ConnectorConfig::DEFAULT_TENANT_RATE);
+        assert_eq!(
+            load(&[("HERALD_TENANT_RATE", "150")]).unwrap().tenant_rate,
+            150
+        );
+        assert!(matches!(
+            load(&[("HERALD_TENANT_RATE", "0")]),
+            Err(ConfigError::Invalid {
+                name: "HERALD_TENANT_RATE",
+                ..
+            })
         ));
         assert!(format!("{:?}", Secret::new("hunter2")).contains("***"));
     }

@@ -1,0 +1,101 @@
+//! The outbox file's tables and the keys and index entries every writer keeps in step: the
+//! outbox, its installation waits and its stranded-work sweep all write through these.
+
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryId, NotificationId};
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+
+use super::db::{SEP, unavailable, write_json};
+use crate::keys::time_key;
+use crate::{DeliveryRecord, StoreError};
+
+pub(super) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("notifications");
+/// `notification SEP delivery` -> delivery JSON.
+pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
+/// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.
+pub(super) const INSTALL_WAITS: TableDefinition<&str, &[u8]> = TableDefinition::new("installWaits");
+/// The wait's due key (`{deadline ms, 15 digits}#{notification}#{delivery}`) -> installation
+/// wait JSON, so the timeout sweep reads the earliest deadlines first.
+pub(super) const INSTALL_DUE: TableDefinition<&str, &[u8]> = TableDefinition::new("installDue");
+
+/// `notification SEP delivery`: a delivery's key.
+pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> String {
+    format!("{notification}{SEP}{delivery}")
+}
+
+/// `{due ms}#{notification}SEP{delivery}` (empty delivery for a header) -> the entry.
+pub(super) const STRANDED: TableDefinition<&str, &[u8]> = TableDefinition::new("stranded");
+
+#[derive(Serialize, Deserialize)]
+pub(super) struct Entry {
+    pub(super) notification: NotificationId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) delivery: Option<DeliveryId>,
+}
+
+fn entry_key(
+    at: DateTime<Utc>,
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+) -> String {
+    time_key(
+        at,
+        &format!(
+            "{notification}{SEP}{}",
+            delivery.map_or("", DeliveryId::as_str)
+        ),
+    )
+}
+
+/// Moves an item's index entry from `before` to `after` (either may be none).
+pub(super) fn move_due(
+    txn: &redb::WriteTransaction,
+    notification: &NotificationId,
+    delivery: Option<&DeliveryId>,
+    before: Option<DateTime<Utc>>,
+    after: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    if before == after {
+        return Ok(());
+    }
+    let mut table = txn.open_table(STRANDED).map_err(unavailable)?;
+    if let Some(before) = before {
+        table
+            .remove(entry_key(before, notification, delivery).as_str())
+            .map_err(unavailable)?;
+    }
+    if let Some(after) = after {
+        let entry = Entry {
+            notification: notification.clone(),
+            delivery: delivery.cloned(),
+        };
+        write_json(
+            &mut table,
+            &entry_key(after, notification, delivery),
+            &entry,
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a delivery, keeping its index entry in step with what was stored before.
+pub(super) fn put_delivery(
+    txn: &redb::WriteTransaction,
+    before: Option<DateTime<Utc>>,
+    record: &DeliveryRecord,
+) -> Result<(), StoreError> {
+    write_json(
+        &mut txn.open_table(DELIVERIES).map_err(unavailable)?,
+        &delivery_key(&record.notification_id, &record.delivery_id),
+        record,
+    )?;
+    move_due(
+        txn,
+        &record.notification_id,
+        Some(&record.delivery_id),
+        before,
+        record.due_at,
+    )
+}
