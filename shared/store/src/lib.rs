@@ -26,6 +26,7 @@ mod install_waits;
 mod keys;
 mod model;
 pub mod outbox;
+mod personal;
 mod references;
 pub mod schedules;
 pub mod schema;

@@ -7,6 +7,7 @@ mod outbox;
 mod outbox_items;
 mod outcome;
 mod pace;
+mod personal;
 mod read;
 mod references;
 mod schedules;
