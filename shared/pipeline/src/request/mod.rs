@@ -25,7 +25,7 @@ pub use error::RequestError;
 pub use message::{MAX_ACTIVITY_BYTES, Message};
 pub use target::MAX_CONVERSATION_IDS;
 
-use target::parse_target;
+pub use target::parse_target;
 
 /// Keys are echoed in logs and hashed into ids; nothing needs more.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
