@@ -1,4 +1,5 @@
-//! `POST /api/notify`, and a notification's status, deliveries and delivered copies.
+//! `POST /api/notify`, the notifications list, and a notification's status, deliveries and
+//! delivered copies.
 
 use std::sync::Arc;
 
@@ -62,26 +63,53 @@ pub(crate) async fn status(
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let record = notify.load_notification(&id).await?;
+    Ok(Reply::json(StatusCode::OK, notification_json(&record)))
+}
+
+/// `GET /api/notifications`: every notification, newest first, paged.
+pub(crate) async fn list(
+    State(notify): State<Arc<Notify>>,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["cursor", "limit"])?;
+    let page = query.page()?;
+    let page = notify
+        .outbox
+        .list_notifications(&page)
+        .await
+        .map_err(|e| store_error(&e))?;
+    if !page.skipped.is_empty() {
+        tracing::warn!(
+            skipped = page.skipped.len(),
+            "notifications skipped unreadable items"
+        );
+    }
+    let items: Vec<Value> = page.items.iter().map(notification_json).collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({"items": items, "nextCursor": page.next_cursor}),
+    ))
+}
+
+/// A notification as the API shows it: where it stands and its counts per delivery status.
+fn notification_json(record: &NotificationRecord) -> Value {
     let counts: Map<String, Value> = DeliveryStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), json!(record.count(*s))))
         .collect();
     let total: i64 = DeliveryStatus::ALL.iter().map(|s| record.count(*s)).sum();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "notificationId": record.id,
-            "status": record.status(),
-            "source": record.source,
-            "target": record.target,
-            "idempotencyKey": record.idempotency_key,
-            "createdAt": record.created_at,
-            "expanded": record.expanded,
-            "total": total,
-            "counts": counts,
-            "possibleDuplicates": record.possible_duplicates,
-        }),
-    ))
+    json!({
+        "notificationId": record.id,
+        "status": record.status(),
+        "source": record.source,
+        "target": record.target,
+        "idempotencyKey": record.idempotency_key,
+        "createdAt": record.created_at,
+        "expanded": record.expanded,
+        "total": total,
+        "counts": counts,
+        "possibleDuplicates": record.possible_duplicates,
+    })
 }
 
 /// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
-use herald_domain::{Target, TimeZone};
+use herald_domain::Target;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::NotifyRequest;
 use herald_schedule::{
-    Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone, upcoming,
+    Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone,
 };
 use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
@@ -20,12 +20,7 @@ use crate::Notify;
 use crate::error::{invalid, request_error, status, store_error};
 use crate::extract::{Id, Json, Params};
 
-/// Fires a preview lists when `count` is not given.
-pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
-/// The most fires a preview lists.
-pub const MAX_PREVIEW_COUNT: u32 = 100;
-
-const CREATE_FIELDS: [&str; 6] = [
+pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
     "message",
     "recurrence",
@@ -44,7 +39,7 @@ const PATCH_FIELDS: [&str; 8] = [
     "version",
 ];
 
-fn rule_error(e: &RuleError) -> ApiError {
+pub(crate) fn rule_error(e: &RuleError) -> ApiError {
     invalid("InvalidSchedule", e.field(), e.to_string())
 }
 
@@ -60,7 +55,7 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(object) = value else {
         return Err(invalid_request("", "the body must be a JSON object"));
     };
@@ -74,7 +69,10 @@ fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiEr
 }
 
 /// Validates `target` and `message` exactly as `POST /api/notify` does, rendering the activity.
-fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<NotifyRequest, ApiError> {
+pub(crate) fn notify_part(
+    target: Option<&Value>,
+    message: Option<&Value>,
+) -> Result<NotifyRequest, ApiError> {
     let mut part = Map::new();
     if let Some(target) = target {
         part.insert("target".into(), target.clone());
@@ -87,7 +85,7 @@ fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<Notify
 
 /// `timeZone: "recipient"` reads each recipient's zone from the stored installation, through the
 /// zone index of a listing; only targets expanded by listing installations have one.
-fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
+pub(crate) fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
     let listing = match target {
         Target::All | Target::Type { .. } | Target::Tenant { .. } => true,
         Target::Team { channel, .. } => channel == "*",
@@ -154,7 +152,7 @@ pub(crate) fn schedule_json(record: &ScheduleRecord) -> Value {
     })
 }
 
-fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
+pub(crate) fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
     schedule_zone(&record.time_zone).ok_or_else(|| {
         tracing::error!(schedule = %record.id, zone = %record.time_zone, "unreadable stored zone");
         ApiError::new(
@@ -169,7 +167,7 @@ fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
 }
 
 impl Notify {
-    async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
+    pub(crate) async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
@@ -344,62 +342,6 @@ pub(crate) async fn delete(
     }
     tracing::info!(schedule = %parsed, "schedule deleted");
     Ok(Reply::empty(StatusCode::NO_CONTENT))
-}
-
-/// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`: the next fires from now, each in
-/// UTC and local time.
-pub(crate) async fn preview(
-    State(notify): State<Arc<Notify>>,
-    Id(id): Id,
-    Params(query): Params,
-) -> Result<Reply, ApiError> {
-    query.only(&["count", "timeZone"])?;
-    let count = query
-        .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
-        .unwrap_or(DEFAULT_PREVIEW_COUNT);
-    if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
-        return Err(invalid(
-            "InvalidParameter",
-            "count",
-            format!("count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"),
-        ));
-    }
-    let asked: Option<TimeZone> =
-        query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
-    let record = notify.load_schedule(&id).await?;
-    let zone = match (stored_zone(&record)?, asked) {
-        (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
-        (ScheduleZone::Recipient, None) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                "timeZone is required: this schedule fires at each recipient's own local time, \
-                     so say whose (an IANA zone name such as Europe/Berlin)",
-            ));
-        }
-        (ScheduleZone::Fixed(zone), Some(_)) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                format!(
-                    "timeZone applies only to schedules with timeZone \"recipient\"; this one fires in {zone}"
-                ),
-            ));
-        }
-    };
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let fires: Vec<Fire> = upcoming(&record.rule, zone, notify.clock.now())
-        .take(count)
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "id": record.id,
-            "timeZone": zone.name(),
-            "paused": record.paused,
-            "fires": serde_json::to_value(&fires).unwrap_or_default(),
-        }),
-    ))
 }
 
 fn conflict(record: &ScheduleRecord) -> ApiError {
