@@ -192,9 +192,8 @@ async fn documented_routes_are_served_and_nothing_else() {
                 }
                 ("/api/schedules" | "/api/schedules/preview", "POST") => Some(schedule.clone()),
                 ("/api/audience", "POST") => Some(json!({"target": {"kind": "all"}})),
-                ("/api/render", "POST") => Some(json!({"text": "t"})),
+                ("/api/render", "POST") | (_, "PUT") => Some(json!({"text": "t"})),
                 (_, "PATCH") => Some(json!({"paused": true})),
-                (_, "PUT") => Some(json!({"text": "t"})),
                 _ => (!body.is_null()).then_some(body),
             };
             let reply = h.call(method, &path, body.as_ref()).await;

@@ -69,9 +69,8 @@ impl Browser {
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         });
-        let capabilities = match capabilities {
-            Value::Object(map) => map,
-            _ => unreachable!(),
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
         };
         let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
