@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{request_error, store_error};
 use crate::extract::{Id, Json, Params};
+use crate::query::page_reply;
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
@@ -78,17 +79,7 @@ pub(crate) async fn list(
         .list_notifications(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    if !page.skipped.is_empty() {
-        tracing::warn!(
-            skipped = page.skipped.len(),
-            "notifications skipped unreadable items"
-        );
-    }
-    let items: Vec<Value> = page.items.iter().map(notification_json).collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({"items": items, "nextCursor": page.next_cursor}),
-    ))
+    Ok(page_reply("notifications", &page, notification_json))
 }
 
 /// A notification as the API shows it: where it stands and its counts per delivery status.

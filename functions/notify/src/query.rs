@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use herald_store::{Cursor, PageRequest};
+use axum::http::StatusCode;
+use herald_store::{Cursor, Page, PageRequest};
+use serde_json::{Value, json};
 
-use herald_http::ApiError;
+use herald_http::{ApiError, Reply};
 
 use crate::error::invalid as invalid_field;
 
@@ -87,4 +89,21 @@ impl Query {
             limit: Some(limit),
         })
     }
+}
+
+/// A listing's answer, `{items, nextCursor}`; items the store could not read are logged, not
+/// shown, so one corrupt item does not hide the rest.
+pub(crate) fn page_reply<T>(listing: &str, page: &Page<T>, item: impl Fn(&T) -> Value) -> Reply {
+    if !page.skipped.is_empty() {
+        tracing::warn!(
+            skipped = page.skipped.len(),
+            listing,
+            "a listing skipped unreadable items"
+        );
+    }
+    let items: Vec<Value> = page.items.iter().map(item).collect();
+    Reply::json(
+        StatusCode::OK,
+        json!({"items": items, "nextCursor": page.next_cursor}),
+    )
 }

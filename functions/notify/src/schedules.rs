@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::Notify;
 use crate::error::{invalid, request_error, status, store_error};
 use crate::extract::{Id, Json, Params};
+use crate::query::page_reply;
 
 pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
@@ -222,11 +223,7 @@ pub(crate) async fn list(
         .list_schedules(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    let items: Vec<Value> = page.items.iter().map(schedule_json).collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({"items": items, "nextCursor": page.next_cursor}),
-    ))
+    Ok(page_reply("schedules", &page, schedule_json))
 }
 
 /// `GET /api/schedules/{id}`.

@@ -19,20 +19,16 @@ use browser::Browser;
 use fantoccini::key::Key;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, TeamsEmulator};
 use serde_json::json;
-use support::{ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, personal_activity, personal_install};
+use support::{
+    ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, people_with_chats, personal_activity,
+    personal_install,
+};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000cc";
 
 /// Three people who installed the bot; the third then said "stop" (opted out).
 async fn world(emulator: &TeamsEmulator, runner: &Runner) -> Vec<(EmulatedUser, String)> {
-    let people: Vec<(EmulatedUser, String)> = ["Megan Bowen", "Alex Wilber", "Lee Gu"]
-        .iter()
-        .map(|name| {
-            let user = emulator.add_user(TENANT, name);
-            let chat = emulator.add_personal_chat(TENANT, &user.id);
-            (user, chat)
-        })
-        .collect();
+    let people = people_with_chats(emulator, TENANT, &["Megan Bowen", "Alex Wilber", "Lee Gu"]);
     for (user, chat) in &people {
         let install = personal_install(emulator, TENANT, user, chat, ANONYMOUS_BOT_ID);
         assert_eq!(runner.post_activity(&install).await.status(), 200);
