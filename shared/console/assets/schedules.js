@@ -58,9 +58,9 @@ export async function schedulesPage(main) {
       { label: "Next fires", cell: () => h("div", { class: "fires-cell" }) },
       { label: "Actions", cell: (s) => h("div", { class: "row-actions" },
         h("button", { type: "button", class: "show-fires", onclick: (e) => nextFires(s, e.target.closest("tr"), e.target) }, "Next fires"),
-        h("button", { type: "button", onclick: () => setPaused(s, !s.paused) }, s.paused ? "Resume" : "Pause"),
-        h("a", { class: "button", href: `#/schedules/${encodeURIComponent(s.id)}/edit`, text: "Edit" }),
-        h("button", { type: "button", class: "danger", onclick: () => remove(s) }, "Delete")) },
+        h("button", { type: "button", class: "pause-resume", onclick: () => setPaused(s, !s.paused) }, s.paused ? "Resume" : "Pause"),
+        h("a", { class: "button edit", href: `#/schedules/${encodeURIComponent(s.id)}/edit`, text: "Edit" }),
+        h("button", { type: "button", class: "danger delete", onclick: () => remove(s) }, "Delete")) },
     ], items, { class: "list", id: "schedules-table" });
     holder.replaceChildren(t);
   };

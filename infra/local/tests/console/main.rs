@@ -1,8 +1,9 @@
 //! Herald Console in a real browser (headless Chromium through WebDriver), against the local
 //! runner as a process and the Teams emulator: sign in with the key, compose a card and see
 //! Microsoft's renderer draw it, send it to everyone and watch it reach done, open the report and
-//! download its CSV, schedule with each recipient's own time and see the fires, retract, and do
-//! it all again with the keyboard alone. Each page is saved as a PNG under
+//! download its CSV, schedule with each recipient's own time and see the fires, pause, resume,
+//! edit and delete the schedule, read who uninstalled the bot, retract, send again with the
+//! keyboard alone, and update every delivered copy in place. Each page is saved as a PNG under
 //! `target/tmp/console-screenshots/`.
 
 // End-to-end scenarios read best as one story each.
@@ -26,9 +27,14 @@ use support::{
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000cc";
 
-/// Three people who installed the bot; the third then said "stop" (opted out).
+/// Four people who installed the bot; the third then said "stop" (opted out), the fourth
+/// uninstalled it.
 async fn world(emulator: &TeamsEmulator, runner: &Runner) -> Vec<(EmulatedUser, String)> {
-    let people = people_with_chats(emulator, TENANT, &["Megan Bowen", "Alex Wilber", "Lee Gu"]);
+    let people = people_with_chats(
+        emulator,
+        TENANT,
+        &["Megan Bowen", "Alex Wilber", "Lee Gu", "Nestor Wilke"],
+    );
     for (user, chat) in &people {
         let install = personal_install(emulator, TENANT, user, chat, ANONYMOUS_BOT_ID);
         assert_eq!(runner.post_activity(&install).await.status(), 200);
@@ -37,12 +43,17 @@ async fn world(emulator: &TeamsEmulator, runner: &Runner) -> Vec<(EmulatedUser, 
     let mut stop = personal_activity(emulator, "message", TENANT, lee, lee_chat, ANONYMOUS_BOT_ID);
     stop["text"] = json!("stop");
     assert!(runner.post_activity(&stop).await.status().is_success());
+    let (nestor, nestor_chat) = &people[3];
+    let mut remove = personal_install(emulator, TENANT, nestor, nestor_chat, ANONYMOUS_BOT_ID);
+    remove["action"] = json!("remove");
+    assert_eq!(runner.post_activity(&remove).await.status(), 200);
     eventually(
-        "three installations, one opted out",
+        "four installations, one opted out, one uninstalled",
         Duration::from_secs(20),
         || async {
-            runner.installations("").await.len() == 3
+            runner.installations("").await.len() == 4
                 && runner.installations("&status=optedOut").await.len() == 1
+                && runner.installations("&status=uninstalled").await.len() == 1
         },
     )
     .await;
@@ -128,7 +139,10 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         .wait_text("#audience-recipients", "the audience", |t| t == "2")
         .await;
     let estimate = browser.text("#audience-estimate").await;
-    assert!(estimate.contains("1 opted out"), "{estimate}");
+    assert!(
+        estimate.contains("1 opted out") && estimate.contains("1 uninstalled"),
+        "{estimate}"
+    );
     browser.click("#preview-dark").await;
     browser
         .wait_for("#preview .bubble.theme-dark .ac-adaptiveCard")
@@ -171,7 +185,9 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     );
     browser
         .wait_text("#deliveries-table", "every recipient", |t| {
-            t.contains("skippedOptedOut") && t.matches("sent").count() >= 2
+            t.contains("skippedOptedOut")
+                && t.contains("skippedUninstalled")
+                && t.matches("sent").count() >= 2
         })
         .await;
     browser.screenshot("notification").await;
@@ -184,7 +200,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     .await;
     let csv = std::fs::read_to_string(&browser.downloaded()[0]).unwrap();
     let rows: Vec<&str> = csv.lines().collect();
-    assert_eq!(rows.len(), 4, "{csv}");
+    assert_eq!(rows.len(), 5, "{csv}");
     assert!(rows[0].contains("status"), "{csv}");
     assert_eq!(
         rows.iter().filter(|r| r.contains(",sent,")).count(),
@@ -232,16 +248,75 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     let (_, schedules) = runner.get("/api/schedules").await;
     assert_eq!(schedules["items"][0]["timeZone"], "recipient");
 
-    // Installations, and who opted out.
+    // Pause, resume, and edit: each a PATCH of the version read.
+    browser.click("#schedules-table .pause-resume").await;
+    browser
+        .wait_text("#schedules-table", "paused", |t| {
+            t.contains("paused") && t.contains("Resume")
+        })
+        .await;
+    assert_eq!(
+        runner.get("/api/schedules").await.1["items"][0]["paused"],
+        true
+    );
+    browser.click("#schedules-table .pause-resume").await;
+    browser
+        .wait_text("#schedules-table", "resumed", |t| {
+            !t.contains("paused") && t.contains("Pause")
+        })
+        .await;
+    browser.click("#schedules-table .edit").await;
+    browser
+        .wait_text(
+            "body[data-page='schedules'] #fires",
+            "the stored rule's fires",
+            |t| t.contains("Next fires"),
+        )
+        .await;
+    browser
+        .click("#recurrence-kind option[value='monthly']")
+        .await;
+    browser
+        .type_into("#message-text", "Time sheets are due this month.")
+        .await;
+    browser.click("#submit").await;
+    browser
+        .wait_text("#schedules-table", "the edited schedule", |t| {
+            t.contains("monthly on day 1 at 09:00 (each recipient's time)")
+        })
+        .await;
+    let (_, schedules) = runner.get("/api/schedules").await;
+    let edited = &schedules["items"][0];
+    assert_eq!(edited["message"]["text"], "Time sheets are due this month.");
+    assert_eq!(edited["recurrence"]["kind"], "monthly");
+    assert_eq!(edited["paused"], false);
+    browser.click("#schedules-table .delete").await;
+    browser.click("#confirm-yes").await;
+    browser
+        .wait_text("#schedules", "no schedule", |t| t == "No schedule yet.")
+        .await;
+    assert_eq!(runner.get("/api/schedules").await.1["items"], json!([]));
+
+    // Installations, and the report of who uninstalled the bot, when and why.
     browser
         .goto(&format!("{}/#/installations", runner.base))
         .await;
     browser
-        .wait_text("#installations-table", "three installations", |t| {
-            t.contains("Megan Bowen") && t.contains("Lee Gu")
+        .wait_text("#installations-table", "four installations", |t| {
+            t.contains("Megan Bowen") && t.contains("Lee Gu") && t.contains("Nestor Wilke")
         })
         .await;
     browser.screenshot("installations").await;
+    browser.click("#report-uninstalled").await;
+    let report = browser
+        .wait_text("#installations-table", "who uninstalled", |t| {
+            t.contains("Nestor Wilke") && !t.contains("Megan Bowen")
+        })
+        .await;
+    assert!(
+        report.contains("Why") && report.contains("uninstalled"),
+        "{report}"
+    );
 
     // Retract, after a confirmation: the copies disappear from Teams.
     browser
@@ -298,6 +373,42 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         .await;
     for (_, chat) in &people[..2] {
         assert_eq!(posted(&emulator, chat, INCIDENT).len(), 1, "{chat}");
+    }
+
+    // The incident moves on: every delivered copy is updated in place.
+    browser.click("#update").await;
+    browser
+        .wait_for("body[data-page='notifications'] #sample-incident")
+        .await;
+    browser.click("#sample-incident").await;
+    let resolved = json!({"id": INCIDENT, "status": "Resolved", "summary": "Mail flows again.",
+        "impact": "None", "nextUpdate": "none"});
+    browser.type_into("#card-data", &resolved.to_string()).await;
+    browser
+        .wait_text("#preview", "the resolved incident", |t| {
+            t.contains("Resolved")
+        })
+        .await;
+    browser.click("#submit").await;
+    browser.click("#confirm-yes").await;
+    browser
+        .wait_for("body[data-page='notifications'] #retract")
+        .await;
+    let said = browser
+        .eval("return document.getElementById('status').textContent")
+        .await;
+    assert!(
+        said.as_str().unwrap().starts_with("Updated 2 copies"),
+        "{said}"
+    );
+    for (_, chat) in &people[..2] {
+        let copies = posted(&emulator, chat, INCIDENT);
+        assert!(
+            copies.len() == 1
+                && copies[0].updates == 1
+                && copies[0].activity.to_string().contains("Mail flows again."),
+            "{chat}: {copies:?}"
+        );
     }
     assert_no_policy_violation(&browser).await;
     browser.close().await;
