@@ -1,10 +1,13 @@
 //! The scheduler: every minute, fire what is due, at the recipient's wall-clock time.
 //!
 //! A tick reads only the schedules whose next fire has come (a sparse index keyed by that
-//! instant). Each fire becomes a notification whose id is derived from (schedule, instant, zone),
-//! so overlapping or retried ticks create it once; the next fire then advances with a write
-//! conditional on the schedule's version. Fires missed while Herald was down are caught up when at
-//! most `max_lateness` late and recorded as missed otherwise.
+//! instant), page after page until all are fired or the invocation's time is nearly up (the rest
+//! wait for the next tick), firing many at once. Each fire becomes a notification whose id is
+//! derived from (schedule, instant, zone), so overlapping or retried ticks create it once; the
+//! next fire then advances with a write conditional on the schedule's version. One schedule's
+//! failure is logged and counted and the others go on. Fires missed while Herald was down (or
+//! left by a tick out of time) are caught up when at most `max_lateness` late and recorded as
+//! missed otherwise.
 
 mod bootstrap;
 mod config;
@@ -13,18 +16,23 @@ mod event;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt as _;
 use herald_domain::Clock;
 use herald_pipeline::{InstallSweep, StrandedReport, StrandedSweep, SweepReport};
 use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
-    ScheduleRecord, ScheduleStore, StoreError,
+    ScheduleId, ScheduleRecord, ScheduleStore, StoreError,
 };
 
 pub use config::{ConfigError, SchedulerConfig};
 
-/// Schedules read per tick at most; the rest wait for the next minute.
-const DUE_BATCH: u32 = 500;
+/// Due schedules read per page.
+const DUE_PAGE: u32 = 500;
+/// Schedules fired at once.
+const FIRING_AT_ONCE: usize = 32;
+/// How long a tick without a deadline of its own may keep paging (the Lambda's is its timeout).
+const TICK_BUDGET: chrono::Duration = chrono::Duration::seconds(50);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -43,10 +51,31 @@ pub struct TickReport {
     pub missed: u64,
     /// Schedules another tick advanced first.
     pub conflicts: usize,
+    /// Schedules whose fire failed (logged); they stay due for the next tick.
+    pub failed: usize,
+    /// The tick ran out of time with schedules still due; the next tick fires them.
+    pub out_of_time: bool,
     /// Installation waits ended by their timeout.
     pub installs: SweepReport,
     /// Stranded outbox work woken.
     pub stranded: StrandedReport,
+}
+
+/// What firing one schedule did.
+#[derive(Debug, Default)]
+struct Fired {
+    notifications: Vec<NotificationId>,
+    missed: u64,
+    /// Another tick advanced the schedule first.
+    conflict: bool,
+}
+
+impl TickReport {
+    fn add(&mut self, fired: Fired) {
+        self.notifications.extend(fired.notifications);
+        self.missed += fired.missed;
+        self.conflicts += usize::from(fired.conflict);
+    }
 }
 
 /// The scheduler's dependencies.
@@ -66,17 +95,16 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// Fires everything due now.
+    /// Fires everything due now, within [`TICK_BUDGET`].
     pub async fn tick(&self) -> Result<TickReport, SchedulerError> {
+        self.tick_until(self.clock.now() + TICK_BUDGET).await
+    }
+
+    /// Fires everything due now, page after page while the clock is before `until`.
+    pub async fn tick_until(&self, until: DateTime<Utc>) -> Result<TickReport, SchedulerError> {
         let now = self.clock.now();
-        let due = self.schedules.due_schedules(now, DUE_BATCH).await?;
-        let mut report = TickReport {
-            due: due.len(),
-            ..TickReport::default()
-        };
-        for schedule in due {
-            self.fire(schedule, now, &mut report).await?;
-        }
+        let mut report = TickReport::default();
+        self.fire_due(now, until, &mut report).await?;
         if let Some(sweep) = &self.install_sweep {
             report.installs = sweep.sweep().await?;
         }
@@ -88,22 +116,68 @@ impl Scheduler {
                 due = report.due,
                 notifications = report.notifications.len(),
                 missed = report.missed,
+                failed = report.failed,
+                out_of_time = report.out_of_time,
                 "scheduler tick"
             );
         }
         Ok(report)
     }
 
+    /// Reads the due schedules a page at a time and fires each page's at once (in order, so
+    /// the report lists notifications as the schedules came).
+    async fn fire_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        report: &mut TickReport,
+    ) -> Result<(), SchedulerError> {
+        let mut request = PageRequest {
+            cursor: None,
+            limit: Some(DUE_PAGE),
+        };
+        loop {
+            let page = self.schedules.due_page(now, &request).await?;
+            report.due += page.items.len();
+            let fired: Vec<(ScheduleId, Result<Fired, SchedulerError>)> = futures::stream::iter(
+                page.items,
+            )
+            .map(|schedule| async move { (schedule.id.clone(), self.fire(schedule, now).await) })
+            .buffered(FIRING_AT_ONCE)
+            .collect()
+            .await;
+            for (id, result) in fired {
+                match result {
+                    Ok(fired) => report.add(fired),
+                    Err(e) => {
+                        report.failed += 1;
+                        tracing::error!(schedule = %id, error = %e, "firing failed; the next tick retries it");
+                    }
+                }
+            }
+            match page.next_cursor {
+                None => return Ok(()),
+                Some(_) if self.clock.now() >= until => {
+                    report.out_of_time = true;
+                    tracing::warn!("the tick ran out of time; the next tick fires the rest");
+                    return Ok(());
+                }
+                Some(cursor) => request.cursor = Some(cursor),
+            }
+        }
+    }
+
     async fn fire(
         &self,
         mut schedule: ScheduleRecord,
         now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), SchedulerError> {
+    ) -> Result<Fired, SchedulerError> {
+        let mut fired = Fired::default();
         let Some(zone) = schedule_zone(&schedule.time_zone) else {
             tracing::error!(schedule = %schedule.id, zone = %schedule.time_zone, "unreadable time zone; pausing");
             schedule.paused = true;
-            return self.advance(schedule, now, report).await;
+            fired.conflict = !self.advance(schedule, now).await?;
+            return Ok(fired);
         };
         let owed = catch_up(
             &schedule.rule,
@@ -113,33 +187,35 @@ impl Scheduler {
             self.config.max_lateness,
         );
         for at in &owed.fires {
-            self.create_notifications(&schedule, zone, *at, now, report)
-                .await?;
+            fired
+                .notifications
+                .extend(self.create_notifications(&schedule, zone, *at, now).await?);
         }
         schedule.next_fire = owed.next;
         schedule.last_fire = owed.fires.last().copied().or(schedule.last_fire);
         schedule.fired += owed.fires.len() as u64;
         schedule.missed += owed.missed as u64;
-        report.missed += owed.missed as u64;
+        fired.missed = owed.missed as u64;
         if owed.missed > 0 {
             tracing::warn!(schedule = %schedule.id, missed = owed.missed, "fires too late to send were skipped");
         }
-        self.advance(schedule, now, report).await
+        fired.conflict = !self.advance(schedule, now).await?;
+        Ok(fired)
     }
 
+    /// Writes the advanced schedule; `false` when another tick advanced it first.
     async fn advance(
         &self,
         mut schedule: ScheduleRecord,
         now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), SchedulerError> {
+    ) -> Result<bool, SchedulerError> {
         schedule.version += 1;
         schedule.updated_at = now;
-        if !self.schedules.update_schedule(&schedule).await? {
-            report.conflicts += 1;
+        let written = self.schedules.update_schedule(&schedule).await?;
+        if !written {
             tracing::info!(schedule = %schedule.id, "another tick advanced this schedule");
         }
-        Ok(())
+        Ok(written)
     }
 
     /// One notification for a fixed zone; for recipient-local schedules one per zone reaching
@@ -151,8 +227,8 @@ impl Scheduler {
         zone: ScheduleZone,
         at: DateTime<Utc>,
         now: DateTime<Utc>,
-        report: &mut TickReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<NotificationId>, StoreError> {
+        let mut created = Vec::new();
         let zone_keys = fire_zone_keys(&schedule.rule, zone, at, self.config.default_zone);
         for key in zone_keys {
             let filter = match zone {
@@ -179,10 +255,10 @@ impl Scheduler {
             );
             record.zone_filter = filter;
             if self.outbox.create_notification(&record).await?.is_none() {
-                report.notifications.push(id);
+                created.push(id);
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     async fn zone_has_recipients(&self, zone_key: &str) -> Result<bool, StoreError> {

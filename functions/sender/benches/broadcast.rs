@@ -30,7 +30,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt as _;
-use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
+use herald_connector::{
+    ConnectorConfig, ConnectorExt, HttpConnector, InFlight, Limits, RetryPolicy,
+};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryId, DeliveryStatus,
     ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
@@ -38,7 +40,7 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender, StrandedSweep};
-use herald_sender::{Router, SenderFunction, TriggerResult};
+use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest,
@@ -197,7 +199,7 @@ fn function(
         router: Router::default(),
         retention,
         clock,
-        concurrency: 64,
+        in_flight: Arc::new(Gate::new(InFlight::fixed(64))),
         safety_margin: Duration::from_secs(1),
     }
 }

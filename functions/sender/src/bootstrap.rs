@@ -1,11 +1,12 @@
 //! The sender as the shared bootstrap builds it, for the Lambda and the local runner alike.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use herald_bootstrap::{BootstrapError, Deps};
 use herald_pipeline::{Expander, ProactiveInstall, Sender};
 
-use crate::{ConfigError, SenderConfig, SenderFunction};
+use crate::{ConfigError, Gate, SenderConfig, SenderFunction};
 
 /// Work stops this long before the invocation's deadline, so outcomes get recorded.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -55,7 +56,7 @@ impl SenderFunction {
             router: config.router,
             retention: deps.retention,
             clock: deps.clock.clone(),
-            concurrency: config.concurrency,
+            in_flight: Arc::new(Gate::new(deps.in_flight(config.concurrency)?)),
             safety_margin: SAFETY_MARGIN,
         })
     }

@@ -2,10 +2,14 @@ use thiserror::Error;
 
 use crate::{RouteError, Router};
 
+/// Deliveries in flight per instance at most, unless `HERALD_SENDER_CONCURRENCY` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+
 /// The sender's settings, from the environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SenderConfig {
-    /// `HERALD_SENDER_CONCURRENCY` (default 32).
+    /// `HERALD_SENDER_CONCURRENCY` (default 256): deliveries in flight per instance at most;
+    /// below it, as many as the active tenants' rate x Teams' latency need.
     pub concurrency: usize,
     /// `HERALD_EVENT_ROUTES`: a JSON array of event routes.
     pub router: Router,
@@ -48,9 +52,12 @@ impl SenderConfig {
             None => Router::default(),
         };
         Ok(Self {
-            concurrency: number(&lookup, "HERALD_SENDER_CONCURRENCY", 32, |c| {
-                (1..=1000).contains(c)
-            })?,
+            concurrency: number(
+                &lookup,
+                "HERALD_SENDER_CONCURRENCY",
+                DEFAULT_CONCURRENCY,
+                |c| (1..=1000).contains(c),
+            )?,
             router,
         })
     }
@@ -63,7 +70,7 @@ mod tests {
     #[test]
     fn reads_defaults_and_rejects_nonsense() {
         let config = SenderConfig::from_lookup(|_| None).unwrap();
-        assert_eq!(config.concurrency, 32);
+        assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
         let bad = SenderConfig::from_lookup(|n| match n {
             "HERALD_SENDER_CONCURRENCY" => Some("0".into()),
             _ => None,

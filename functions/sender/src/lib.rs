@@ -8,6 +8,7 @@
 mod bootstrap;
 mod config;
 mod event;
+mod gate;
 mod routes;
 
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use herald_pipeline::{Expander, Sender};
 use herald_store::{NotificationId, OutboxChange, OutboxStore};
 
 pub use bootstrap::BuildError;
-pub use config::{ConfigError, SenderConfig};
+pub use config::{ConfigError, DEFAULT_CONCURRENCY, SenderConfig};
 pub use event::{SenderEvent, SenderResponse};
+pub use gate::{Gate, Pass};
 pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
 
 /// The sender's dependencies.
@@ -37,8 +39,9 @@ pub struct SenderFunction {
     /// How long notifications are kept (DynamoDB TTL).
     pub retention: chrono::Duration,
     pub clock: Arc<dyn Clock>,
-    /// Deliveries sent at once within an invocation; the connector's throttle paces them.
-    pub concurrency: usize,
+    /// Deliveries run at once (shared by every invocation of the instance); the connector's
+    /// throttle paces them.
+    pub in_flight: Arc<Gate>,
     /// Work stops this long before the invocation's deadline, so outcomes get recorded.
     pub safety_margin: StdDuration,
 }
@@ -76,11 +79,31 @@ impl SenderFunction {
             })
             .collect();
         let results: Vec<(String, TriggerResult)> = futures::stream::iter(changes)
-            .map(|(sequence, change)| async move { (sequence, self.run(&change, stop_at).await) })
-            .buffer_unordered(self.concurrency.max(1))
+            .map(|(sequence, change)| async move {
+                let _pass = self.in_flight.enter().await;
+                (sequence, self.run(&change, stop_at).await)
+            })
+            .buffer_unordered(self.in_flight.max())
             .collect()
             .await;
         self.sender.flush_events().await;
+        if let Some(meter) = self.in_flight.in_flight().meter() {
+            let pace = meter.counters();
+            tracing::info!(
+                records = results.len(),
+                in_flight = self.in_flight.in_flight().limit(),
+                latency_ms = meter.latency().map(|l| l.as_millis()),
+                granted = pace.granted,
+                blocks = pace.blocks,
+                block_slots = pace.block_slots,
+                behind = pace.behind,
+                expired_slots = pace.expired_slots,
+                forfeits = pace.forfeits,
+                throttled = pace.throttled,
+                pace_errors = pace.pace_errors,
+                "stream batch done"
+            );
+        }
         let mut response = DynamoDbEventResponse::default();
         for (sequence, result) in results {
             if result == TriggerResult::Retry {

@@ -12,7 +12,8 @@ use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use chrono::Utc;
 use herald_connector::{
-    Call, Connector, ConnectorConfig, ConnectorError, Operation, Response, teams_connector,
+    Call, Connector, ConnectorConfig, ConnectorError, InFlight, Operation, Response,
+    teams_connector,
 };
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
@@ -22,7 +23,7 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
 use herald_pipeline::{Expander, Sender};
-use herald_sender::{Router, SenderFunction};
+use herald_sender::{Gate, Router, SenderFunction};
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, NotificationId, NotificationStatus, OutboxStore,
     ReferenceReader, ReferenceWriter, StoreConfig,
@@ -99,7 +100,7 @@ impl World {
             router: Router::default(),
             retention,
             clock,
-            concurrency,
+            in_flight: Arc::new(Gate::new(InFlight::fixed(concurrency))),
             safety_margin: Duration::from_secs(1),
         }
     }

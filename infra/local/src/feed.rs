@@ -1,6 +1,6 @@
 //! The embedded outbox's change feed, fed to the sender as the DynamoDB stream feeds the sender
-//! Lambda: new notification headers are expanded, new deliveries delivered, a bounded number at
-//! once. Work left unfinished by a previous run is picked up at start-up; a trigger the sender
+//! Lambda: new notification headers are expanded, new deliveries delivered, as many at once as
+//! the sender's gate lets in. Work left unfinished by a previous run is picked up at start-up; a trigger the sender
 //! asks to retry (a held lease, a store failure) is retried after a pause, as Lambda replays.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use herald_sender::{SenderFunction, TriggerResult};
 use herald_store::{EmbeddedOutboxStore, OutboxChange};
-use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 /// How long shutdown waits for sends in flight before abandoning them (their leases expire and
@@ -29,7 +29,6 @@ struct Job {
 pub async fn run(
     outbox: EmbeddedOutboxStore,
     function: Arc<SenderFunction>,
-    concurrency: usize,
     mut stop: watch::Receiver<bool>,
 ) {
     // Subscribe before the rescan so nothing committed in between is missed.
@@ -37,7 +36,6 @@ pub async fn run(
     let (queue, mut jobs) = mpsc::unbounded_channel::<Job>();
     rescan(&outbox, &queue).await;
     let forwarder = tokio::spawn(forward(outbox, changes, queue.clone(), stop.clone()));
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     loop {
         tokio::select! {
@@ -46,10 +44,7 @@ pub async fn run(
                 let Some(job) = job else { break };
                 let permit = tokio::select! {
                     _ = stop.changed() => break,
-                    permit = permits.clone().acquire_owned() => match permit {
-                        Ok(permit) => permit,
-                        Err(_) => break,
-                    },
+                    pass = function.in_flight.enter() => pass,
                 };
                 let function = function.clone();
                 let queue = queue.clone();

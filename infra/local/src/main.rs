@@ -31,8 +31,10 @@ use tokio::sync::{broadcast, watch};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The sender's default in-flight limit locally (HERALD_SENDER_CONCURRENCY overrides it).
-const LOCAL_SENDER_CONCURRENCY: &str = "8";
+/// The most deliveries the sender runs at once locally (HERALD_SENDER_CONCURRENCY overrides
+/// it); below it, as many as the tenant rate x Teams' latency need. One process and one file
+/// store need fewer than a Lambda fleet's 256.
+const LOCAL_SENDER_CONCURRENCY: &str = "64";
 
 struct App {
     webhook: Arc<Webhook>,
@@ -103,7 +105,8 @@ fn random_key() -> String {
 
 /// The environment, with the runner's own defaults under it: a notify API key made up for this
 /// run when none is set (returned, to show it), the local sender concurrency, and the DynamoDB
-/// Local table names.
+/// Local table names (the pacing table too: with `--store dynamodb`, runners sharing one
+/// DynamoDB share each tenant's pace).
 fn settings() -> (Lookup, Option<String>) {
     let generated = (env("HERALD_API_KEY").is_none() && env("HERALD_API_KEY_SHA256").is_none())
         .then(random_key);
@@ -115,6 +118,7 @@ fn settings() -> (Lookup, Option<String>) {
             "HERALD_REFERENCES_TABLE" => Some(options::DEFAULT_REFERENCES_TABLE.to_owned()),
             "HERALD_OUTBOX_TABLE" => Some(options::DEFAULT_OUTBOX_TABLE.to_owned()),
             "HERALD_SCHEDULES_TABLE" => Some(options::DEFAULT_SCHEDULES_TABLE.to_owned()),
+            "HERALD_PACING_TABLE" => Some(options::DEFAULT_PACING_TABLE.to_owned()),
             _ => None,
         })
     });
@@ -233,10 +237,7 @@ fn spawn_feed(
     stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
     match feed {
-        Feed::Embedded(outbox) => {
-            let concurrency = sender.concurrency;
-            tokio::spawn(feed::run(outbox, sender, concurrency, stop))
-        }
+        Feed::Embedded(outbox) => tokio::spawn(feed::run(outbox, sender, stop)),
         Feed::Dynamo {
             dynamodb,
             streams,

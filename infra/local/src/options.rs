@@ -13,6 +13,7 @@ pub const DEFAULT_DATA_DIR: &str = ".herald";
 pub const DEFAULT_REFERENCES_TABLE: &str = "herald-references";
 pub const DEFAULT_OUTBOX_TABLE: &str = "herald-outbox";
 pub const DEFAULT_SCHEDULES_TABLE: &str = "herald-schedules";
+pub const DEFAULT_PACING_TABLE: &str = "herald-pacing";
 
 pub const USAGE: &str = "\
 herald-local: all of Herald in one process (webhook, notify API, sender, scheduler) for local

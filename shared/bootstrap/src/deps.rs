@@ -1,6 +1,8 @@
 use std::sync::{Arc, OnceLock};
 
-use herald_connector::{Connector, ConnectorConfig, Credentials, teams_connector};
+use herald_connector::{
+    Connector, ConnectorConfig, Credentials, InFlight, PaceMeter, teams_connector_paced,
+};
 use herald_domain::{BotAppId, Clock, SystemClock};
 use herald_events::{EventBridgePublisher, EventPublisher, EventsConfig};
 use herald_settings::Settings;
@@ -28,8 +30,12 @@ pub struct Deps {
     /// `HERALD_DELIVERY_TTL_DAYS`, read once.
     pub retention: chrono::Duration,
     events: Events,
-    connector: OnceLock<Arc<dyn Connector>>,
+    connector: OnceLock<Built>,
 }
+
+/// The connector, and its throttle's meter when the connector was built here (a test's own
+/// connector has none).
+type Built = (Arc<dyn Connector>, Option<Arc<PaceMeter>>);
 
 impl Deps {
     /// A Lambda function's: the environment with the `HERALD_SECRET_ARN` secret over it, the
@@ -90,7 +96,7 @@ impl Deps {
     #[must_use]
     pub fn with_connector(self, connector: Arc<dyn Connector>) -> Self {
         let cell = OnceLock::new();
-        let _ = cell.set(connector);
+        let _ = cell.set((connector, None));
         Self {
             connector: cell,
             ..self
@@ -122,13 +128,35 @@ impl Deps {
     }
 
     /// The connector stack every function sends with (HTTP, Teams' throttle, retries), built
-    /// once per process so that all sends share one token cache and one pace.
+    /// once per process so that all sends share one token cache. Its tenant pace is the one
+    /// every instance shares when `HERALD_PACING_TABLE` names a DynamoDB table, else this
+    /// process's ([`Stores::pace`]). It waits on the system clock whatever [`Deps::clock`] is:
+    /// Teams counts real time.
     pub fn connector(&self) -> Result<Arc<dyn Connector>, BootstrapError> {
-        if let Some(connector) = self.connector.get() {
-            return Ok(connector.clone());
+        Ok(self.built_connector()?.0.clone())
+    }
+
+    fn built_connector(&self) -> Result<&Built, BootstrapError> {
+        if let Some(built) = self.connector.get() {
+            return Ok(built);
         }
-        let built: Arc<dyn Connector> = Arc::new(teams_connector(&self.connector_config()?)?);
-        Ok(self.connector.get_or_init(|| built).clone())
+        let stack = teams_connector_paced(
+            &self.connector_config()?,
+            self.stores.pace(),
+            Arc::new(SystemClock),
+        )?;
+        let meter = stack.inner().meter();
+        let connector: Arc<dyn Connector> = Arc::new(stack);
+        Ok(self.connector.get_or_init(|| (connector, Some(meter))))
+    }
+
+    /// How many sends to keep in flight, at most `max`: what the connector's throttle says
+    /// the active tenants need (rate x latency), or `max` for a connector given by a test.
+    pub fn in_flight(&self, max: usize) -> Result<InFlight, BootstrapError> {
+        Ok(match &self.built_connector()?.1 {
+            Some(meter) => InFlight::adaptive(meter.clone(), max),
+            None => InFlight::fixed(max),
+        })
     }
 
     /// Where Herald publishes its events (`herald.InstallationAdded`, delivery outcomes, ...).
@@ -187,6 +215,49 @@ mod tests {
         assert!(deps.anonymous().unwrap());
         assert!(deps.connector().is_ok());
         assert_eq!(deps.retention, chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn the_pace_is_shared_through_the_pacing_table_when_one_is_named() {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
+        );
+        let app = BotAppId::new(LOCAL_APP_ID).unwrap();
+        let shared = Stores::dynamo(
+            client.clone(),
+            Tables::default().with_pacing("pacing"),
+            app.clone(),
+        );
+        // The shared pace keeps the conversations' windows too; one process's does not.
+        assert!(shared.pace().threads().is_some());
+        assert!(
+            Stores::dynamo(client, Tables::default(), app)
+                .pace()
+                .threads()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn sends_in_flight_follow_the_built_connector_or_stay_fixed() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = lookup(&[]);
+        let app = Deps::app_id(&settings).unwrap();
+        let deps = Deps::new(
+            settings,
+            Stores::embedded(dir.path(), app).unwrap(),
+            Arc::new(EmbeddedEventPublisher::default()),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        // Nothing sent yet: one tenant at 50/s over the lookahead, well under the bound.
+        let adaptive = deps.in_flight(256).unwrap();
+        assert!((4..256).contains(&adaptive.limit()), "{}", adaptive.limit());
+        let given = deps.connector().unwrap();
+        let fixed = deps.with_connector(given).in_flight(256).unwrap();
+        assert_eq!(fixed.limit(), 256);
     }
 
     #[test]

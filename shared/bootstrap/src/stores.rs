@@ -2,8 +2,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use herald_domain::BotAppId;
+use herald_domain::pace::{MemoryPace, TenantPace};
 use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
+    DynamoOutboxStore, DynamoPace, DynamoReferenceStore, DynamoScheduleStore, EmbeddedOutboxStore,
     EmbeddedReferenceStore, EmbeddedScheduleStore, InstallWaits, OutboxStore, ReferenceStore,
     ScheduleStore, StoreConfig, StrandedWork,
 };
@@ -11,12 +12,14 @@ use herald_store::{
 use crate::{BootstrapError, Lookup};
 
 /// The DynamoDB tables, by name (`HERALD_REFERENCES_TABLE`, `HERALD_OUTBOX_TABLE`,
-/// `HERALD_SCHEDULES_TABLE`). A function is given only the tables it uses.
+/// `HERALD_SCHEDULES_TABLE`, `HERALD_PACING_TABLE`). A function is given only the tables it uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tables {
     pub references: Option<String>,
     pub outbox: Option<String>,
     pub schedules: Option<String>,
+    /// The pace every instance shares; without it each process paces alone.
+    pub pacing: Option<String>,
 }
 
 impl Tables {
@@ -26,6 +29,7 @@ impl Tables {
             references: table("HERALD_REFERENCES_TABLE"),
             outbox: table("HERALD_OUTBOX_TABLE"),
             schedules: table("HERALD_SCHEDULES_TABLE"),
+            pacing: table("HERALD_PACING_TABLE"),
         }
     }
 
@@ -36,7 +40,15 @@ impl Tables {
             references: Some(references.to_owned()),
             outbox: Some(outbox.to_owned()),
             schedules: Some(schedules.to_owned()),
+            pacing: None,
         }
+    }
+
+    /// With the shared pacing table `pacing`.
+    #[must_use]
+    pub fn with_pacing(mut self, pacing: &str) -> Self {
+        self.pacing = Some(pacing.to_owned());
+        self
     }
 }
 
@@ -137,6 +149,25 @@ impl Stores {
         })
     }
 
+    /// The tenant pace the connector draws slots from: shared through the pacing table on
+    /// DynamoDB when one is named (every instance then keeps one pace per tenant), else this
+    /// process's own. Build it once per process: its memory is the pace.
+    #[must_use]
+    pub fn pace(&self) -> Arc<dyn TenantPace> {
+        match self {
+            Self::Dynamo {
+                client,
+                tables:
+                    Tables {
+                        pacing: Some(pacing),
+                        ..
+                    },
+                ..
+            } => Arc::new(DynamoPace::new(client.clone(), pacing)),
+            _ => Arc::new(MemoryPace::new()),
+        }
+    }
+
     fn dynamo_outbox(&self) -> Result<DynamoOutboxStore, BootstrapError> {
         match self {
             Self::Dynamo { client, tables, .. } => Ok(DynamoOutboxStore::new(
@@ -176,6 +207,11 @@ impl Stores {
         }
         if let Some(schedules) = &tables.schedules {
             DynamoScheduleStore::new(client.clone(), schedules)
+                .ensure_table()
+                .await?;
+        }
+        if let Some(pacing) = &tables.pacing {
+            DynamoPace::new(client.clone(), pacing)
                 .ensure_table()
                 .await?;
         }

@@ -60,22 +60,37 @@ pub use model::{
     PagedMembersResult, ResourceResponse, TeamDetails, TenantRef,
 };
 pub use retry::Retry;
-pub use throttle::{Decision, Limiter, Limits, Throttle, Window};
+pub use throttle::{
+    Decision, EdgePacing, InFlight, Limiter, Limits, PaceCounters, PaceMeter, Throttle, Window,
+};
 pub use token::{AccessToken, TokenError, TokenProvider};
 pub use trust::{DEFAULT_TRUSTED_HOSTS, TrustedHosts, is_loopback};
 pub use variables::Variables;
 
 use std::sync::Arc;
 
-use herald_domain::Clock;
+use herald_domain::pace::{MemoryPace, TenantPace};
+use herald_domain::{Clock, SystemClock};
 
-/// The connector every Herald function sends with: HTTP, paced to Teams' limits, retried.
+/// The connector every Herald function sends with: HTTP, paced to Teams' limits (the tenant rate
+/// `HERALD_TENANT_RATE`) in this process, retried.
 pub fn teams_connector(
     config: &ConnectorConfig,
 ) -> Result<Retry<Throttle<HttpConnector>>, ConfigError> {
-    Ok(HttpConnector::new(config)?
-        .throttle(Limits::teams())
-        .retry(RetryPolicy::default()))
+    teams_connector_paced(config, Arc::new(MemoryPace::new()), Arc::new(SystemClock))
+}
+
+/// [`teams_connector`] drawing each tenant's slots from `pace`, shared with other instances.
+pub fn teams_connector_paced(
+    config: &ConnectorConfig,
+    pace: Arc<dyn TenantPace>,
+    clock: Arc<dyn Clock>,
+) -> Result<Retry<Throttle<HttpConnector>>, ConfigError> {
+    let limits = Limits::teams().tenant_rate(Some(config.tenant_rate));
+    Ok(
+        Throttle::with_pace(HttpConnector::new(config)?, limits, pace, clock)
+            .retry(RetryPolicy::default()),
+    )
 }
 
 /// Stacks the layers on any connector: `http.throttle(limits).retry(policy)`.
@@ -93,6 +108,17 @@ pub trait ConnectorExt: Connector + Sized {
     /// Paces calls to `limits` on `clock` (tests drive a `herald_domain::ManualClock`).
     fn throttle_with_clock(self, limits: Limits, clock: Arc<dyn Clock>) -> Throttle<Self> {
         Throttle::with_clock(self, limits, clock)
+    }
+
+    /// Paces calls to `limits`, drawing each tenant's slots from `pace` shared with other
+    /// instances.
+    fn throttle_shared(
+        self,
+        limits: Limits,
+        pace: Arc<dyn TenantPace>,
+        clock: Arc<dyn Clock>,
+    ) -> Throttle<Self> {
+        Throttle::with_pace(self, limits, pace, clock)
     }
 }
 

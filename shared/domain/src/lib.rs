@@ -8,6 +8,7 @@ mod error;
 mod ids;
 mod notification;
 mod outbox_ids;
+pub mod pace;
 mod reference;
 mod spelled;
 mod time_zone;

@@ -1,6 +1,7 @@
 //! Where Herald keeps its state: the conversation references it may message, the outbox of
 //! notifications and their deliveries (with the deliveries waiting for an app installation), and
-//! the schedules that create notifications.
+//! the schedules that create notifications; and, on DynamoDB, the pace every sender instance
+//! shares ([`DynamoPace`]).
 //!
 //! Capability-sized traits ([`ReferenceReader`], [`ReferenceWriter`], [`ReferenceLister`],
 //! [`OutboxStore`], [`InstallWaits`], [`ScheduleStore`]) let each function ask for exactly what it
@@ -33,7 +34,9 @@ mod stranded;
 pub use change::OutboxChange;
 pub use config::{ConfigError, StoreConfig};
 pub use cursor::Cursor;
-pub use dynamo::{DynamoOutboxStore, DynamoReferenceStore, DynamoScheduleStore};
+pub use dynamo::{
+    DynamoOutboxStore, DynamoPace, DynamoReferenceStore, DynamoScheduleStore, PaceWrites,
+};
 pub use embedded::{
     EmbeddedOutboxStore, EmbeddedReferenceStore, EmbeddedScheduleStore, OUTBOX_FILE_NAME,
     REFERENCES_FILE_NAME, SCHEDULES_FILE_NAME,

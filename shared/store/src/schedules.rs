@@ -135,5 +135,21 @@ pub trait ScheduleStore: Send + Sync {
         &self,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<ScheduleRecord>, StoreError>;
+    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        let page = PageRequest {
+            cursor: None,
+            limit: Some(limit),
+        };
+        Ok(self.due_page(now, &page).await?.items)
+    }
+
+    /// Active schedules whose next fire is at or before `now`, earliest first, a page at a
+    /// time: `page.cursor` (the previous page's `next_cursor`) continues after that page's last
+    /// schedule, so a scheduler reads everything due once even while it moves the schedules it
+    /// fired out of the due index.
+    async fn due_page(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<ScheduleRecord>, StoreError>;
 }

@@ -134,6 +134,29 @@ pub const INSTALL_WAIT_PK_PREFIX: &str = "install#";
 /// `sk < bound` here instead of scanning. Like [`INSTALL_WAIT_PK_PREFIX`], not `n-...`.
 pub const INSTALL_DUE_PK: &str = "install-due";
 
+/// Pacing shared by every instance that sends to Teams
+/// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>): per tenant, the
+/// theoretical arrival time of its next send slot (`pk` = [`PACE_TENANT_PREFIX`] + tenant id);
+/// per conversation, its recent sends (`pk` = [`PACE_THREAD_PREFIX`] + tenant, rate class and
+/// conversation); `sk` = [`PACE_SK`]. Its own table: written once per block of sends and once
+/// per send, it would otherwise feed the outbox stream with records the sender ignores.
+/// `expiresAt` removes items that no longer constrain anything.
+pub const PACING: TableSchema = TableSchema {
+    logical_name: "PacingTable",
+    hash_key: attr::PK,
+    range_key: attr::SK,
+    indexes: &[],
+    stream: None,
+    ttl_attribute: Some("expiresAt"),
+};
+
+/// Partition-key prefix of a tenant's pacing item.
+pub const PACE_TENANT_PREFIX: &str = "tenant#";
+/// Partition-key prefix of a conversation's windows.
+pub const PACE_THREAD_PREFIX: &str = "thread#";
+/// Sort key of every pacing item.
+pub const PACE_SK: &str = "#pace";
+
 pub const BY_ZONE: IndexSchema = IndexSchema {
     name: "byZone",
     hash_key: attr::ZONE_KEY,

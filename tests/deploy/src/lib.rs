@@ -1,4 +1,4 @@
-//! Reading `template.yaml` as CloudFormation does, for the checks in `tests/template.rs`: the
+//! Reading `template.yaml` as CloudFormation does, for the checks in `tests/template/`: the
 //! tables against `herald_store::schema`, and the SAM function properties that `sam validate
 //! --lint` passes without looking (runtime, handler, architectures, stream and schedule settings).
 //!

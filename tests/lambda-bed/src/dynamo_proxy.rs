@@ -38,6 +38,9 @@ pub struct ProxyCounters {
     pub internal_errors: u64,
     /// Requests per operation.
     pub operations: BTreeMap<String, u64>,
+    /// Requests per table (`TableName` of the request; transactions and batches under "") and
+    /// operation: what a benchmark costs on each table.
+    pub tables: BTreeMap<(String, String), u64>,
 }
 
 struct Proxy {
@@ -129,6 +132,14 @@ async fn forward(
         let mut counters = lock(&proxy.counters);
         counters.requests += 1;
         *counters.operations.entry(operation.clone()).or_default() += 1;
+        let table = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|b| b["TableName"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        *counters
+            .tables
+            .entry((table, operation.clone()))
+            .or_default() += 1;
         match fault {
             Some(true) => counters.throttled += 1,
             Some(false) => counters.internal_errors += 1,

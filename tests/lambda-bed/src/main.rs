@@ -84,8 +84,8 @@ async fn run() -> Result<(), BedError> {
         println!("  API key (generated): {key}");
     }
     println!(
-        "  tables: {}, {}, {}",
-        tables.references, tables.outbox, tables.schedules
+        "  tables: {}, {}, {}, {}",
+        tables.references, tables.outbox, tables.schedules, tables.pacing
     );
     println!("  EventBridge endpoint: {}", bed.eventbridge_url());
     println!("  function output: {}", bed.work_dir().display());

@@ -1,4 +1,4 @@
-//! Herald's three tables on DynamoDB Local, created as `herald-bootstrap` creates them (the
+//! Herald's four tables on DynamoDB Local, created as `herald-bootstrap` creates them (the
 //! schema the template mirrors), and the `!Ref` values naming them.
 
 use herald_bootstrap::{Stores, Tables};
@@ -13,6 +13,7 @@ pub struct HeraldTables {
     pub references: String,
     pub outbox: String,
     pub schedules: String,
+    pub pacing: String,
 }
 
 impl HeraldTables {
@@ -24,14 +25,16 @@ impl HeraldTables {
             references: format!("{prefix}-{id}-references"),
             outbox: format!("{prefix}-{id}-outbox"),
             schedules: format!("{prefix}-{id}-schedules"),
+            pacing: format!("{prefix}-{id}-pacing"),
         }
     }
 
-    /// Adds `ReferencesTable`, `OutboxTable` and `SchedulesTable` to `refs`.
+    /// Adds `ReferencesTable`, `OutboxTable`, `SchedulesTable` and `PacingTable` to `refs`.
     pub fn add_refs(&self, refs: &mut Refs) {
         refs.insert("ReferencesTable".into(), self.references.clone());
         refs.insert("OutboxTable".into(), self.outbox.clone());
         refs.insert("SchedulesTable".into(), self.schedules.clone());
+        refs.insert("PacingTable".into(), self.pacing.clone());
     }
 }
 
@@ -43,7 +46,8 @@ pub async fn create_herald_tables(
 ) -> Result<(), BedError> {
     Stores::dynamo(
         crate::clients::dynamodb(endpoint),
-        Tables::named(&tables.references, &tables.outbox, &tables.schedules),
+        Tables::named(&tables.references, &tables.outbox, &tables.schedules)
+            .with_pacing(&tables.pacing),
         app.clone(),
     )
     .ensure_tables()

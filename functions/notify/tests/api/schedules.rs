@@ -889,6 +889,13 @@ impl ScheduleStore for Racing {
     ) -> Result<Vec<ScheduleRecord>, StoreError> {
         self.inner.due_schedules(now, limit).await
     }
+    async fn due_page(
+        &self,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<ScheduleRecord>, StoreError> {
+        self.inner.due_page(now, page).await
+    }
 }
 
 async fn concurrent_change_is_409(h: &Harness) {

@@ -2,6 +2,7 @@
 //! caught up or recorded as missed, pause/resume, and recipient-local schedules across zones.
 
 mod harness;
+mod keeping_up;
 #[path = "../support/schedule.rs"]
 mod schedule;
 

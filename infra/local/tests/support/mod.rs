@@ -100,6 +100,7 @@ impl DynamoDbLocal {
             ("HERALD_REFERENCES_TABLE", format!("references-{suffix}")),
             ("HERALD_OUTBOX_TABLE", format!("outbox-{suffix}")),
             ("HERALD_SCHEDULES_TABLE", format!("schedules-{suffix}")),
+            ("HERALD_PACING_TABLE", format!("pacing-{suffix}")),
             ("AWS_ACCESS_KEY_ID", "test".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "test".to_owned()),
             ("AWS_REGION", "us-east-1".to_owned()),

@@ -10,6 +10,7 @@
 //! | `HERALD_TOKEN_URL` | full token endpoint URL, replacing the computed one (tests, emulator) |
 //! | `HERALD_TRUSTED_SERVICE_HOSTS` | extra `host[:port]` entries trusted with the token, comma separated |
 //! | `HERALD_CONNECTOR_TIMEOUT_MS` | per-request timeout (default 30 000) |
+//! | `HERALD_TENANT_RATE` | requests per second per tenant (default 50; for tenants Microsoft has raised) |
 
 use std::fmt;
 use std::time::Duration;
@@ -108,11 +109,16 @@ pub struct ConnectorConfig {
     pub request_timeout: Duration,
     /// How long before expiry a cached token is replaced.
     pub token_refresh_margin: Duration,
+    /// Requests per second Teams allows the bot per tenant
+    /// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>).
+    pub tenant_rate: u32,
 }
 
 impl ConnectorConfig {
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
     pub const DEFAULT_REFRESH_MARGIN: Duration = Duration::from_secs(300);
+    /// Teams' documented tenant rate.
+    pub const DEFAULT_TENANT_RATE: u32 = 50;
 
     /// A configuration for a bot registration, trusting only Microsoft hosts.
     #[must_use]
@@ -122,6 +128,7 @@ impl ConnectorConfig {
             trusted_hosts: TrustedHosts::microsoft(),
             request_timeout: Self::DEFAULT_TIMEOUT,
             token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+            tenant_rate: Self::DEFAULT_TENANT_RATE,
         }
     }
 
@@ -140,6 +147,18 @@ impl ConnectorConfig {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    #[must_use]
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = margin;
+        self
+    }
+
+    #[must_use]
+    pub fn tenant_rate(mut self, per_second: u32) -> Self {
+        self.tenant_rate = per_second.max(1);
         self
     }
 
@@ -219,11 +238,26 @@ impl ConnectorConfig {
         let request_timeout = vars
             .millis("HERALD_CONNECTOR_TIMEOUT_MS")?
             .unwrap_or(Self::DEFAULT_TIMEOUT);
+        let tenant_rate = match get("HERALD_TENANT_RATE") {
+            None => Self::DEFAULT_TENANT_RATE,
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|r| (1..=100_000).contains(r))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "HERALD_TENANT_RATE",
+                        &v,
+                        "expected requests per second, from 1 to 100000",
+                    )
+                })?,
+        };
         Ok(Self {
             credentials,
             trusted_hosts,
             request_timeout,
             token_refresh_margin: Self::DEFAULT_REFRESH_MARGIN,
+            tenant_rate,
         })
     }
 }
@@ -324,6 +358,18 @@ mod tests {
         assert!(matches!(
             load(&[("HERALD_CONNECTOR_TIMEOUT_MS", "soon")]),
             Err(ConfigError::Invalid { .. })
+        ));
+        assert_eq!(config.tenant_rate, ConnectorConfig::DEFAULT_TENANT_RATE);
+        assert_eq!(
+            load(&[("HERALD_TENANT_RATE", "150")]).unwrap().tenant_rate,
+            150
+        );
+        assert!(matches!(
+            load(&[("HERALD_TENANT_RATE", "0")]),
+            Err(ConfigError::Invalid {
+                name: "HERALD_TENANT_RATE",
+                ..
+            })
         ));
         assert!(format!("{:?}", Secret::new("hunter2")).contains("***"));
     }

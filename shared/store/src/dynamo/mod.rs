@@ -7,6 +7,7 @@ mod notification_list;
 mod outbox;
 mod outbox_items;
 mod outcome;
+mod pace;
 mod read;
 mod references;
 mod schedules;
@@ -14,5 +15,6 @@ mod stranded;
 mod table;
 
 pub use outbox::DynamoOutboxStore;
+pub use pace::{DynamoPace, PaceWrites};
 pub use references::DynamoReferenceStore;
 pub use schedules::DynamoScheduleStore;

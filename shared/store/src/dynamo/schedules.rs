@@ -21,6 +21,8 @@ use herald_domain::ScheduleId;
 
 /// The listing name in the cursors of [`ScheduleStore::list_schedules`].
 const SCHEDULE_LISTING: &str = "schedules";
+/// The listing name in the cursors of [`ScheduleStore::due_page`].
+const DUE_LISTING: &str = "due";
 
 /// Schedules in DynamoDB.
 #[derive(Debug, Clone)]
@@ -198,11 +200,11 @@ impl ScheduleStore for DynamoScheduleStore {
         Ok(decode(output.items.unwrap_or_default()).0)
     }
 
-    async fn due_schedules(
+    async fn due_page(
         &self,
         now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
+        page: &PageRequest,
+    ) -> Result<Page<ScheduleRecord>, StoreError> {
         let output = self
             .client
             .query()
@@ -213,11 +215,17 @@ impl ScheduleStore for DynamoScheduleStore {
             .expression_attribute_names("#k", BY_DUE.range_key)
             .expression_attribute_values(":d", s(DUE_SHARD))
             .expression_attribute_values(":b", s(&due_bound(now)))
-            .limit(limit.clamp(1, 1000).cast_signed())
+            .set_exclusive_start_key(start_key(page.cursor.as_ref(), DUE_LISTING)?)
+            .set_limit(page.limit.map(|l| l.clamp(1, 1000).cast_signed()))
             .send()
             .await
             .map_err(map_sdk_error)?;
         self.count(output.scanned_count);
-        Ok(decode(output.items.unwrap_or_default()).0)
+        let (items, skipped) = decode(output.items.unwrap_or_default());
+        Ok(Page {
+            items,
+            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), DUE_LISTING),
+            skipped,
+        })
     }
 }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
-    TimeToLiveSpecification,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::error::{invalid, map_sdk_error};
@@ -72,7 +72,9 @@ impl TableSchema {
             Err(e) => return Err(map_sdk_error(e)),
         }
         self.wait_active(client, table_name).await?;
-        if let Some(ttl) = self.ttl_attribute {
+        if let Some(ttl) = self.ttl_attribute
+            && !ttl_enabled(client, table_name).await?
+        {
             client
                 .update_time_to_live()
                 .table_name(table_name)
@@ -111,4 +113,20 @@ impl TableSchema {
             "table {table_name} did not become active"
         )))
     }
+}
+
+/// Whether time to live is on (or turning on) for `table_name`: DynamoDB refuses to enable it
+/// twice, so a second start on existing tables asks first
+/// (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html).
+async fn ttl_enabled(client: &Client, table_name: &str) -> Result<bool, StoreError> {
+    let described = client
+        .describe_time_to_live()
+        .table_name(table_name)
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
+    Ok(described
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)))
 }

@@ -9,8 +9,8 @@ use herald_domain::ConversationKey;
 use redb::{Database, ReadableTable, TableDefinition};
 
 use super::db::{
-    SEP, blocking, json_page, key_range, open_database, read_json, resume_after, unavailable,
-    write_json,
+    SEP, blocking, cursor_after, json_page, key_range, open_database, read_json, resume_after,
+    unavailable, write_json,
 };
 use crate::keys::{due_bound, owner_key};
 use crate::schedules::{ScheduleRecord, ScheduleStore};
@@ -25,6 +25,8 @@ const BY_OWNER: TableDefinition<&str, ()> = TableDefinition::new("byOwner");
 
 /// The listing name in the cursors of [`ScheduleStore::list_schedules`].
 const SCHEDULE_LISTING: &str = "schedules";
+/// The listing name in the cursors of [`ScheduleStore::due_page`].
+const DUE_LISTING: &str = "due";
 /// Page size when the caller sets no limit.
 const DEFAULT_SCHEDULE_PAGE: usize = 100;
 
@@ -233,24 +235,39 @@ impl ScheduleStore for EmbeddedScheduleStore {
         .await
     }
 
-    async fn due_schedules(
+    async fn due_page(
         &self,
         now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        let bound = due_bound(now);
+        page: &PageRequest,
+    ) -> Result<Page<ScheduleRecord>, StoreError> {
+        let after = resume_after(page.cursor.as_ref(), DUE_LISTING, "")?;
+        let limit = page
+            .limit
+            .map_or(DEFAULT_SCHEDULE_PAGE, |l| l.max(1) as usize);
+        let range = key_range("", after, Some(due_bound(now)));
         blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let due = txn.open_table(BY_DUE).map_err(unavailable)?;
             let table = txn.open_table(SCHEDULES).map_err(unavailable)?;
-            let mut found = Vec::new();
-            for entry in due.range::<&str>(..bound.as_str()).map_err(unavailable)? {
-                let (_, id) = entry.map_err(unavailable)?;
-                if let Some(record) = read_json(&table, id.value())? {
-                    found.push(record);
-                }
-                if found.len() >= limit as usize {
+            let range = (
+                range.0.as_ref().map(String::as_str),
+                range.1.as_ref().map(String::as_str),
+            );
+            let mut found = Page {
+                items: Vec::new(),
+                next_cursor: None,
+                skipped: Vec::new(),
+            };
+            let mut last = None;
+            for (read, entry) in due.range::<&str>(range).map_err(unavailable)?.enumerate() {
+                let (key, id) = entry.map_err(unavailable)?;
+                if read == limit {
+                    found.next_cursor = last.take().map(|k| cursor_after(DUE_LISTING, k));
                     break;
+                }
+                last = Some(key.value().to_owned());
+                if let Some(record) = read_json(&table, id.value())? {
+                    found.items.push(record);
                 }
             }
             Ok(found)

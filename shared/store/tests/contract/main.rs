@@ -55,6 +55,7 @@ contract!(
     schedules::updates_are_conditional_on_the_version,
     schedules::deletes_leave_no_index_entries,
     schedules::due_schedules_come_earliest_first,
+    schedules::due_schedules_page_past_what_was_fired,
     schedules::due_index_follows_every_update,
     schedules::owners_list_their_reminders,
     schedules::listings_page_with_checked_cursors,

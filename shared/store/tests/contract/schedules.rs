@@ -179,6 +179,52 @@ pub async fn due_schedules_come_earliest_first(h: &dyn Harness) {
     );
 }
 
+/// A tick reads what is due a page at a time and advances each schedule it fired before it
+/// reads the next page: nothing is read twice, nothing is skipped.
+pub async fn due_schedules_page_past_what_was_fired(h: &dyn Harness) {
+    let store = h.schedules().await;
+    let due: Vec<ScheduleRecord> = (1..=7).map(|i| schedule(Some(at(i * 10)))).collect();
+    let later = schedule(Some(at(1000)));
+    created(&*store, &due.iter().chain([&later]).collect::<Vec<_>>()).await;
+    let mut request = PageRequest {
+        cursor: None,
+        limit: Some(3),
+    };
+    let mut read = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.due_page(at(500), &request).await.unwrap();
+        pages += 1;
+        for record in &page.items {
+            read.push(record.id.clone());
+            let fired = next_version(record, |r| r.next_fire = Some(at(2000)));
+            assert!(store.update_schedule(&fired).await.unwrap());
+        }
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(read, due.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    // A cursor of another listing is refused.
+    let listing = store
+        .list_schedules(&PageRequest {
+            cursor: None,
+            limit: Some(1),
+        })
+        .await
+        .unwrap();
+    let foreign = PageRequest {
+        cursor: listing.next_cursor,
+        limit: Some(3),
+    };
+    assert!(matches!(
+        store.due_page(at(500), &foreign).await,
+        Err(StoreError::InvalidCursor(_))
+    ));
+}
+
 pub async fn due_index_follows_every_update(h: &dyn Harness) {
     let store = h.schedules().await;
     let record = schedule(Some(at(100)));

@@ -14,6 +14,8 @@ use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::{Value, json};
 
+use crate::fleet::emulator_secrets;
+
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const API_KEY: &str = "bed-api-key";
 const WAIT: Duration = Duration::from_secs(60);
@@ -46,22 +48,7 @@ async fn deploy() -> Deployed {
     ]);
     tables.add_refs(&mut refs);
     let mut bed_config = BedConfig::new(refs);
-    bed_config.secrets = BTreeMap::from([
-        (
-            "MicrosoftAppPassword".to_owned(),
-            config.app_password.clone(),
-        ),
-        ("HERALD_API_KEY".to_owned(), API_KEY.to_owned()),
-        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
-        (
-            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
-            emulator.host_port(),
-        ),
-        (
-            "HERALD_OPENID_METADATA_URL".to_owned(),
-            emulator.openid_metadata_url(),
-        ),
-    ]);
+    bed_config.secrets = emulator_secrets(&emulator, API_KEY);
     bed_config.async_retry_delays = vec![Duration::from_millis(200)];
     let bed = LambdaBed::start(bed_config).await.unwrap();
     let user = emulator.add_user(TENANT, "Megan Bowen");

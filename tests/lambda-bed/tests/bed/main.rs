@@ -2,9 +2,12 @@
 //! Stream, EventBridge and Herald tests need DynamoDB Local: run through `.ci/with-services`.
 
 mod events;
+#[path = "../fleet/mod.rs"]
+mod fleet;
 mod herald;
 mod http;
 mod runtime;
+mod scale;
 mod stream;
 mod support;
 mod template;

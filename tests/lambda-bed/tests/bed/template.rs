@@ -11,6 +11,7 @@ fn refs(route_pattern: &str) -> Refs {
         ("ReferencesTable", "refs"),
         ("OutboxTable", "outbox"),
         ("SchedulesTable", "schedules"),
+        ("PacingTable", "pacing"),
         ("HeraldBus", "bus"),
         ("RouteEventPattern", route_pattern),
     ]
@@ -33,12 +34,13 @@ fn the_functions_are_read_with_their_settings_and_event_sources() {
     );
     assert_eq!(
         sender.reserved_concurrency,
-        Some(1),
+        Some(10),
         "SenderReservedConcurrency's default"
     );
     assert_eq!(sender.log_format.as_deref(), Some("JSON"));
     assert_eq!(sender.environment["HERALD_OUTBOX_TABLE"], "outbox");
     assert_eq!(sender.environment["HERALD_EVENT_BUS"], "bus");
+    assert_eq!(sender.environment["HERALD_PACING_TABLE"], "pacing");
     assert_eq!(sender.environment["HERALD_DELIVERY_TTL_DAYS"], "30");
     assert!(!sender.environment.contains_key("HERALD_SECRET_ARN"));
     let stream = &sender.streams[0];
@@ -48,7 +50,7 @@ fn the_functions_are_read_with_their_settings_and_event_sources() {
         (stream.batch_size, stream.batching_window),
         (100, Duration::from_secs(1))
     );
-    assert_eq!(stream.parallelization_factor, 1);
+    assert_eq!(stream.parallelization_factor, 10);
     assert!(stream.report_batch_item_failures && stream.bisect_on_error);
     assert_eq!(stream.max_retries, Some(10));
     assert_eq!(stream.max_record_age, Some(Duration::from_secs(21_600)));

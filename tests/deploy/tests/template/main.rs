@@ -1,18 +1,20 @@
 //! template.yaml against the code: the tables the store creates, the function packages, and the
 //! SAM function properties `sam validate --lint` does not check.
 
+mod pacing;
+mod tables;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
 use herald_deploy_tests::{
-    Template, get_att, intrinsic, is_schedule_expression, mentions, ref_target, table_mismatches,
-    workspace_root,
+    Template, get_att, intrinsic, is_schedule_expression, mentions, ref_target, workspace_root,
 };
-use herald_store::schema::{OUTBOX, REFERENCES, SCHEDULES, TableSchema};
+use herald_store::schema::{OUTBOX, PACING, REFERENCES, SCHEDULES, TableSchema};
 use serde_norway::Value;
 
-const SCHEMAS: [TableSchema; 3] = [REFERENCES, OUTBOX, SCHEDULES];
+const SCHEMAS: [TableSchema; 4] = [REFERENCES, OUTBOX, SCHEDULES, PACING];
 
 fn template() -> Template {
     Template::load().unwrap()
@@ -78,115 +80,6 @@ fn actions_on(function: &Value, target: &str) -> BTreeSet<String> {
         .filter(|s| mentions(&s["Resource"]).contains(target))
         .flat_map(|s| strings(&s["Action"]).into_iter().map(str::to_owned))
         .collect()
-}
-
-#[test]
-fn tables_match_the_store_schema() {
-    let template = template();
-    for schema in SCHEMAS {
-        let table = template
-            .resource(schema.logical_name)
-            .unwrap_or_else(|| panic!("template.yaml has no {}", schema.logical_name));
-        let problems = table_mismatches(&schema, table);
-        assert!(problems.is_empty(), "{problems:#?}");
-    }
-    let declared: BTreeSet<&str> = template
-        .of_type("AWS::DynamoDB::Table")
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    let known: BTreeSet<&str> = SCHEMAS.iter().map(|s| s.logical_name).collect();
-    assert_eq!(declared, known, "a table without a schema in herald-store");
-}
-
-#[test]
-fn drift_from_the_schema_is_reported() {
-    let template = template();
-    let outbox = template.resource("OutboxTable").unwrap().clone();
-    let references = template.resource("ReferencesTable").unwrap().clone();
-    let edit = |table: &Value, yaml_path: &[&str], value: Value| {
-        let mut table = table.clone();
-        let mut at = &mut table;
-        for step in &yaml_path[..yaml_path.len() - 1] {
-            at = match step.parse::<usize>() {
-                Ok(i) => &mut at[i],
-                Err(_) => &mut at[*step],
-            };
-        }
-        at[*yaml_path.last().unwrap()] = value;
-        table
-    };
-    let cases = [
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "StreamSpecification", "StreamViewType"],
-                "NEW_AND_OLD_IMAGES".into(),
-            ),
-        ),
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "TimeToLiveSpecification", "AttributeName"],
-                "ttl".into(),
-            ),
-        ),
-        (
-            OUTBOX,
-            edit(
-                &outbox,
-                &["Properties", "BillingMode"],
-                "PROVISIONED".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &[
-                    "Properties",
-                    "GlobalSecondaryIndexes",
-                    "0",
-                    "Projection",
-                    "ProjectionType",
-                ],
-                "KEYS_ONLY".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &[
-                    "Properties",
-                    "GlobalSecondaryIndexes",
-                    "1",
-                    "KeySchema",
-                    "0",
-                    "AttributeName",
-                ],
-                "userKey".into(),
-            ),
-        ),
-        (
-            REFERENCES,
-            edit(
-                &references,
-                &["Properties", "KeySchema", "1", "KeyType"],
-                "HASH".into(),
-            ),
-        ),
-        (OUTBOX, references.clone()),
-        (REFERENCES, outbox.clone()),
-    ];
-    for (i, (schema, table)) in cases.iter().enumerate() {
-        assert!(
-            !table_mismatches(schema, table).is_empty(),
-            "case {i} went unnoticed"
-        );
-    }
 }
 
 #[test]
@@ -446,6 +339,7 @@ fn environment_names_the_stack_resources() {
         ("HERALD_REFERENCES_TABLE", "ReferencesTable"),
         ("HERALD_OUTBOX_TABLE", "OutboxTable"),
         ("HERALD_SCHEDULES_TABLE", "SchedulesTable"),
+        ("HERALD_PACING_TABLE", "PacingTable"),
         ("HERALD_EVENT_BUS", "HeraldBus"),
         ("HERALD_SECRET_ARN", "SecretArn"),
         ("MicrosoftAppId", "BotAppId"),

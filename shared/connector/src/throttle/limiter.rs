@@ -1,33 +1,16 @@
-//! Proactive pacing to Teams' published limits
-//! (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>), so a fan-out
-//! sees no 429 in steady state. Twilight style: a call first acquires a permit (waiting until every window allows it),
-//! then runs. Buckets are keyed by what Teams limits: the conversation (per rate class) and the
-//! tenant. A 429 that still gets through pauses its tenant for the `Retry-After`.
+//! Teams' published limits as data ([`Limits`]) and the in-process state that keeps them
+//! ([`Limiter`]): sliding windows per conversation (per rate class) and, per tenant, an even
+//! pacer and the pause a 429 asks for. Synchronous and clock-free (time is an argument) so it
+//! can be checked exhaustively. Limits: <https://learn.microsoft.com/microsoftteams/platform/bots/how-to/rate-limit>.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use herald_domain::{Clock, SystemClock};
+pub use herald_domain::pace::Window;
+use herald_domain::pace::ready_at;
 use tokio::time::Instant;
 
-use crate::connector::{Call, Connector, Deadline, Operation, RateClass, Response};
-use crate::error::ConnectorError;
-
-/// At most `limit` requests in any sliding `period`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub period: Duration,
-    pub limit: u32,
-}
-
-impl Window {
-    #[must_use]
-    pub const fn new(limit: u32, period: Duration) -> Self {
-        Self { period, limit }
-    }
-}
+use crate::connector::{Deadline, RateClass};
 
 /// The limits to pace to. Data, so tests and benchmarks can scale them.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +72,9 @@ impl Limits {
         self
     }
 
-    fn windows(&self, class: RateClass) -> &[Window] {
+    /// The per-conversation windows of a rate class.
+    #[must_use]
+    pub fn windows(&self, class: RateClass) -> &[Window] {
         match class {
             RateClass::Write => &self.write,
             RateClass::Read => &self.read,
@@ -100,6 +85,18 @@ impl Limits {
     fn tenant_interval(&self) -> Duration {
         self.tenant_rate.map_or(Duration::ZERO, |r| {
             Duration::from_nanos(1_000_000_000_u64.div_ceil(u64::from(r)))
+        })
+    }
+
+    /// The gap between two slots of a tenant when every window of the rate's second must also
+    /// absorb `margin` of jitter between the slot and the request's arrival at Teams: no second
+    /// measured where Teams receives the requests then holds more than the rate. `None` when the
+    /// tenant rate is unlimited.
+    #[must_use]
+    pub fn tenant_slot_interval(&self, margin: Duration) -> Option<Duration> {
+        self.tenant_rate.map(|r| {
+            let span = Duration::from_secs(1) + margin;
+            Duration::from_nanos((span.as_nanos() as u64).div_ceil(u64::from(r)))
         })
     }
 
@@ -190,11 +187,7 @@ impl Limiter {
             .tenants
             .get(tenant)
             .map_or(now, |t| t.next_free.max(now));
-        let windows = self.limits.windows(class);
-        let bucket_key: BucketKey = (class, tenant.into(), key.into());
-        let ready = self.conversations.get(&bucket_key).map_or(slot, |grants| {
-            ready_at(grants, windows, self.limits.safety_margin, slot)
-        });
+        let ready = self.conversation_ready(tenant, class, key, slot);
         if !deadline.allows(ready) {
             return Decision::TooLate { earliest: ready };
         }
@@ -205,15 +198,92 @@ impl Limiter {
             .entry(tenant.into())
             .or_insert(TenantState { next_free: now })
             .next_free = slot + self.interval;
-        let keep = windows.iter().map(|w| w.limit as usize).max().unwrap_or(0);
-        if keep > 0 {
-            let grants = self.conversations.entry(bucket_key).or_default();
-            grants.push_back(slot);
-            while grants.len() > keep {
-                grants.pop_front();
-            }
-        }
+        self.record(tenant, class, key, slot);
         Decision::Granted { at: slot }
+    }
+
+    /// When a request of `class` in conversation `key` of `tenant` could start, from `now` on:
+    /// after the tenant's pause, with room in every window of the conversation (this process's
+    /// requests). Nothing is recorded.
+    pub fn ready(&mut self, tenant: &str, class: RateClass, key: &str, now: Instant) -> Instant {
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.sweep(now);
+        }
+        self.ready_at(tenant, class, key, now)
+    }
+
+    fn ready_at(&self, tenant: &str, class: RateClass, key: &str, at: Instant) -> Instant {
+        let after_pause = self.tenants.get(tenant).map_or(at, |t| t.next_free.max(at));
+        self.conversation_ready(tenant, class, key, after_pause)
+    }
+
+    /// Records a request starting at `at` (a tenant slot found elsewhere) when [`Self::ready`]
+    /// allows it then; otherwise records nothing and says when it would.
+    pub fn admit(
+        &mut self,
+        tenant: &str,
+        class: RateClass,
+        key: &str,
+        at: Instant,
+    ) -> Result<(), Instant> {
+        let ready = self.ready_at(tenant, class, key, at);
+        if ready > at {
+            return Err(ready);
+        }
+        self.record(tenant, class, key, at);
+        Ok(())
+    }
+
+    /// Takes back a request recorded at `at` that will not be sent after all.
+    pub fn forget(&mut self, tenant: &str, class: RateClass, key: &str, at: Instant) {
+        let bucket_key: BucketKey = (class, tenant.into(), key.into());
+        if let Some(grants) = self.conversations.get_mut(&bucket_key)
+            && let Some(i) = grants.iter().rposition(|g| *g == at)
+        {
+            grants.remove(i);
+        }
+    }
+
+    fn conversation_ready(
+        &self,
+        tenant: &str,
+        class: RateClass,
+        key: &str,
+        at: Instant,
+    ) -> Instant {
+        let bucket_key: BucketKey = (class, tenant.into(), key.into());
+        self.conversations.get(&bucket_key).map_or(at, |grants| {
+            ready_at(
+                grants,
+                self.limits.windows(class),
+                self.limits.safety_margin,
+                at,
+            )
+        })
+    }
+
+    /// Adds a grant at `at` to the conversation's windows, in time order.
+    fn record(&mut self, tenant: &str, class: RateClass, key: &str, at: Instant) {
+        let keep = self
+            .limits
+            .windows(class)
+            .iter()
+            .map(|w| w.limit as usize)
+            .max()
+            .unwrap_or(0);
+        if keep == 0 {
+            return;
+        }
+        let grants = self
+            .conversations
+            .entry((class, tenant.into(), key.into()))
+            .or_default();
+        let i = grants.partition_point(|g| *g <= at);
+        grants.insert(i, at);
+        while grants.len() > keep {
+            grants.pop_front();
+        }
     }
 
     /// Holds every request of `tenant` until `until` (after a 429).
@@ -236,157 +306,6 @@ impl Limiter {
                 .is_some_and(|last| now.saturating_duration_since(*last) < horizon)
         });
         self.tenants.retain(|_, t| t.next_free > now);
-    }
-}
-
-/// The earliest instant `>= at` when every window has room for one more grant. Grants only ever
-/// leave a window as time passes, so the maximum over windows satisfies all of them.
-fn ready_at(
-    grants: &VecDeque<Instant>,
-    windows: &[Window],
-    margin: Duration,
-    at: Instant,
-) -> Instant {
-    let mut ready = at;
-    for window in windows {
-        let period = window.period + margin;
-        let limit = window.limit as usize;
-        if limit == 0 {
-            continue;
-        }
-        let in_window = grants
-            .iter()
-            .rev()
-            .take_while(|g| {
-                at.checked_duration_since(**g)
-                    .is_none_or(|age| age < period)
-            })
-            .count();
-        if in_window >= limit {
-            // The oldest of the newest `limit` grants must leave the window first.
-            let oldest = grants[grants.len() - limit];
-            ready = ready.max(oldest + period);
-        }
-    }
-    ready
-}
-
-/// The throttle layer. Its clock is the real one unless a test drives a
-/// `herald_domain::ManualClock`, on which permit waits take no real time.
-pub struct Throttle<C> {
-    inner: C,
-    clock: Arc<dyn Clock>,
-    limiter: Arc<Mutex<Limiter>>,
-}
-
-impl<C: std::fmt::Debug> std::fmt::Debug for Throttle<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Throttle")
-            .field("inner", &self.inner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<C> Throttle<C> {
-    pub fn new(inner: C, limits: Limits) -> Self {
-        Self::with_clock(inner, limits, Arc::new(SystemClock))
-    }
-
-    pub fn with_clock(inner: C, limits: Limits, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            inner,
-            clock,
-            limiter: Arc::new(Mutex::new(Limiter::new(limits))),
-        }
-    }
-
-    pub fn inner(&self) -> &C {
-        &self.inner
-    }
-
-    fn limiter(&self) -> std::sync::MutexGuard<'_, Limiter> {
-        self.limiter.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn now(&self) -> Instant {
-        Instant::from_std(self.clock.instant())
-    }
-
-    async fn sleep_until(&self, at: Instant) {
-        let real = self.clock.wait_until(at.into_std());
-        if !real.is_zero() {
-            tokio::time::sleep(real).await;
-        }
-    }
-
-    /// Buckets currently held: (conversations, tenants).
-    #[must_use]
-    pub fn tracked(&self) -> (usize, usize) {
-        self.limiter().tracked()
-    }
-
-    /// Waits until a request may start; `DeadlineExceeded` (nothing reserved) if that is too late.
-    pub async fn acquire(
-        &self,
-        tenant: &str,
-        class: RateClass,
-        key: &str,
-        deadline: Deadline,
-    ) -> Result<(), ConnectorError> {
-        loop {
-            let now = self.now();
-            let decision = self.limiter().acquire(tenant, class, key, now, deadline);
-            match decision {
-                Decision::Granted { at } => {
-                    if at > now {
-                        self.sleep_until(at).await;
-                    }
-                    return Ok(());
-                }
-                Decision::Wait { until } => self.sleep_until(until).await,
-                Decision::TooLate { earliest } => {
-                    return Err(ConnectorError::DeadlineExceeded {
-                        needed: earliest.saturating_duration_since(now),
-                    });
-                }
-            }
-        }
-    }
-
-    /// Pauses `tenant` for `retry_after` (or the default pause) from now.
-    pub fn pause_tenant(&self, tenant: &str, retry_after: Option<Duration>) {
-        let mut limiter = self.limiter();
-        let wait = retry_after.unwrap_or(limiter.limits().default_pause);
-        let until = self.now() + wait;
-        limiter.pause(tenant, until);
-    }
-}
-
-#[async_trait]
-impl<C: Connector> Connector for Throttle<C> {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
-        let tenant = call.tenant_id.as_str();
-        self.acquire(
-            tenant,
-            operation.rate_class(),
-            &operation.rate_key(),
-            call.deadline,
-        )
-        .await?;
-        let result = self.inner.execute(call, operation).await;
-        if let Err(ConnectorError::Throttled { retry_after, .. }) = &result {
-            tracing::warn!(
-                tenant,
-                ?retry_after,
-                "429 from the connector: pausing the tenant"
-            );
-            self.pause_tenant(tenant, *retry_after);
-        }
-        result
     }
 }
 
