@@ -190,6 +190,25 @@ impl Browser {
         self.client.execute(script, Vec::new()).await.unwrap()
     }
 
+    /// What `audit.js` finds wrong on the page as it is, in the current theme and in the
+    /// other: unlabelled controls and text below WCAG AA contrast.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for _ in 0..2 {
+            let found = self.eval(include_str!("audit.js")).await;
+            problems.extend(
+                found
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str().map(str::to_owned)),
+            );
+            self.eval("document.getElementById('theme-toggle').click(); return null")
+                .await;
+        }
+        problems
+    }
+
     /// The id of the focused element.
     pub async fn focused(&self) -> String {
         self.eval("return document.activeElement ? document.activeElement.id : ''")

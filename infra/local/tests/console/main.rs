@@ -76,6 +76,12 @@ fn posted(
 const ANNOUNCEMENT: &str = "We are moving to the 4th floor";
 const INCIDENT: &str = "INC-0193";
 
+/// Every visible control labelled, every text readable (WCAG AA) in both themes.
+async fn assert_accessible(browser: &Browser, page: &str) {
+    let problems = browser.accessibility_problems().await;
+    assert!(problems.is_empty(), "{page}:\n{}", problems.join("\n"));
+}
+
 async fn assert_no_policy_violation(browser: &Browser) {
     let count = browser
         .eval("return document.body.dataset.cspViolations")
@@ -101,6 +107,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     browser.goto(&format!("{}/", runner.base)).await;
     browser.wait_for("#api-key").await;
     browser.screenshot("sign-in").await;
+    assert_accessible(&browser, "sign-in").await;
     browser.type_into("#api-key", "not-the-key").await;
     browser.click("#sign-in").await;
     browser
@@ -148,6 +155,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         .wait_for("#preview .bubble.theme-dark .ac-adaptiveCard")
         .await;
     browser.screenshot("compose").await;
+    assert_accessible(&browser, "compose").await;
     browser.click("#preview-light").await;
     // A syntax error is shown at its line and column.
     let editor = browser.wait_for("#card-json").await;
@@ -191,6 +199,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         })
         .await;
     browser.screenshot("notification").await;
+    assert_accessible(&browser, "notification").await;
 
     // The report as CSV: one row per recipient.
     browser.click("#export-csv").await;
@@ -218,6 +227,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         })
         .await;
     browser.screenshot("notifications").await;
+    assert_accessible(&browser, "notifications").await;
 
     // Schedule at each recipient's own time; the preview shows the next fires as someone in
     // Tokyo would get them.
@@ -236,6 +246,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     assert!(fires.contains("09:00 Asia/Tokyo"), "{fires}");
     assert!(fires.contains("00:00 UTC"), "{fires}");
     browser.screenshot("schedule").await;
+    assert_accessible(&browser, "schedule").await;
     browser.click("#submit").await;
     browser
         .wait_text("#schedules-table", "the schedule", |t| {
@@ -245,6 +256,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     browser.click("#schedules-table .show-fires").await;
     browser.wait_for("#schedules-table .fire-list li").await;
     browser.screenshot("schedules").await;
+    assert_accessible(&browser, "schedules").await;
     let (_, schedules) = runner.get("/api/schedules").await;
     assert_eq!(schedules["items"][0]["timeZone"], "recipient");
 
@@ -307,6 +319,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
         })
         .await;
     browser.screenshot("installations").await;
+    assert_accessible(&browser, "installations").await;
     browser.click("#report-uninstalled").await;
     let report = browser
         .wait_text("#installations-table", "who uninstalled", |t| {
