@@ -73,17 +73,23 @@ impl Query {
             .transpose()
     }
 
-    /// `cursor` and `limit`.
-    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = self
-            .value::<u32>("limit", &format!("a number from 1 to {MAX_LIMIT}"))?
-            .unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
+    /// A number from 1 to `max` named `name`, `default` when it is not given.
+    pub(crate) fn bounded(&self, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+        let number = self
+            .value::<u32>(name, &format!("a number from 1 to {max}"))?
+            .unwrap_or(default);
+        if !(1..=max).contains(&number) {
             return Err(invalid(
-                "limit",
-                format!("limit={limit} is not valid: expected a number from 1 to {MAX_LIMIT}"),
+                name,
+                format!("{name}={number} is not valid: expected a number from 1 to {max}"),
             ));
         }
+        Ok(number)
+    }
+
+    /// `cursor` and `limit`.
+    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
         Ok(PageRequest {
             cursor: self.get("cursor").map(Cursor::from_client),
             limit: Some(limit),

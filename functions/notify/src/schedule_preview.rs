@@ -28,16 +28,7 @@ pub const MAX_PREVIEW_COUNT: u32 = 100;
 /// `count` and `timeZone` of a preview's query.
 fn preview_query(query: &Query) -> Result<(usize, Option<TimeZone>), ApiError> {
     query.only(&["count", "timeZone"])?;
-    let count = query
-        .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
-        .unwrap_or(DEFAULT_PREVIEW_COUNT);
-    if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
-        return Err(invalid(
-            "InvalidParameter",
-            "count",
-            format!("count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"),
-        ));
-    }
+    let count = query.bounded("count", DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT)?;
     let asked: Option<TimeZone> =
         query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
     Ok((usize::try_from(count).unwrap_or(usize::MAX), asked))
