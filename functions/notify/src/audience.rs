@@ -12,8 +12,9 @@ use herald_pipeline::Expander;
 use herald_pipeline::request::parse_target;
 use serde_json::{Value, json};
 
+use crate::auth::Caller;
 use crate::error::{invalid, request_error};
-use crate::extract::Json;
+use crate::extract::JsonBody;
 use crate::{Notify, SOURCE};
 
 /// How long an estimate reads recipients before answering with what it counted (marked
@@ -21,9 +22,11 @@ use crate::{Notify, SOURCE};
 /// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html>).
 pub const AUDIENCE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A target the API key may not send to is refused as `POST /api/notify` refuses it.
 pub(crate) async fn estimate(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let Value::Object(object) = &body else {
         return Err(invalid(
@@ -40,6 +43,7 @@ pub(crate) async fn estimate(
         ));
     }
     let target = parse_target(object.get("target")).map_err(|e| request_error(&e))?;
+    caller.allow_target(&target)?;
     let expander = Expander {
         references: notify.references.clone(),
         outbox: notify.outbox.clone(),

@@ -14,6 +14,7 @@ mod extract;
 mod installations;
 mod notifications;
 mod query;
+mod reach;
 mod render;
 mod routes;
 mod schedule_preview;
@@ -27,11 +28,12 @@ use herald_domain::Clock;
 use herald_store::{OutboxStore, ReferenceStore, ScheduleStore};
 
 pub use audience::AUDIENCE_DEADLINE;
-pub use auth::{ApiKeys, AuthFailure};
+pub use auth::{ApiKeys, AuthFailure, Caller};
 pub use config::{DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, MAX_BODY_BYTES, NotifyConfig};
 pub use error::ConfigError;
+pub use extract::JsonBody;
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT};
-pub use routes::router;
+pub use routes::{router, with_api_key};
 pub use schedule_preview::{DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT};
 
 /// Recorded as the notification's `source`.

@@ -11,23 +11,33 @@ use herald_pipeline::request::{Message, NotifyRequest};
 use herald_store::{DeliveryRecord, NotificationId, NotificationRecord};
 use serde_json::{Map, Value, json};
 
+use crate::auth::Caller;
 use crate::error::{request_error, store_error};
-use crate::extract::{Id, Json, Params};
-use crate::query::page_reply;
+use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
+///
+/// An idempotency key names one notification per caller (API key): the same body again is the
+/// duplicate answer, another body under the same key is a 409 naming the notification it holds.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
+    caller.allow_target(&request.target)?;
+    let request = request.from_caller(caller.key_sha256);
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
         .create_notification(&record)
         .await
         .map_err(|e| store_error(&e))?;
+    if let Some(existing) = existing.as_ref().filter(|e| !e.same_request(&record)) {
+        return Err(key_reused(existing));
+    }
     let duplicate = existing.is_some();
     if duplicate {
         tracing::info!(id = %record.id, "idempotency key seen before; not notifying again");
@@ -40,8 +50,30 @@ pub(crate) async fn create(
     ))
 }
 
+/// 409: the idempotency key already names a notification made from another body.
+fn key_reused(existing: &NotificationRecord) -> ApiError {
+    tracing::warn!(id = %existing.id, "idempotency key reused with a different body");
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "IdempotencyKeyReused",
+        format!(
+            "idempotency key {:?} was already used with a different body, for notification {}; \
+             send that body again to get the same answer, or use a new key for a new notification",
+            existing.idempotency_key.as_deref().unwrap_or_default(),
+            existing.id
+        ),
+    )
+    .field("idempotencyKey")
+    .with("notificationId", json!(existing.id))
+}
+
 impl Notify {
-    pub(crate) async fn load_notification(&self, id: &str) -> Result<NotificationRecord, ApiError> {
+    /// The notification `id`, if the caller may see it (one it may not see is not found).
+    pub(crate) async fn load_notification(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<NotificationRecord, ApiError> {
         let not_found = || {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -54,6 +86,7 @@ impl Notify {
             .get_notification(&id)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(not_found)
     }
 }
@@ -61,15 +94,17 @@ impl Notify {
 /// `GET /api/notifications/{id}`: where it stands and how many deliveries ended how.
 pub(crate) async fn status(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     Ok(Reply::json(StatusCode::OK, notification_json(&record)))
 }
 
-/// `GET /api/notifications`: every notification, newest first, paged.
+/// `GET /api/notifications`: every notification the caller may see, newest first, paged.
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
     query.only(&["cursor", "limit"])?;
@@ -79,7 +114,12 @@ pub(crate) async fn list(
         .list_notifications(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(page_reply("notifications", &page, notification_json))
+    Ok(page_reply_where(
+        "notifications",
+        &page,
+        |record| caller.may_see(&record.target),
+        notification_json,
+    ))
 }
 
 /// A notification as the API shows it: where it stands and its counts per delivery status.
@@ -106,6 +146,7 @@ fn notification_json(record: &NotificationRecord) -> Value {
 /// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged.
 pub(crate) async fn deliveries(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
@@ -115,7 +156,7 @@ pub(crate) async fn deliveries(
         "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved",
     )?;
     let page = query.page()?;
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let page = notify
         .outbox
         .list_deliveries(&record.id, status, &page)
@@ -131,13 +172,14 @@ pub(crate) async fn deliveries(
 /// `PUT /api/notifications/{id}/message`: replace every delivered copy.
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let activity = Message::from_json(&body)
         .and_then(|m| m.render())
         .map_err(|e| request_error(&e))?;
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Update(&activity)).await?;
     Ok(Reply::json(
         StatusCode::OK,
@@ -148,9 +190,10 @@ pub(crate) async fn update_message(
 /// `DELETE /api/notifications/{id}/message`: retract every delivered copy.
 pub(crate) async fn retract_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Delete).await?;
     Ok(Reply::json(
         StatusCode::OK,

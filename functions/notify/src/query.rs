@@ -100,6 +100,17 @@ impl Query {
 /// A listing's answer, `{items, nextCursor}`; items the store could not read are logged, not
 /// shown, so one corrupt item does not hide the rest.
 pub(crate) fn page_reply<T>(listing: &str, page: &Page<T>, item: impl Fn(&T) -> Value) -> Reply {
+    page_reply_where(listing, page, |_| true, item)
+}
+
+/// [`page_reply`] keeping only the items `keep` accepts (those a tenant-limited key may see);
+/// the cursor still follows the whole page, so a page may come back short or empty.
+pub(crate) fn page_reply_where<T>(
+    listing: &str,
+    page: &Page<T>,
+    keep: impl Fn(&T) -> bool,
+    item: impl Fn(&T) -> Value,
+) -> Reply {
     if !page.skipped.is_empty() {
         tracing::warn!(
             skipped = page.skipped.len(),
@@ -107,7 +118,7 @@ pub(crate) fn page_reply<T>(listing: &str, page: &Page<T>, item: impl Fn(&T) -> 
             "a listing skipped unreadable items"
         );
     }
-    let items: Vec<Value> = page.items.iter().map(item).collect();
+    let items: Vec<Value> = page.items.iter().filter(|i| keep(i)).map(item).collect();
     Reply::json(
         StatusCode::OK,
         json!({"items": items, "nextCursor": page.next_cursor}),

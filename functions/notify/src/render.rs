@@ -12,11 +12,11 @@ use serde_json::json;
 
 use crate::Notify;
 use crate::error::request_error;
-use crate::extract::Json;
+use crate::extract::JsonBody;
 
 pub(crate) async fn render(
     State(_): State<Arc<Notify>>,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let activity = Message::from_json(&body)
         .and_then(|m| m.render())

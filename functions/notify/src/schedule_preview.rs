@@ -13,8 +13,9 @@ use herald_schedule::{Fire, ScheduleRule, ScheduleZone, upcoming};
 use serde_json::{Value, json};
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::invalid;
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
 use crate::query::Query;
 use crate::schedules::{
     CREATE_FIELDS, body_object, check_zone_fits_target, notify_part, rule_error, stored_zone,
@@ -64,11 +65,12 @@ fn fires(notify: &Notify, rule: &ScheduleRule, zone: TimeZone, count: usize) -> 
 /// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`.
 pub(crate) async fn saved(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
     let (count, asked) = preview_query(&query)?;
-    let record = notify.load_schedule(&id).await?;
+    let record = notify.load_schedule(&id, &caller).await?;
     let zone = preview_zone(stored_zone(&record)?, asked)?;
     Ok(Reply::json(
         StatusCode::OK,
@@ -82,11 +84,13 @@ pub(crate) async fn saved(
 }
 
 /// `POST /api/schedules/preview?count=N[&timeZone=]`: a draft's fires; `target` and `message`
-/// may be left out, and are checked as `POST /api/schedules` checks them when given.
+/// may be left out, and are checked as `POST /api/schedules` checks them when given (a target
+/// the API key may not send to is refused).
 pub(crate) async fn draft(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Params(query): Params,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let (count, asked) = preview_query(&query)?;
     let object = body_object(body, &CREATE_FIELDS)?;
@@ -99,6 +103,7 @@ pub(crate) async fn draft(
             object.get("target"),
             Some(object.get("message").unwrap_or(&json!({"text": "preview"}))),
         )?;
+        caller.allow_target(&request.target)?;
         check_zone_fits_target(schedule_zone, &request.target)?;
     }
     let zone = preview_zone(schedule_zone, asked)?;

@@ -17,9 +17,10 @@ use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::{invalid, request_error, status, store_error};
-use crate::extract::{Id, Json, Params};
-use crate::query::page_reply;
+use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 
 pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
@@ -168,12 +169,18 @@ pub(crate) fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiEr
 }
 
 impl Notify {
-    pub(crate) async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
+    /// The schedule `id`, if the caller may see it (one it may not see is not found).
+    pub(crate) async fn load_schedule(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(|| not_found(id))
     }
 }
@@ -181,10 +188,12 @@ impl Notify {
 /// `POST /api/schedules`.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &CREATE_FIELDS)?;
     let request = notify_part(object.get("target"), object.get("message"))?;
+    caller.allow_target(&request.target)?;
     let rule =
         ScheduleRule::from_json(&Value::Object(object.clone())).map_err(|e| rule_error(&e))?;
     let zone = ScheduleZone::from_json(object.get("timeZone").unwrap_or(&Value::Null))
@@ -211,9 +220,11 @@ pub(crate) async fn create(
     Ok(Reply::json(StatusCode::CREATED, schedule_json(&record)))
 }
 
-/// `GET /api/schedules`.
+/// `GET /api/schedules`: for a key limited to some tenants, only the schedules it may see (a
+/// page may then hold fewer than `limit`; `nextCursor` still says whether more follow).
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
     query.only(&["cursor", "limit"])?;
@@ -223,12 +234,21 @@ pub(crate) async fn list(
         .list_schedules(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(page_reply("schedules", &page, schedule_json))
+    Ok(page_reply_where(
+        "schedules",
+        &page,
+        |record| caller.may_see(&record.target),
+        schedule_json,
+    ))
 }
 
 /// `GET /api/schedules/{id}`.
-pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result<Reply, ApiError> {
-    let record = notify.load_schedule(&id).await?;
+pub(crate) async fn get(
+    State(notify): State<Arc<Notify>>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Reply, ApiError> {
+    let record = notify.load_schedule(&id, &caller).await?;
     Ok(Reply::json(StatusCode::OK, schedule_json(&record)))
 }
 
@@ -236,8 +256,9 @@ pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result
 /// out again from now, and the write is conditional on the version read.
 pub(crate) async fn patch(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &PATCH_FIELDS)?;
     if object.is_empty() {
@@ -260,7 +281,7 @@ pub(crate) async fn patch(
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(invalid_request("paused", "paused must be true or false")),
     };
-    let mut record = notify.load_schedule(&id).await?;
+    let mut record = notify.load_schedule(&id, &caller).await?;
     if let Some(expected) = expected_version
         && expected != record.version
     {
@@ -273,6 +294,7 @@ pub(crate) async fn patch(
             Some(object.get("target").unwrap_or(&current_target)),
             Some(&message),
         )?;
+        caller.allow_target(&request.target)?;
         record.target = request.target;
         record.activity = request.activity;
         record.message = message;
@@ -326,9 +348,13 @@ pub(crate) async fn patch(
 /// `DELETE /api/schedules/{id}`.
 pub(crate) async fn delete(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let parsed = ScheduleId::parse(&id).map_err(|_| not_found(&id))?;
+    if caller.tenants.is_some() {
+        notify.load_schedule(&id, &caller).await?;
+    }
     let deleted = notify
         .schedules
         .delete_schedule(&parsed)

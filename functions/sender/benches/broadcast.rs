@@ -57,14 +57,6 @@ const TENANT: &str = "72f988bf-0000-0000-0000-0000000000be";
 /// A retried trigger runs again after this pause (Lambda replays after a back-off too).
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
 /// Call count and latency of one store operation.
 #[derive(Default)]
 struct Timing {
@@ -573,9 +565,9 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
-    let n = env_number("BENCH_N", 20_000);
-    let rate = u32::try_from(env_number("BENCH_RATE", 500)).unwrap_or(500);
-    let in_flight = env_number("BENCH_IN_FLIGHT", 64);
+    let n = herald_testkit::env_number("BENCH_N", 20_000);
+    let rate = u32::try_from(herald_testkit::env_number("BENCH_RATE", 500)).unwrap_or(500);
+    let in_flight = herald_testkit::env_number("BENCH_IN_FLIGHT", 64);
     if wants("pipeline") {
         pipeline(n, rate, in_flight);
     }

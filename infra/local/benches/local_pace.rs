@@ -25,14 +25,6 @@ use support::Runner;
 
 const TENANT: &str = "72f988bf-0000-4000-8000-00000000010c";
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
 /// People with a personal chat in the emulator and a reference in the runner's data directory.
 async fn seed(emulator: &TeamsEmulator, dir: &std::path::Path, people: usize) {
     let app = BotAppId::new(LOCAL_APP_ID).expect("the local app id");
@@ -126,8 +118,8 @@ async fn broadcast(latency: Latency, people: usize, rate: u32) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let people = env_number("BENCH_SENDS", 1_000);
-    let rate = env_number("BENCH_RATE", 50) as u32;
+    let people = herald_testkit::env_number("BENCH_SENDS", 1_000);
+    let rate = herald_testkit::env_number("BENCH_RATE", 50) as u32;
     for latency in [Duration::ZERO, Duration::from_millis(150)] {
         broadcast(Latency::fixed(latency), people, rate).await;
     }

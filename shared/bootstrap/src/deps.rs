@@ -199,19 +199,24 @@ mod tests {
         Arc::new(move |name| map.get(name).cloned())
     }
 
-    #[test]
-    fn a_local_run_without_an_app_id_is_anonymous_under_the_local_id() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A local run's dependencies: no settings, the embedded store in `dir`.
+    fn local(dir: &tempfile::TempDir) -> Deps {
         let settings = lookup(&[]);
         let app = Deps::app_id(&settings).unwrap();
-        assert_eq!(app.as_str(), LOCAL_APP_ID);
-        let deps = Deps::new(
+        Deps::new(
             settings,
             Stores::embedded(dir.path(), app).unwrap(),
             Arc::new(EmbeddedEventPublisher::default()),
             Arc::new(SystemClock),
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn a_local_run_without_an_app_id_is_anonymous_under_the_local_id() {
+        assert_eq!(Deps::app_id(&lookup(&[])).unwrap().as_str(), LOCAL_APP_ID);
+        let dir = tempfile::tempdir().unwrap();
+        let deps = local(&dir);
         assert!(deps.anonymous().unwrap());
         assert!(deps.connector().is_ok());
         assert_eq!(deps.retention, chrono::Duration::days(30));
@@ -243,15 +248,7 @@ mod tests {
     #[tokio::test]
     async fn sends_in_flight_follow_the_built_connector_or_stay_fixed() {
         let dir = tempfile::tempdir().unwrap();
-        let settings = lookup(&[]);
-        let app = Deps::app_id(&settings).unwrap();
-        let deps = Deps::new(
-            settings,
-            Stores::embedded(dir.path(), app).unwrap(),
-            Arc::new(EmbeddedEventPublisher::default()),
-            Arc::new(SystemClock),
-        )
-        .unwrap();
+        let deps = local(&dir);
         // Nothing sent yet: one tenant at 50/s over the lookahead, well under the bound.
         let adaptive = deps.in_flight(256).unwrap();
         assert!((4..256).contains(&adaptive.limit()), "{}", adaptive.limit());

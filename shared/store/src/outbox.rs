@@ -32,6 +32,10 @@ pub struct NotificationRecord {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of the request body in canonical form, to tell a reused idempotency key
+    /// from a retry (`None` for notifications no body made, such as a schedule's fires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Where expansion continues; `None` before the first page and after the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -77,6 +81,7 @@ impl NotificationRecord {
             activity,
             source: source.into(),
             idempotency_key: None,
+            body_hash: None,
             created_at: now,
             expansion_cursor: None,
             expansion_pages: 0,
@@ -89,6 +94,17 @@ impl NotificationRecord {
             zone_filter: None,
             possible_duplicates: 0,
             due_at: Some(now + STRANDED_AFTER),
+        }
+    }
+
+    /// Whether `other`, found under this one's id (the same idempotency key in the same scope),
+    /// came from the same request: a retry, not a key reused for something else. A record
+    /// without a body hash (written before hashes were kept) cannot tell, and counts as the same.
+    #[must_use]
+    pub fn same_request(&self, other: &NotificationRecord) -> bool {
+        match (&self.body_hash, &other.body_hash) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
         }
     }
 

@@ -17,14 +17,6 @@ use std::time::Duration;
 use fleet::Fleet;
 use herald_teams_emulator::Latency;
 
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(default)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let filters: Vec<String> = std::env::args()
@@ -32,12 +24,12 @@ async fn main() {
         .filter(|a| !a.starts_with("--"))
         .collect();
     let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f));
-    let rate = env_number("BENCH_RATE", 20) as u32;
+    let rate = herald_testkit::env_number("BENCH_RATE", 20) as u32;
     let jitter = Latency::between(Duration::ZERO, Duration::from_millis(200));
     if wanted("one-tenant") {
         let fleet = Fleet {
             tenants: 1,
-            per_tenant: env_number("BENCH_SENDS", 600),
+            per_tenant: herald_testkit::env_number("BENCH_SENDS", 600),
             notifications_per_tenant: 8,
             rate,
             instances: 4,
@@ -52,7 +44,7 @@ async fn main() {
     if wanted("ten-tenants") {
         let fleet = Fleet {
             tenants: 10,
-            per_tenant: env_number("BENCH_SENDS", 600) / 3,
+            per_tenant: herald_testkit::env_number("BENCH_SENDS", 600) / 3,
             notifications_per_tenant: 2,
             rate,
             instances: 4,

@@ -4,6 +4,7 @@
 mod backend;
 mod fixtures;
 pub mod http;
+pub mod schedules;
 
 pub use backend::{Backend, TestStores, stores};
 pub use fixtures::reference;
@@ -57,6 +58,17 @@ pub fn dynamodb_client() -> aws_sdk_dynamodb::Client {
 #[must_use]
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A benchmark's size from the environment (`BENCH_SENDS=2000`), else `default`: benchmarks run
+/// short in CI and long by hand.
+#[must_use]
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(default)
 }
 
 /// Where moto's server (EventBridge, SQS) listens unless `HERALD_TEST_MOTO_ENDPOINT` says

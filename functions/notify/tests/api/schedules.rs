@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, TimeZone as _, Utc};
-use herald_domain::ConversationKey;
 use herald_notify::Notify;
-use herald_store::{Page, PageRequest, ScheduleId, ScheduleRecord, ScheduleStore, StoreError};
+use herald_store::{ScheduleId, ScheduleRecord, ScheduleStore};
+use herald_testkit::schedules::BeforeUpdate;
 use serde_json::{Value, json};
 
 use crate::{Harness, HttpReply, KEY, on_both_backends};
@@ -849,53 +848,16 @@ async fn patch_validation_errors(h: &Harness) {
     assert_eq!(stored(h, &id).await, before);
 }
 
-/// A store where someone else writes the schedule between the API's read and its write.
-struct Racing {
-    inner: Arc<dyn ScheduleStore>,
-}
-
-#[async_trait]
-impl ScheduleStore for Racing {
-    async fn create_schedule(&self, record: &ScheduleRecord) -> Result<(), StoreError> {
-        self.inner.create_schedule(record).await
-    }
-    async fn get_schedule(&self, id: &ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
-        self.inner.get_schedule(id).await
-    }
-    async fn update_schedule(&self, record: &ScheduleRecord) -> Result<bool, StoreError> {
-        // A scheduler tick advances it first.
-        let mut other = self.inner.get_schedule(&record.id).await?.unwrap();
+/// A store where someone else (a scheduler tick) advances the schedule between the API's read
+/// and its write.
+fn racing(inner: Arc<dyn ScheduleStore>) -> BeforeUpdate {
+    BeforeUpdate::new(inner, |store, record| async move {
+        let mut other = store.get_schedule(&record.id).await?.unwrap();
         other.version += 1;
         other.fired += 1;
-        assert!(self.inner.update_schedule(&other).await?);
-        self.inner.update_schedule(record).await
-    }
-    async fn delete_schedule(&self, id: &ScheduleId) -> Result<bool, StoreError> {
-        self.inner.delete_schedule(id).await
-    }
-    async fn list_schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        self.inner.list_schedules(page).await
-    }
-    async fn schedules_of(
-        &self,
-        owner: &ConversationKey,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.schedules_of(owner).await
-    }
-    async fn due_schedules(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.due_schedules(now, limit).await
-    }
-    async fn due_page(
-        &self,
-        now: DateTime<Utc>,
-        page: &PageRequest,
-    ) -> Result<Page<ScheduleRecord>, StoreError> {
-        self.inner.due_page(now, page).await
-    }
+        assert!(store.update_schedule(&other).await?);
+        Ok(())
+    })
 }
 
 async fn concurrent_change_is_409(h: &Harness) {
@@ -903,9 +865,7 @@ async fn concurrent_change_is_409(h: &Harness) {
     let racing = Arc::new(Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
-        schedules: Arc::new(Racing {
-            inner: h.schedules.clone(),
-        }),
+        schedules: Arc::new(racing(h.schedules.clone())),
         connector: h.connector.clone(),
         clock: h.clock.clone(),
         retention: h.notify.retention,

@@ -5,11 +5,10 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use herald_domain::ConversationKey;
 use herald_scheduler::Scheduler;
-use herald_store::{Page, PageRequest, ScheduleId, ScheduleRecord, ScheduleStore, StoreError};
+use herald_store::{ScheduleId, ScheduleStore, StoreError};
+use herald_testkit::schedules::BeforeUpdate;
 use serde_json::json;
 
 use crate::harness::{Harness, Now as _, utc};
@@ -71,44 +70,17 @@ async fn a_tick_out_of_time_leaves_the_rest_to_the_next_one_not_missed() {
 }
 
 /// Schedules whose advance fails once (a store error), for the ids given.
-struct FailingOnce {
-    inner: Arc<dyn ScheduleStore>,
-    failing: Mutex<HashSet<ScheduleId>>,
-}
-
-#[async_trait]
-impl ScheduleStore for FailingOnce {
-    async fn create_schedule(&self, record: &ScheduleRecord) -> Result<(), StoreError> {
-        self.inner.create_schedule(record).await
-    }
-    async fn get_schedule(&self, id: &ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
-        self.inner.get_schedule(id).await
-    }
-    async fn update_schedule(&self, record: &ScheduleRecord) -> Result<bool, StoreError> {
-        if self.failing.lock().unwrap().remove(&record.id) {
-            return Err(StoreError::Unavailable("injected".to_owned()));
+fn failing_once(inner: Arc<dyn ScheduleStore>, ids: HashSet<ScheduleId>) -> BeforeUpdate {
+    let failing = Arc::new(Mutex::new(ids));
+    BeforeUpdate::new(inner, move |_, record| {
+        let failed = failing.lock().unwrap().remove(&record.id);
+        async move {
+            if failed {
+                return Err(StoreError::Unavailable("injected".to_owned()));
+            }
+            Ok(())
         }
-        self.inner.update_schedule(record).await
-    }
-    async fn delete_schedule(&self, id: &ScheduleId) -> Result<bool, StoreError> {
-        self.inner.delete_schedule(id).await
-    }
-    async fn list_schedules(&self, page: &PageRequest) -> Result<Page<ScheduleRecord>, StoreError> {
-        self.inner.list_schedules(page).await
-    }
-    async fn schedules_of(
-        &self,
-        owner: &ConversationKey,
-    ) -> Result<Vec<ScheduleRecord>, StoreError> {
-        self.inner.schedules_of(owner).await
-    }
-    async fn due_page(
-        &self,
-        now: DateTime<Utc>,
-        page: &PageRequest,
-    ) -> Result<Page<ScheduleRecord>, StoreError> {
-        self.inner.due_page(now, page).await
-    }
+    })
 }
 
 #[tokio::test]
@@ -116,10 +88,10 @@ async fn one_schedules_failure_stops_nothing_else() {
     let h = Harness::embedded("2026-06-01T08:00:00Z");
     let ids = due_at_nine(&h, 10).await;
     let scheduler = Scheduler {
-        schedules: Arc::new(FailingOnce {
-            inner: h.schedules.clone(),
-            failing: Mutex::new(HashSet::from([ids[3].clone()])),
-        }),
+        schedules: Arc::new(failing_once(
+            h.schedules.clone(),
+            HashSet::from([ids[3].clone()]),
+        )),
         outbox: h.outbox.clone(),
         references: h.references.clone(),
         clock: h.clock.clone(),

@@ -91,6 +91,23 @@ impl DynamoScheduleStore {
             .fetch_add(u64::try_from(scanned).unwrap_or(0), Ordering::Relaxed);
     }
 
+    /// One page of a listing read with `scanned` items read, resumable from `last_key`.
+    fn page(
+        &self,
+        scanned: i32,
+        items: Option<Vec<Item>>,
+        last_key: Option<&Item>,
+        listing: &str,
+    ) -> Page<ScheduleRecord> {
+        self.count(scanned);
+        let (items, skipped) = decode(items.unwrap_or_default());
+        Page {
+            items,
+            next_cursor: next_cursor(last_key, listing),
+            skipped,
+        }
+    }
+
     /// Creates the table from [`schema::SCHEDULES`] if it does not exist.
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
         schema::SCHEDULES.create(&self.client, &self.table).await
@@ -172,13 +189,12 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
-        self.count(output.scanned_count);
-        let (items, skipped) = decode(output.items.unwrap_or_default());
-        Ok(Page {
-            items,
-            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), SCHEDULE_LISTING),
-            skipped,
-        })
+        Ok(self.page(
+            output.scanned_count,
+            output.items,
+            output.last_evaluated_key.as_ref(),
+            SCHEDULE_LISTING,
+        ))
     }
 
     async fn schedules_of(
@@ -220,12 +236,11 @@ impl ScheduleStore for DynamoScheduleStore {
             .send()
             .await
             .map_err(map_sdk_error)?;
-        self.count(output.scanned_count);
-        let (items, skipped) = decode(output.items.unwrap_or_default());
-        Ok(Page {
-            items,
-            next_cursor: next_cursor(output.last_evaluated_key.as_ref(), DUE_LISTING),
-            skipped,
-        })
+        Ok(self.page(
+            output.scanned_count,
+            output.items,
+            output.last_evaluated_key.as_ref(),
+            DUE_LISTING,
+        ))
     }
 }
