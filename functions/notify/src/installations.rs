@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use herald_domain::ReferenceStatus;
 use herald_http::{ApiError, Reply};
 use herald_store::ListFilter;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::Notify;
 use crate::auth::Caller;
 use crate::error::store_error;
 use crate::extract::Params;
+use crate::query::page_reply;
 
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
@@ -38,25 +38,11 @@ pub(crate) async fn list(
         .list(&filter, &page)
         .await
         .map_err(|e| store_error(&e))?;
-    if !page.skipped.is_empty() {
-        tracing::warn!(
-            skipped = page.skipped.len(),
-            "installations skipped unreadable items"
-        );
-    }
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .map(|reference| {
-            let mut item = serde_json::to_value(reference).unwrap_or_default();
-            if let Some(object) = item.as_object_mut() {
-                object.entry("statusReason").or_insert(Value::Null);
-            }
-            item
-        })
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({"items": items, "nextCursor": page.next_cursor}),
-    ))
+    Ok(page_reply("installations", &page, |reference| {
+        let mut item = serde_json::to_value(reference).unwrap_or_default();
+        if let Some(object) = item.as_object_mut() {
+            object.entry("statusReason").or_insert(Value::Null);
+        }
+        item
+    }))
 }

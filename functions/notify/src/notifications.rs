@@ -1,4 +1,5 @@
-//! `POST /api/notify`, and a notification's status, deliveries and delivered copies.
+//! `POST /api/notify`, the notifications list, and a notification's status, deliveries and
+//! delivered copies.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Caller;
 use crate::error::{request_error, store_error};
 use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
@@ -96,26 +98,49 @@ pub(crate) async fn status(
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let record = notify.load_notification(&id, &caller).await?;
+    Ok(Reply::json(StatusCode::OK, notification_json(&record)))
+}
+
+/// `GET /api/notifications`: every notification the caller may see, newest first, paged.
+pub(crate) async fn list(
+    State(notify): State<Arc<Notify>>,
+    caller: Caller,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["cursor", "limit"])?;
+    let page = query.page()?;
+    let page = notify
+        .outbox
+        .list_notifications(&page)
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(page_reply_where(
+        "notifications",
+        &page,
+        |record| caller.may_see(&record.target),
+        notification_json,
+    ))
+}
+
+/// A notification as the API shows it: where it stands and its counts per delivery status.
+fn notification_json(record: &NotificationRecord) -> Value {
     let counts: Map<String, Value> = DeliveryStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), json!(record.count(*s))))
         .collect();
     let total: i64 = DeliveryStatus::ALL.iter().map(|s| record.count(*s)).sum();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "notificationId": record.id,
-            "status": record.status(),
-            "source": record.source,
-            "target": record.target,
-            "idempotencyKey": record.idempotency_key,
-            "createdAt": record.created_at,
-            "expanded": record.expanded,
-            "total": total,
-            "counts": counts,
-            "possibleDuplicates": record.possible_duplicates,
-        }),
-    ))
+    json!({
+        "notificationId": record.id,
+        "status": record.status(),
+        "source": record.source,
+        "target": record.target,
+        "idempotencyKey": record.idempotency_key,
+        "createdAt": record.created_at,
+        "expanded": record.expanded,
+        "total": total,
+        "counts": counts,
+        "possibleDuplicates": record.possible_duplicates,
+    })
 }
 
 /// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
-use herald_domain::{Target, TimeZone};
+use herald_domain::Target;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::NotifyRequest;
 use herald_schedule::{
-    Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone, upcoming,
+    Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone,
 };
 use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
@@ -20,13 +20,9 @@ use crate::Notify;
 use crate::auth::Caller;
 use crate::error::{invalid, request_error, status, store_error};
 use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 
-/// Fires a preview lists when `count` is not given.
-pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
-/// The most fires a preview lists.
-pub const MAX_PREVIEW_COUNT: u32 = 100;
-
-const CREATE_FIELDS: [&str; 6] = [
+pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
     "message",
     "recurrence",
@@ -45,7 +41,7 @@ const PATCH_FIELDS: [&str; 8] = [
     "version",
 ];
 
-fn rule_error(e: &RuleError) -> ApiError {
+pub(crate) fn rule_error(e: &RuleError) -> ApiError {
     invalid("InvalidSchedule", e.field(), e.to_string())
 }
 
@@ -61,7 +57,7 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(object) = value else {
         return Err(invalid_request("", "the body must be a JSON object"));
     };
@@ -75,7 +71,10 @@ fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiEr
 }
 
 /// Validates `target` and `message` exactly as `POST /api/notify` does, rendering the activity.
-fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<NotifyRequest, ApiError> {
+pub(crate) fn notify_part(
+    target: Option<&Value>,
+    message: Option<&Value>,
+) -> Result<NotifyRequest, ApiError> {
     let mut part = Map::new();
     if let Some(target) = target {
         part.insert("target".into(), target.clone());
@@ -88,7 +87,7 @@ fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<Notify
 
 /// `timeZone: "recipient"` reads each recipient's zone from the stored installation, through the
 /// zone index of a listing; only targets expanded by listing installations have one.
-fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
+pub(crate) fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
     let listing = match target {
         Target::All | Target::Type { .. } | Target::Tenant { .. } => true,
         Target::Team { channel, .. } => channel == "*",
@@ -155,7 +154,7 @@ pub(crate) fn schedule_json(record: &ScheduleRecord) -> Value {
     })
 }
 
-fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
+pub(crate) fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
     schedule_zone(&record.time_zone).ok_or_else(|| {
         tracing::error!(schedule = %record.id, zone = %record.time_zone, "unreadable stored zone");
         ApiError::new(
@@ -171,7 +170,11 @@ fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
 
 impl Notify {
     /// The schedule `id`, if the caller may see it (one it may not see is not found).
-    async fn load_schedule(&self, id: &str, caller: &Caller) -> Result<ScheduleRecord, ApiError> {
+    pub(crate) async fn load_schedule(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
@@ -231,15 +234,11 @@ pub(crate) async fn list(
         .list_schedules(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    let items: Vec<Value> = page
-        .items
-        .iter()
-        .filter(|record| caller.may_see(&record.target))
-        .map(schedule_json)
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({"items": items, "nextCursor": page.next_cursor}),
+    Ok(page_reply_where(
+        "schedules",
+        &page,
+        |record| caller.may_see(&record.target),
+        schedule_json,
     ))
 }
 
@@ -366,63 +365,6 @@ pub(crate) async fn delete(
     }
     tracing::info!(schedule = %parsed, "schedule deleted");
     Ok(Reply::empty(StatusCode::NO_CONTENT))
-}
-
-/// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`: the next fires from now, each in
-/// UTC and local time.
-pub(crate) async fn preview(
-    State(notify): State<Arc<Notify>>,
-    caller: Caller,
-    Id(id): Id,
-    Params(query): Params,
-) -> Result<Reply, ApiError> {
-    query.only(&["count", "timeZone"])?;
-    let count = query
-        .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
-        .unwrap_or(DEFAULT_PREVIEW_COUNT);
-    if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
-        return Err(invalid(
-            "InvalidParameter",
-            "count",
-            format!("count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"),
-        ));
-    }
-    let asked: Option<TimeZone> =
-        query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
-    let record = notify.load_schedule(&id, &caller).await?;
-    let zone = match (stored_zone(&record)?, asked) {
-        (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
-        (ScheduleZone::Recipient, None) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                "timeZone is required: this schedule fires at each recipient's own local time, \
-                     so say whose (an IANA zone name such as Europe/Berlin)",
-            ));
-        }
-        (ScheduleZone::Fixed(zone), Some(_)) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                format!(
-                    "timeZone applies only to schedules with timeZone \"recipient\"; this one fires in {zone}"
-                ),
-            ));
-        }
-    };
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let fires: Vec<Fire> = upcoming(&record.rule, zone, notify.clock.now())
-        .take(count)
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "id": record.id,
-            "timeZone": zone.name(),
-            "paused": record.paused,
-            "fires": serde_json::to_value(&fires).unwrap_or_default(),
-        }),
-    ))
 }
 
 fn conflict(record: &ScheduleRecord) -> ApiError {

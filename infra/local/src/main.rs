@@ -282,6 +282,7 @@ fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
     println!();
     println!("Herald is running.");
     println!("  listening   {base}");
+    println!("  console     {base}/ (Herald Console: sign in with the API key below)");
     println!("  bot         POST {base}/api/messages");
     println!(
         "  notify API  {base}/api/notify, /api/notifications/{{id}}, /api/installations, /api/schedules"
@@ -318,6 +319,9 @@ fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
     }
     println!();
     println!("Next steps:");
+    println!(
+        "  0. open {base}/ and sign in with the API key to compose, send and follow notifications"
+    );
     println!("  1. npx @microsoft/m365agentsplayground start -e {base}/api/messages -c msteams");
     println!("     then say hello to the bot in the playground (it installs the app).");
     println!("  2. curl -X POST {base}/api/notify \\");

@@ -13,7 +13,10 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, Fault, TeamsEmulator};
 use serde_json::{Value, json};
-use support::{ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, personal_activity, personal_install};
+use support::{
+    ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, people_with_chats, personal_activity,
+    personal_install,
+};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
 fn install(emulator: &TeamsEmulator, user: &EmulatedUser, chat: &str) -> Value {
@@ -63,14 +66,7 @@ async fn installs_notifies_and_survives_a_restart() {
         "{banner}"
     );
 
-    let users: Vec<(EmulatedUser, String)> = ["Alice", "Bob", "Carol"]
-        .iter()
-        .map(|name| {
-            let user = emulator.add_user(TENANT, name);
-            let chat = emulator.add_personal_chat(TENANT, &user.id);
-            (user, chat)
-        })
-        .collect();
+    let users = people_with_chats(&emulator, TENANT, &["Alice", "Bob", "Carol"]);
     let [(alice, alice_chat), (bob, bob_chat), (carol, carol_chat)] = &users[..] else {
         unreachable!()
     };

@@ -3,6 +3,7 @@
 //! page by page ([`expand`]), and each delivery is sent exactly once ([`send`]).
 
 mod error;
+mod estimate;
 pub mod expand;
 pub mod install;
 mod outcome;
@@ -11,6 +12,7 @@ pub mod send;
 mod stranded;
 
 pub use error::PipelineError;
+pub use estimate::Estimate;
 pub use expand::{Expander, Expansion};
 pub use install::{
     InstallConfigError, InstallSweep, ProactiveInstall, SweepReport, resume_installed,

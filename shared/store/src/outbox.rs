@@ -471,6 +471,12 @@ pub trait OutboxStore: Send + Sync {
         delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 
+    /// Notifications, newest first, paged: what the API's and the console's list shows.
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError>;
+
     /// A notification's deliveries, optionally of one status, paged.
     async fn list_deliveries(
         &self,

@@ -4,6 +4,7 @@
 // Scenario tests read top to bottom as one story each.
 #![allow(clippy::too_many_lines)]
 
+mod drafts;
 mod idempotency;
 mod openapi;
 mod revisions;

@@ -179,8 +179,15 @@ async fn validation_errors_name_their_field(h: &Harness) {
         "MethodNotAllowed",
         None,
     );
+    // `/api/notifications` is the list (GET only); a path near it is still unknown.
     assert_error(
-        &h.call("GET", "/api/notifications", None).await,
+        &h.call("POST", "/api/notifications", None).await,
+        405,
+        "MethodNotAllowed",
+        None,
+    );
+    assert_error(
+        &h.call("GET", "/api/notification", None).await,
         404,
         "NotFound",
         None,

@@ -27,8 +27,9 @@ pub use idempotency::{MAX_IDEMPOTENCY_KEY_LEN, body_hash};
 pub use message::{MAX_ACTIVITY_BYTES, Message};
 pub use target::MAX_CONVERSATION_IDS;
 
+pub use target::parse_target;
+
 use idempotency::{parse_idempotency_key, scope};
-use target::parse_target;
 
 /// A validated notify request, its activity already rendered.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,6 +3,7 @@
 mod error;
 mod install_waits;
 mod item;
+mod notification_list;
 mod outbox;
 mod outbox_items;
 mod outcome;

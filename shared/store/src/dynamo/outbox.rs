@@ -442,6 +442,13 @@ impl OutboxStore for DynamoOutboxStore {
         get_record(&self.client, &self.table, key).await
     }
 
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError> {
+        self.notifications_newest_first(page).await
+    }
+
     async fn list_deliveries(
         &self,
         notification: &NotificationId,

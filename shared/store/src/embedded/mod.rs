@@ -4,6 +4,7 @@
 
 mod db;
 mod install_waits;
+mod notification_list;
 mod outbox;
 mod references;
 mod schedules;

@@ -15,8 +15,8 @@ use super::db::{
     read_json, resume_after, unavailable, write_json,
 };
 use super::tables::{
-    DELIVERIES, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS, STRANDED, delivery_key, move_due,
-    put_delivery,
+    DELIVERIES, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS, NOTIFICATIONS_BY_CREATED, STRANDED,
+    created_key, delivery_key, move_due, put_delivery,
 };
 use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
@@ -75,6 +75,7 @@ impl EmbeddedOutboxStore {
         let db = open_database(data_dir, OUTBOX_FILE_NAME, |txn| {
             for table in [
                 NOTIFICATIONS,
+                NOTIFICATIONS_BY_CREATED,
                 DELIVERIES,
                 INSTALL_WAITS,
                 INSTALL_DUE,
@@ -84,10 +85,12 @@ impl EmbeddedOutboxStore {
             }
             Ok(())
         })?;
-        Ok(Self {
+        let store = Self {
             db: Arc::new(db),
             changes: broadcast::channel(65_536).0,
-        })
+        };
+        store.index_unlisted_notifications()?;
+        Ok(store)
     }
 
     /// Changes from now on. A subscriber that lags is told so and should rescan with
@@ -168,6 +171,10 @@ impl OutboxStore for EmbeddedOutboxStore {
                 let existing = read_json::<NotificationRecord>(&table, record.id.as_str())?;
                 if existing.is_none() {
                     write_json(&mut table, record.id.as_str(), &record)?;
+                    txn.open_table(NOTIFICATIONS_BY_CREATED)
+                        .map_err(unavailable)?
+                        .insert(created_key(&record).as_str(), [].as_slice())
+                        .map_err(unavailable)?;
                 }
                 existing
             };
@@ -380,6 +387,13 @@ impl OutboxStore for EmbeddedOutboxStore {
             read_json(&table, &key)
         })
         .await
+    }
+
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError> {
+        self.notifications_newest_first(page).await
     }
 
     async fn list_deliveries(

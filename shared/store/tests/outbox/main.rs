@@ -9,6 +9,7 @@ mod feed;
 mod install_waits;
 mod leftovers;
 mod lifecycle;
+mod listing;
 mod support;
 
 /// Runs each `suite::case(store)` once per backend, as `embedded::case` and `dynamodb::case`.
@@ -57,4 +58,5 @@ contract!(
     lifecycle::released_deliveries_wait_for_their_backoff,
     lifecycle::the_sweep_finds_and_wakes_stranded_work,
     lifecycle::unexpanded_notifications_are_stranded_work_too,
+    listing::notifications_list_newest_first,
 );

@@ -10,19 +10,8 @@ use serde_json::{Value, json};
 
 use super::refusals::refusals;
 use super::schema::{shape_of, violations};
-use super::spec;
+use super::{Case, spec};
 use crate::{Backend, Harness, HttpReply, TENANT, at};
-
-/// Path template, method and status documented; the request (path, body, Authorization) that
-/// produces it (`None`: the valid key).
-type Case = (
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-    Option<Value>,
-    Option<&'static str>,
-);
 
 /// Produces each documented answer for real and compares it with the document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +111,7 @@ async fn real_answers_match_the_documented_responses() {
     let (sid, doomed) = (schedule_ids[0].as_str(), schedule_ids[1].as_str());
     let pause = json!({"paused": true});
     // (path template, method, status) -> the request that produces it.
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "/api/notify",
             "post",
@@ -484,6 +473,7 @@ async fn real_answers_match_the_documented_responses() {
         ),
     ];
 
+    cases.extend(crate::drafts::documented_cases(h).await);
     let mut covered = HashSet::new();
     for (template, method, status, path, body, authorization) in cases {
         let reply: HttpReply = match authorization {

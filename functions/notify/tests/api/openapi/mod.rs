@@ -16,6 +16,17 @@ use schema::violations;
 
 const SPEC: &str = include_str!("../../../openapi.json");
 
+/// Path template, method and status documented; the request (path, body, Authorization) that
+/// produces it (`None`: the valid key).
+pub(crate) type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    String,
+    Option<Value>,
+    Option<&'static str>,
+);
+
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
 fn spec() -> Value {
@@ -42,7 +53,7 @@ async fn documented_routes_are_served_and_nothing_else() {
     let schedule = json!({"target": {"kind": "all"}, "message": {"text": "t"},
         "recurrence": {"kind": "daily", "time": "09:00"}, "timeZone": "Europe/Berlin"});
     let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 8);
+    assert_eq!(paths.len(), 12);
     for (template, item) in paths {
         for method in METHODS {
             // Schedule routes get a fresh schedule each: DELETE must not leave PATCH a 404.
@@ -62,9 +73,10 @@ async fn documented_routes_are_served_and_nothing_else() {
                 ("/api/notify", "POST") => {
                     Some(json!({"target": {"kind": "all"}, "message": {"text": "t"}}))
                 }
-                ("/api/schedules", "POST") => Some(schedule.clone()),
+                ("/api/schedules" | "/api/schedules/preview", "POST") => Some(schedule.clone()),
+                ("/api/audience", "POST") => Some(json!({"target": {"kind": "all"}})),
+                ("/api/render", "POST") | (_, "PUT") => Some(json!({"text": "t"})),
                 (_, "PATCH") => Some(json!({"paused": true})),
-                (_, "PUT") => Some(json!({"text": "t"})),
                 _ => (!body.is_null()).then_some(body),
             };
             let reply = h.call(method, &path, body.as_ref()).await;
@@ -85,7 +97,6 @@ async fn documented_routes_are_served_and_nothing_else() {
     for undocumented in [
         "/api",
         "/api/",
-        "/api/notifications",
         "/api/notifications/{id}/other",
         "/api/notifications/{id}/message/extra",
         "/api/notify/extra",
@@ -128,7 +139,7 @@ fn request_examples_pass_the_parser_and_the_schema() {
                         NotifyRequest::from_json(value)
                             .unwrap_or_else(|e| panic!("example {name}: {e}"));
                     }
-                    "/api/notifications/{id}/message" => {
+                    "/api/notifications/{id}/message" | "/api/render" => {
                         Message::from_json(value)
                             .and_then(|m| m.render())
                             .unwrap_or_else(|e| panic!("example {name}: {e}"));
@@ -154,13 +165,23 @@ fn request_examples_pass_the_parser_and_the_schema() {
                         }
                         assert!(!value.as_object().unwrap().is_empty());
                     }
+                    "/api/audience" => {
+                        herald_pipeline::request::parse_target(value.get("target"))
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                    }
+                    "/api/schedules/preview" => {
+                        ScheduleRule::from_json(value)
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                        ScheduleZone::from_json(&value["timeZone"])
+                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
+                    }
                     other => panic!("a request body on {other} is not tested"),
                 }
                 checked += 1;
             }
         }
     }
-    assert_eq!(checked, 8);
+    assert_eq!(checked, 12);
 }
 
 #[test]
