@@ -2,14 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use herald_http::{ApiError, Body, BodyLimit};
 use herald_pipeline::request::RequestError;
 use serde_json::Value;
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::request_error;
 use crate::query::Query;
 
@@ -19,27 +22,46 @@ impl BodyLimit for Notify {
     }
 }
 
-/// A caller that presented one of the configured API keys (`Authorization: Bearer <key>`).
-/// Mounted as a layer over every route, so no route can forget it.
-pub(crate) struct ApiKey;
+/// Every API route is behind this middleware, so no route can forget the key: a request without
+/// a configured key is answered 401 before any handler runs; one with a key carries its
+/// [`Caller`] to the handler.
+pub(crate) async fn require_api_key(
+    State(notify): State<Arc<Notify>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authenticate(request.headers(), request.uri().path(), &notify) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}
 
-impl FromRequestParts<Arc<Notify>> for ApiKey {
+fn authenticate(headers: &HeaderMap, path: &str, notify: &Notify) -> Result<Caller, ApiError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    notify
+        .config
+        .api_keys
+        .authenticate(authorization)
+        .map_err(|failure| {
+            tracing::warn!(reason = failure.message(), path, "rejected API request");
+            ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", failure.message())
+        })
+}
+
+/// The caller [`require_api_key`] let in (checked again if a route is ever served without it).
+impl FromRequestParts<Arc<Notify>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, notify: &Arc<Notify>) -> Result<Self, ApiError> {
-        let authorization = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        notify
-            .config
-            .api_keys
-            .check(authorization)
-            .map(|()| ApiKey)
-            .map_err(|failure| {
-                tracing::warn!(reason = failure.message(), path = %parts.uri.path(), "rejected API request");
-                ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", failure.message())
-            })
+        match parts.extensions.get::<Caller>() {
+            Some(caller) => Ok(caller.clone()),
+            None => authenticate(&parts.headers, parts.uri.path(), notify),
+        }
     }
 }
 
@@ -77,16 +99,80 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// A JSON body within the size limit (413 past it, 400 `InvalidJson` when it does not parse).
-pub(crate) struct Json(pub Value);
+/// A JSON body within the size limit: 415 `UnsupportedMediaType` unless it is sent as
+/// `application/json`, 413 past the limit, 400 `InvalidJson` when it does not parse.
+///
+/// Requiring the JSON media type keeps web pages out: a page in a browser may post a `text/plain`,
+/// form or multipart body to any origin without asking first, but a JSON body needs a CORS
+/// preflight, which Herald never grants
+/// (<https://fetch.spec.whatwg.org/#cors-safelisted-request-header>). Every API route that reads
+/// a body reads it through this extractor, the local runner's `/api/events` included.
+pub struct JsonBody(pub Value);
 
-impl<S: BodyLimit + Send + Sync> FromRequest<S> for Json {
+impl<S: BodyLimit + Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        check_json_media_type(request.headers().get(header::CONTENT_TYPE))?;
         let Body(bytes) = Body::from_request(request, state).await?;
         serde_json::from_slice(&bytes)
-            .map(Json)
+            .map(JsonBody)
             .map_err(|e| request_error(&RequestError::InvalidJson(e.to_string())))
+    }
+}
+
+/// `application/json`, in any case and with any parameters (`; charset=utf-8`).
+fn check_json_media_type(content_type: Option<&HeaderValue>) -> Result<(), ApiError> {
+    let given = content_type.map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let essence = given
+        .as_deref()
+        .and_then(|v| v.split(';').next())
+        .map(str::trim);
+    if essence.is_some_and(|e| e.eq_ignore_ascii_case("application/json")) {
+        return Ok(());
+    }
+    let given = given.map_or_else(|| "none".to_owned(), |v| format!("{v:?}"));
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "UnsupportedMediaType",
+        format!("the body must be sent with Content-Type: application/json (given: {given})"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_json_media_type_is_read() {
+        for accepted in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            " application/json ;charset=UTF-8",
+        ] {
+            let value = HeaderValue::from_static(accepted);
+            assert!(check_json_media_type(Some(&value)).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "text/plain",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+            "application/jsonp",
+            "application/json-seq",
+            "",
+        ] {
+            let value = HeaderValue::from_static(refused);
+            let error = check_json_media_type(Some(&value)).unwrap_err();
+            assert_eq!(
+                error.status(),
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "{refused}"
+            );
+            assert_eq!(error.code(), "UnsupportedMediaType");
+        }
+        let error = check_json_media_type(None).unwrap_err();
+        assert!(error.message().contains("given: none"), "{error}");
     }
 }

@@ -5,6 +5,7 @@
 //! process. Every route is described in `openapi.json` beside this crate, which the tests check
 //! against this code.
 
+mod audience;
 mod auth;
 mod config;
 mod edit;
@@ -13,8 +14,11 @@ mod extract;
 mod installations;
 mod notifications;
 mod query;
+mod reach;
+mod render;
 mod report;
 mod routes;
+mod schedule_preview;
 mod schedules;
 
 use std::sync::Arc;
@@ -22,22 +26,24 @@ use std::sync::Arc;
 use herald_bootstrap::Deps;
 use herald_connector::Connector;
 use herald_domain::Clock;
-use herald_store::{OutboxStore, ReferenceLister, ScheduleStore};
+use herald_store::{OutboxStore, ReferenceStore, ScheduleStore};
 
-pub use auth::{ApiKeys, AuthFailure};
+pub use audience::AUDIENCE_DEADLINE;
+pub use auth::{ApiKeys, AuthFailure, Caller};
 pub use config::{DEFAULT_EDIT_CONCURRENCY, DEFAULT_EDIT_DEADLINE, MAX_BODY_BYTES, NotifyConfig};
 pub use error::ConfigError;
+pub use extract::JsonBody;
 pub use query::{DEFAULT_LIMIT, MAX_LIMIT};
-pub use routes::router;
-pub use schedules::{DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT};
+pub use routes::{router, with_api_key};
+pub use schedule_preview::{DEFAULT_PREVIEW_COUNT, MAX_PREVIEW_COUNT};
 
 /// Recorded as the notification's `source`.
 pub const SOURCE: &str = "api";
 
 /// What the API works with; built once per process and shared by every request.
 pub struct Notify {
-    /// Installations report (`GET /api/installations`).
-    pub references: Arc<dyn ReferenceLister>,
+    /// Installations report (`GET /api/installations`) and audience estimates (read only).
+    pub references: Arc<dyn ReferenceStore>,
     pub outbox: Arc<dyn OutboxStore>,
     /// `/api/schedules`.
     pub schedules: Arc<dyn ScheduleStore>,

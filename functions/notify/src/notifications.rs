@@ -1,4 +1,5 @@
-//! `POST /api/notify`, and a notification's status, deliveries and delivered copies.
+//! `POST /api/notify`, the notifications list, and a notification's status, deliveries and
+//! delivered copies.
 
 use std::sync::Arc;
 
@@ -8,18 +9,24 @@ use axum::response::{IntoResponse, Response};
 use herald_domain::DeliveryStatus;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::{Message, NotifyRequest};
-use herald_store::{NotificationId, NotificationRecord};
+use herald_store::{NotificationId, NotificationRecord, Revision};
 use serde_json::{Map, Value, json};
 
+use crate::auth::Caller;
 use crate::error::{request_error, store_error};
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 use crate::report::{csv, delivery_json, wants_csv};
 use crate::{Notify, SOURCE, edit};
 
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
+///
+/// An idempotency key names one notification per caller (API key): the same body again is the
+/// duplicate answer, another body under the same key is a 409 naming the notification it holds.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let request = NotifyRequest::from_json(&body).map_err(|e| request_error(&e))?;
     notify
@@ -27,12 +34,17 @@ pub(crate) async fn create(
         .callback_hosts
         .check(request.callback.as_deref())
         .map_err(|e| request_error(&e))?;
+    caller.allow_target(&request.target)?;
+    let request = request.from_caller(caller.key_sha256);
     let record = request.into_notification(SOURCE, notify.clock.now(), notify.retention);
     let existing = notify
         .outbox
         .create_notification(&record)
         .await
         .map_err(|e| store_error(&e))?;
+    if let Some(existing) = existing.as_ref().filter(|e| !e.same_request(&record)) {
+        return Err(key_reused(existing));
+    }
     let duplicate = existing.is_some();
     if duplicate {
         tracing::info!(id = %record.id, "idempotency key seen before; not notifying again");
@@ -45,8 +57,30 @@ pub(crate) async fn create(
     ))
 }
 
+/// 409: the idempotency key already names a notification made from another body.
+fn key_reused(existing: &NotificationRecord) -> ApiError {
+    tracing::warn!(id = %existing.id, "idempotency key reused with a different body");
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "IdempotencyKeyReused",
+        format!(
+            "idempotency key {:?} was already used with a different body, for notification {}; \
+             send that body again to get the same answer, or use a new key for a new notification",
+            existing.idempotency_key.as_deref().unwrap_or_default(),
+            existing.id
+        ),
+    )
+    .field("idempotencyKey")
+    .with("notificationId", json!(existing.id))
+}
+
 impl Notify {
-    pub(crate) async fn load_notification(&self, id: &str) -> Result<NotificationRecord, ApiError> {
+    /// The notification `id`, if the caller may see it (one it may not see is not found).
+    pub(crate) async fn load_notification(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<NotificationRecord, ApiError> {
         let not_found = || {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -59,6 +93,7 @@ impl Notify {
             .get_notification(&id)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(not_found)
     }
 }
@@ -67,37 +102,62 @@ impl Notify {
 /// read and which buttons people pressed.
 pub(crate) async fn status(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
+    Ok(Reply::json(StatusCode::OK, notification_json(&record)))
+}
+
+/// `GET /api/notifications`: every notification the caller may see, newest first, paged.
+pub(crate) async fn list(
+    State(notify): State<Arc<Notify>>,
+    caller: Caller,
+    Params(query): Params,
+) -> Result<Reply, ApiError> {
+    query.only(&["cursor", "limit"])?;
+    let page = query.page()?;
+    let page = notify
+        .outbox
+        .list_notifications(&page)
+        .await
+        .map_err(|e| store_error(&e))?;
+    Ok(page_reply_where(
+        "notifications",
+        &page,
+        |record| caller.may_see(&record.target),
+        notification_json,
+    ))
+}
+
+/// A notification as the API shows it: where it stands and its counts per delivery status.
+fn notification_json(record: &NotificationRecord) -> Value {
     let counts: Map<String, Value> = DeliveryStatus::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), json!(record.count(*s))))
         .collect();
     let total: i64 = DeliveryStatus::ALL.iter().map(|s| record.count(*s)).sum();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "notificationId": record.id,
-            "status": record.status(),
-            "source": record.source,
-            "target": record.target,
-            "idempotencyKey": record.idempotency_key,
-            "createdAt": record.created_at,
-            "expanded": record.expanded,
-            "total": total,
-            "counts": counts,
-            "possibleDuplicates": record.possible_duplicates,
-            "read": record.read,
-            "actions": record.actions,
-        }),
-    ))
+    json!({
+        "notificationId": record.id,
+        "status": record.status(),
+        "source": record.source,
+        "target": record.target,
+        "idempotencyKey": record.idempotency_key,
+        "createdAt": record.created_at,
+        "expanded": record.expanded,
+        "total": total,
+        "counts": counts,
+        "possibleDuplicates": record.possible_duplicates,
+        "read": record.read,
+        "actions": record.actions,
+    })
 }
 
 /// `GET /api/notifications/{id}/deliveries`: per-recipient outcomes, paged; with
 /// `Accept: text/csv`, the whole report as a CSV download.
 pub(crate) async fn deliveries(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
     Params(query): Params,
     headers: HeaderMap,
@@ -105,10 +165,10 @@ pub(crate) async fn deliveries(
     query.only(&["cursor", "status", "limit"])?;
     let status = query.value::<DeliveryStatus>(
         "status",
-        "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved",
+        "one of pending, sending, sent, blocked, uninstalled, notFound, tooLarge, failed, skippedOptedOut, skippedUninstalled, skippedArchived, skippedBlocked, unresolved, retracted",
     )?;
     let page = query.page()?;
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
     if wants_csv(&headers) {
         return Ok(csv(notify.clone(), record.id, status));
     }
@@ -125,24 +185,43 @@ pub(crate) async fn deliveries(
     .into_response())
 }
 
+/// Revises the stored content (copies not sent yet go out with it, or not at all) and asks for
+/// the edit job; returns the new content version.
+async fn revise(
+    notify: &Notify,
+    id: &NotificationId,
+    revision: &Revision,
+) -> Result<u32, ApiError> {
+    let version = notify
+        .outbox
+        .revise_content(id, revision, notify.clock.now())
+        .await
+        .map_err(|e| store_error(&e))?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NotificationNotFound",
+                format!("no notification {id:?}"),
+            )
+        })?;
+    tracing::info!(notification = %id, version, "content revised");
+    Ok(version)
+}
+
 /// `PUT /api/notifications/{id}/message`: replace every copy: the ones sent (inline, until the
 /// deadline; the sender's edit job finishes what is left, paced like every send) and the ones
 /// not sent yet (they are sent with the new content).
 pub(crate) async fn update_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let activity = Message::from_json(&body)
         .and_then(|m| m.render())
         .map_err(|e| request_error(&e))?;
-    let record = notify.load_notification(&id).await?;
-    notify
-        .outbox
-        .replace_activity(&record.id, &activity, notify.clock.now())
-        .await
-        .map_err(|e| store_error(&e))?;
-    let version = notify.load_notification(&id).await?.content_version;
+    let record = notify.load_notification(&id, &caller).await?;
+    let version = revise(&notify, &record.id, &Revision::Update(activity.clone())).await?;
     let update = edit::Edit::Update {
         activity: &activity,
         version,
@@ -154,12 +233,16 @@ pub(crate) async fn update_message(
     ))
 }
 
-/// `DELETE /api/notifications/{id}/message`: retract every delivered copy.
+/// `DELETE /api/notifications/{id}/message`: retract every delivered copy; the copies not sent
+/// yet end `retracted`.
 pub(crate) async fn retract_message(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
-    let record = notify.load_notification(&id).await?;
+    let record = notify.load_notification(&id, &caller).await?;
+    // First the stored content, so that no further copy goes out; then the sent copies.
+    revise(&notify, &record.id, &Revision::Retract).await?;
     let report = edit::run(&notify, &record.id, edit::Edit::Delete).await?;
     Ok(Reply::json(
         StatusCode::OK,

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use herald_store::{Cursor, PageRequest};
+use axum::http::StatusCode;
+use herald_store::{Cursor, Page, PageRequest};
+use serde_json::{Value, json};
 
-use herald_http::ApiError;
+use herald_http::{ApiError, Reply};
 
 use crate::error::invalid as invalid_field;
 
@@ -71,20 +73,54 @@ impl Query {
             .transpose()
     }
 
-    /// `cursor` and `limit`.
-    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = self
-            .value::<u32>("limit", &format!("a number from 1 to {MAX_LIMIT}"))?
-            .unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
+    /// A number from 1 to `max` named `name`, `default` when it is not given.
+    pub(crate) fn bounded(&self, name: &str, default: u32, max: u32) -> Result<u32, ApiError> {
+        let number = self
+            .value::<u32>(name, &format!("a number from 1 to {max}"))?
+            .unwrap_or(default);
+        if !(1..=max).contains(&number) {
             return Err(invalid(
-                "limit",
-                format!("limit={limit} is not valid: expected a number from 1 to {MAX_LIMIT}"),
+                name,
+                format!("{name}={number} is not valid: expected a number from 1 to {max}"),
             ));
         }
+        Ok(number)
+    }
+
+    /// `cursor` and `limit`.
+    pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?;
         Ok(PageRequest {
             cursor: self.get("cursor").map(Cursor::from_client),
             limit: Some(limit),
         })
     }
+}
+
+/// A listing's answer, `{items, nextCursor}`; items the store could not read are logged, not
+/// shown, so one corrupt item does not hide the rest.
+pub(crate) fn page_reply<T>(listing: &str, page: &Page<T>, item: impl Fn(&T) -> Value) -> Reply {
+    page_reply_where(listing, page, |_| true, item)
+}
+
+/// [`page_reply`] keeping only the items `keep` accepts (those a tenant-limited key may see);
+/// the cursor still follows the whole page, so a page may come back short or empty.
+pub(crate) fn page_reply_where<T>(
+    listing: &str,
+    page: &Page<T>,
+    keep: impl Fn(&T) -> bool,
+    item: impl Fn(&T) -> Value,
+) -> Reply {
+    if !page.skipped.is_empty() {
+        tracing::warn!(
+            skipped = page.skipped.len(),
+            listing,
+            "a listing skipped unreadable items"
+        );
+    }
+    let items: Vec<Value> = page.items.iter().filter(|i| keep(i)).map(item).collect();
+    Reply::json(
+        StatusCode::OK,
+        json!({"items": items, "nextCursor": page.next_cursor}),
+    )
 }

@@ -6,17 +6,20 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{StatusCode, Uri};
-use axum::middleware::from_extractor_with_state;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{MethodRouter, get, post, put};
 use herald_http::ApiError;
 
-use crate::extract::ApiKey;
-use crate::{Notify, installations, notifications, schedules};
+use crate::extract::require_api_key;
+use crate::{Notify, audience, installations, notifications, render, schedule_preview, schedules};
 
-/// The notify API as one router over its dependencies.
+/// The notify API as one router over its dependencies, with the console that is its client.
 pub fn router(notify: Arc<Notify>) -> Router {
     Router::new()
         .route("/api/notify", only("POST", post(notifications::create)))
+        .route("/api/notifications", only("GET", get(notifications::list)))
+        .route("/api/audience", only("POST", post(audience::estimate)))
+        .route("/api/render", only("POST", post(render::render)))
         .route(
             "/api/notifications/{id}",
             only("GET", get(notifications::status)),
@@ -47,12 +50,27 @@ pub fn router(notify: Arc<Notify>) -> Router {
             ),
         )
         .route(
+            "/api/schedules/preview",
+            only("POST", post(schedule_preview::draft)),
+        )
+        .route(
             "/api/schedules/{id}/preview",
-            only("GET", get(schedules::preview)),
+            only("GET", get(schedule_preview::saved)),
         )
         .fallback(not_found)
-        .layer(from_extractor_with_state::<ApiKey, _>(notify.clone()))
+        .layer(from_fn_with_state(notify.clone(), require_api_key))
         .with_state(notify)
+        // The console's page and assets are public (they hold no data); what they show comes
+        // from the routes above, with the key the user gives them.
+        .merge(herald_console::router())
+}
+
+/// Routes served beside the API (the local runner's `/api/events`) behind the same API key.
+pub fn with_api_key<S>(routes: Router<S>, notify: &Arc<Notify>) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    routes.layer(from_fn_with_state(notify.clone(), require_api_key))
 }
 
 /// A route's methods, and a 405 naming them for any other (a path with an empty segment, such

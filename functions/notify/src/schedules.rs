@@ -7,25 +7,22 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, SecondsFormat, Utc};
-use herald_domain::{Target, TimeZone};
+use herald_domain::Target;
 use herald_http::{ApiError, Reply};
 use herald_pipeline::request::NotifyRequest;
 use herald_schedule::{
-    Fire, Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone, upcoming,
+    Recurrence, RuleError, ScheduleRule, ScheduleZone, first_fire, schedule_zone,
 };
 use herald_store::{ScheduleId, ScheduleRecord};
 use serde_json::{Map, Value, json};
 
 use crate::Notify;
+use crate::auth::Caller;
 use crate::error::{invalid, request_error, status, store_error};
-use crate::extract::{Id, Json, Params};
+use crate::extract::{Id, JsonBody, Params};
+use crate::query::page_reply_where;
 
-/// Fires a preview lists when `count` is not given.
-pub const DEFAULT_PREVIEW_COUNT: u32 = 10;
-/// The most fires a preview lists.
-pub const MAX_PREVIEW_COUNT: u32 = 100;
-
-const CREATE_FIELDS: [&str; 6] = [
+pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
     "message",
     "recurrence",
@@ -44,7 +41,7 @@ const PATCH_FIELDS: [&str; 8] = [
     "version",
 ];
 
-fn rule_error(e: &RuleError) -> ApiError {
+pub(crate) fn rule_error(e: &RuleError) -> ApiError {
     invalid("InvalidSchedule", e.field(), e.to_string())
 }
 
@@ -60,7 +57,7 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiError> {
     let Value::Object(object) = value else {
         return Err(invalid_request("", "the body must be a JSON object"));
     };
@@ -74,7 +71,10 @@ fn body_object(value: Value, known: &[&str]) -> Result<Map<String, Value>, ApiEr
 }
 
 /// Validates `target` and `message` exactly as `POST /api/notify` does, rendering the activity.
-fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<NotifyRequest, ApiError> {
+pub(crate) fn notify_part(
+    target: Option<&Value>,
+    message: Option<&Value>,
+) -> Result<NotifyRequest, ApiError> {
     let mut part = Map::new();
     if let Some(target) = target {
         part.insert("target".into(), target.clone());
@@ -87,7 +87,7 @@ fn notify_part(target: Option<&Value>, message: Option<&Value>) -> Result<Notify
 
 /// `timeZone: "recipient"` reads each recipient's zone from the stored installation, through the
 /// zone index of a listing; only targets expanded by listing installations have one.
-fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
+pub(crate) fn check_zone_fits_target(zone: ScheduleZone, target: &Target) -> Result<(), ApiError> {
     let listing = match target {
         Target::All | Target::Type { .. } | Target::Tenant { .. } => true,
         Target::Team { channel, .. } => channel == "*",
@@ -155,7 +155,7 @@ pub(crate) fn schedule_json(record: &ScheduleRecord) -> Value {
     })
 }
 
-fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
+pub(crate) fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
     schedule_zone(&record.time_zone).ok_or_else(|| {
         tracing::error!(schedule = %record.id, zone = %record.time_zone, "unreadable stored zone");
         ApiError::new(
@@ -170,12 +170,18 @@ fn stored_zone(record: &ScheduleRecord) -> Result<ScheduleZone, ApiError> {
 }
 
 impl Notify {
-    async fn load_schedule(&self, id: &str) -> Result<ScheduleRecord, ApiError> {
+    /// The schedule `id`, if the caller may see it (one it may not see is not found).
+    pub(crate) async fn load_schedule(
+        &self,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<ScheduleRecord, ApiError> {
         let parsed = ScheduleId::parse(id).map_err(|_| not_found(id))?;
         self.schedules
             .get_schedule(&parsed)
             .await
             .map_err(|e| store_error(&e))?
+            .filter(|record| caller.may_see(&record.target))
             .ok_or_else(|| not_found(id))
     }
 }
@@ -183,10 +189,12 @@ impl Notify {
 /// `POST /api/schedules`.
 pub(crate) async fn create(
     State(notify): State<Arc<Notify>>,
-    Json(body): Json,
+    caller: Caller,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &CREATE_FIELDS)?;
     let request = notify_part(object.get("target"), object.get("message"))?;
+    caller.allow_target(&request.target)?;
     let rule =
         ScheduleRule::from_json(&Value::Object(object.clone())).map_err(|e| rule_error(&e))?;
     let zone = ScheduleZone::from_json(object.get("timeZone").unwrap_or(&Value::Null))
@@ -213,9 +221,11 @@ pub(crate) async fn create(
     Ok(Reply::json(StatusCode::CREATED, schedule_json(&record)))
 }
 
-/// `GET /api/schedules`.
+/// `GET /api/schedules`: for a key limited to some tenants, only the schedules it may see (a
+/// page may then hold fewer than `limit`; `nextCursor` still says whether more follow).
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
     query.only(&["cursor", "limit"])?;
@@ -225,16 +235,21 @@ pub(crate) async fn list(
         .list_schedules(&page)
         .await
         .map_err(|e| store_error(&e))?;
-    let items: Vec<Value> = page.items.iter().map(schedule_json).collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({"items": items, "nextCursor": page.next_cursor}),
+    Ok(page_reply_where(
+        "schedules",
+        &page,
+        |record| caller.may_see(&record.target),
+        schedule_json,
     ))
 }
 
 /// `GET /api/schedules/{id}`.
-pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result<Reply, ApiError> {
-    let record = notify.load_schedule(&id).await?;
+pub(crate) async fn get(
+    State(notify): State<Arc<Notify>>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Reply, ApiError> {
+    let record = notify.load_schedule(&id, &caller).await?;
     Ok(Reply::json(StatusCode::OK, schedule_json(&record)))
 }
 
@@ -242,8 +257,9 @@ pub(crate) async fn get(State(notify): State<Arc<Notify>>, Id(id): Id) -> Result
 /// out again from now, and the write is conditional on the version read.
 pub(crate) async fn patch(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
-    Json(body): Json,
+    JsonBody(body): JsonBody,
 ) -> Result<Reply, ApiError> {
     let object = body_object(body, &PATCH_FIELDS)?;
     if object.is_empty() {
@@ -266,7 +282,7 @@ pub(crate) async fn patch(
         Some(Value::Bool(b)) => Some(*b),
         Some(_) => return Err(invalid_request("paused", "paused must be true or false")),
     };
-    let mut record = notify.load_schedule(&id).await?;
+    let mut record = notify.load_schedule(&id, &caller).await?;
     if let Some(expected) = expected_version
         && expected != record.version
     {
@@ -279,6 +295,7 @@ pub(crate) async fn patch(
             Some(object.get("target").unwrap_or(&current_target)),
             Some(&message),
         )?;
+        caller.allow_target(&request.target)?;
         record.target = request.target;
         record.activity = request.activity;
         record.message = message;
@@ -332,9 +349,13 @@ pub(crate) async fn patch(
 /// `DELETE /api/schedules/{id}`.
 pub(crate) async fn delete(
     State(notify): State<Arc<Notify>>,
+    caller: Caller,
     Id(id): Id,
 ) -> Result<Reply, ApiError> {
     let parsed = ScheduleId::parse(&id).map_err(|_| not_found(&id))?;
+    if caller.tenants.is_some() {
+        notify.load_schedule(&id, &caller).await?;
+    }
     let deleted = notify
         .schedules
         .delete_schedule(&parsed)
@@ -345,62 +366,6 @@ pub(crate) async fn delete(
     }
     tracing::info!(schedule = %parsed, "schedule deleted");
     Ok(Reply::empty(StatusCode::NO_CONTENT))
-}
-
-/// `GET /api/schedules/{id}/preview?count=N[&timeZone=]`: the next fires from now, each in
-/// UTC and local time.
-pub(crate) async fn preview(
-    State(notify): State<Arc<Notify>>,
-    Id(id): Id,
-    Params(query): Params,
-) -> Result<Reply, ApiError> {
-    query.only(&["count", "timeZone"])?;
-    let count = query
-        .value::<u32>("count", &format!("a number from 1 to {MAX_PREVIEW_COUNT}"))?
-        .unwrap_or(DEFAULT_PREVIEW_COUNT);
-    if !(1..=MAX_PREVIEW_COUNT).contains(&count) {
-        return Err(invalid(
-            "InvalidParameter",
-            "count",
-            format!("count={count} is not valid: expected a number from 1 to {MAX_PREVIEW_COUNT}"),
-        ));
-    }
-    let asked: Option<TimeZone> =
-        query.value("timeZone", "an IANA zone name such as Europe/Berlin")?;
-    let record = notify.load_schedule(&id).await?;
-    let zone = match (stored_zone(&record)?, asked) {
-        (ScheduleZone::Fixed(zone), None) | (ScheduleZone::Recipient, Some(zone)) => zone,
-        (ScheduleZone::Recipient, None) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                "timeZone is required: this schedule fires at each recipient's own local time, \
-                     so say whose (an IANA zone name such as Europe/Berlin)",
-            ));
-        }
-        (ScheduleZone::Fixed(zone), Some(_)) => {
-            return Err(invalid(
-                "InvalidParameter",
-                "timeZone",
-                format!(
-                    "timeZone applies only to schedules with timeZone \"recipient\"; this one fires in {zone}"
-                ),
-            ));
-        }
-    };
-    let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let fires: Vec<Fire> = upcoming(&record.rule, zone, notify.clock.now())
-        .take(count)
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "id": record.id,
-            "timeZone": zone.name(),
-            "paused": record.paused,
-            "fires": serde_json::to_value(&fires).unwrap_or_default(),
-        }),
-    ))
 }
 
 fn conflict(record: &ScheduleRecord) -> ApiError {

@@ -56,6 +56,15 @@ pub enum SenderError {
     Route(#[from] RouteError),
     #[error("store: {0}")]
     Store(#[from] herald_store::StoreError),
+    /// The event's idempotency key already names a notification made from another body: an
+    /// error, so the event ends in the failure queue rather than vanishing.
+    #[error(
+        "idempotency key {key:?} was already used with a different body, for notification {existing}"
+    )]
+    IdempotencyKeyReused {
+        key: String,
+        existing: NotificationId,
+    },
 }
 
 /// Whether a change is handled or must be retried.
@@ -138,12 +147,13 @@ impl SenderFunction {
             return Ok(None);
         };
         let id = routed.record.id.clone();
-        if self
-            .outbox
-            .create_notification(&routed.record)
-            .await?
-            .is_some()
-        {
+        if let Some(existing) = self.outbox.create_notification(&routed.record).await? {
+            if !existing.same_request(&routed.record) {
+                return Err(SenderError::IdempotencyKeyReused {
+                    key: existing.idempotency_key.unwrap_or_default(),
+                    existing: existing.id,
+                });
+            }
             tracing::info!(notification = %id, "event already turned into this notification");
         }
         Ok(Some(id))

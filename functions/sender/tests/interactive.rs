@@ -17,7 +17,7 @@ use herald_pipeline::{Editor, Expander, FollowUpSweep, Sender};
 use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
 use herald_store::{
     DeliveryRecord, Interactions, NotificationId, OutboxChange, OutboxStore, PageRequest,
-    ReferenceStore, StatusUpdate,
+    ReferenceStore, Revision, StatusUpdate,
 };
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use herald_testkit::{Backend, TestStores};
@@ -205,12 +205,13 @@ async fn an_update_of_every_copy_reaches_the_sent_and_the_late_ones() {
 
     // Megan approved (the callback asked for an update of every copy); Cy's copy is not sent yet.
     let approved = json!({"type": "message", "text": "Approved by Megan at 10:42"});
-    assert!(
+    assert_eq!(
         world
             .outbox
-            .replace_activity(&id, &approved, world.clock.now())
+            .revise_content(&id, &Revision::Update(approved), world.clock.now())
             .await
-            .unwrap()
+            .unwrap(),
+        Some(1)
     );
     world.run(OutboxChange::Edit(id.clone())).await;
     for reference in [&ada, &bo] {

@@ -286,7 +286,11 @@ impl InboundActivity {
             },
             channel,
             locale: self.locale(),
-            time_zone: self.time_zone(),
+            // A client's zone is its user's: in a channel or group chat it says nothing about
+            // the conversation, whose zone is only the one set in it (`timezone <name>`).
+            time_zone: self
+                .time_zone()
+                .filter(|_| conversation_type == ConversationType::Personal),
             time_zone_override: None,
             status: ReferenceStatus::Active,
             status_reason: None,

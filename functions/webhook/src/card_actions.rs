@@ -11,7 +11,7 @@
 
 use herald_domain::cards::CardAnswer;
 use herald_events::{CardActionEvent, HeraldEvent};
-use herald_store::{CardActionRecord, InteractionSettings, SentCopy, counted_verb};
+use herald_store::{CardActionRecord, InteractionSettings, Revision, SentCopy, counted_verb};
 use serde_json::Value;
 
 use crate::callback::{self, CallbackReply};
@@ -125,7 +125,11 @@ impl Turn<'_> {
         };
         if first && let Some(update) = reply.as_ref().and_then(|r| r.update_all.as_ref()) {
             interactions
-                .replace_activity(&copy.notification_id, update, self.now)
+                .revise_content(
+                    &copy.notification_id,
+                    &Revision::Update(update.clone()),
+                    self.now,
+                )
                 .await?;
             tracing::info!(notification = %copy.notification_id, "every copy is being updated");
         }

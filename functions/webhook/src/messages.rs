@@ -58,22 +58,35 @@ impl Turn<'_> {
                     .set_time_zone_override(&reference.key(), Some(zone))
                     .await?;
                 let local = self.now.with_timezone(&zone.tz()).format("%H:%M");
-                cards::reply(format!(
-                    "Got it: your reminders now follow {zone} (it's {local} there). \
-                     Type **timezone auto** to follow Teams again."
-                ))
+                cards::reply(if shared(&reference) {
+                    format!(
+                        "Got it: this conversation's time is now {zone} (it's {local} there); \
+                         schedules at the recipient's time fire here by it. Mention me with \
+                         **timezone auto** to use the default zone again."
+                    )
+                } else {
+                    format!(
+                        "Got it: your reminders now follow {zone} (it's {local} there). \
+                         Type **timezone auto** to follow Teams again."
+                    )
+                })
             }
             Command::AutoTimeZone => {
                 self.hook
                     .store
                     .set_time_zone_override(&reference.key(), None)
                     .await?;
-                let zone = reference
-                    .time_zone
-                    .map_or_else(|| "not known yet".to_owned(), |z| z.to_string());
-                cards::reply(format!(
-                    "OK, your time zone follows what Teams reports again ({zone})."
-                ))
+                cards::reply(if shared(&reference) {
+                    format!(
+                        "OK, this conversation uses the default zone again ({}).",
+                        self.hook.config.default_time_zone
+                    )
+                } else {
+                    let zone = reference
+                        .time_zone
+                        .map_or_else(|| "not known yet".to_owned(), |z| z.to_string());
+                    format!("OK, your time zone follows what Teams reports again ({zone}).")
+                })
             }
             Command::UnknownTimeZone(name) => cards::reply(format!(
                 "I don't know the time zone \"{name}\". Use an IANA name such as \
@@ -141,6 +154,12 @@ impl Turn<'_> {
         let stored = stored.as_ref().unwrap_or(reference);
         let state = if stored.is_sendable() { "on" } else { "off" };
         let zone = match (stored.time_zone_override, stored.time_zone) {
+            (Some(zone), _) if shared(stored) => format!("{zone} (set for this conversation)"),
+            (None, _) if shared(stored) => format!(
+                "{} (the default; mention me with **timezone Region/City** to set this \
+                 conversation's)",
+                self.hook.config.default_time_zone
+            ),
             (Some(zone), _) => format!("{zone} (set by you)"),
             (None, Some(zone)) => format!("{zone} (reported by Teams)"),
             (None, None) => "not known yet".to_owned(),
@@ -149,6 +168,12 @@ impl Turn<'_> {
             "Notifications here are **{state}**. Time zone: {zone}."
         ))
     }
+}
+
+/// A channel or group chat: its zone is the one set in it, never a member's
+/// ([`ConversationReference::effective_time_zone`]).
+fn shared(reference: &ConversationReference) -> bool {
+    reference.conversation_type != ConversationType::Personal
 }
 
 /// The `herald` verb of an `Action.Submit` payload.

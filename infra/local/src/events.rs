@@ -60,15 +60,14 @@ fn sender_error(e: &SenderError) -> Reply {
     match e {
         SenderError::Route(route) => error(400, "EventRejected", route.to_string()),
         SenderError::Store(store) => error(503, "StoreUnavailable", store.to_string()),
+        SenderError::IdempotencyKeyReused { .. } => {
+            error(409, "IdempotencyKeyReused", e.to_string())
+        }
     }
 }
 
-/// Handles one `POST /api/events` body.
-pub async fn handle(sender: &SenderFunction, body: &[u8]) -> Reply {
-    let value: Value = match serde_json::from_slice(body) {
-        Ok(value) => value,
-        Err(e) => return error(400, "InvalidJson", format!("the body is not JSON: {e}")),
-    };
+/// Handles one `POST /api/events` body (read, as JSON, by the notify API's extractor).
+pub async fn handle(sender: &SenderFunction, value: Value) -> Reply {
     if let Some(entries) = value.get("Entries") {
         let Some(entries) = entries
             .as_array()

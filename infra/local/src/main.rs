@@ -11,15 +11,16 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use herald_bootstrap::{Deps, Lookup, Stores, Tables};
+use herald_connector::{ConnectorConfig, Credentials};
 use herald_domain::SystemClock;
 use herald_events::{EmbeddedEventPublisher, EventsConfig, PublishedEvent};
-use herald_notify::Notify;
+use herald_http::BodyLimit;
+use herald_notify::{JsonBody, Notify};
 use herald_pipeline::StrandedSweep;
 use herald_scheduler::Scheduler;
 use herald_sender::SenderFunction;
@@ -171,6 +172,11 @@ async fn open_stores(
 
 async fn run(options: Options) -> Result<(), BoxError> {
     let (settings, generated_key) = settings();
+    let anonymous = matches!(
+        ConnectorConfig::from_lookup(|name| settings(name))?.credentials,
+        Credentials::Anonymous
+    );
+    options::check_exposure(options.addr, anonymous)?;
     let events = Arc::new(EmbeddedEventPublisher::new(
         &EventsConfig::from_lookup(&*settings)?,
         herald_events::DEFAULT_CAPACITY,
@@ -207,7 +213,7 @@ async fn run(options: Options) -> Result<(), BoxError> {
                 .or_else(|| env("HERALD_API_KEY"))
                 .unwrap_or_else(|| "one whose SHA-256 is in HERALD_API_KEY_SHA256".to_owned()),
             key_generated: generated_key.is_some(),
-            anonymous: deps.anonymous()?,
+            anonymous,
             graph_install: app.sender.expander.proactive_install,
         },
     );
@@ -276,6 +282,7 @@ fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
     println!();
     println!("Herald is running.");
     println!("  listening   {base}");
+    println!("  console     {base}/ (Herald Console: sign in with the API key below)");
     println!("  bot         POST {base}/api/messages");
     println!(
         "  notify API  {base}/api/notify, /api/notifications/{{id}}, /api/installations, /api/schedules"
@@ -312,6 +319,9 @@ fn print_banner(addr: std::net::SocketAddr, banner: &Banner) {
     }
     println!();
     println!("Next steps:");
+    println!(
+        "  0. open {base}/ and sign in with the API key to compose, send and follow notifications"
+    );
     println!("  1. npx @microsoft/m365agentsplayground start -e {base}/api/messages -c msteams");
     println!("     then say hello to the bot in the playground (it installs the app).");
     println!("  2. curl -X POST {base}/api/notify \\");
@@ -370,14 +380,20 @@ async fn log_events(mut events: broadcast::Receiver<PublishedEvent>) {
 
 /// The webhook's and the notify API's routers side by side, as API Gateway routes to the two
 /// Lambdas, and EventBridge's `PutEvents` for the sender.
+/// `/api/events` is an API route like the notify API's: the same key, the same JSON body rules.
 fn router(app: &Arc<App>) -> Router {
+    let events = Router::new()
+        .route("/api/events", post(put_events))
+        .with_state(app.clone());
     herald_webhook::router(app.webhook.clone())
         .merge(herald_notify::router(app.notify.clone()))
-        .merge(
-            Router::new()
-                .route("/api/events", post(put_events))
-                .with_state(app.clone()),
-        )
+        .merge(herald_notify::with_api_key(events, &app.notify))
+}
+
+impl BodyLimit for App {
+    fn body_limit(&self) -> usize {
+        herald_notify::MAX_BODY_BYTES
+    }
 }
 
 fn json_reply(status: u16, body: &Value) -> Response {
@@ -390,7 +406,20 @@ fn json_reply(status: u16, body: &Value) -> Response {
         .into_response()
 }
 
-async fn put_events(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    let (status, body) = events::handle(&app.sender, &body).await;
+/// Events stand for Herald's own producers and may target any tenant: a key limited to some
+/// tenants may not post them.
+async fn put_events(
+    State(app): State<Arc<App>>,
+    Extension(caller): Extension<herald_notify::Caller>,
+    JsonBody(body): JsonBody,
+) -> Response {
+    if caller.tenants.is_some() {
+        return json_reply(
+            403,
+            &serde_json::json!({"error": {"code": "TargetNotAllowed",
+                "message": "this API key is limited to some tenants; events may target any tenant"}}),
+        );
+    }
+    let (status, body) = events::handle(&app.sender, body).await;
     json_reply(status, &body)
 }

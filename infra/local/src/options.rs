@@ -34,8 +34,9 @@ OPTIONS:
 ENVIRONMENT:
     MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId, MicrosoftAppType
         unset: accept unauthenticated activities and send without a token, loopback only
+               (--addr must then be a loopback address)
         set:   validate Bot Framework tokens and send as the app, exactly as the Lambdas do
-    HERALD_API_KEY              notify API key (generated and printed when unset)
+    HERALD_API_KEY              notify API and /api/events key (generated and printed when unset)
     HERALD_EVENT_ROUTES         EventBridge routes for POST /api/events (JSON array)
     RUST_LOG                    log filter (default info)
 ";
@@ -62,6 +63,23 @@ pub enum OptionsError {
     MissingValue(String),
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
+    #[error(
+        "refusing to listen on {0}: without MicrosoftAppId, activities are accepted without a \
+         token, so anyone who can reach that address could act as Teams. Listen on a loopback \
+         address (127.0.0.1 or [::1]), or set MicrosoftAppId and MicrosoftAppPassword so that \
+         Bot Framework tokens are validated"
+    )]
+    Exposed(SocketAddr),
+}
+
+/// Without a bot registration the runner trusts every activity (Bot Framework's local
+/// convention, which only makes sense on one's own machine): it listens beyond loopback only
+/// when tokens are validated.
+pub fn check_exposure(addr: SocketAddr, anonymous: bool) -> Result<(), OptionsError> {
+    if anonymous && !addr.ip().is_loopback() {
+        return Err(OptionsError::Exposed(addr));
+    }
+    Ok(())
 }
 
 impl Options {
@@ -179,6 +197,27 @@ mod tests {
                 endpoint: "http://127.0.0.1:8001".into()
             }
         );
+    }
+
+    #[test]
+    fn only_loopback_without_tokens() {
+        for loopback in ["127.0.0.1:3978", "127.8.9.10:1", "[::1]:3978"] {
+            let addr: SocketAddr = loopback.parse().unwrap();
+            assert_eq!(check_exposure(addr, true), Ok(()), "{loopback}");
+            assert_eq!(check_exposure(addr, false), Ok(()), "{loopback}");
+        }
+        for exposed in [
+            "0.0.0.0:3978",
+            "[::]:3978",
+            "192.168.1.20:3978",
+            "[fe80::1]:80",
+        ] {
+            let addr: SocketAddr = exposed.parse().unwrap();
+            let refused = check_exposure(addr, true).unwrap_err();
+            assert_eq!(refused, OptionsError::Exposed(addr));
+            assert!(refused.to_string().contains("MicrosoftAppId"), "{refused}");
+            assert_eq!(check_exposure(addr, false), Ok(()), "{exposed}");
+        }
     }
 
     #[test]

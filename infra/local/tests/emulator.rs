@@ -13,7 +13,10 @@ use std::time::Duration;
 use chrono::Utc;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, Fault, TeamsEmulator};
 use serde_json::{Value, json};
-use support::{ANONYMOUS_BOT_ID, Runner, eventually, personal_activity, personal_install};
+use support::{
+    ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, people_with_chats, personal_activity,
+    personal_install,
+};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000aa";
 fn install(emulator: &TeamsEmulator, user: &EmulatedUser, chat: &str) -> Value {
@@ -63,14 +66,7 @@ async fn installs_notifies_and_survives_a_restart() {
         "{banner}"
     );
 
-    let users: Vec<(EmulatedUser, String)> = ["Alice", "Bob", "Carol"]
-        .iter()
-        .map(|name| {
-            let user = emulator.add_user(TENANT, name);
-            let chat = emulator.add_personal_chat(TENANT, &user.id);
-            (user, chat)
-        })
-        .collect();
+    let users = people_with_chats(&emulator, TENANT, &["Alice", "Bob", "Carol"]);
     let [(alice, alice_chat), (bob, bob_chat), (carol, carol_chat)] = &users[..] else {
         unreachable!()
     };
@@ -204,6 +200,38 @@ async fn notify_api_needs_the_key_and_events_route() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
+    // /api/events is an API route like the others: no key, no event.
+    let event_body = json!({"Entries": [{"Source": "contoso.billing",
+        "DetailType": "InvoiceOverdue", "Detail": "{\"invoice\": \"INV-6\"}"}]});
+    let response = http
+        .post(format!("{}/api/events", runner.base))
+        .json(&event_body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    // What a web page may post across origins without a preflight is refused, key or not.
+    for (path, body) in [
+        ("/api/events", event_body.to_string()),
+        (
+            "/api/notify",
+            json!({"target": {"kind": "all"}, "message": {"text": "x"}}).to_string(),
+        ),
+    ] {
+        for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+            let response = http
+                .post(format!("{}{path}", runner.base))
+                .bearer_auth(API_KEY)
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 415, "{path} as {content_type}");
+            let answer: Value = response.json().await.unwrap();
+            assert_eq!(answer["error"]["code"], "UnsupportedMediaType", "{answer}");
+        }
+    }
 
     // PutEvents shape: a routed entry becomes a notification, a malformed one fails alone.
     let (status, body) = runner
@@ -235,6 +263,15 @@ async fn notify_api_needs_the_key_and_events_route() {
     assert_eq!(first["routed"], true, "{first}");
     let (_, second) = runner.post("/api/events", &event).await;
     assert_eq!(first["notificationId"], second["notificationId"]);
+    // The same event id with another detail is no retry: refused, not silently dropped.
+    let mut changed = event.clone();
+    changed["detail"] = json!({"invoice": "INV-9"});
+    let (status, refused) = runner.post("/api/events", &changed).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(
+        refused["error"]["code"], "IdempotencyKeyReused",
+        "{refused}"
+    );
     let mut unrouted = event.clone();
     unrouted["source"] = json!("someone.else");
     let (status, body) = runner.post("/api/events", &unrouted).await;

@@ -128,10 +128,12 @@ pub enum DeliveryStatus {
     InstallAppNotInCatalog,
     /// Not sent: the app was installed but no installation event arrived in time.
     InstallTimedOut,
+    /// Not sent: the notification was retracted before this copy went out.
+    Retracted,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::Pending,
         Self::Sending,
         Self::Sent,
@@ -150,6 +152,7 @@ impl DeliveryStatus {
         Self::InstallUserNotFound,
         Self::InstallAppNotInCatalog,
         Self::InstallTimedOut,
+        Self::Retracted,
     ];
 
     #[must_use]
@@ -173,6 +176,7 @@ impl DeliveryStatus {
             Self::InstallUserNotFound => "installUserNotFound",
             Self::InstallAppNotInCatalog => "installAppNotInCatalog",
             Self::InstallTimedOut => "installTimedOut",
+            Self::Retracted => "retracted",
         }
     }
 
@@ -281,5 +285,6 @@ mod tests {
         }
         assert!(!DeliveryStatus::Pending.is_final());
         assert!(DeliveryStatus::SkippedOptedOut.is_final());
+        assert!(DeliveryStatus::Retracted.is_final());
     }
 }

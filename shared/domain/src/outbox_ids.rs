@@ -32,6 +32,9 @@ macro_rules! validated_id {
     };
 }
 
+/// The UUIDv5 namespace of notification ids made from idempotency keys.
+const ID_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6865_7261_6c64_4e6f_7469_6679_4b65_7931);
+
 /// A notification's id: random, or derived from the producer's idempotency key so that the same
 /// key always names the same notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -49,12 +52,18 @@ impl NotificationId {
     /// The id for an idempotency key (a UUIDv5 of it): same key, same notification.
     #[must_use]
     pub fn for_idempotency_key(key: &str) -> Self {
-        const NAMESPACE: uuid::Uuid =
-            uuid::Uuid::from_u128(0x6865_7261_6c64_4e6f_7469_6679_4b65_7931);
         Self(format!(
             "n-{}",
-            uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).simple()
+            uuid::Uuid::new_v5(&ID_NAMESPACE, key.as_bytes()).simple()
         ))
+    }
+
+    /// The id for an idempotency key within a scope (who sent it, through which door): the same
+    /// key in two scopes names two notifications. Keys hold no control characters, so the
+    /// newline between scope and key keeps every pair apart.
+    #[must_use]
+    pub fn for_scoped_key(scope: &str, key: &str) -> Self {
+        Self::for_idempotency_key(&format!("{scope}\n{key}"))
     }
 
     /// Parses an id from a URL path.
@@ -153,6 +162,12 @@ mod tests {
         let n = NotificationId::for_idempotency_key("k");
         assert_eq!(NotificationId::parse(n.as_str()).unwrap(), n);
         assert_eq!(n, NotificationId::for_idempotency_key("k"));
+        let scoped = NotificationId::for_scoped_key("api:a", "k");
+        assert_eq!(scoped, NotificationId::for_scoped_key("api:a", "k"));
+        assert_ne!(scoped, NotificationId::for_scoped_key("api:b", "k"));
+        assert_ne!(scoped, NotificationId::for_scoped_key("event", "k"));
+        assert_ne!(scoped, n);
+        assert_eq!(NotificationId::parse(scoped.as_str()).unwrap(), scoped);
         assert!(NotificationId::parse("x-1").is_err());
         let s = ScheduleId::random();
         assert_eq!(ScheduleId::parse(&format!(" {s} ")).unwrap(), s);

@@ -366,10 +366,16 @@ impl ConversationReference {
         self.effective_time_zone().map_or(NO_ZONE, TimeZone::name)
     }
 
-    /// The zone reminders use: the user's explicit choice, else what the client reported.
+    /// The zone schedules and reminders use. In a personal chat: the person's explicit choice,
+    /// else what their Teams client reported. A channel or group chat has many people in many
+    /// zones, so only a zone set for the conversation itself (`timezone <name>` in it) counts,
+    /// never the zone of whoever spoke last; without one its recipients fire in the default zone.
     #[must_use]
     pub fn effective_time_zone(&self) -> Option<TimeZone> {
-        self.time_zone_override.or(self.time_zone)
+        match self.conversation_type {
+            ConversationType::Personal => self.time_zone_override.or(self.time_zone),
+            ConversationType::GroupChat | ConversationType::Channel => self.time_zone_override,
+        }
     }
 }
 
@@ -436,6 +442,23 @@ mod tests {
         assert_eq!(json["user"]["aadObjectId"], "aad-1");
         let back: ConversationReference = serde_json::from_value(json).unwrap();
         assert_eq!(back, reference);
+    }
+
+    #[test]
+    fn a_shared_conversation_keeps_only_the_zone_set_for_it() {
+        let mut reference = personal();
+        assert_eq!(reference.zone_key(), "Europe/Berlin");
+        reference.time_zone_override = Some("Asia/Tokyo".parse().unwrap());
+        assert_eq!(reference.zone_key(), "Asia/Tokyo");
+        for shared in [ConversationType::GroupChat, ConversationType::Channel] {
+            reference.conversation_type = shared;
+            reference.time_zone_override = None;
+            // Whoever spoke last reported Berlin: not the conversation's zone.
+            assert_eq!(reference.effective_time_zone(), None);
+            assert_eq!(reference.zone_key(), NO_ZONE);
+            reference.time_zone_override = Some("Asia/Tokyo".parse().unwrap());
+            assert_eq!(reference.zone_key(), "Asia/Tokyo");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Editing sent copies: one copy ([`edit_copy`], which the notify API's inline edits use too), and
-//! the edit job that brings every copy of a notification to its current content after
-//! [`herald_store::OutboxStore::replace_activity`], through the connector stack (its throttle
+//! the edit job that brings every copy of a notification to its current content (or deletes it,
+//! once retracted) after [`herald_store::OutboxStore::revise_content`], through the connector stack (its throttle
 //! paces edits like every send) and resumable: each copy records the content version it shows,
 //! and a job that runs out of time asks to be run again.
 //!
@@ -165,22 +165,28 @@ impl Editor {
             self.edits.finish_edit(id, &request).await?;
             return Ok(EditPass::default());
         };
-        let activity: Activity = serde_json::from_value(header.activity).map_err(|e| {
-            PipelineError::InvalidNotification {
-                id: id.to_string(),
-                problem: format!("activity does not decode: {e}"),
-            }
-        })?;
+        let activity: Option<Activity> = if header.retracted {
+            None
+        } else {
+            Some(serde_json::from_value(header.activity).map_err(|e| {
+                PipelineError::InvalidNotification {
+                    id: id.to_string(),
+                    problem: format!("activity does not decode: {e}"),
+                }
+            })?)
+        };
+        let version = header.content_version;
+        let edit = match &activity {
+            Some(activity) => CopyEdit::Update { activity, version },
+            None => CopyEdit::Delete,
+        };
         let left = (until - self.clock.now()).to_std().unwrap_or_default();
         let deadline = Instant::now() + left;
-        let version = header.content_version;
         let mut pass = EditPass::default();
-        let (in_flight, mut complete) = self
-            .pages(id, &activity, version, deadline, &mut pass)
-            .await?;
+        let (in_flight, mut complete) = self.pages(id, edit, deadline, &mut pass).await?;
         for delivery in in_flight {
             complete &= self
-                .after_in_flight(id, &delivery, &activity, version, deadline, &mut pass)
+                .after_in_flight(id, &delivery, edit, deadline, &mut pass)
                 .await?;
         }
         pass.complete = complete;
@@ -200,8 +206,7 @@ impl Editor {
     async fn pages(
         &self,
         id: &NotificationId,
-        activity: &Activity,
-        version: u32,
+        edit: CopyEdit<'_>,
         deadline: Instant,
         pass: &mut EditPass,
     ) -> Result<(Vec<DeliveryId>, bool), PipelineError> {
@@ -218,12 +223,8 @@ impl Editor {
                     .filter(|d| d.status == DeliveryStatus::Sending)
                     .map(|d| d.delivery_id.clone()),
             );
-            let stale: Vec<DeliveryRecord> = page
-                .items
-                .into_iter()
-                .filter(|d| stale(d, version))
-                .collect();
-            let edit = CopyEdit::Update { activity, version };
+            let stale: Vec<DeliveryRecord> =
+                page.items.into_iter().filter(|d| stale(d, edit)).collect();
             let outcomes: Vec<Edited> = futures::stream::iter(stale)
                 .map(|delivery| async move {
                     let outbox = self.outbox.as_ref();
@@ -250,8 +251,7 @@ impl Editor {
         &self,
         id: &NotificationId,
         delivery: &DeliveryId,
-        activity: &Activity,
-        version: u32,
+        edit: CopyEdit<'_>,
         deadline: Instant,
         pass: &mut EditPass,
     ) -> Result<bool, PipelineError> {
@@ -260,10 +260,9 @@ impl Editor {
                 return Ok(true);
             };
             if record.status.is_final() || record.status == DeliveryStatus::Pending {
-                if !stale(&record, version) {
+                if !stale(&record, edit) {
                     return Ok(true);
                 }
-                let edit = CopyEdit::Update { activity, version };
                 let outcome = edit_copy(
                     self.outbox.as_ref(),
                     self.connector.as_ref(),
@@ -282,11 +281,15 @@ impl Editor {
     }
 }
 
-/// Whether a delivery is a sent copy showing older content than `version`.
-fn stale(delivery: &DeliveryRecord, version: u32) -> bool {
+/// Whether a delivery is a sent copy the edit still has to reach: one showing older content than
+/// the update's, or any copy left of a retracted notification.
+fn stale(delivery: &DeliveryRecord, edit: CopyEdit<'_>) -> bool {
     delivery.status == DeliveryStatus::Sent
         && delivery.activity_id.is_some()
-        && delivery.content_version < version
+        && match edit {
+            CopyEdit::Update { version, .. } => delivery.content_version < version,
+            CopyEdit::Delete => true,
+        }
 }
 
 /// Counts an outcome; returns whether the copy is left for a later run (no time, or a failure

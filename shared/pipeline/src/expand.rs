@@ -50,9 +50,9 @@ pub enum Expansion {
 }
 
 /// One page of recipients and where the next one starts.
-struct Recipients {
-    deliveries: Vec<DeliveryRecord>,
-    next: Option<String>,
+pub(crate) struct Recipients {
+    pub(crate) deliveries: Vec<DeliveryRecord>,
+    pub(crate) next: Option<String>,
 }
 
 impl Expander {
@@ -94,7 +94,8 @@ impl Expander {
         })
     }
 
-    async fn recipients(
+    /// The page of recipients that starts at `cursor`, as deliveries not yet written.
+    pub(crate) async fn recipients(
         &self,
         notification: &NotificationRecord,
         cursor: Option<&str>,

@@ -5,6 +5,7 @@
 
 pub mod edit;
 mod error;
+mod estimate;
 pub mod expand;
 pub mod follow_up;
 pub mod install;
@@ -15,6 +16,7 @@ mod stranded;
 
 pub use edit::{EditPass, Editor};
 pub use error::PipelineError;
+pub use estimate::Estimate;
 pub use expand::{Expander, Expansion};
 pub use follow_up::FollowUpSweep;
 pub use install::{

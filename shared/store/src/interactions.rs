@@ -176,8 +176,8 @@ pub struct EditRequest {
     pub requests: u64,
 }
 
-/// Edit jobs: after [`crate::OutboxStore::replace_activity`], the sender brings every sent copy
-/// to the new content, paced like every send.
+/// Edit jobs: after [`crate::OutboxStore::revise_content`], the sender brings every sent copy
+/// to the new content (or deletes it, once retracted), paced like every send.
 #[async_trait]
 pub trait EditJobs: Send + Sync {
     /// The notification's pending edit request, if any.

@@ -28,6 +28,7 @@ mod interactions;
 mod keys;
 mod model;
 pub mod outbox;
+mod personal;
 mod references;
 pub mod schedules;
 pub mod schema;
@@ -54,7 +55,7 @@ pub use interactions::{
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
-    Release, STRANDED_AFTER,
+    Release, Revision, STRANDED_AFTER,
 };
 pub use references::{
     ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,

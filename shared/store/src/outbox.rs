@@ -33,6 +33,10 @@ pub struct NotificationRecord {
     pub source: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
+    /// SHA-256 (hex) of the request body in canonical form, to tell a reused idempotency key
+    /// from a retry (`None` for notifications no body made, such as a schedule's fires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_hash: Option<String>,
     pub created_at: DateTime<Utc>,
     /// Where expansion continues; `None` before the first page and after the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -76,9 +80,14 @@ pub struct NotificationRecord {
     /// and the first action creates it.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub actions: BTreeMap<String, i64>,
-    /// Bumped by [`OutboxStore::replace_activity`]; each copy records the version it shows.
+    /// One more with every revision ([`OutboxStore::revise_content`]). The sender reads it
+    /// before each send, and each copy records the version it shows: the edit job brings the
+    /// older ones in line.
     #[serde(default)]
     pub content_version: u32,
+    /// Retracted: no further copy goes out (each ends [`DeliveryStatus::Retracted`]).
+    #[serde(default)]
+    pub retracted: bool,
 }
 
 impl NotificationRecord {
@@ -97,6 +106,7 @@ impl NotificationRecord {
             activity,
             source: source.into(),
             idempotency_key: None,
+            body_hash: None,
             created_at: now,
             expansion_cursor: None,
             expansion_pages: 0,
@@ -115,6 +125,18 @@ impl NotificationRecord {
             read: 0,
             actions: BTreeMap::new(),
             content_version: 0,
+            retracted: false,
+        }
+    }
+
+    /// Whether `other`, found under this one's id (the same idempotency key in the same scope),
+    /// came from the same request: a retry, not a key reused for something else. A record
+    /// without a body hash (written before hashes were kept) cannot tell, and counts as the same.
+    #[must_use]
+    pub fn same_request(&self, other: &NotificationRecord) -> bool {
+        match (&self.body_hash, &other.body_hash) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
         }
     }
 
@@ -420,6 +442,15 @@ pub(crate) fn check_page_size(deliveries: &[DeliveryRecord]) -> Result<(), Store
     Ok(())
 }
 
+/// A change to what a notification sends ([`OutboxStore::revise_content`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Revision {
+    /// This activity, for every copy not sent yet.
+    Update(serde_json::Value),
+    /// No further copy.
+    Retract,
+}
+
 /// Notifications and deliveries.
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
@@ -489,6 +520,12 @@ pub trait OutboxStore: Send + Sync {
         delivery: &DeliveryId,
     ) -> Result<Option<DeliveryRecord>, StoreError>;
 
+    /// Notifications, newest first, paged: what the API's and the console's list shows.
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError>;
+
     /// A notification's deliveries, optionally of one status, paged.
     async fn list_deliveries(
         &self,
@@ -496,6 +533,18 @@ pub trait OutboxStore: Send + Sync {
         status: Option<DeliveryStatus>,
         page: &PageRequest,
     ) -> Result<Page<DeliveryRecord>, StoreError>;
+
+    /// Revises what the notification sends, while copies may still be going out: the new
+    /// activity (or the retraction) and a content version one higher, in one write with a
+    /// request for the edit job (see [`crate::EditJobs`]) that brings the sent copies in line
+    /// (copies not sent yet go out with the new content, or not at all). Returns the new version;
+    /// `None` if there is no such notification.
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError>;
 
     /// Replaces or clears the stored activity id of a sent delivery (after an update, or when
     /// Teams says the activity is gone).
@@ -505,16 +554,6 @@ pub trait OutboxStore: Send + Sync {
         delivery: &DeliveryId,
         activity_id: Option<&str>,
     ) -> Result<(), StoreError>;
-
-    /// Replaces the activity every recipient gets: copies not yet sent are sent with it, the
-    /// content version moves on, and an edit job (see [`crate::EditJobs`]) is requested to bring
-    /// the sent copies to it. Returns `false` if there is no such notification.
-    async fn replace_activity(
-        &self,
-        id: &NotificationId,
-        activity: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError>;
 
     /// Records that a sent copy now shows content `version` (with the activity id Teams answered
     /// the update with, which it normally keeps).

@@ -42,15 +42,6 @@ pub enum StatusOutcome {
 pub(crate) const CREATE_ONLY_FIELDS: [&str; 4] =
     ["installedAt", "status", "statusReason", "statusChangedAt"];
 
-/// Of a user's personal conversations (normally one), the sendable, most recently updated one.
-pub(crate) fn best_personal(
-    candidates: Vec<ConversationReference>,
-) -> Option<ConversationReference> {
-    candidates
-        .into_iter()
-        .max_by_key(|r| (r.is_sendable(), r.updated_at))
-}
-
 /// A stored reference (under `key`) as a store of `bot` sees it: references minted for another
 /// bot app id are skipped, since sending through them fails with "Failed to decrypt conversation
 /// id".
@@ -119,7 +110,9 @@ pub trait ReferenceReader: Send + Sync {
         conversation: &ConversationId,
     ) -> Result<Option<ConversationReference>, StoreError>;
 
-    /// The personal conversation of a user, found through the user index (no scan).
+    /// The personal conversation of a user, found through the user index (no scan). Records
+    /// of the same person not folded yet read as one: the connector's id, with an opt-out or
+    /// block of the person winning.
     async fn find_personal(
         &self,
         tenant: &TenantId,
@@ -136,6 +129,11 @@ pub trait ReferenceWriter: Send + Sync {
     /// late redelivery cannot roll back serviceUrl, names or time zone. Status and `installed_at`
     /// are taken only when the reference is created; change status with
     /// [`ReferenceWriter::set_status`].
+    ///
+    /// A personal reference with an Entra object id leaves one record for the person: their
+    /// other records of this bot (a chat Graph named `19:...@unq.gbl.spaces`) are folded into the
+    /// one with the connector's `a:` id, whose opt-out or block of any of them wins; the outcome
+    /// is then [`UpsertOutcome::Updated`].
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError>;
 
     /// Marks a reference active, uninstalled, blocked, opted out or archived. An update older than

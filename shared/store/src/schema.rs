@@ -70,11 +70,14 @@ pub const BY_USER: IndexSchema = IndexSchema {
 ///
 /// `byDue` (sparse) holds the outbox's non-final items by when the stranded-work sweep should
 /// look at them (`dueShard` = `stranded#{0..15}`, `dueKey` = `{due ms}#{notification}#...`).
+/// `byCreated` (sparse) holds the header items only, newest first when read backwards
+/// (`listShard` = [`NOTIFICATION_LIST_SHARD`], `listKey` = `{created ms}#{notification}`): a new
+/// notification is a rare write, well within one index partition's throughput.
 pub const OUTBOX: TableSchema = TableSchema {
     logical_name: "OutboxTable",
     hash_key: attr::PK,
     range_key: attr::SK,
-    indexes: &[BY_DUE],
+    indexes: &[BY_DUE, BY_CREATED],
     stream: Some("NEW_IMAGE"),
     ttl_attribute: Some("expiresAt"),
 };
@@ -95,6 +98,11 @@ pub const BY_DUE: IndexSchema = IndexSchema {
     hash_key: "dueShard",
     range_key: "dueKey",
 };
+pub const BY_CREATED: IndexSchema = IndexSchema {
+    name: "byCreated",
+    hash_key: "listShard",
+    range_key: "listKey",
+};
 pub const BY_OWNER: IndexSchema = IndexSchema {
     name: "byOwner",
     hash_key: "ownerKey",
@@ -108,6 +116,9 @@ pub const SCHEDULE_SK: &str = "#schedule";
 pub const DUE_SHARD: &str = "due";
 /// The prefix of the outbox's `dueShard` values, `stranded#{shard}`.
 pub const STRANDED_SHARD_PREFIX: &str = "stranded#";
+
+/// The one `listShard` value: every notification header, in one partition of `byCreated`.
+pub const NOTIFICATION_LIST_SHARD: &str = "notifications";
 
 /// Sort key of a notification's header item.
 pub const NOTIFICATION_SK: &str = "#notification";

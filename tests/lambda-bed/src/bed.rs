@@ -357,12 +357,22 @@ impl LambdaBed {
 
     /// Fires a function's schedules now (the scheduler's `rate(1 minute)` tick).
     pub fn fire_schedule(&self, logical_id: &str) -> Result<(), BedError> {
-        let schedules = self
+        self.schedule_firer(logical_id).map(|fire| fire())
+    }
+
+    /// Fires a function's schedules when called, from a task of the caller's (a test's ticker).
+    pub fn schedule_firer(
+        &self,
+        logical_id: &str,
+    ) -> Result<impl Fn() + Send + Sync + 'static, BedError> {
+        let firers: Vec<_> = self
             .schedules
             .get(logical_id)
-            .ok_or_else(|| BedError::UnknownFunction(logical_id.to_owned()))?;
-        schedules.iter().for_each(Schedule::fire);
-        Ok(())
+            .ok_or_else(|| BedError::UnknownFunction(logical_id.to_owned()))?
+            .iter()
+            .map(Schedule::firer)
+            .collect();
+        Ok(move || firers.iter().for_each(|fire| fire()))
     }
 
     /// Stops the stream mappings and kills every instance.

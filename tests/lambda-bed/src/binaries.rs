@@ -123,7 +123,10 @@ fn build(dir: &Path, root: &Path) -> Result<(), BedError> {
         .arg("--target-dir")
         .arg(target_dir);
     if release {
-        command.arg("--release");
+        // `target/release` holds both the release and the bench profile's builds; the bench
+        // profile skips fat LTO, so a `cargo bench` of the bed builds the functions in minutes
+        // and shares the dependencies the bench itself was built with.
+        command.arg("--profile").arg("bench");
     }
     for package in FUNCTION_BINARIES {
         command.arg("-p").arg(package);

@@ -13,6 +13,9 @@
 //!   asynchronous invocations with retries; [`Schedule`] for `rate(...)` rules.
 //! - [`DynamoProxy`]: throttling and 500s injected in front of DynamoDB Local.
 //! - [`BedLog`]: invocations, batches, on-failure records and events, for assertions.
+//! - [`scenario`]: Herald's deployed shape under load (installs through the webhook, a
+//!   broadcast, a recipient-local schedule, a routed event), with or without every fault, and
+//!   what it came to; the chaos test and the `deployed` benchmark run it.
 //!
 //! [`LambdaBed`] assembles all of it as the template deploys it.
 
@@ -31,6 +34,7 @@ mod instance;
 mod log;
 mod pattern;
 mod runtime_api;
+pub mod scenario;
 mod schedule;
 mod server;
 mod tables;

@@ -66,27 +66,14 @@ impl Schedule {
             ticker: None,
         };
         if ticks {
-            let (function, policy, log) = (
-                schedule.function.clone(),
-                schedule.policy.clone(),
-                schedule.log.clone(),
-            );
-            let (period, rule, region) = (
-                schedule.spec.period,
-                schedule.spec.name.clone(),
-                schedule.region.clone(),
-            );
+            let fire = schedule.firer();
+            let period = schedule.spec.period;
             schedule.ticker = Some(tokio::spawn(async move {
                 let mut interval =
                     tokio::time::interval_at(tokio::time::Instant::now() + period, period);
                 loop {
                     interval.tick().await;
-                    invoke_async(
-                        function.clone(),
-                        scheduled_event(&rule, &region),
-                        policy.clone(),
-                        log.clone(),
-                    );
+                    fire();
                 }
             }));
         }
@@ -95,11 +82,21 @@ impl Schedule {
 
     /// Fires the schedule now (an asynchronous invocation, as a tick would).
     pub fn fire(&self) {
-        invoke_async(
-            self.function.clone(),
-            scheduled_event(&self.spec.name, &self.region),
-            self.policy.clone(),
-            self.log.clone(),
-        );
+        (self.firer())();
+    }
+
+    /// Fires the schedule when called, from anywhere (a test's own task, say).
+    pub fn firer(&self) -> impl Fn() + Send + Sync + 'static {
+        let (function, policy, log) =
+            (self.function.clone(), self.policy.clone(), self.log.clone());
+        let (rule, region) = (self.spec.name.clone(), self.region.clone());
+        move || {
+            invoke_async(
+                function.clone(),
+                scheduled_event(&rule, &region),
+                policy.clone(),
+                log.clone(),
+            );
+        }
     }
 }

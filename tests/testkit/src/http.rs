@@ -40,10 +40,30 @@ pub async fn call(
     authorization: Option<&str>,
     body: Vec<u8>,
 ) -> Response {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(header::CONTENT_TYPE, "application/json");
+    call_as(
+        router,
+        method,
+        uri,
+        authorization,
+        Some("application/json"),
+        body,
+    )
+    .await
+}
+
+/// [`call`] with the body's `Content-Type` given (`None`: no header).
+pub async fn call_as(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> Response {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
     if let Some(authorization) = authorization {
         request = request.header(header::AUTHORIZATION, authorization);
     }

@@ -4,10 +4,14 @@
 // Scenario tests read top to bottom as one story each.
 #![allow(clippy::too_many_lines)]
 
+mod drafts;
+mod idempotency;
 mod openapi;
 mod report;
+mod revisions;
 mod scenarios;
 mod schedules;
+mod tenant_keys;
 
 use std::sync::Arc;
 
@@ -26,6 +30,8 @@ use serde_json::Value;
 
 pub(crate) const KEY: &str = "test-api-key-0123456789";
 pub(crate) const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+/// A key limited to [`TENANT`].
+pub(crate) const LIMITED_KEY: &str = "tenant-limited-key";
 
 pub(crate) fn at(seconds: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).unwrap() + Duration::seconds(seconds)
@@ -49,9 +55,36 @@ pub(crate) async fn request(
     path: &str,
     body: &[u8],
 ) -> HttpReply {
+    request_as(
+        notify,
+        authorization,
+        Some("application/json"),
+        method,
+        path,
+        body,
+    )
+    .await
+}
+
+/// [`request`] with the body's `Content-Type` given (`None`: no header).
+pub(crate) async fn request_as(
+    notify: &Arc<Notify>,
+    authorization: Option<&str>,
+    content_type: Option<&str>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> HttpReply {
     let router = herald_notify::router(notify.clone());
-    let reply =
-        herald_testkit::http::call(&router, method, path, authorization, body.to_vec()).await;
+    let reply = herald_testkit::http::call_as(
+        &router,
+        method,
+        path,
+        authorization,
+        content_type,
+        body.to_vec(),
+    )
+    .await;
     HttpReply {
         status: reply.status,
         body: reply.body.unwrap_or_default(),
@@ -95,7 +128,12 @@ impl Harness {
             connector: connector.clone(),
             clock: clock.clone(),
             retention: Duration::days(30),
-            config: NotifyConfig::with_keys(ApiKeys::from_plain(&[KEY, "second-key"])),
+            config: NotifyConfig::with_keys(
+                ApiKeys::from_plain(&[KEY, "second-key"]).with_limited(
+                    LIMITED_KEY,
+                    &[herald_domain::TenantId::new(TENANT).unwrap()],
+                ),
+            ),
         });
         Self {
             notify,
@@ -127,6 +165,26 @@ impl Harness {
         body: &[u8],
     ) -> HttpReply {
         request(&self.notify, authorization, method, path, body).await
+    }
+
+    /// [`Harness::raw`] with the body's `Content-Type` given (`None`: no header).
+    pub(crate) async fn raw_as(
+        &self,
+        authorization: Option<&str>,
+        content_type: Option<&str>,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> HttpReply {
+        crate::request_as(
+            &self.notify,
+            authorization,
+            content_type,
+            method,
+            path,
+            body,
+        )
+        .await
     }
 
     pub(crate) fn service_url(&self) -> ServiceUrl {

@@ -219,9 +219,11 @@ async fn a_channel_mention_is_answered_in_its_thread() {
         .collect();
     assert_eq!(replies.len(), 1, "{replies:#?}");
     assert_eq!(replies[0].reply_to_id.as_deref(), Some(thread.as_str()));
+    // The speaker's client zone is theirs, not the channel's.
     assert_eq!(
         replies[0].activity["text"],
-        format!("Notifications here are **on**. Time zone: {CLIENT_ZONE} (reported by Teams).")
+        "Notifications here are **on**. Time zone: UTC (the default; mention me with \
+         **timezone Region/City** to set this conversation's)."
     );
     // Stored under the channel, not the thread.
     assert_eq!(h.all().await.len(), 2);
@@ -240,6 +242,64 @@ async fn a_channel_mention_is_answered_in_its_thread() {
         h.last_text(&incidents),
         "Notifications to this conversation are off. Mention me with **start** to turn them back on."
     );
+}
+
+#[tokio::test]
+async fn a_channel_or_group_chat_has_the_zone_set_in_it_not_the_speakers() {
+    let h = Harness::new().await;
+    let team = h.team("Contoso Ops");
+    h.ok(&h.activity("team_install").team(&team)).await;
+    let group = h.group_chat();
+    h.ok(&h.activity("group_install").set("CONVERSATION_ID", &group))
+        .await;
+    let say = |conversation: &str, text: &str, speaker_zone: &str| {
+        let payload = if conversation == group {
+            h.activity("message_group_mention")
+                .set("CONVERSATION_ID", &group)
+        } else {
+            h.activity("message_channel_mention")
+                .team(&team)
+                .channel(&team.id, "General")
+        };
+        payload
+            .text(text)
+            .set("TIMEZONE", speaker_zone)
+            .at(h.later(60))
+    };
+    for conversation in [team.id.as_str(), group.as_str()] {
+        // People in Chicago and Kolkata speak: the conversation has no zone of theirs.
+        h.ok(&say(conversation, "status", "America/Chicago")).await;
+        h.ok(&say(conversation, "help", "Asia/Kolkata")).await;
+        let stored = h.stored(conversation).await;
+        assert_eq!(stored.time_zone, None, "{conversation}");
+        assert_eq!(stored.zone_key(), herald_domain::NO_ZONE);
+
+        // The zone set in it is its zone, whoever speaks next.
+        h.ok(&say(conversation, "timezone Asia/Tokyo", "America/Chicago"))
+            .await;
+        let said = h.last_text(conversation);
+        assert!(
+            said.starts_with("Got it: this conversation's time is now Asia/Tokyo"),
+            "{said}"
+        );
+        h.ok(&say(conversation, "status", "Asia/Kolkata")).await;
+        assert_eq!(
+            h.last_text(conversation),
+            "Notifications here are **on**. Time zone: Asia/Tokyo (set for this conversation)."
+        );
+        assert_eq!(h.stored(conversation).await.zone_key(), "Asia/Tokyo");
+
+        h.ok(&say(conversation, "timezone auto", "Asia/Kolkata"))
+            .await;
+        assert_eq!(
+            h.last_text(conversation),
+            "OK, this conversation uses the default zone again (UTC)."
+        );
+        assert_eq!(
+            h.stored(conversation).await.zone_key(),
+            herald_domain::NO_ZONE
+        );
+    }
 }
 
 #[tokio::test]

@@ -56,6 +56,22 @@ pub fn personal_install(
     activity
 }
 
+/// People of `tenant`, each with a personal chat with the bot: `(user, chat id)` per name.
+pub fn people_with_chats(
+    emulator: &TeamsEmulator,
+    tenant: &str,
+    names: &[&str],
+) -> Vec<(EmulatedUser, String)> {
+    names
+        .iter()
+        .map(|name| {
+            let user = emulator.add_user(tenant, name);
+            let chat = emulator.add_personal_chat(tenant, &user.id);
+            (user, chat)
+        })
+        .collect()
+}
+
 /// The variables that run the runner authenticated exactly as the Lambdas, against `emulator`:
 /// the connector's (bot registration, token endpoint, trusted host) and the OpenID metadata that
 /// inbound tokens are checked against.

@@ -37,6 +37,10 @@ use timeline::Timeline;
 use crate::connector::{Call, Connector, Deadline, Operation, RateClass, Response};
 use crate::error::{ConnectorError, ServiceError};
 
+/// The most a slot is taken ahead for the shared windows' write (a slow store delays sends
+/// rather than skip them).
+const MAX_WINDOW_LEAD: Duration = Duration::from_millis(500);
+
 /// How tenant slots are laid out so that Teams' own count, where the requests arrive, stays
 /// within the rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +75,10 @@ pub struct Throttle<C> {
     edge: EdgePacing,
     /// Between two slots of a tenant; `None` when the tenant rate is unlimited.
     interval: Option<Duration>,
+    /// How long recording a send in the shared conversation windows takes (rising fast, falling
+    /// slowly): a slot is taken at least twice that far ahead, so the write is done before it
+    /// comes and the request starts on time instead of forfeiting it.
+    window_write: Arc<Mutex<Duration>>,
 }
 
 impl<C: std::fmt::Debug> std::fmt::Debug for Throttle<C> {
@@ -108,6 +116,7 @@ impl<C> Throttle<C> {
             limiter: Arc::new(Mutex::new(Limiter::new(limits))),
             slots: Arc::new(Slots::new(pace)),
             edge,
+            window_write: Arc::default(),
         }
     }
 
@@ -185,7 +194,9 @@ impl<C> Throttle<C> {
                 self.wait(ready, deadline).await?;
                 continue;
             }
-            let slot = self.tenant_slot(tenant, ready, deadline).await?;
+            let slot = self
+                .tenant_slot(tenant, ready.max(now + self.window_lead()), deadline)
+                .await?;
             let admitted = self.limiter().admit(tenant, class, key, slot);
             if let Err(later) = admitted {
                 self.give_back(tenant, slot);
@@ -261,10 +272,12 @@ impl<C> Throttle<C> {
             (limits.windows(class).to_vec(), limits.safety_margin)
         };
         let thread = format!("{tenant}|{}|{key}", class_tag(class));
-        match threads
+        let started = self.now();
+        let admission = threads
             .admit(&thread, &windows, margin, self.time().wall(slot))
-            .await
-        {
+            .await;
+        self.window_written(self.now().saturating_duration_since(started));
+        match admission {
             Ok(Admission::Admitted) => Ok(None),
             Ok(Admission::NotBefore(at)) => Ok(Some(self.time().instant(at))),
             Err(e) => {
@@ -273,6 +286,27 @@ impl<C> Throttle<C> {
                 Err(self.pace_failed(&e))
             }
         }
+    }
+
+    /// How far ahead of now a slot must be for the shared windows' write to finish before it.
+    fn window_lead(&self) -> Duration {
+        let write = *self
+            .window_write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (write * 2).min(MAX_WINDOW_LEAD)
+    }
+
+    fn window_written(&self, took: Duration) {
+        let mut write = self
+            .window_write
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *write = if took > *write {
+            *write + took.saturating_sub(*write) / 2
+        } else {
+            write.saturating_sub(write.saturating_sub(took) / 8)
+        };
     }
 
     fn give_back(&self, tenant: &str, slot: Instant) {

@@ -14,6 +14,7 @@
 mod binding;
 mod card;
 mod error;
+mod idempotency;
 mod interaction;
 mod message;
 mod target;
@@ -26,18 +27,16 @@ use serde_json::Value;
 
 pub use card::check_card;
 pub use error::RequestError;
+pub use idempotency::{MAX_IDEMPOTENCY_KEY_LEN, body_hash};
 pub use interaction::{
     CallbackHosts, FollowUpRequest, MAX_FOLLOW_UP, MIN_FOLLOW_UP, parse_answer, parse_callback_url,
     parse_iso_duration,
 };
 pub use message::{MAX_ACTIVITY_BYTES, Message};
-pub use target::MAX_CONVERSATION_IDS;
+pub use target::{MAX_CONVERSATION_IDS, parse_target};
 
+use idempotency::{parse_idempotency_key, scope};
 use interaction::{parse_acknowledgement, parse_callback, parse_follow_up};
-use target::parse_target;
-
-/// Keys are echoed in logs and hashed into ids; nothing needs more.
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 256;
 
 /// A validated notify request, its activity already rendered.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +49,11 @@ pub struct NotifyRequest {
     pub callback: Option<String>,
     pub acknowledgement: Option<CardAnswer>,
     pub follow_up: Option<FollowUpRequest>,
+    /// [`body_hash`] of the body: a key reused with another body is told apart by it.
+    pub body_hash: String,
+    /// Who sent it, for the idempotency key's scope: the API key's SHA-256 (hex), set by
+    /// [`NotifyRequest::from_caller`]; `None` for Herald's own producers.
+    pub caller: Option<String>,
 }
 
 /// The top-level fields of a notify request.
@@ -103,11 +107,20 @@ impl NotifyRequest {
             callback: parse_callback(object.get("callback"))?,
             acknowledgement: parse_acknowledgement(object.get("acknowledgement"))?,
             follow_up: parse_follow_up(object.get("followUp"))?,
+            body_hash: body_hash(value),
+            caller: None,
         })
     }
 
+    /// Scopes the idempotency key to this caller (the API key's SHA-256, hex).
+    #[must_use]
+    pub fn from_caller(mut self, caller: impl Into<String>) -> Self {
+        self.caller = Some(caller.into());
+        self
+    }
+
     /// The notification to store: its id comes from the idempotency key when there is one (same
-    /// key, same notification), else it is random.
+    /// key from the same kind of producer and caller, same notification), else it is random.
     #[must_use]
     pub fn into_notification(
         self,
@@ -115,10 +128,13 @@ impl NotifyRequest {
         now: DateTime<Utc>,
         retention: Duration,
     ) -> NotificationRecord {
+        let scope = scope(source, self.caller.as_deref());
         let id = self
             .idempotency_key
             .as_deref()
-            .map_or_else(NotificationId::random, NotificationId::for_idempotency_key);
+            .map_or_else(NotificationId::random, |key| {
+                NotificationId::for_scoped_key(&scope, key)
+            });
         let mut record =
             NotificationRecord::new(id, self.target, self.activity, source, now, retention);
         record.idempotency_key = self.idempotency_key;
@@ -129,27 +145,8 @@ impl NotifyRequest {
             due_at: now + f.after,
             activity: f.activity,
         });
+        record.body_hash = Some(self.body_hash);
         record
-    }
-}
-
-fn parse_idempotency_key(value: Option<&Value>) -> Result<Option<String>, RequestError> {
-    let invalid = |problem: &str| RequestError::InvalidRequest {
-        field: "idempotencyKey".into(),
-        problem: problem.into(),
-    };
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(key)) if key.trim().is_empty() => Err(invalid("must not be empty")),
-        Some(Value::String(key)) if key.len() > MAX_IDEMPOTENCY_KEY_LEN => Err(invalid(&format!(
-            "is {} bytes; at most {MAX_IDEMPOTENCY_KEY_LEN} are allowed",
-            key.len()
-        ))),
-        Some(Value::String(key)) if key.chars().any(char::is_control) => {
-            Err(invalid("must not contain control characters"))
-        }
-        Some(Value::String(key)) => Ok(Some(key.clone())),
-        Some(_) => Err(invalid("must be a string")),
     }
 }
 

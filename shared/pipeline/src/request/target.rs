@@ -16,7 +16,7 @@ pub const MAX_CONVERSATION_IDS: usize = 1_000;
 const TARGET_KINDS: &str = "all, type, tenant, team, teamMembers, person, users, conversations";
 
 /// Reads `target` field by field, so each mistake names its field (serde would only say "target").
-pub(super) fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
+pub fn parse_target(value: Option<&Value>) -> Result<Target, RequestError> {
     let invalid = |field: &str, problem: String| RequestError::InvalidTarget {
         field: format!("target{field}"),
         problem,

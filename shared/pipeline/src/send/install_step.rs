@@ -3,9 +3,9 @@
 //! waiting for the installation's conversationUpdate
 //! (<https://learn.microsoft.com/microsoftteams/platform/graph-api/proactive-bots-and-messages/graph-proactive-bots-and-messages>).
 
-use herald_connector::{Call, Connector, Deadline};
+use herald_connector::{Call, Connector, ConversationParameters, Deadline};
 use herald_domain::{
-    AadObjectId, BotAppId, Clock, ConversationId, ConversationReference, ConversationType,
+    AadObjectId, BotAppId, BotId, Clock, ConversationId, ConversationReference, ConversationType,
     DeliveryStatus, ServiceUrl, TenantId, UserId,
 };
 use herald_graph::{GraphError, Installation};
@@ -99,10 +99,11 @@ impl InstallStep<'_> {
             }
             Ok(Installation::AlreadyInstalled { chat_id }) => {
                 let service_url = self.tenant_service_url(&tenant).await?;
-                self.remember_installed_chat(&claimed, &chat_id, &service_url, deadline)
+                let conversation_id = self
+                    .connector_chat(&claimed, &chat_id, &service_url, deadline)
                     .await;
                 InstallResolution::Resolved {
-                    conversation_id: chat_id,
+                    conversation_id,
                     service_url,
                 }
             }
@@ -205,19 +206,24 @@ impl InstallStep<'_> {
         ))
     }
 
-    /// Stores the chat Graph named (its member id from the connector), so the next notification
-    /// needs no Graph call. Best effort: the delivery goes ahead either way.
-    async fn remember_installed_chat(
+    /// The chat Graph named, by the connector's id (`a:...`), the one Teams speaks of in
+    /// activities, stored so that the next notification needs no Graph call: the person's
+    /// member id is read from the chat, and create conversation with it returns the bot's
+    /// existing 1:1 chat with them
+    /// (<https://learn.microsoft.com/microsoftteams/platform/bots/how-to/conversations/send-proactive-messages>).
+    /// Storing Graph's own id (`19:...@unq.gbl.spaces`) would make the person two recipients.
+    /// If the connector cannot say, the delivery goes to Graph's id, which is not stored.
+    async fn connector_chat(
         &self,
         claimed: &DeliveryRecord,
         chat: &ConversationId,
         service_url: &ServiceUrl,
         deadline: Deadline,
-    ) {
-        let call = Call::new(service_url, &claimed.tenant_id).deadline(deadline);
+    ) -> ConversationId {
+        let call = || Call::new(service_url, &claimed.tenant_id).deadline(deadline);
         let member = match self
             .connector
-            .get_paged_members(call, chat, None, None)
+            .get_paged_members(call(), chat, None, None)
             .await
         {
             Ok(page) => page.members.into_iter().find(|m| {
@@ -228,18 +234,33 @@ impl InstallStep<'_> {
                 None
             }
         };
-        if let Some(member) = member.and_then(|m| UserId::new(m.id).ok()) {
-            let found = FoundChat {
-                delivery: claimed,
-                conversation: chat,
-                service_url,
-                member: &member,
-                reason: "app already installed; chat found through Graph",
-            };
-            found
-                .remember(self.references, self.bot_app_id, self.clock.now())
-                .await;
-        }
+        let Some(member) = member.and_then(|m| UserId::new(m.id).ok()) else {
+            return chat.clone();
+        };
+        let bot = BotId::for_app(self.bot_app_id);
+        let parameters = ConversationParameters::personal(&bot, &member, &claimed.tenant_id);
+        let conversation = match self
+            .connector
+            .create_conversation(call(), &parameters)
+            .await
+        {
+            Ok(created) => created.id,
+            Err(e) => {
+                tracing::warn!(error = %e, conversation = %chat, "cannot find the chat's connector id");
+                return chat.clone();
+            }
+        };
+        let found = FoundChat {
+            delivery: claimed,
+            conversation: &conversation,
+            service_url,
+            member: &member,
+            reason: "app already installed; chat found through Graph",
+        };
+        found
+            .remember(self.references, self.bot_app_id, self.clock.now())
+            .await;
+        conversation
     }
 }
 

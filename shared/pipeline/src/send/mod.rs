@@ -5,7 +5,7 @@
 //! through the install step first (`install_step`): their stored conversation, or the app
 //! installed for them through Graph.
 
-mod activity;
+mod content;
 mod install_step;
 mod personal;
 
@@ -26,7 +26,7 @@ use herald_store::{
     StatusUpdate,
 };
 
-use activity::ActivityCache;
+use content::ActivityCache;
 use install_step::{InstallStep, Resolution};
 use personal::FoundChat;
 
@@ -51,7 +51,8 @@ pub struct Sender {
     pub max_attempts: u32,
     /// Backoff between attempts of a released delivery.
     pub backoff: RetryPolicy,
-    /// Activities by notification, decoded once per process (a bounded number).
+    /// Activities by notification and content version, decoded once per process (a bounded
+    /// number).
     activities: Mutex<ActivityCache>,
     /// Outcome events waiting to go out in a batch of ten.
     outcome_events: Mutex<Vec<HeraldEvent>>,
@@ -190,41 +191,52 @@ impl Sender {
             },
             None => (claimed, None),
         };
-        let (activity, content_version) = self.activity(&notification).await?;
-        // A write started without the time to finish is a write whose outcome is unknown.
-        let budget = MIN_SEND_BUDGET.min(self.lease.to_std().unwrap_or_default() / 4);
-        if deadline.remaining().is_some_and(|left| left < budget) {
-            let release = Release {
-                not_before: self.clock.now(),
-                error: "too little time left to send; given back".to_owned(),
-                attempt_counted: false,
-                outcome_unknown: false,
-            };
-            return self.release(&claimed, lease_until, &release).await;
-        }
-        let outcome = match self.send(&claimed, &activity, deadline).await {
-            Ok((activity_id, created)) => {
-                let conversation_id = created.or(resolved);
-                let copy = self.copy_of(
-                    &claimed,
-                    conversation_id.as_ref(),
-                    &activity_id,
-                    content_version,
-                );
-                Outcome {
-                    status: DeliveryStatus::Sent,
-                    activity_id: Some(activity_id),
-                    error: None,
-                    conversation_id,
-                    copy,
-                }
+        // Read before each send: an update or a retraction applies to copies not sent yet.
+        let content = self.content(&notification).await?;
+        let outcome = if content.retracted {
+            Outcome {
+                status: DeliveryStatus::Retracted,
+                activity_id: None,
+                error: Some("the notification was retracted before this copy was sent".into()),
+                conversation_id: resolved,
+                copy: None,
             }
-            Err(error) => match self.failure(&claimed, &error).await? {
-                Failure::Final(outcome) => outcome,
-                Failure::Release(release) => {
-                    return self.release(&claimed, lease_until, &release).await;
+        } else {
+            // A write started without the time to finish is a write whose outcome is unknown.
+            let budget = MIN_SEND_BUDGET.min(self.lease.to_std().unwrap_or_default() / 4);
+            if deadline.remaining().is_some_and(|left| left < budget) {
+                let release = Release {
+                    not_before: self.clock.now(),
+                    error: "too little time left to send; given back".to_owned(),
+                    attempt_counted: false,
+                    outcome_unknown: false,
+                };
+                return self.release(&claimed, lease_until, &release).await;
+            }
+            match self.send(&claimed, &content.activity, deadline).await {
+                Ok((activity_id, created)) => {
+                    let conversation_id = created.or(resolved);
+                    let copy = self.copy_of(
+                        &claimed,
+                        conversation_id.as_ref(),
+                        &activity_id,
+                        content.version,
+                    );
+                    Outcome {
+                        status: DeliveryStatus::Sent,
+                        activity_id: Some(activity_id),
+                        error: None,
+                        conversation_id,
+                        copy,
+                    }
                 }
-            },
+                Err(error) => match self.failure(&claimed, &error).await? {
+                    Failure::Final(outcome) => outcome,
+                    Failure::Release(release) => {
+                        return self.release(&claimed, lease_until, &release).await;
+                    }
+                },
+            }
         };
         let recorded = self
             .outbox

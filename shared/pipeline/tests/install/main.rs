@@ -4,9 +4,11 @@
 mod world;
 
 use chrono::Duration;
-use herald_domain::{Clock, DeliveryStatus};
+use herald_domain::{Clock, DeliveryStatus, ReferenceStatus, Target};
 use herald_pipeline::{Delivered, SweepReport, resume_installed};
-use herald_store::{NotificationStatus, ReferenceReader, ReferenceWriter};
+use herald_store::{
+    NotificationStatus, OutboxStore, PageRequest, ReferenceReader, ReferenceWriter, StatusUpdate,
+};
 use herald_teams_emulator::GraphFault;
 use world::{CATALOG_APP, TENANT, World};
 
@@ -116,6 +118,62 @@ async fn a_missed_event_times_out_and_the_retry_finds_the_chat_through_graph() {
         world.notification(&id).await.status(),
         NotificationStatus::Done
     );
+}
+
+#[tokio::test]
+async fn a_chat_graph_finds_is_the_one_record_teams_speaks_of() {
+    let world = World::new(CATALOG_APP).await;
+    let dee = world.emulator.add_user(TENANT, "Dee");
+    // Installed before Herald knew: Graph answers 409 and names the chat `19:...@unq.gbl.spaces`.
+    let installation = world.emulator.mark_installed(&dee, CATALOG_APP);
+    let id = world.notify(&[&dee]).await;
+    assert_eq!(world.deliver(&id, &dee).await, Delivered::Requeued);
+    assert_eq!(
+        world.deliver(&id, &dee).await,
+        Delivered::Finished(DeliveryStatus::Sent)
+    );
+    assert_eq!(world.copies(&dee), 1);
+    // Stored by the id Teams speaks of (the connector's `a:` id), not by Graph's.
+    let chat = world.emulator.add_personal_chat(TENANT, &dee.id);
+    let stored = world
+        .references
+        .find_personal(&world::tenant(), &world::aad(&dee))
+        .await
+        .unwrap()
+        .expect("the chat found through Graph is stored");
+    assert_eq!(stored.conversation_id.as_str(), chat);
+    assert_ne!(stored.conversation_id.as_str(), installation.chat_id);
+    assert_eq!(
+        world.delivery(&id, &dee).await.conversation_id,
+        Some(stored.conversation_id.clone())
+    );
+
+    // Dee writes in the chat and types stop there: one record, and a broadcast skips Dee once.
+    let spoken = world.reference(&dee);
+    world.references.upsert(&spoken).await.unwrap();
+    let stop = StatusUpdate {
+        status: ReferenceStatus::OptedOut,
+        at: world.clock.now(),
+        reason: Some("opted out by Dee".into()),
+    };
+    world
+        .references
+        .set_status(&spoken.key(), &stop)
+        .await
+        .unwrap();
+    let broadcast = world
+        .notify_target(Target::Tenant {
+            tenant_id: world::tenant(),
+        })
+        .await;
+    let deliveries = world
+        .outbox
+        .list_deliveries(&broadcast, None, &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(deliveries.len(), 1, "{deliveries:#?}");
+    assert_eq!(deliveries[0].status, DeliveryStatus::SkippedOptedOut);
 }
 
 #[tokio::test]

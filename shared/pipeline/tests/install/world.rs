@@ -105,6 +105,11 @@ impl World {
             aad_object_ids: users.iter().map(|u| aad(u)).collect(),
             tenant_id: tenant(),
         };
+        self.notify_target(target).await
+    }
+
+    /// A notification to `target`, expanded.
+    pub async fn notify_target(&self, target: Target) -> NotificationId {
         let record = NotificationRecord::new(
             NotificationId::random(),
             target,

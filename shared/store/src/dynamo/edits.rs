@@ -4,7 +4,7 @@
 //! [`FOLLOW_UP_DUE_PK`], sorted by due time, read by the scheduler's tick through their key).
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use herald_domain::{DeliveryId, NotificationId};
 
@@ -22,7 +22,7 @@ use crate::keys::due_bound;
 use crate::schema::{FOLLOW_UP_DUE_PK, SETTINGS_SK, attr};
 use crate::{
     EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings, NotificationRecord,
-    OutboxStore, STRANDED_AFTER, StoreError, adaptive_card,
+    OutboxStore, Revision, STRANDED_AFTER, StoreError, adaptive_card,
 };
 
 /// How long an edit request nobody finished is kept (TTL); the job deletes it when done.
@@ -52,22 +52,65 @@ pub(super) fn creation_extras(
 }
 
 impl DynamoOutboxStore {
-    pub(super) async fn replace_activity_now(
+    pub(super) async fn revise_now(
         &self,
         id: &NotificationId,
-        activity: &serde_json::Value,
+        revision: &Revision,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u32>, StoreError> {
+        let mut attempt = 0;
+        let version = loop {
+            // A transaction returns no values, and the caller records copies with this version:
+            // it is read, then written on the condition that it did not move meanwhile.
+            let Some(current) = self.get_notification(id).await? else {
+                return Ok(None);
+            };
+            let items = self.revision_items(id, revision, current.content_version, now)?;
+            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
+                break current.content_version + 1;
+            };
+            let moved = reasons.first().is_some_and(reason_condition_failed);
+            if (moved || reasons_conflict(&reasons)) && attempt < CONFLICT_RETRIES {
+                attempt += 1;
+                back_off(attempt).await;
+                continue;
+            }
+            return Err(error);
+        };
+        if let Revision::Update(activity) = revision {
+            self.set_settings_card(id, activity).await?;
+        }
+        Ok(Some(version))
+    }
+
+    /// The header's new content and version, and one more request for the edit job.
+    fn revision_items(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+        current: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let header = Update::builder()
             .table_name(&self.table)
             .set_key(Some(header_key(id)))
-            .update_expression("SET activity = :activity ADD contentVersion :one")
-            .condition_expression("attribute_exists(#pk)")
+            .condition_expression(if current == 0 {
+                "attribute_exists(#pk) AND (attribute_not_exists(#v) OR #v = :current)"
+            } else {
+                "attribute_exists(#pk) AND #v = :current"
+            })
             .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_values(":activity", to_value(activity)?)
-            .expression_attribute_values(":one", n(1))
-            .build()
-            .map_err(invalid)?;
+            .expression_attribute_names("#v", "contentVersion")
+            .expression_attribute_values(":current", n(i64::from(current)))
+            .expression_attribute_values(":next", n(i64::from(current) + 1));
+        let header = match revision {
+            Revision::Update(activity) => header
+                .update_expression("SET #v = :next, activity = :activity")
+                .expression_attribute_values(":activity", to_value(activity)?),
+            Revision::Retract => header
+                .update_expression("SET #v = :next, retracted = :true")
+                .expression_attribute_values(":true", AttributeValue::Bool(true)),
+        };
         let mut request = Update::builder()
             .table_name(&self.table)
             .set_key(Some(edit_key(id)))
@@ -83,29 +126,22 @@ impl DynamoOutboxStore {
         for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
             request = request.expression_attribute_values(name, value);
         }
-        let items = vec![
-            TransactWriteItem::builder().update(header).build(),
+        Ok(vec![
+            TransactWriteItem::builder()
+                .update(header.build().map_err(invalid)?)
+                .build(),
             TransactWriteItem::builder()
                 .update(request.build().map_err(invalid)?)
                 .build(),
-        ];
-        let mut attempt = 0;
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                break;
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
-            if reasons_conflict(&reasons) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        }
-        // A refresh answers the settings' card: it is the new one from now on.
+        ])
+    }
+
+    /// A refresh answers the settings' card: it is the new one from now on.
+    async fn set_settings_card(
+        &self,
+        id: &NotificationId,
+        activity: &serde_json::Value,
+    ) -> Result<(), StoreError> {
         let settings = self
             .client
             .update_item()
@@ -120,8 +156,8 @@ impl DynamoOutboxStore {
             None => settings.update_expression("REMOVE card"),
         };
         match settings.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(true),
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(map_sdk_error(e)),
         }
     }

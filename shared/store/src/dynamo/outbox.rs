@@ -29,7 +29,7 @@ use crate::outbox::{check_page_size, not_final, with_due};
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
     Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
-    PageRequest, Release, STRANDED_AFTER, StoreError,
+    PageRequest, Release, Revision, STRANDED_AFTER, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -466,6 +466,13 @@ impl OutboxStore for DynamoOutboxStore {
         get_record(&self.client, &self.table, key).await
     }
 
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError> {
+        self.notifications_newest_first(page).await
+    }
+
     async fn list_deliveries(
         &self,
         notification: &NotificationId,
@@ -477,6 +484,9 @@ impl OutboxStore for DynamoOutboxStore {
             .client
             .query()
             .table_name(&self.table)
+            // Strongly consistent: an edit lists the copies sent before its revision, and a
+            // sender's check after recording a copy relies on the editor seeing it.
+            .consistent_read(true)
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
@@ -506,6 +516,15 @@ impl OutboxStore for DynamoOutboxStore {
         Ok(result)
     }
 
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        self.revise_now(id, revision, now).await
+    }
+
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
@@ -532,15 +551,6 @@ impl OutboxStore for DynamoOutboxStore {
             }
             Err(e) => Err(map_sdk_error(e)),
         }
-    }
-
-    async fn replace_activity(
-        &self,
-        id: &NotificationId,
-        activity: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.replace_activity_now(id, activity, now).await
     }
 
     async fn mark_edited(

@@ -11,7 +11,10 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 use super::error::invalid;
 use super::item::{Item, key, n, s, to_item, to_value};
 use crate::keys::time_key;
-use crate::schema::{DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
+use crate::schema::{
+    BY_CREATED, DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_LIST_SHARD, NOTIFICATION_SK,
+    STRANDED_SHARD_PREFIX, attr,
+};
 use crate::stranded::shard_of;
 use crate::{DeliveryRecord, NotificationId, NotificationRecord, Outcome, StoreError};
 
@@ -36,10 +39,22 @@ pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId)
 pub(super) fn header_item(record: &NotificationRecord) -> Result<Item, StoreError> {
     let mut item = to_item(record)?;
     item.extend(header_key(&record.id));
+    item.extend(list_attributes(record));
     if let Some(at) = record.due_at {
         item.extend(due_attributes(&record.id, None, at));
     }
     Ok(item)
+}
+
+/// `listShard` and `listKey`: where the sparse `byCreated` index lists the header by creation.
+pub(super) fn list_attributes(record: &NotificationRecord) -> [(String, AttributeValue); 2] {
+    [
+        (BY_CREATED.hash_key.to_owned(), s(NOTIFICATION_LIST_SHARD)),
+        (
+            BY_CREATED.range_key.to_owned(),
+            s(&time_key(record.created_at, record.id.as_str())),
+        ),
+    ]
 }
 
 /// `dueShard` and `dueKey`: where the sparse `byDue` index holds a non-final item until

@@ -17,7 +17,8 @@ use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
 use super::read::{get_item, query_all};
 use crate::keys::{index_team, index_user, user_key};
-use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
+use crate::personal::person_view;
+use crate::references::{CREATE_ONLY_FIELDS, point_read, usable};
 use crate::schema::{self, attr};
 use crate::{
     ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkippedItem,
@@ -33,8 +34,8 @@ fn create_only(name: &str) -> bool {
 /// Conversation references in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoReferenceStore {
-    client: Client,
-    table: String,
+    pub(super) client: Client,
+    pub(super) table: String,
     bot_app_id: BotAppId,
 }
 
@@ -53,7 +54,7 @@ impl DynamoReferenceStore {
         schema::REFERENCES.create(&self.client, &self.table).await
     }
 
-    fn key_item(conversation: &ConversationKey) -> Item {
+    pub(super) fn key_item(conversation: &ConversationKey) -> Item {
         key(
             conversation.tenant_id.as_str(),
             conversation.conversation_id.as_str(),
@@ -62,7 +63,12 @@ impl DynamoReferenceStore {
 
     /// A query of `index` (the table itself when `None`) for the items whose `attribute` is
     /// `value`.
-    fn query_equal(&self, index: Option<&str>, attribute: &str, value: &str) -> QueryFluentBuilder {
+    pub(super) fn query_equal(
+        &self,
+        index: Option<&str>,
+        attribute: &str,
+        value: &str,
+    ) -> QueryFluentBuilder {
         self.client
             .query()
             .table_name(&self.table)
@@ -73,7 +79,7 @@ impl DynamoReferenceStore {
     }
 
     /// Decodes an item into a reference this bot may use, or says why it is skipped.
-    fn decode(&self, item: Item) -> Result<ConversationReference, SkippedItem> {
+    pub(super) fn decode(&self, item: Item) -> Result<ConversationReference, SkippedItem> {
         let key = item.key_name();
         usable(item.decode(key.clone())?, &self.bot_app_id, key)
     }
@@ -120,6 +126,14 @@ fn reference_item(reference: &ConversationReference) -> Result<Item, StoreError>
         attr::STATUS_MS.into(),
         n(reference.status_changed_at.timestamp_millis()),
     );
+    Ok(item)
+}
+
+/// A reference as a whole item, with the zone index attribute the upsert otherwise computes in
+/// its update expression.
+pub(super) fn stored_item(reference: &ConversationReference) -> Result<Item, StoreError> {
+    let mut item = reference_item(reference)?;
+    item.insert(attr::ZONE_KEY.into(), s(reference.zone_key()));
     Ok(item)
 }
 
@@ -185,7 +199,7 @@ impl ReferenceReader for DynamoReferenceStore {
         let found = self
             .page(items, None, schema::BY_USER.name, &ListFilter::all())
             .items;
-        Ok(best_personal(found))
+        Ok(person_view(found))
     }
 }
 
@@ -206,8 +220,9 @@ impl ReferenceWriter for DynamoReferenceStore {
             (":cbot".to_owned(), s(reference.bot_app_id.as_str())),
         ]);
         let mut sets = Vec::with_capacity(item.len());
+        let personal = reference.conversation_type == ConversationType::Personal;
         for (i, (name, value)) in item.into_iter().enumerate() {
-            if name == attr::PK || name == attr::SK {
+            if name == attr::PK || name == attr::SK || (!personal && name == "timeZone") {
                 continue;
             }
             let (placeholder, value_placeholder) = (format!("#a{i}"), format!(":a{i}"));
@@ -219,9 +234,18 @@ impl ReferenceWriter for DynamoReferenceStore {
             names.insert(placeholder, name);
             values.insert(value_placeholder, value);
         }
-        // The zone index follows the user's override when there is one.
+        // The zone index follows the user's override when there is one. A channel or group
+        // chat has no client zone (`ConversationReference::effective_time_zone`): one stored
+        // before is removed, and only an override sets its zone.
         names.insert("#zk".to_owned(), attr::ZONE_KEY.to_owned());
-        if let Some(zone) = reference.time_zone {
+        let mut removes = Vec::new();
+        if !personal {
+            names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
+            names.insert("#tzr".to_owned(), "timeZone".to_owned());
+            values.insert(":zk".to_owned(), s(NO_ZONE));
+            sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
+            removes.push("#tzr");
+        } else if let Some(zone) = reference.time_zone {
             names.insert("#tzo".to_owned(), "timeZoneOverride".to_owned());
             values.insert(":zk".to_owned(), s(zone.name()));
             sets.push("#zk = if_not_exists(#tzo, :zk)".to_owned());
@@ -234,7 +258,11 @@ impl ReferenceWriter for DynamoReferenceStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_item(&reference.key())))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(if removes.is_empty() {
+                format!("SET {}", sets.join(", "))
+            } else {
+                format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "))
+            })
             // A missing updatedAtMs means an unreadable item: let a fresh activity repair it.
             .condition_expression(
                 "attribute_not_exists(#cpk) OR attribute_not_exists(#cupd) \
@@ -245,14 +273,19 @@ impl ReferenceWriter for DynamoReferenceStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
-        match result {
+        let outcome = match result {
             Ok(output) if output.attributes.as_ref().is_some_and(|a| !a.is_empty()) => {
-                Ok(UpsertOutcome::Updated)
+                UpsertOutcome::Updated
             }
-            Ok(_) => Ok(UpsertOutcome::Created),
-            Err(e) if condition_failed(&e) => Ok(UpsertOutcome::Stale),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+            Ok(_) => UpsertOutcome::Created,
+            Err(e) if condition_failed(&e) => return Ok(UpsertOutcome::Stale),
+            Err(e) => return Err(map_sdk_error(e)),
+        };
+        Ok(if self.fold_person(reference).await? {
+            UpsertOutcome::Updated
+        } else {
+            outcome
+        })
     }
 
     async fn set_status(

@@ -13,7 +13,7 @@ use super::tables::{DELIVERIES, Due, EDITS, FOLLOW_UPS_DUE, SETTINGS, delivery_k
 use crate::keys::due_bound;
 use crate::{
     DeliveryRecord, EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings,
-    OutboxChange, STRANDED_AFTER, StoreError, adaptive_card,
+    OutboxChange, Revision, STRANDED_AFTER, StoreError, adaptive_card,
 };
 
 /// A pending edit request as stored.
@@ -49,23 +49,28 @@ impl EmbeddedOutboxStore {
         Ok(true)
     }
 
-    pub(super) fn replace_activity_now(
+    pub(super) fn revise_now(
         &self,
         id: NotificationId,
-        activity: &serde_json::Value,
+        revision: &Revision,
         now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<u32>, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
-        let replaced = Self::update_header(&txn, &id, |header| {
-            header.activity = activity.clone();
+        let mut version = None;
+        Self::update_header(&txn, &id, |header| {
             header.content_version += 1;
+            match revision {
+                Revision::Update(activity) => header.activity = activity.clone(),
+                Revision::Retract => header.retracted = true,
+            }
+            version = Some(header.content_version);
             Ok(true)
         })?;
-        if !replaced {
-            return Ok(false);
+        if version.is_none() {
+            return Ok(None);
         }
         Self::touch_edit(&txn, &id, true, now)?;
-        {
+        if let Revision::Update(activity) = revision {
             let mut table = txn.open_table(SETTINGS).map_err(unavailable)?;
             if let Some(mut settings) = read_json::<InteractionSettings>(&table, id.as_str())? {
                 settings.card = adaptive_card(activity).cloned();
@@ -74,7 +79,7 @@ impl EmbeddedOutboxStore {
         }
         txn.commit().map_err(unavailable)?;
         self.publish(vec![OutboxChange::Edit(id)]);
-        Ok(true)
+        Ok(version)
     }
 
     pub(super) fn mark_edited_now(

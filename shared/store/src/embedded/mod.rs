@@ -6,6 +6,7 @@ mod db;
 mod edits;
 mod install_waits;
 mod interactions;
+mod notification_list;
 mod outbox;
 mod references;
 mod schedules;

@@ -16,12 +16,13 @@ use super::db::{
 };
 use super::tables::{
     ACTIONS, DELIVERIES, EDITS, FOLLOW_UPS_DUE, INSTALL_DUE, INSTALL_WAITS, NOTIFICATIONS,
-    SENT_COPIES, SETTINGS, STRANDED, delivery_key, move_due, put_delivery,
+    NOTIFICATIONS_BY_CREATED, SENT_COPIES, SETTINGS, STRANDED, created_key, delivery_key, move_due,
+    put_delivery,
 };
 use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, with_due};
 use crate::{
     Claim, DeliveryRecord, FollowUpDue, InteractionSettings, NotificationId, NotificationRecord,
-    OutboxChange, OutboxStore, Outcome, Page, PageRequest, Release, StoreError,
+    OutboxChange, OutboxStore, Outcome, Page, PageRequest, Release, Revision, StoreError,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -75,6 +76,7 @@ impl EmbeddedOutboxStore {
         let db = open_database(data_dir, OUTBOX_FILE_NAME, |txn| {
             for table in [
                 NOTIFICATIONS,
+                NOTIFICATIONS_BY_CREATED,
                 DELIVERIES,
                 INSTALL_WAITS,
                 INSTALL_DUE,
@@ -89,10 +91,12 @@ impl EmbeddedOutboxStore {
             }
             Ok(())
         })?;
-        Ok(Self {
+        let store = Self {
             db: Arc::new(db),
             changes: broadcast::channel(65_536).0,
-        })
+        };
+        store.index_unlisted_notifications()?;
+        Ok(store)
     }
 
     /// Changes from now on. A subscriber that lags is told so and should rescan with
@@ -187,6 +191,10 @@ impl OutboxStore for EmbeddedOutboxStore {
                 let existing = read_json::<NotificationRecord>(&table, record.id.as_str())?;
                 if existing.is_none() {
                     write_json(&mut table, record.id.as_str(), &record)?;
+                    txn.open_table(NOTIFICATIONS_BY_CREATED)
+                        .map_err(unavailable)?
+                        .insert(created_key(&record).as_str(), [].as_slice())
+                        .map_err(unavailable)?;
                 }
                 existing
             };
@@ -414,6 +422,13 @@ impl OutboxStore for EmbeddedOutboxStore {
         .await
     }
 
+    async fn list_notifications(
+        &self,
+        page: &PageRequest,
+    ) -> Result<Page<NotificationRecord>, StoreError> {
+        self.notifications_newest_first(page).await
+    }
+
     async fn list_deliveries(
         &self,
         notification: &NotificationId,
@@ -440,6 +455,16 @@ impl OutboxStore for EmbeddedOutboxStore {
         .await
     }
 
+    async fn revise_content(
+        &self,
+        id: &NotificationId,
+        revision: &Revision,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        let (id, revision) = (id.clone(), revision.clone());
+        blocking(self, move |this| this.revise_now(id, &revision, now)).await
+    }
+
     async fn set_activity_id(
         &self,
         notification: &NotificationId,
@@ -461,19 +486,6 @@ impl OutboxStore for EmbeddedOutboxStore {
                 write_json(&mut table, &key, &record)?;
             }
             txn.commit().map_err(unavailable)
-        })
-        .await
-    }
-
-    async fn replace_activity(
-        &self,
-        id: &NotificationId,
-        activity: &serde_json::Value,
-        now: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let (id, activity) = (id.clone(), activity.clone());
-        blocking(self, move |this| {
-            this.replace_activity_now(id, &activity, now)
         })
         .await
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use herald_domain::{
-    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, TenantId,
-    TimeZone,
+    AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, TenantId, TimeZone,
 };
 use redb::{Database, ReadableTable, TableDefinition};
 
@@ -17,7 +17,8 @@ use super::db::{
     prefix_end, resume_after, unavailable,
 };
 use crate::keys::{index_team, index_user, user_key};
-use crate::references::{CREATE_ONLY_FIELDS, best_personal, point_read, usable};
+use crate::personal::{fold, person_view};
+use crate::references::{CREATE_ONLY_FIELDS, point_read, usable};
 use crate::{
     ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkipReason,
     SkippedItem, StatusOutcome, StatusUpdate, StoreError, UpsertOutcome,
@@ -90,6 +91,7 @@ fn merge(
     stored: &ConversationReference,
     incoming: &ConversationReference,
 ) -> Result<ConversationReference, StoreError> {
+    let incoming_type = incoming.conversation_type;
     let (serde_json::Value::Object(mut merged), serde_json::Value::Object(incoming)) = (
         serde_json::to_value(stored).map_err(invalid)?,
         serde_json::to_value(incoming).map_err(invalid)?,
@@ -100,6 +102,10 @@ fn merge(
         if !CREATE_ONLY_FIELDS.contains(&name.as_str()) {
             merged.insert(name, value);
         }
+    }
+    // As the DynamoDB upsert: a channel or group chat keeps no client zone.
+    if incoming_type != ConversationType::Personal {
+        merged.remove("timeZone");
     }
     serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
 }
@@ -134,6 +140,62 @@ fn reindex(
             .map_err(unavailable)?;
     }
     Ok(())
+}
+
+/// Folds the other records of the person `written` (just stored) is a personal reference of
+/// into one (see [`crate::personal`]). Returns whether there were any.
+fn fold_person(
+    txn: &redb::WriteTransaction,
+    table: &mut redb::Table<&'static str, &'static [u8]>,
+    written: ConversationReference,
+) -> Result<bool, StoreError> {
+    let Some(user) = index_user(&written) else {
+        return Ok(false);
+    };
+    let prefix = format!("{}{SEP}", user_key(&written.tenant_id, user));
+    let end = prefix_end(&prefix);
+    let written_key = primary(&written.key());
+    let mut others = Vec::new();
+    for entry in txn
+        .open_table(BY_USER)
+        .map_err(unavailable)?
+        .range::<&str>(prefix.as_str()..end.as_str())
+        .map_err(unavailable)?
+    {
+        let entry = entry.map_err(unavailable)?;
+        let other = &entry.0.value()[prefix.len()..];
+        if other == written_key {
+            continue;
+        }
+        let Some(bytes) = table.get(other).map_err(unavailable)? else {
+            continue;
+        };
+        if let Ok(reference) = serde_json::from_slice::<ConversationReference>(bytes.value())
+            && reference.bot_app_id == written.bot_app_id
+        {
+            others.push(reference);
+        }
+    }
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let mut originals = others.clone();
+    originals.push(written.clone());
+    let folded = fold(written, others);
+    for original in &originals {
+        table
+            .remove(primary(&original.key()).as_str())
+            .map_err(unavailable)?;
+        unindex(txn, original)?;
+    }
+    table
+        .insert(
+            primary(&folded.kept.key()).as_str(),
+            encode(&folded.kept)?.as_slice(),
+        )
+        .map_err(unavailable)?;
+    reindex(txn, None, &folded.kept)?;
+    Ok(true)
 }
 
 fn encode(reference: &ConversationReference) -> Result<Vec<u8>, StoreError> {
@@ -310,7 +372,7 @@ impl ReferenceReader for EmbeddedReferenceStore {
                 &ListFilter::all(),
                 "byUser",
             )?;
-            Ok(best_personal(page.items))
+            Ok(person_view(page.items))
         })
         .await
     }
@@ -320,7 +382,11 @@ impl ReferenceReader for EmbeddedReferenceStore {
 impl ReferenceWriter for EmbeddedReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
         reference.validate().map_err(invalid)?;
-        let incoming = reference.clone();
+        let mut incoming = reference.clone();
+        // As the DynamoDB upsert: a channel or group chat keeps no client zone.
+        if incoming.conversation_type != ConversationType::Personal {
+            incoming.time_zone = None;
+        }
         blocking(self, move |this| {
             let key = primary(&incoming.key());
             let txn = this.db.begin_write().map_err(unavailable)?;
@@ -348,7 +414,8 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                     .insert(key.as_str(), encode(&merged)?.as_slice())
                     .map_err(unavailable)?;
                 reindex(&txn, stored.as_ref(), &merged)?;
-                if existing.is_some() {
+                let folded = fold_person(&txn, &mut table, merged)?;
+                if existing.is_some() || folded {
                     UpsertOutcome::Updated
                 } else {
                     UpsertOutcome::Created

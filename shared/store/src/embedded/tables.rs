@@ -12,6 +12,16 @@ use crate::{DeliveryRecord, StoreError};
 
 pub(super) const NOTIFICATIONS: TableDefinition<&str, &[u8]> =
     TableDefinition::new("notifications");
+/// `{created ms, 15 digits}#{notification}` -> nothing: the notifications by creation, as the
+/// DynamoDB outbox's `byCreated` index lists them.
+pub(super) const NOTIFICATIONS_BY_CREATED: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("notificationsByCreated");
+
+/// A notification's key in [`NOTIFICATIONS_BY_CREATED`].
+pub(super) fn created_key(record: &crate::NotificationRecord) -> String {
+    time_key(record.created_at, record.id.as_str())
+}
+
 /// `notification SEP delivery` -> delivery JSON.
 pub(super) const DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("deliveries");
 /// `tenant SEP recipient SEP notification#delivery` -> installation wait JSON.

@@ -1,6 +1,7 @@
 //! One contract suite per store, each run against both backends so they cannot drift: the
 //! embedded backend on a temporary directory and DynamoDB Local (tables per test).
 
+mod person;
 mod reference_listings;
 mod references;
 mod schedules;
@@ -46,11 +47,15 @@ contract!(
     reference_listings::team_channels_stay_in_their_tenant,
     reference_listings::finds_references_by_conversation_id,
     reference_listings::lists_recipients_by_effective_zone,
+    reference_listings::shared_conversations_list_by_the_zone_set_in_them,
     references::other_bots_references_are_never_returned,
     references::corrupt_items_are_reported_and_skipped,
     references::invalid_references_are_rejected,
     references::data_survives_reopening,
     reference_listings::lists_five_thousand_each_once,
+    person::a_persons_chat_ids_fold_into_one_record,
+    person::a_block_through_graphs_chat_id_wins_when_teams_speaks_of_the_chat,
+    person::another_bots_chat_with_the_person_is_not_folded,
     schedules::schedules_are_created_once,
     schedules::updates_are_conditional_on_the_version,
     schedules::deletes_leave_no_index_entries,

@@ -239,6 +239,71 @@ pub async fn lists_recipients_by_effective_zone(h: &dyn Harness) {
     );
 }
 
+/// A channel's or group chat's zone is the one set for it, never a client's: a client zone on
+/// the reference (a member's, as a webhook before this rule recorded it) is neither indexed nor
+/// kept, and clearing the conversation's zone leaves it in the default zone's `none`.
+pub async fn shared_conversations_list_by_the_zone_set_in_them(h: &dyn Harness) {
+    let store = h.references(APP).await;
+    let berlin: herald_domain::TimeZone = "Europe/Berlin".parse().unwrap();
+    let team = "19:team-z@thread.tacv2";
+    let mut general = channel(TENANT, team, team, None);
+    let mut chat = group(TENANT, 40);
+    for shared in [&mut general, &mut chat] {
+        shared.time_zone = Some(berlin);
+        store.upsert(shared).await.unwrap();
+    }
+    let in_zone = |zone: &str| ListFilter {
+        zone: Some(zone.to_owned()),
+        ..ListFilter::default()
+    };
+    let keys = |refs: Vec<ConversationReference>| {
+        let mut keys: Vec<String> = refs.iter().map(|r| r.key().to_string()).collect();
+        keys.sort();
+        keys
+    };
+    let mut both = vec![general.key().to_string(), chat.key().to_string()];
+    both.sort();
+    assert!(
+        list_all(&*store, &in_zone("Europe/Berlin"), None)
+            .await
+            .is_empty()
+    );
+    assert_eq!(keys(list_all(&*store, &in_zone("none"), None).await), both);
+    let tokyo: herald_domain::TimeZone = "Asia/Tokyo".parse().unwrap();
+    for shared in [&general, &chat] {
+        store
+            .set_time_zone_override(&shared.key(), Some(tokyo))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get(&shared.key()).await.unwrap().unwrap().time_zone,
+            None
+        );
+    }
+    // Members keep speaking from Berlin: the set zone stands.
+    for shared in [&general, &chat] {
+        let mut again = shared.clone();
+        again.updated_at = at(30);
+        store.upsert(&again).await.unwrap();
+    }
+    assert_eq!(
+        keys(list_all(&*store, &in_zone("Asia/Tokyo"), None).await),
+        both
+    );
+    for shared in [&general, &chat] {
+        store
+            .set_time_zone_override(&shared.key(), None)
+            .await
+            .unwrap();
+    }
+    assert!(
+        list_all(&*store, &in_zone("Europe/Berlin"), None)
+            .await
+            .is_empty()
+    );
+    assert_eq!(keys(list_all(&*store, &in_zone("none"), None).await), both);
+}
+
 pub async fn finds_team_channels_by_name(h: &dyn Harness) {
     let store = h.references(APP).await;
     let team = "19:team-x@thread.tacv2";

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use herald_domain::DeliveryStatus;
 use herald_store::{
-    Claim, Cursor, NotificationId, NotificationStatus, OutboxStore, Outcome, PageRequest,
+    Claim, Cursor, NotificationId, NotificationStatus, OutboxStore, Outcome, PageRequest, Revision,
     StoreError,
 };
 use serde_json::json;
@@ -301,4 +301,78 @@ pub async fn activity_ids_can_be_replaced(store: Arc<dyn OutboxStore>) {
             .await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// An update or a retraction while copies go out: the content and its version change in one
+/// write, and what the sender reads next is the revised content.
+pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
+    let id = NotificationId::random();
+    let d = delivery(&id, 0, DeliveryStatus::Pending);
+    expanded(&*store, std::slice::from_ref(&d)).await;
+    let header = store.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!((header.content_version, header.retracted), (0, false));
+
+    let update = Revision::Update(json!({"type": "message", "text": "Maintenance moved to 19:00"}));
+    assert_eq!(
+        store.revise_content(&id, &update, at(1)).await.unwrap(),
+        Some(1)
+    );
+    let header = store.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.content_version, 1);
+    assert_eq!(header.activity["text"], "Maintenance moved to 19:00");
+    assert!(!header.retracted);
+    // Nothing else of the header moved.
+    assert!(header.expanded);
+    assert_eq!(header.count(DeliveryStatus::Pending), 1);
+
+    assert_eq!(
+        store
+            .revise_content(&id, &Revision::Retract, at(1))
+            .await
+            .unwrap(),
+        Some(2)
+    );
+    let header = store.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!((header.content_version, header.retracted), (2, true));
+    assert_eq!(header.activity["text"], "Maintenance moved to 19:00");
+
+    // A retracted notification ends its copies not sent yet `retracted`, counted like the others.
+    let Claim::Claimed(claimed) = store
+        .claim_delivery(&id, &d.delivery_id, at(1), at(61))
+        .await
+        .unwrap()
+    else {
+        panic!("claimable");
+    };
+    let outcome = Outcome {
+        status: DeliveryStatus::Retracted,
+        activity_id: None,
+        error: Some("retracted".into()),
+        conversation_id: None,
+        copy: None,
+    };
+    assert!(
+        store
+            .record_outcome(
+                &id,
+                &d.delivery_id,
+                claimed.lease_until.unwrap(),
+                &outcome,
+                at(2)
+            )
+            .await
+            .unwrap()
+    );
+    let header = store.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.count(DeliveryStatus::Retracted), 1);
+    assert_eq!(header.count(DeliveryStatus::Pending), 0);
+    assert_eq!(header.status(), NotificationStatus::Done);
+
+    assert_eq!(
+        store
+            .revise_content(&NotificationId::random(), &Revision::Retract, at(3))
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -9,7 +9,7 @@ use herald_domain::cards::CardAnswer;
 use herald_domain::{ConversationId, ConversationType, DeliveryStatus, TenantId};
 use herald_store::{
     CardActionRecord, DeliveryRecord, EditRequest, FollowUp, FollowUpDue, NotificationId,
-    OutboxChange, STRANDED_AFTER, SentCopy,
+    OutboxChange, Revision, STRANDED_AFTER, SentCopy,
 };
 use serde_json::json;
 
@@ -204,9 +204,10 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
     let approved = json!({"type": "message", "text": "Approved by Megan at 10:42"});
     assert!(
         store
-            .replace_activity(&id, &approved, at(10))
+            .revise_content(&id, &Revision::Update(approved.clone()), at(10))
             .await
             .unwrap()
+            .is_some()
     );
     let header = store.get_notification(&id).await.unwrap().unwrap();
     assert_eq!(
@@ -220,9 +221,10 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
     // A second request while the job runs: finishing the first does not end the second.
     assert!(
         store
-            .replace_activity(&id, &approved, at(11))
+            .revise_content(&id, &Revision::Update(approved.clone()), at(11))
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
         !store
@@ -237,11 +239,16 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
             .unwrap()
     );
     assert_eq!(store.edit_request(&id).await.unwrap(), None);
-    assert!(
-        !store
-            .replace_activity(&NotificationId::random(), &approved, at(12))
+    assert_eq!(
+        store
+            .revise_content(
+                &NotificationId::random(),
+                &Revision::Update(approved),
+                at(12)
+            )
             .await
-            .unwrap()
+            .unwrap(),
+        None
     );
 
     // A copy edited to version 2 stays there (a late version 1 does not move it back).
@@ -275,7 +282,13 @@ pub async fn unfinished_edit_jobs_are_stranded_work(store: Arc<dyn Outbox>) {
     let copy = sent_copy(&*store, 1, ConversationType::Personal, "100").await;
     let id = copy.notification_id.clone();
     let text = json!({"type": "message", "text": "v2"});
-    assert!(store.replace_activity(&id, &text, at(10)).await.unwrap());
+    assert_eq!(
+        store
+            .revise_content(&id, &Revision::Update(text), at(10))
+            .await
+            .unwrap(),
+        Some(1)
+    );
     let edit = OutboxChange::Edit(id.clone());
     assert!(!store.stranded(at(11), 10).await.unwrap().contains(&edit));
     let due = at(10) + STRANDED_AFTER;

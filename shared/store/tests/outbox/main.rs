@@ -10,6 +10,7 @@ mod install_waits;
 mod interactions;
 mod leftovers;
 mod lifecycle;
+mod listing;
 mod support;
 
 /// Runs each `suite::case(store)` once per backend, as `embedded::case` and `dynamodb::case`.
@@ -48,6 +49,7 @@ contract!(
     deliveries::concurrent_claims_have_one_winner,
     deliveries::deliveries_list_in_pages,
     deliveries::activity_ids_can_be_replaced,
+    deliveries::content_revisions_bump_the_version,
     install_waits::install_begins_only_from_sending,
     install_waits::install_counts_follow_each_resolution,
     install_waits::waits_are_found_by_recipient_and_deadline,
@@ -64,4 +66,5 @@ contract!(
     interactions::replaced_content_asks_for_one_edit_job,
     interactions::unfinished_edit_jobs_are_stranded_work,
     interactions::follow_ups_come_due_through_their_index,
+    listing::notifications_list_newest_first,
 );

@@ -280,13 +280,21 @@ fn http_routes_reach_their_functions() {
             )
         })
         .collect();
-    // The webhook's endpoint, and exactly the notify API's routes as openapi.json lists them.
+    // The webhook's endpoint, exactly the notify API's routes as openapi.json lists them, and
+    // the console's page and assets, which the notify function serves.
     let mut expected: BTreeSet<(String, String, String)> = BTreeSet::new();
     expected.insert((
         "POST".to_owned(),
         "/api/messages".to_owned(),
         "WebhookFunction".to_owned(),
     ));
+    for console in ["/", "/console/{proxy+}"] {
+        expected.insert((
+            "GET".to_owned(),
+            console.to_owned(),
+            "NotifyFunction".to_owned(),
+        ));
+    }
     let openapi: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(workspace_root().join("functions/notify/openapi.json")).unwrap(),
     )
@@ -492,6 +500,11 @@ fn outputs_give_the_endpoints_to_paste() {
     let text = text.as_str().unwrap();
     assert!(text.starts_with("https://${HeraldApi}.") && text.ends_with("/api/messages"));
     assert!(intrinsic(&outputs["NotifyApiUrl"]["Value"]).is_some());
+    let (_, console) = intrinsic(&outputs["ConsoleUrl"]["Value"]).unwrap();
+    let console = console.as_str().unwrap();
+    assert!(
+        console.starts_with("https://${HeraldApi}.") && console.ends_with(".${AWS::URLSuffix}/")
+    );
     for table in SCHEMAS {
         assert!(
             outputs

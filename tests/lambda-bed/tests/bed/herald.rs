@@ -2,19 +2,17 @@
 //! notify API over the HTTP API, the sender fed by the outbox stream and by EventBridge, the
 //! scheduler's tick; Teams is the emulator.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{Timelike as _, Utc};
 use herald_domain::{BotAppId, Target};
-use herald_lambda_bed::{BedConfig, HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
+use herald_lambda_bed::scenario::bed_config_for;
+use herald_lambda_bed::{HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
 use herald_schedule::{Recurrence, ScheduleRule};
 use herald_store::{DynamoScheduleStore, ScheduleId, ScheduleRecord, ScheduleStore as _};
 use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use serde_json::{Value, json};
-
-use crate::fleet::emulator_secrets;
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const API_KEY: &str = "bed-api-key";
@@ -38,17 +36,7 @@ async fn deploy() -> Deployed {
     create_herald_tables(&herald_testkit::dynamodb_endpoint(), &tables, &app)
         .await
         .expect("create tables on DynamoDB Local (is .ci/with-services running it?)");
-    let mut refs = BTreeMap::from([
-        ("BotAppId".to_owned(), config.app_id.clone()),
-        ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
-        (
-            "HeraldBus".to_owned(),
-            herald_testkit::unique_name("herald-bus"),
-        ),
-    ]);
-    tables.add_refs(&mut refs);
-    let mut bed_config = BedConfig::new(refs);
-    bed_config.secrets = emulator_secrets(&emulator, API_KEY);
+    let mut bed_config = bed_config_for(&emulator, &tables, API_KEY);
     bed_config.async_retry_delays = vec![Duration::from_millis(200)];
     let bed = LambdaBed::start(bed_config).await.unwrap();
     let user = emulator.add_user(TENANT, "Megan Bowen");

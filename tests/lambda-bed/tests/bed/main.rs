@@ -6,6 +6,7 @@ mod events;
 mod fleet;
 mod herald;
 mod http;
+mod proxy;
 mod runtime;
 mod scale;
 mod stream;

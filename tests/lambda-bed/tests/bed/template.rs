@@ -93,7 +93,7 @@ fn the_functions_are_read_with_their_settings_and_event_sources() {
         ),
         ("POST", "/api/messages")
     );
-    assert_eq!(find("NotifyFunction").routes.len(), 12);
+    assert_eq!(find("NotifyFunction").routes.len(), 18);
 }
 
 #[test]

@@ -10,7 +10,6 @@
 //! stream's lanes and the instances share them out by notification); the figures are read from
 //! what the emulator accepted.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -19,9 +18,8 @@ use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, ServiceUrl, TenantId, UserId,
     UserInfo,
 };
-use herald_lambda_bed::{
-    BedConfig, FunctionOverride, HeraldTables, LambdaBed, create_herald_tables,
-};
+use herald_lambda_bed::scenario::bed_config_for;
+use herald_lambda_bed::{FunctionOverride, HeraldTables, LambdaBed, create_herald_tables};
 use herald_store::{DynamoReferenceStore, ReferenceWriter as _, StoreConfig};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Latency, TeamsEmulator};
 use serde_json::json;
@@ -130,28 +128,6 @@ impl FleetReport {
             self.elapsed.as_secs_f64()
         );
     }
-}
-
-/// What the functions read from the secret and the environment to talk to `emulator` as Teams:
-/// the bot's password, the notify API key, the emulator's token endpoint, trusted host and
-/// OpenID metadata.
-pub fn emulator_secrets(emulator: &TeamsEmulator, api_key: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (
-            "MicrosoftAppPassword".to_owned(),
-            emulator.config().app_password.clone(),
-        ),
-        ("HERALD_API_KEY".to_owned(), api_key.to_owned()),
-        ("HERALD_TOKEN_URL".to_owned(), emulator.token_url()),
-        (
-            "HERALD_TRUSTED_SERVICE_HOSTS".to_owned(),
-            emulator.host_port(),
-        ),
-        (
-            "HERALD_OPENID_METADATA_URL".to_owned(),
-            emulator.openid_metadata_url(),
-        ),
-    ])
 }
 
 fn tenant_id(i: usize) -> String {
@@ -320,24 +296,13 @@ impl Fleet {
     }
 
     async fn start_bed(&self, emulator: &TeamsEmulator, tables: &HeraldTables) -> LambdaBed {
-        let config = emulator.config();
-        let mut refs = BTreeMap::from([
-            ("BotAppId".to_owned(), config.app_id.clone()),
-            ("BotTenantId".to_owned(), config.app_tenant_id.clone()),
-            (
-                "HeraldBus".to_owned(),
-                herald_testkit::unique_name("fleet-bus"),
-            ),
-        ]);
-        tables.add_refs(&mut refs);
-        let mut bed_config = BedConfig::new(refs);
+        let mut bed_config = bed_config_for(emulator, tables, API_KEY);
         // The instances' output stays here for a look afterwards when asked for.
         bed_config.work_dir = std::env::var_os("FLEET_LOGS").map(Into::into);
         bed_config.only = Some(vec![
             "SenderFunction".to_owned(),
             "NotifyFunction".to_owned(),
         ]);
-        bed_config.secrets = emulator_secrets(emulator, API_KEY);
         bed_config
             .secrets
             .insert("HERALD_TENANT_RATE".to_owned(), self.rate.to_string());

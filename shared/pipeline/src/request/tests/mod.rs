@@ -73,8 +73,39 @@ fn notifications_take_their_id_from_the_idempotency_key() {
         now,
         Duration::days(30),
     );
-    assert_eq!(a.id, b.id);
-    assert_eq!(a.id, NotificationId::for_idempotency_key("deploy-42"));
+    // The same key through another door (an event) is another notification.
+    assert_ne!(a.id, b.id);
+    assert_eq!(a.id, NotificationId::for_scoped_key("api", "deploy-42"));
+    assert_eq!(b.id, NotificationId::for_scoped_key("event", "deploy-42"));
+    // ... and so is the same key from another caller; the same caller gets the same one.
+    let by = |caller: &str| {
+        NotifyRequest::from_json(&keyed)
+            .unwrap()
+            .from_caller(caller)
+            .into_notification("api", now, Duration::days(30))
+    };
+    assert_eq!(by("key-a").id, by("key-a").id);
+    assert_ne!(by("key-a").id, by("key-b").id);
+    assert_ne!(by("key-a").id, a.id);
+    // The body's hash is kept, to tell a retry from a key reused for another body.
+    let reworded =
+        json!({"idempotencyKey": "deploy-42", "message": {"text": "t"}, "target": {"kind": "all"}});
+    let other =
+        json!({"target": {"kind": "all"}, "message": {"text": "u"}, "idempotencyKey": "deploy-42"});
+    let again = NotifyRequest::from_json(&reworded)
+        .unwrap()
+        .into_notification("api", now, Duration::days(30));
+    let reused =
+        NotifyRequest::from_json(&other)
+            .unwrap()
+            .into_notification("api", now, Duration::days(30));
+    assert_eq!(
+        (again.id.clone(), reused.id.clone()),
+        (a.id.clone(), a.id.clone())
+    );
+    assert!(a.same_request(&again));
+    assert!(!a.same_request(&reused));
+    assert_eq!(a.body_hash.as_deref().map(str::len), Some(64));
     assert_eq!(a.idempotency_key.as_deref(), Some("deploy-42"));
     assert_eq!(a.source, "api");
     assert_eq!(a.expires_at, (now + Duration::days(30)).timestamp());

@@ -1,316 +1,17 @@
-//! `openapi.json` against the implementation: every documented route and method is served and
-//! nothing else is; request examples pass the parser; and for every documented response the
-//! handler's real answer validates against the documented schema and has the example's fields.
+//! Every documented response, produced for real by the handler and checked against its schema
+//! and its example's fields.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use herald_domain::{DeliveryStatus, ReferenceStatus};
-use herald_pipeline::request::{MAX_ACTIVITY_BYTES, Message, NotifyRequest};
-use herald_schedule::{Recurrence, ScheduleRule, ScheduleZone};
+use herald_pipeline::request::MAX_ACTIVITY_BYTES;
 use herald_store::StatusUpdate;
 use serde_json::{Value, json};
 
+use super::refusals::refusals;
+use super::schema::{shape_of, violations};
+use super::{Case, spec};
 use crate::{Backend, Harness, HttpReply, TENANT, at};
-
-const SPEC: &str = include_str!("../../openapi.json");
-/// Path template, method and status documented; the request (path, body, Authorization) that
-/// produces it (`None`: the valid key).
-type Case = (
-    &'static str,
-    &'static str,
-    &'static str,
-    String,
-    Option<Value>,
-    Option<&'static str>,
-);
-
-const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
-
-fn spec() -> Value {
-    serde_json::from_str(SPEC).expect("openapi.json is JSON")
-}
-
-fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema.get("$ref").and_then(Value::as_str) {
-        Some(pointer) => {
-            let target = spec
-                .pointer(pointer.trim_start_matches('#'))
-                .unwrap_or_else(|| panic!("dangling $ref {pointer}"));
-            resolve(spec, target)
-        }
-        None => schema,
-    }
-}
-
-fn type_matches(name: &str, value: &Value) -> bool {
-    match name {
-        "object" => value.is_object(),
-        "array" => value.is_array(),
-        "string" => value.is_string(),
-        "boolean" => value.is_boolean(),
-        "integer" => value.is_i64() || value.is_u64(),
-        "number" => value.is_number(),
-        "null" => value.is_null(),
-        other => panic!("unknown schema type {other}"),
-    }
-}
-
-/// The subset of JSON Schema the document uses: $ref, oneOf, const, enum, type, required,
-/// properties with additionalProperties false, items. Returns every violation with its path.
-fn violations(spec: &Value, schema: &Value, value: &Value, at: &str) -> Vec<String> {
-    let schema = resolve(spec, schema);
-    if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
-        let passing = options
-            .iter()
-            .filter(|o| violations(spec, o, value, at).is_empty())
-            .count();
-        return if passing == 1 {
-            Vec::new()
-        } else {
-            vec![format!(
-                "{at}: matches {passing} of the oneOf schemas: {value}"
-            )]
-        };
-    }
-    let mut out = Vec::new();
-    if let Some(constant) = schema.get("const")
-        && constant != value
-    {
-        out.push(format!("{at}: {value} is not {constant}"));
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.contains(value)
-    {
-        out.push(format!("{at}: {value} is not one of {options:?}"));
-    }
-    if let Some(kind) = schema.get("type") {
-        let ok = match kind {
-            Value::String(t) => type_matches(t, value),
-            Value::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), value)),
-            _ => panic!("bad type in schema at {at}"),
-        };
-        if !ok {
-            out.push(format!("{at}: {value} is not of type {kind}"));
-            return out;
-        }
-    }
-    if let Value::Object(object) = value {
-        for name in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !object.contains_key(name.as_str().unwrap()) {
-                out.push(format!("{at}: {name} is required"));
-            }
-        }
-        let properties = schema.get("properties").and_then(Value::as_object);
-        let closed = schema.get("additionalProperties") == Some(&Value::Bool(false));
-        for (key, item) in object {
-            match properties.and_then(|p| p.get(key)) {
-                Some(property) => {
-                    out.extend(violations(spec, property, item, &format!("{at}.{key}")));
-                }
-                None if closed => out.push(format!("{at}.{key} is not in the schema")),
-                None => {}
-            }
-        }
-    }
-    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
-        for (i, item) in items.iter().enumerate() {
-            out.extend(violations(spec, item_schema, item, &format!("{at}[{i}]")));
-        }
-    }
-    out
-}
-
-/// The object keys of `value` at every level (arrays by their first element), as paths.
-fn shape(value: &Value, at: &str, out: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(object) => {
-            for (key, item) in object {
-                let path = format!("{at}.{key}");
-                out.insert(path.clone());
-                shape(item, &path, out);
-            }
-        }
-        Value::Array(items) => {
-            if let Some(first) = items.first() {
-                shape(first, &format!("{at}[]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn shape_of(value: &Value) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    shape(value, "", &mut out);
-    out
-}
-
-/// `{id}` replaced by a real notification id.
-fn concrete(template: &str, id: &str) -> String {
-    template.replace("{id}", id)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn documented_routes_are_served_and_nothing_else() {
-    let spec = spec();
-    let h = Harness::new(Backend::Embedded).await;
-    let created = h
-        .call(
-            "POST",
-            "/api/notify",
-            Some(&json!({"target": {"kind": "all"}, "message": {"text": "t"}})),
-        )
-        .await;
-    let id = created.body["notificationId"].as_str().unwrap().to_owned();
-    let schedule = json!({"target": {"kind": "all"}, "message": {"text": "t"},
-        "recurrence": {"kind": "daily", "time": "09:00"}, "timeZone": "Europe/Berlin"});
-    let paths = spec["paths"].as_object().unwrap();
-    assert_eq!(paths.len(), 8);
-    for (template, item) in paths {
-        for method in METHODS {
-            // Schedule routes get a fresh schedule each: DELETE must not leave PATCH a 404.
-            let path = if template.starts_with("/api/schedules/") {
-                let reply = h.call("POST", "/api/schedules", Some(&schedule)).await;
-                concrete(template, reply.body["id"].as_str().unwrap())
-            } else {
-                concrete(template, &id)
-            };
-            let documented = item.get(method.to_lowercase()).is_some();
-            let body = if method == "POST" || method == "PUT" {
-                json!({"target": {"kind": "all"}, "message": {"text": "t"}, "text": "t"})
-            } else {
-                Value::Null
-            };
-            let body = match (template.as_str(), method) {
-                ("/api/notify", "POST") => {
-                    Some(json!({"target": {"kind": "all"}, "message": {"text": "t"}}))
-                }
-                ("/api/schedules", "POST") => Some(schedule.clone()),
-                (_, "PATCH") => Some(json!({"paused": true})),
-                (_, "PUT") => Some(json!({"text": "t"})),
-                _ => (!body.is_null()).then_some(body),
-            };
-            let reply = h.call(method, &path, body.as_ref()).await;
-            if documented {
-                assert!(
-                    reply.status < 300,
-                    "{method} {template} is documented but answered {reply:?}"
-                );
-            } else {
-                assert_eq!(
-                    (reply.status, reply.body["error"]["code"].as_str()),
-                    (405, Some("MethodNotAllowed")),
-                    "{method} {template} is not documented but answered {reply:?}"
-                );
-            }
-        }
-    }
-    for undocumented in [
-        "/api",
-        "/api/",
-        "/api/notifications",
-        "/api/notifications/{id}/other",
-        "/api/notifications/{id}/message/extra",
-        "/api/notify/extra",
-        "/api/installation",
-        "/notify",
-        "/api/schedule",
-        "/api/schedules/{id}/previews",
-        "/api/schedules/{id}/preview/extra",
-        "/api/schedules//preview",
-    ] {
-        for method in METHODS {
-            let reply = h.call(method, &concrete(undocumented, &id), None).await;
-            assert_eq!(
-                (reply.status, reply.body["error"]["code"].as_str()),
-                (404, Some("NotFound")),
-                "{method} {undocumented} is not documented but answered {reply:?}"
-            );
-        }
-    }
-}
-
-#[test]
-fn request_examples_pass_the_parser_and_the_schema() {
-    let spec = spec();
-    let mut checked = 0;
-    for (template, item) in spec["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            let Some(content) = operation.pointer("/requestBody/content/application~1json") else {
-                continue;
-            };
-            for (name, example) in content["examples"].as_object().unwrap() {
-                let value = &example["value"];
-                let problems = violations(&spec, &content["schema"], value, "body");
-                assert!(
-                    problems.is_empty(),
-                    "{method} {template} {name}: {problems:?}"
-                );
-                match template.as_str() {
-                    "/api/notify" => {
-                        NotifyRequest::from_json(value)
-                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                    }
-                    "/api/notifications/{id}/message" => {
-                        Message::from_json(value)
-                            .and_then(|m| m.render())
-                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                    }
-                    "/api/schedules" => {
-                        let notify =
-                            json!({"target": value["target"], "message": value["message"]});
-                        NotifyRequest::from_json(&notify)
-                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                        ScheduleRule::from_json(value)
-                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                        ScheduleZone::from_json(&value["timeZone"])
-                            .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                    }
-                    "/api/schedules/{id}" => {
-                        if let Some(recurrence) = value.get("recurrence") {
-                            Recurrence::from_json(recurrence)
-                                .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                        }
-                        if let Some(zone) = value.get("timeZone") {
-                            ScheduleZone::from_json(zone)
-                                .unwrap_or_else(|e| panic!("example {name}: {e}"));
-                        }
-                        assert!(!value.as_object().unwrap().is_empty());
-                    }
-                    other => panic!("a request body on {other} is not tested"),
-                }
-                checked += 1;
-            }
-        }
-    }
-    assert_eq!(checked, 9);
-}
-
-#[test]
-fn response_examples_match_their_schemas() {
-    let spec = spec();
-    for (template, item) in spec["paths"].as_object().unwrap() {
-        for (method, operation) in item.as_object().unwrap() {
-            let Some(responses) = operation.get("responses").and_then(Value::as_object) else {
-                continue;
-            };
-            for (status, response) in responses {
-                let content = &response["content"]["application/json"];
-                let problems =
-                    violations(&spec, &content["schema"], &content["example"], "example");
-                assert!(
-                    problems.is_empty(),
-                    "{method} {template} {status}: {problems:?}"
-                );
-            }
-        }
-    }
-}
 
 /// Produces each documented answer for real and compares it with the document.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -410,7 +111,7 @@ async fn real_answers_match_the_documented_responses() {
     let (sid, doomed) = (schedule_ids[0].as_str(), schedule_ids[1].as_str());
     let pause = json!({"paused": true});
     // (path template, method, status) -> the request that produces it.
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             "/api/notify",
             "post",
@@ -425,6 +126,17 @@ async fn real_answers_match_the_documented_responses() {
             "400",
             "/api/notify".into(),
             Some(missing),
+            None,
+        ),
+        (
+            "/api/notify",
+            "post",
+            "409",
+            "/api/notify".into(),
+            Some(
+                json!({"target": {"kind": "conversations", "ids": [megan.conversation_id]},
+                       "message": {"text": "another text"}, "idempotencyKey": "blocked-one"}),
+            ),
             None,
         ),
         (
@@ -761,6 +473,7 @@ async fn real_answers_match_the_documented_responses() {
         ),
     ];
 
+    cases.extend(crate::drafts::documented_cases(h).await);
     let mut covered = HashSet::new();
     for (template, method, status, path, body, authorization) in cases {
         let reply: HttpReply = match authorization {
@@ -773,50 +486,10 @@ async fn real_answers_match_the_documented_responses() {
             }
             None => h.call(&method.to_uppercase(), &path, body.as_ref()).await,
         };
-        let response = format!(
-            "/paths/{}/{method}/responses/{status}",
-            template.replace('/', "~1")
-        );
-        if status == "204" {
-            assert!(
-                spec.pointer(&response).is_some(),
-                "{method} {template} {status} is not documented"
-            );
-            assert!(
-                spec.pointer(&format!("{response}/content")).is_none(),
-                "{method} {template} 204 documents a body"
-            );
-            assert_eq!(
-                (reply.status, &reply.body),
-                (204, &Value::Null),
-                "{method} {path}"
-            );
-            covered.insert(format!("{method} {template} {status}"));
-            continue;
-        }
-        let pointer = format!("{response}/content/application~1json");
-        let documented = spec
-            .pointer(&pointer)
-            .unwrap_or_else(|| panic!("{method} {template} {status} is not documented"));
-        assert_eq!(
-            reply.status.to_string(),
-            status,
-            "{method} {path}: {reply:?}"
-        );
-        let problems = violations(&spec, &documented["schema"], &reply.body, "answer");
-        assert!(
-            problems.is_empty(),
-            "{method} {path} {status}: {problems:?}\n{}",
-            reply.body
-        );
-        assert_eq!(
-            shape_of(&reply.body),
-            shape_of(&documented["example"]),
-            "{method} {template} {status}: the answer's fields differ from the example's\nanswer: {}",
-            reply.body
-        );
+        check_answer(&spec, (template, method, status), &path, &reply);
         covered.insert(format!("{method} {template} {status}"));
     }
+    covered.extend(refusals(h, &spec, sent_id, sid, &schedule_example, &pause).await);
     // Every documented response was produced.
     for (template, item) in spec["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -833,4 +506,55 @@ async fn real_answers_match_the_documented_responses() {
             }
         }
     }
+}
+
+/// The answer has the documented status, validates against the documented schema (or has no
+/// body, for a 204) and has the example's fields.
+pub(super) fn check_answer(
+    spec: &Value,
+    (template, method, status): (&str, &str, &str),
+    path: &str,
+    reply: &HttpReply,
+) {
+    let response = format!(
+        "/paths/{}/{method}/responses/{status}",
+        template.replace('/', "~1")
+    );
+    if status == "204" {
+        assert!(
+            spec.pointer(&response).is_some(),
+            "{method} {template} {status} is not documented"
+        );
+        assert!(
+            spec.pointer(&format!("{response}/content")).is_none(),
+            "{method} {template} 204 documents a body"
+        );
+        assert_eq!(
+            (reply.status, &reply.body),
+            (204, &Value::Null),
+            "{method} {path}"
+        );
+        return;
+    }
+    let pointer = format!("{response}/content/application~1json");
+    let documented = spec
+        .pointer(&pointer)
+        .unwrap_or_else(|| panic!("{method} {template} {status} is not documented"));
+    assert_eq!(
+        reply.status.to_string(),
+        status,
+        "{method} {path}: {reply:?}"
+    );
+    let problems = violations(spec, &documented["schema"], &reply.body, "answer");
+    assert!(
+        problems.is_empty(),
+        "{method} {path} {status}: {problems:?}\n{}",
+        reply.body
+    );
+    assert_eq!(
+        shape_of(&reply.body),
+        shape_of(&documented["example"]),
+        "{method} {template} {status}: the answer's fields differ from the example's\nanswer: {}",
+        reply.body
+    );
 }
