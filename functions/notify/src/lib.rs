@@ -26,7 +26,7 @@ use std::sync::Arc;
 use herald_bootstrap::Deps;
 use herald_connector::Connector;
 use herald_domain::Clock;
-use herald_store::{OutboxStore, ReferenceStore, ScheduleStore};
+use herald_store::{EditJobs, OutboxStore, ReferenceStore, ScheduleStore};
 
 pub use audience::AUDIENCE_DEADLINE;
 pub use auth::{ApiKeys, AuthFailure, Caller};
@@ -45,6 +45,8 @@ pub struct Notify {
     /// Installations report (`GET /api/installations`) and audience estimates (read only).
     pub references: Arc<dyn ReferenceStore>,
     pub outbox: Arc<dyn OutboxStore>,
+    /// The sender's edit job, held while a request edits the sent copies itself.
+    pub edits: Arc<dyn EditJobs>,
     /// `/api/schedules`.
     pub schedules: Arc<dyn ScheduleStore>,
     /// Updates and retracts delivered copies.
@@ -61,6 +63,7 @@ impl Notify {
         Ok(Self {
             references: deps.stores.references()?,
             outbox: deps.stores.outbox()?,
+            edits: deps.stores.edit_jobs()?,
             schedules: deps.stores.schedules()?,
             connector: deps.connector()?,
             clock: deps.clock.clone(),

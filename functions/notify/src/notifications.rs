@@ -19,6 +19,9 @@ use crate::query::page_reply_where;
 use crate::report::{csv, delivery_json, wants_csv};
 use crate::{Notify, SOURCE, edit};
 
+/// How long the edit job's hold outlasts a request's own edit deadline.
+const HOLD_MARGIN: chrono::Duration = chrono::Duration::seconds(5);
+
 /// `POST /api/notify`: store the notification and answer; expansion happens elsewhere.
 ///
 /// An idempotency key names one notification per caller (API key): the same body again is the
@@ -186,15 +189,19 @@ pub(crate) async fn deliveries(
 }
 
 /// Revises the stored content (copies not sent yet go out with it, or not at all) and asks for
-/// the edit job; returns the new content version.
+/// the sender's edit job, held while this request edits the sent copies itself (so that none is
+/// edited twice); returns the new content version.
 async fn revise(
     notify: &Notify,
     id: &NotificationId,
     revision: &Revision,
 ) -> Result<u32, ApiError> {
+    let now = notify.clock.now();
+    let hold = chrono::Duration::from_std(notify.config.edit_deadline)
+        .map_or(now, |deadline| now + deadline + HOLD_MARGIN);
     let version = notify
         .outbox
-        .revise_content(id, revision, notify.clock.now())
+        .revise_content(id, revision, now, Some(hold))
         .await
         .map_err(|e| store_error(&e))?
         .ok_or_else(|| {
@@ -206,6 +213,14 @@ async fn revise(
         })?;
     tracing::info!(notification = %id, version, "content revised");
     Ok(version)
+}
+
+/// Ends the edit job's hold: it runs now, for the copies in flight during the request or not
+/// reached before its deadline. A failure here only delays it until the hold runs out.
+async fn release(notify: &Notify, id: &NotificationId) {
+    if let Err(e) = notify.edits.rearm_edit(id, notify.clock.now()).await {
+        tracing::warn!(notification = %id, error = %e, "cannot start the edit job; it starts when its hold runs out");
+    }
 }
 
 /// `PUT /api/notifications/{id}/message`: replace every copy: the ones sent (inline, until the
@@ -226,7 +241,9 @@ pub(crate) async fn update_message(
         activity: &activity,
         version,
     };
-    let report = edit::run(&notify, &record.id, update).await?;
+    let report = edit::run(&notify, &record.id, update).await;
+    release(&notify, &record.id).await;
+    let report = report?;
     Ok(Reply::json(
         StatusCode::OK,
         report.to_json(&record.id, "updated"),
@@ -243,7 +260,9 @@ pub(crate) async fn retract_message(
     let record = notify.load_notification(&id, &caller).await?;
     // First the stored content, so that no further copy goes out; then the sent copies.
     revise(&notify, &record.id, &Revision::Retract).await?;
-    let report = edit::run(&notify, &record.id, edit::Edit::Delete).await?;
+    let report = edit::run(&notify, &record.id, edit::Edit::Delete).await;
+    release(&notify, &record.id).await;
+    let report = report?;
     Ok(Reply::json(
         StatusCode::OK,
         report.to_json(&record.id, "deleted"),

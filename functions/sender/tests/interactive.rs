@@ -208,7 +208,7 @@ async fn an_update_of_every_copy_reaches_the_sent_and_the_late_ones() {
     assert_eq!(
         world
             .outbox
-            .revise_content(&id, &Revision::Update(approved), world.clock.now())
+            .revise_content(&id, &Revision::Update(approved), world.clock.now(), None)
             .await
             .unwrap(),
         Some(1)

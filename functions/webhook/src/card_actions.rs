@@ -129,6 +129,7 @@ impl Turn<'_> {
                     &copy.notification_id,
                     &Revision::Update(update.clone()),
                     self.now,
+                    None,
                 )
                 .await?;
             tracing::info!(notification = %copy.notification_id, "every copy is being updated");

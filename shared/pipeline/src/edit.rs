@@ -161,6 +161,15 @@ impl Editor {
                 ..EditPass::default()
             });
         };
+        if request
+            .held_until
+            .is_some_and(|held| held > self.clock.now())
+        {
+            // An API request edits the copies itself and starts the job when it is done (or the
+            // stranded-work sweep does once the hold has run out).
+            tracing::info!(notification = %id, "the edit job waits for an inline edit");
+            return Ok(EditPass::default());
+        }
         let Some(header) = self.outbox.get_notification(id).await? else {
             self.edits.finish_edit(id, &request).await?;
             return Ok(EditPass::default());

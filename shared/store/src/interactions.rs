@@ -174,6 +174,8 @@ pub trait Interactions: crate::OutboxStore {
 pub struct EditRequest {
     /// Requests made so far; a job finishes only the requests it saw.
     pub requests: u64,
+    /// Until when the job leaves the copies to the API request editing them inline.
+    pub held_until: Option<DateTime<Utc>>,
 }
 
 /// Edit jobs: after [`crate::OutboxStore::revise_content`], the sender brings every sent copy
@@ -193,7 +195,8 @@ pub trait EditJobs: Send + Sync {
         seen: &EditRequest,
     ) -> Result<bool, StoreError>;
 
-    /// Triggers the job again (it stopped before every copy was edited).
+    /// Triggers the job again (it stopped before every copy was edited, or an inline edit that
+    /// held it is done).
     async fn rearm_edit(
         &self,
         notification: &NotificationId,

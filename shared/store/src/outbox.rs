@@ -537,13 +537,16 @@ pub trait OutboxStore: Send + Sync {
     /// Revises what the notification sends, while copies may still be going out: the new
     /// activity (or the retraction) and a content version one higher, in one write with a
     /// request for the edit job (see [`crate::EditJobs`]) that brings the sent copies in line
-    /// (copies not sent yet go out with the new content, or not at all). Returns the new version;
-    /// `None` if there is no such notification.
+    /// (copies not sent yet go out with the new content, or not at all). With `hold`, the job
+    /// waits until then or until [`crate::EditJobs::rearm_edit`]: the caller edits the sent copies
+    /// itself first, and no copy is edited twice. Returns the new version; `None` if there is no
+    /// such notification.
     async fn revise_content(
         &self,
         id: &NotificationId,
         revision: &Revision,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError>;
 
     /// Replaces or clears the stored activity id of a sent delivery (after an update, or when

@@ -124,6 +124,7 @@ impl Harness {
         let notify = Arc::new(Notify {
             references: references.clone(),
             outbox: outbox.clone(),
+            edits: test.stores.edit_jobs().unwrap(),
             schedules: schedules.clone(),
             connector: connector.clone(),
             clock: clock.clone(),

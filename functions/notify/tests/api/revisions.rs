@@ -1,13 +1,14 @@
 //! `PUT` and `DELETE /api/notifications/{id}/message` during a running broadcast: copies not
 //! sent yet go out with the new content or not at all (`retracted`), and a copy whose send was
-//! in flight while the edit ran (a slow conversation) is brought in line by the sender.
+//! in flight while the edit ran (a slow conversation) is brought in line by the sender's edit job,
+//! which the revision's request starts and which waits for copies being sent.
 
 use std::sync::Arc;
 
 use herald_connector::Deadline;
-use herald_domain::{ConversationReference, DeliveryStatus};
+use herald_domain::{Clock, ConversationReference, DeliveryStatus};
 use herald_events::EmbeddedEventPublisher;
-use herald_pipeline::{Delivered, Sender};
+use herald_pipeline::{Delivered, EditPass, Editor, Sender};
 use herald_store::{DeliveryRecord, NotificationId};
 use herald_teams_emulator::Fault;
 use serde_json::json;
@@ -25,6 +26,19 @@ fn sender(h: &Harness) -> Arc<Sender> {
         h.clock.clone(),
         h.app.clone(),
     ))
+}
+
+/// The edit job as the sender function runs it when a revision asks for it, started now.
+fn edit_job(h: &Harness, id: &NotificationId) -> tokio::task::JoinHandle<EditPass> {
+    let editor = Editor {
+        outbox: h.outbox.clone(),
+        edits: h.stores.stores.edit_jobs().unwrap(),
+        connector: h.connector.clone(),
+        clock: h.clock.clone(),
+        concurrency: 4,
+    };
+    let (id, until) = (id.clone(), h.clock.now() + chrono::Duration::seconds(60));
+    tokio::spawn(async move { editor.run(&id, until).await.unwrap() })
 }
 
 async fn send(sender: &Sender, d: &DeliveryRecord) -> Delivered {
@@ -102,8 +116,10 @@ async fn edits_and_retractions_reach_copies_not_sent_yet(h: &Harness) {
     // Adele's copy was the one sent: updated in the request.
     assert_eq!(updated.body["updated"], 1, "{updated:?}");
     assert_eq!(copies(h, &people[0]), [("v2".to_owned(), false)]);
-    // Ben's copy went out as v1 while the edit ran; the sender brings it to v2.
+    // Ben's copy went out as v1 while the edit ran; the edit job waits for it and brings it to v2.
+    let job = edit_job(h, &id);
     let ben = in_flight.await.unwrap();
+    assert!(job.await.unwrap().complete);
     let stored = h
         .outbox
         .get_delivery(&id, &deliveries[1].delivery_id)
@@ -127,7 +143,9 @@ async fn edits_and_retractions_reach_copies_not_sent_yet(h: &Harness) {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let retracted = h.call("DELETE", &message, None).await;
     assert_eq!(retracted.status, 200, "{retracted:?}");
+    let job = edit_job(h, &id);
     let dee = in_flight.await.unwrap();
+    assert!(job.await.unwrap().complete);
     let stored = h
         .outbox
         .get_delivery(&id, &deliveries[3].delivery_id)

@@ -698,6 +698,7 @@ async fn edits_stop_at_the_deadline(h: &Harness) {
     let hurried = std::sync::Arc::new(herald_notify::Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
+        edits: h.notify.edits.clone(),
         schedules: h.schedules.clone(),
         connector: h.connector.clone(),
         clock: h.clock.clone(),

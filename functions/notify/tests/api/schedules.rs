@@ -865,6 +865,7 @@ async fn concurrent_change_is_409(h: &Harness) {
     let racing = Arc::new(Notify {
         references: h.references.clone(),
         outbox: h.outbox.clone(),
+        edits: h.notify.edits.clone(),
         schedules: Arc::new(racing(h.schedules.clone())),
         connector: h.connector.clone(),
         clock: h.clock.clone(),

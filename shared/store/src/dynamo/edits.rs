@@ -57,6 +57,7 @@ impl DynamoOutboxStore {
         id: &NotificationId,
         revision: &Revision,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
         let mut attempt = 0;
         let version = loop {
@@ -65,7 +66,7 @@ impl DynamoOutboxStore {
             let Some(current) = self.get_notification(id).await? else {
                 return Ok(None);
             };
-            let items = self.revision_items(id, revision, current.content_version, now)?;
+            let items = self.revision_items(id, revision, current.content_version, now, hold)?;
             let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
                 break current.content_version + 1;
             };
@@ -83,13 +84,15 @@ impl DynamoOutboxStore {
         Ok(Some(version))
     }
 
-    /// The header's new content and version, and one more request for the edit job.
+    /// The header's new content and version, and one more request for the edit job, held until
+    /// `hold` if given.
     fn revision_items(
         &self,
         id: &NotificationId,
         revision: &Revision,
         current: u32,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let header = Update::builder()
             .table_name(&self.table)
@@ -111,11 +114,15 @@ impl DynamoOutboxStore {
                 .update_expression("SET #v = :next, retracted = :true")
                 .expression_attribute_values(":true", AttributeValue::Bool(true)),
         };
+        let held = match hold {
+            Some(_) => ", heldUntil = :held",
+            None => " REMOVE heldUntil",
+        };
         let mut request = Update::builder()
             .table_name(&self.table)
             .set_key(Some(edit_key(id)))
             .update_expression(format!(
-                "ADD requests :one SET expiresAt = if_not_exists(expiresAt, :expires), {SET_DUE}"
+                "ADD requests :one SET expiresAt = if_not_exists(expiresAt, :expires), {SET_DUE}{held}"
             ))
             .expression_attribute_values(":one", n(1))
             // DynamoDB's TTL compares with the real time, whatever clock `now` comes from.
@@ -123,7 +130,10 @@ impl DynamoOutboxStore {
                 ":expires",
                 n((Utc::now() + EDIT_REQUEST_TTL).timestamp()),
             );
-        for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
+        if let Some(hold) = hold {
+            request = request.expression_attribute_values(":held", n(hold.timestamp_millis()));
+        }
+        for (name, value) in edit_due_values(id, hold.unwrap_or(now) + STRANDED_AFTER) {
             request = request.expression_attribute_values(name, value);
         }
         Ok(vec![
@@ -209,8 +219,9 @@ impl DynamoOutboxStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(edit_key(id)))
+            // A touch ends any hold: the job runs now.
             .update_expression(format!(
-                "SET {SET_DUE}, wakes = if_not_exists(wakes, :zero) + :one"
+                "SET {SET_DUE}, wakes = if_not_exists(wakes, :zero) + :one REMOVE heldUntil"
             ))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
@@ -241,6 +252,8 @@ impl EditJobs for DynamoOutboxStore {
         let item = get_item(&self.client, &self.table, edit_key(notification)).await?;
         Ok(item.map(|item| EditRequest {
             requests: number(&item, "requests").unwrap_or(0),
+            held_until: number(&item, "heldUntil")
+                .and_then(|ms| DateTime::from_timestamp_millis(ms.cast_signed())),
         }))
     }
 

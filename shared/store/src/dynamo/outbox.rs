@@ -521,8 +521,9 @@ impl OutboxStore for DynamoOutboxStore {
         id: &NotificationId,
         revision: &Revision,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
-        self.revise_now(id, revision, now).await
+        self.revise_now(id, revision, now, hold).await
     }
 
     async fn set_activity_id(

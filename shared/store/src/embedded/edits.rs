@@ -23,16 +23,20 @@ struct StoredEdit {
     requests: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     due_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    held_until: Option<DateTime<Utc>>,
 }
 
 impl EmbeddedOutboxStore {
     /// Moves the edit request's due time on (the sweep wakes it then if its trigger is lost);
-    /// with `request`, counts one more request. Returns whether there is a request.
+    /// with `request`, counts one more request held until `hold`, else ends any hold. Returns
+    /// whether there is a request.
     fn touch_edit(
         txn: &redb::WriteTransaction,
         id: &NotificationId,
         request: bool,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
         let mut table = txn.open_table(EDITS).map_err(unavailable)?;
         let stored = read_json::<StoredEdit>(&table, id.as_str())?;
@@ -42,7 +46,8 @@ impl EmbeddedOutboxStore {
         let mut edit = stored.unwrap_or_default();
         let before = edit.due_at;
         edit.requests += u64::from(request);
-        edit.due_at = Some(now + STRANDED_AFTER);
+        edit.held_until = hold;
+        edit.due_at = Some(hold.unwrap_or(now) + STRANDED_AFTER);
         write_json(&mut table, id.as_str(), &edit)?;
         drop(table);
         move_entry(txn, id, Due::Edit, before, edit.due_at)?;
@@ -54,6 +59,7 @@ impl EmbeddedOutboxStore {
         id: NotificationId,
         revision: &Revision,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
         let txn = self.db.begin_write().map_err(unavailable)?;
         let mut version = None;
@@ -69,7 +75,7 @@ impl EmbeddedOutboxStore {
         if version.is_none() {
             return Ok(None);
         }
-        Self::touch_edit(&txn, &id, true, now)?;
+        Self::touch_edit(&txn, &id, true, now, hold)?;
         if let Revision::Update(activity) = revision {
             let mut table = txn.open_table(SETTINGS).map_err(unavailable)?;
             if let Some(mut settings) = read_json::<InteractionSettings>(&table, id.as_str())? {
@@ -112,7 +118,7 @@ impl EmbeddedOutboxStore {
         id: &NotificationId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Self::touch_edit(txn, id, false, now)
+        Self::touch_edit(txn, id, false, now, None)
     }
 
     /// Indexes a new notification's follow-up (its creation's transaction calls it).
@@ -141,6 +147,7 @@ impl EditJobs for EmbeddedOutboxStore {
             Ok(
                 read_json::<StoredEdit>(&table, id.as_str())?.map(|e| EditRequest {
                     requests: e.requests,
+                    held_until: e.held_until,
                 }),
             )
         })
@@ -180,7 +187,7 @@ impl EditJobs for EmbeddedOutboxStore {
         let id = notification.clone();
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
-            let pending = Self::touch_edit(&txn, &id, false, now)?;
+            let pending = Self::touch_edit(&txn, &id, false, now, None)?;
             txn.commit().map_err(unavailable)?;
             if pending {
                 this.publish(vec![OutboxChange::Edit(id)]);

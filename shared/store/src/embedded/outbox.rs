@@ -460,9 +460,10 @@ impl OutboxStore for EmbeddedOutboxStore {
         id: &NotificationId,
         revision: &Revision,
         now: DateTime<Utc>,
+        hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
         let (id, revision) = (id.clone(), revision.clone());
-        blocking(self, move |this| this.revise_now(id, &revision, now)).await
+        blocking(self, move |this| this.revise_now(id, &revision, now, hold)).await
     }
 
     async fn set_activity_id(

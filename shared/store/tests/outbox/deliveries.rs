@@ -314,7 +314,10 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
 
     let update = Revision::Update(json!({"type": "message", "text": "Maintenance moved to 19:00"}));
     assert_eq!(
-        store.revise_content(&id, &update, at(1)).await.unwrap(),
+        store
+            .revise_content(&id, &update, at(1), None)
+            .await
+            .unwrap(),
         Some(1)
     );
     let header = store.get_notification(&id).await.unwrap().unwrap();
@@ -327,7 +330,7 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
 
     assert_eq!(
         store
-            .revise_content(&id, &Revision::Retract, at(1))
+            .revise_content(&id, &Revision::Retract, at(1), None)
             .await
             .unwrap(),
         Some(2)
@@ -370,7 +373,7 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
 
     assert_eq!(
         store
-            .revise_content(&NotificationId::random(), &Revision::Retract, at(3))
+            .revise_content(&NotificationId::random(), &Revision::Retract, at(3), None)
             .await
             .unwrap(),
         None

@@ -204,7 +204,12 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
     let approved = json!({"type": "message", "text": "Approved by Megan at 10:42"});
     assert!(
         store
-            .revise_content(&id, &Revision::Update(approved.clone()), at(10))
+            .revise_content(
+                &id,
+                &Revision::Update(approved.clone()),
+                at(10),
+                Some(at(40))
+            )
             .await
             .unwrap()
             .is_some()
@@ -216,25 +221,49 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
     );
     assert_eq!(
         store.edit_request(&id).await.unwrap(),
-        Some(EditRequest { requests: 1 })
+        Some(EditRequest {
+            requests: 1,
+            held_until: Some(at(40))
+        })
+    );
+    // The API request that held the job is done: the job runs now.
+    store.rearm_edit(&id, at(10)).await.unwrap();
+    assert_eq!(
+        store.edit_request(&id).await.unwrap(),
+        Some(EditRequest {
+            requests: 1,
+            held_until: None
+        })
     );
     // A second request while the job runs: finishing the first does not end the second.
     assert!(
         store
-            .revise_content(&id, &Revision::Update(approved.clone()), at(11))
+            .revise_content(&id, &Revision::Update(approved.clone()), at(11), None)
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         !store
-            .finish_edit(&id, &EditRequest { requests: 1 })
+            .finish_edit(
+                &id,
+                &EditRequest {
+                    requests: 1,
+                    held_until: None
+                }
+            )
             .await
             .unwrap()
     );
     assert!(
         store
-            .finish_edit(&id, &EditRequest { requests: 2 })
+            .finish_edit(
+                &id,
+                &EditRequest {
+                    requests: 2,
+                    held_until: None
+                }
+            )
             .await
             .unwrap()
     );
@@ -244,7 +273,8 @@ pub async fn replaced_content_asks_for_one_edit_job(store: Arc<dyn Outbox>) {
             .revise_content(
                 &NotificationId::random(),
                 &Revision::Update(approved),
-                at(12)
+                at(12),
+                None
             )
             .await
             .unwrap(),
@@ -284,7 +314,7 @@ pub async fn unfinished_edit_jobs_are_stranded_work(store: Arc<dyn Outbox>) {
     let text = json!({"type": "message", "text": "v2"});
     assert_eq!(
         store
-            .revise_content(&id, &Revision::Update(text), at(10))
+            .revise_content(&id, &Revision::Update(text), at(10), None)
             .await
             .unwrap(),
         Some(1)

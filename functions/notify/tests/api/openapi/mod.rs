@@ -181,7 +181,7 @@ fn request_examples_pass_the_parser_and_the_schema() {
             }
         }
     }
-    assert_eq!(checked, 12);
+    assert_eq!(checked, 13);
 }
 
 #[test]
