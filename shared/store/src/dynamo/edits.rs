@@ -114,7 +114,7 @@ impl DynamoOutboxStore {
                 .update_expression("SET #v = :next, retracted = :true")
                 .expression_attribute_values(":true", AttributeValue::Bool(true)),
         };
-        let held = match hold {
+        let held_clause = match hold {
             Some(_) => ", heldUntil = :held",
             None => " REMOVE heldUntil",
         };
@@ -122,7 +122,7 @@ impl DynamoOutboxStore {
             .table_name(&self.table)
             .set_key(Some(edit_key(id)))
             .update_expression(format!(
-                "ADD requests :one SET expiresAt = if_not_exists(expiresAt, :expires), {SET_DUE}{held}"
+                "ADD requests :one SET expiresAt = if_not_exists(expiresAt, :expires), {SET_DUE}{held_clause}"
             ))
             .expression_attribute_values(":one", n(1))
             // DynamoDB's TTL compares with the real time, whatever clock `now` comes from.
