@@ -539,6 +539,7 @@ async fn store_passes(
                     activity_id: Some("1".into()),
                     error: None,
                     conversation_id: None,
+                    service_url: None,
                     copy: None,
                 };
                 let recorded = outcomes

@@ -237,6 +237,7 @@ impl InstallSweep {
                 activity_id: None,
                 error: Some(error),
                 conversation_id: None,
+                service_url: None,
                 copy: None,
             })
         })

@@ -307,6 +307,9 @@ impl DeliveryRecord {
         if outcome.conversation_id.is_some() {
             self.conversation_id.clone_from(&outcome.conversation_id);
         }
+        if outcome.service_url.is_some() {
+            self.service_url.clone_from(&outcome.service_url);
+        }
         if let Some(copy) = &outcome.copy {
             self.sent_at = Some(copy.sent_at);
             self.content_version = copy.content_version;
@@ -418,8 +421,11 @@ pub struct Outcome {
     pub status: DeliveryStatus,
     pub activity_id: Option<String>,
     pub error: Option<String>,
-    /// The conversation the sender created for a member.
+    /// The conversation the sender created for a member, or found for a person.
     pub conversation_id: Option<ConversationId>,
+    /// The serviceUrl it was sent through, when the delivery did not know it before (a person's
+    /// chat found at send time): editing the copy later needs it.
+    pub service_url: Option<ServiceUrl>,
     /// For a sent delivery: the copy, indexed with the outcome for card actions and read
     /// receipts (boxed: most outcomes have none).
     pub copy: Option<Box<SentCopy>>,

@@ -275,6 +275,7 @@ impl Harness {
             activity_id: activity_id.map(str::to_owned),
             error: (status != DeliveryStatus::Sent).then(|| format!("{status} by the test")),
             conversation_id: None,
+            service_url: None,
             copy: None,
         };
         assert!(

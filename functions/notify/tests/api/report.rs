@@ -118,6 +118,7 @@ async fn big_notification(h: &Harness, rows: usize) -> (NotificationId, Vec<Deli
             activity_id: Some(activity_id),
             error: None,
             conversation_id: None,
+            service_url: None,
             copy: Some(Box::new(copy)),
         };
         assert!(

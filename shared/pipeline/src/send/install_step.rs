@@ -126,6 +126,7 @@ impl InstallStep<'_> {
                     activity_id: None,
                     error: Some(error.to_string()),
                     conversation_id: None,
+                    service_url: None,
                     copy: None,
                 })
             }
@@ -167,6 +168,7 @@ impl InstallStep<'_> {
                 reference.status.as_str()
             )),
             conversation_id: Some(reference.conversation_id.clone()),
+            service_url: None,
             copy: None,
         };
         let Some(claimed_until) = claimed.lease_until else {

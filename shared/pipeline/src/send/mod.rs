@@ -199,6 +199,7 @@ impl Sender {
                 activity_id: None,
                 error: Some("the notification was retracted before this copy was sent".into()),
                 conversation_id: resolved,
+                service_url: None,
                 copy: None,
             }
         } else {
@@ -215,6 +216,11 @@ impl Sender {
             }
             match self.send(&claimed, &content.activity, deadline).await {
                 Ok((activity_id, created)) => {
+                    // A chat found at send time: the delivery learns where it went.
+                    let service_url = resolved
+                        .is_some()
+                        .then(|| claimed.service_url.clone())
+                        .flatten();
                     let conversation_id = created.or(resolved);
                     let copy = self.copy_of(
                         &claimed,
@@ -227,6 +233,7 @@ impl Sender {
                         activity_id: Some(activity_id),
                         error: None,
                         conversation_id,
+                        service_url,
                         copy,
                     }
                 }
@@ -402,6 +409,7 @@ impl Sender {
             activity_id: None,
             error: Some(reason),
             conversation_id: None,
+            service_url: None,
             copy: None,
         }))
     }

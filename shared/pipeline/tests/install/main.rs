@@ -70,6 +70,28 @@ async fn an_installation_event_resumes_only_its_recipients_deliveries() {
 }
 
 #[tokio::test]
+async fn a_chat_stored_after_expansion_is_sent_to_and_recorded_with_its_service_url() {
+    let world = World::new(CATALOG_APP).await;
+    let eve = world.emulator.add_user(TENANT, "Eve");
+    let id = world.notify(&[&eve]).await;
+    // Eve opens the app before her delivery goes out: her chat is stored, nothing is installed.
+    let reference = world.reference(&eve);
+    world.references.upsert(&reference).await.unwrap();
+    assert_eq!(
+        world.deliver(&id, &eve).await,
+        Delivered::Finished(DeliveryStatus::Sent)
+    );
+    assert_eq!(world.emulator.install_requests(), 0);
+    assert_eq!(world.copies(&eve), 1);
+    // The copy keeps what editing it needs.
+    let sent = world.delivery(&id, &eve).await;
+    assert_eq!(
+        (sent.conversation_id, sent.service_url),
+        (Some(reference.conversation_id), Some(reference.service_url))
+    );
+}
+
+#[tokio::test]
 async fn a_missed_event_times_out_and_the_retry_finds_the_chat_through_graph() {
     let world = World::new(CATALOG_APP).await;
     let cy = world.emulator.add_user(TENANT, "Cy");
@@ -143,9 +165,14 @@ async fn a_chat_graph_finds_is_the_one_record_teams_speaks_of() {
         .expect("the chat found through Graph is stored");
     assert_eq!(stored.conversation_id.as_str(), chat);
     assert_ne!(stored.conversation_id.as_str(), installation.chat_id);
+    // The copy keeps what editing it needs: the chat and the serviceUrl it went through.
+    let sent = world.delivery(&id, &dee).await;
     assert_eq!(
-        world.delivery(&id, &dee).await.conversation_id,
-        Some(stored.conversation_id.clone())
+        (sent.conversation_id, sent.service_url),
+        (
+            Some(stored.conversation_id.clone()),
+            Some(stored.service_url.clone())
+        )
     );
 
     // Dee writes in the chat and types stop there: one record, and a broadcast skips Dee once.

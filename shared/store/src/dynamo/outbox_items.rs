@@ -165,6 +165,12 @@ pub(super) fn outcome_changes(outcome: &Outcome) -> OutcomeChanges {
             .values
             .push((":conversation", s(conversation.as_str())));
     }
+    if let Some(service_url) = &outcome.service_url {
+        changes.sets.push("serviceUrl = :serviceUrl");
+        changes
+            .values
+            .push((":serviceUrl", s(service_url.as_str())));
+    }
     if let Some(copy) = &outcome.copy {
         changes
             .sets

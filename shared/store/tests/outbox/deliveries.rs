@@ -4,14 +4,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use herald_domain::DeliveryStatus;
+use herald_domain::{ConversationId, DeliveryStatus, ServiceUrl};
 use herald_store::{
     Claim, Cursor, NotificationId, NotificationStatus, OutboxStore, Outcome, PageRequest, Revision,
     StoreError,
 };
 use serde_json::json;
 
-use crate::support::{accepted, at, delivery, delivery_now, did, expanded, notification, sent};
+use crate::support::{
+    accepted, at, delivery, delivery_now, did, expanded, notification, person, sent,
+};
 
 pub async fn create_is_idempotent(store: Arc<dyn OutboxStore>) {
     let id = NotificationId::for_idempotency_key("deploy-2026-11-01");
@@ -155,6 +157,7 @@ pub async fn claims_and_outcomes_happen_once(store: Arc<dyn OutboxStore>) {
         activity_id: None,
         error: Some("403 MessageWritesBlocked".into()),
         conversation_id: None,
+        service_url: None,
         copy: None,
     };
     assert!(
@@ -352,6 +355,7 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
         activity_id: None,
         error: Some("retracted".into()),
         conversation_id: None,
+        service_url: None,
         copy: None,
     };
     assert!(
@@ -377,5 +381,44 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
             .await
             .unwrap(),
         None
+    );
+}
+
+/// A person's chat found at send time: the outcome records the conversation and the serviceUrl
+/// the copy went through, which editing or retracting it later needs.
+pub async fn a_chat_found_at_send_time_is_recorded_with_its_service_url(
+    store: Arc<dyn OutboxStore>,
+) {
+    let id = NotificationId::random();
+    let d = person(&id, "tenant-1", "aad-found");
+    expanded(&*store, std::slice::from_ref(&d)).await;
+    let Claim::Claimed(claimed) = store
+        .claim_delivery(&id, &d.delivery_id, at(1), at(61))
+        .await
+        .unwrap()
+    else {
+        panic!("claimable");
+    };
+    let outcome = Outcome {
+        conversation_id: Some(ConversationId::new("a:found-at-send-time").unwrap()),
+        service_url: Some(ServiceUrl::parse("https://smba.trafficmanager.net/emea/").unwrap()),
+        ..sent("1700000000042")
+    };
+    assert!(
+        store
+            .record_outcome(
+                &id,
+                &d.delivery_id,
+                claimed.lease_until.unwrap(),
+                &outcome,
+                at(2)
+            )
+            .await
+            .unwrap()
+    );
+    let stored = delivery_now(&*store, &id, &d.delivery_id).await;
+    assert_eq!(
+        (stored.conversation_id, stored.service_url),
+        (outcome.conversation_id, outcome.service_url)
     );
 }

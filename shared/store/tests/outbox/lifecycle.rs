@@ -28,6 +28,7 @@ fn finished(status: DeliveryStatus) -> Outcome {
         activity_id: None,
         error: Some(format!("{status} in the test")),
         conversation_id: None,
+        service_url: None,
         copy: None,
     }
 }

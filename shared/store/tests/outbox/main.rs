@@ -46,6 +46,7 @@ contract!(
     deliveries::create_is_idempotent,
     deliveries::pages_move_the_cursor_once,
     deliveries::claims_and_outcomes_happen_once,
+    deliveries::a_chat_found_at_send_time_is_recorded_with_its_service_url,
     deliveries::concurrent_claims_have_one_winner,
     deliveries::deliveries_list_in_pages,
     deliveries::activity_ids_can_be_replaced,

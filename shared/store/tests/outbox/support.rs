@@ -65,6 +65,7 @@ pub fn sent(activity: &str) -> Outcome {
         activity_id: Some(activity.to_owned()),
         error: None,
         conversation_id: None,
+        service_url: None,
         copy: None,
     }
 }
@@ -139,6 +140,7 @@ pub fn finished(status: DeliveryStatus, error: &str) -> InstallResolution {
         activity_id: None,
         error: Some(error.to_owned()),
         conversation_id: None,
+        service_url: None,
         copy: None,
     })
 }
