@@ -28,7 +28,7 @@ export function describeRecurrence(r, zone) {
   }
 }
 
-/** The schedule editor; `value()` is {recurrence, timeZone, startDate?, endDate?}. */
+/** The schedule editor; `value()` is {recurrence, timeZone, startDate, endDate} (dates null when unset). */
 export function recurrenceEditor(targetOf) {
   const kind = select([["once", "Once"], ["daily", "Every day"], ["weekly", "Every week"], ["monthly", "Every month"]], "daily", { id: "recurrence-kind" });
   const at = h("input", { type: "datetime-local", id: "recurrence-at" });
@@ -78,10 +78,10 @@ export function recurrenceEditor(targetOf) {
       default: recurrence = { kind: "daily", time: time.value };
     }
     const result = { recurrence, timeZone: recipient.checked ? "recipient" : zone.value.trim() };
-    if (kind.value !== "once") {
-      if (start.value) result.startDate = start.value;
-      if (end.value) result.endDate = end.value;
-    }
+    // Always named, null when empty: an edit that empties a date clears it.
+    const bounded = kind.value !== "once";
+    result.startDate = (bounded && start.value) || null;
+    result.endDate = (bounded && end.value) || null;
     return result;
   }
 

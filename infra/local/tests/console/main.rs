@@ -19,7 +19,7 @@ use std::time::Duration;
 use browser::Browser;
 use fantoccini::key::Key;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, TeamsEmulator};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::{
     ANONYMOUS_BOT_ID, API_KEY, Runner, eventually, people_with_chats, personal_activity,
     personal_install,
@@ -77,6 +77,18 @@ const ANNOUNCEMENT: &str = "We are moving to the 4th floor";
 const INCIDENT: &str = "INC-0193";
 
 /// Every visible control labelled, every text readable (WCAG AA) in both themes.
+/// Sets a date field as a person picking a date would (WebDriver's typing into date inputs
+/// depends on the browser's locale).
+async fn set_date(browser: &Browser, id: &str, date: &str) {
+    browser
+        .eval(&format!(
+            "const e = document.getElementById('{id}'); e.value = '{date}'; \
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); \
+             e.dispatchEvent(new Event('change', {{bubbles: true}})); return e.value"
+        ))
+        .await;
+}
+
 async fn assert_accessible(browser: &Browser, page: &str) {
     let problems = browser.accessibility_problems().await;
     assert!(problems.is_empty(), "{page}:\n{}", problems.join("\n"));
@@ -247,6 +259,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     assert!(fires.contains("00:00 UTC"), "{fires}");
     browser.screenshot("schedule").await;
     assert_accessible(&browser, "schedule").await;
+    set_date(&browser, "recurrence-end", "2030-12-31").await;
     browser.click("#submit").await;
     browser
         .wait_text("#schedules-table", "the schedule", |t| {
@@ -259,6 +272,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     assert_accessible(&browser, "schedules").await;
     let (_, schedules) = runner.get("/api/schedules").await;
     assert_eq!(schedules["items"][0]["timeZone"], "recipient");
+    assert_eq!(schedules["items"][0]["endDate"], "2030-12-31");
 
     // Pause, resume, and edit: each a PATCH of the version read.
     browser.click("#schedules-table .pause-resume").await;
@@ -291,6 +305,8 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     browser
         .type_into("#message-text", "Time sheets are due this month.")
         .await;
+    // Emptying the last day clears it.
+    set_date(&browser, "recurrence-end", "").await;
     browser.click("#submit").await;
     browser
         .wait_text("#schedules-table", "the edited schedule", |t| {
@@ -302,6 +318,7 @@ async fn the_console_composes_sends_reports_schedules_and_retracts() {
     assert_eq!(edited["message"]["text"], "Time sheets are due this month.");
     assert_eq!(edited["recurrence"]["kind"], "monthly");
     assert_eq!(edited["paused"], false);
+    assert_eq!(edited["endDate"], Value::Null, "{edited}");
     browser.click("#schedules-table .delete").await;
     browser.click("#confirm-yes").await;
     browser

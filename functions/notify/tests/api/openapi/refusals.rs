@@ -46,6 +46,24 @@ pub(super) async fn refusals(
             format!("/api/schedules/{sid}"),
             pause.clone(),
         ),
+        (
+            "/api/schedules/preview",
+            "post",
+            "/api/schedules/preview".to_owned(),
+            schedule_example.clone(),
+        ),
+        (
+            "/api/audience",
+            "post",
+            "/api/audience".to_owned(),
+            json!({"target": {"kind": "all"}}),
+        ),
+        (
+            "/api/render",
+            "post",
+            "/api/render".to_owned(),
+            json!({"text": "t"}),
+        ),
     ] {
         let reply = h
             .raw_as(
@@ -96,6 +114,21 @@ pub(super) async fn refusals(
             "/api/schedules/{id}",
             "patch",
             format!("/api/schedules/{own}"),
+            Some(json!({"target": elsewhere})),
+        ),
+        (
+            "/api/schedules/preview",
+            "post",
+            "/api/schedules/preview".to_owned(),
+            Some(
+                json!({"target": elsewhere, "recurrence": {"kind": "daily", "time": "09:00"},
+                "timeZone": "Europe/Berlin"}),
+            ),
+        ),
+        (
+            "/api/audience",
+            "post",
+            "/api/audience".to_owned(),
             Some(json!({"target": elsewhere})),
         ),
         (
