@@ -1,15 +1,17 @@
-//! GIVEN / WHEN / THEN scenarios of the API, run on the embedded stores and DynamoDB Local.
+//! GIVEN / WHEN / THEN scenarios of the API, run on the embedded stores and DynamoDB Local: the
+//! requests and their answers here, the installations report (`installations`), and updating and
+//! retracting what was sent (`copy_edits`).
+
+mod copy_edits;
+mod installations;
 
 use std::collections::HashSet;
 
 use chrono::Duration;
-use herald_domain::{
-    ChannelId, ChannelInfo, ConversationType, DeliveryStatus, ReferenceStatus, TeamId, TeamInfo,
-};
+use herald_domain::{ConversationType, DeliveryStatus};
 use herald_notify::MAX_BODY_BYTES;
 use herald_pipeline::request::MAX_ACTIVITY_BYTES;
-use herald_store::{NotificationId, StatusUpdate};
-use herald_teams_emulator::Fault;
+use herald_store::NotificationId;
 use serde_json::{Value, json};
 
 use crate::{Harness, KEY, TENANT, at, base, delivery, on_both_backends};
@@ -20,12 +22,9 @@ on_both_backends!(
     card_binding_is_stored_rendered,
     status_and_counts_follow_the_deliveries,
     deliveries_page_and_filter,
-    installations_filter_and_report_blocked,
-    update_and_retract_every_delivered_copy,
-    edits_stop_at_the_deadline,
 );
 
-fn notify_body(key: &str) -> Value {
+pub(super) fn notify_body(key: &str) -> Value {
     json!({
         "target": {"kind": "all"},
         "message": {"text": "Maintenance at 18:00"},
@@ -33,7 +32,7 @@ fn notify_body(key: &str) -> Value {
     })
 }
 
-fn assert_error(reply: &crate::HttpReply, status: u16, code: &str, field: Option<&str>) {
+pub(super) fn assert_error(reply: &crate::HttpReply, status: u16, code: &str, field: Option<&str>) {
     assert_eq!(reply.status, status, "{reply:?}");
     assert_eq!(reply.body["error"]["code"], code, "{reply:?}");
     assert!(
@@ -428,302 +427,4 @@ async fn deliveries_page_and_filter(h: &Harness) {
         let reply = h.call("GET", &format!("{path}?{query}"), None).await;
         assert_error(&reply, 400, "InvalidParameter", Some(field));
     }
-}
-
-async fn installations_filter_and_report_blocked(h: &Harness) {
-    let other_tenant = "0c1d2e3f-0000-4000-8000-000000000002";
-    let active = h.personal(TENANT, "Megan Bowen");
-    let blocked = h.personal(TENANT, "Alex Wilber");
-    let uninstalled = h.personal(other_tenant, "Lee Gu");
-    let group = base(
-        h,
-        other_tenant,
-        "19:group@thread.v2",
-        ConversationType::GroupChat,
-    );
-    let mut channel = base(
-        h,
-        TENANT,
-        "19:sales@thread.tacv2",
-        ConversationType::Channel,
-    );
-    channel.team = Some(TeamInfo {
-        id: TeamId::new("19:sales@thread.tacv2").unwrap(),
-        name: Some("Sales".into()),
-        aad_group_id: None,
-    });
-    channel.channel = Some(ChannelInfo {
-        id: ChannelId::new("19:sales@thread.tacv2").unwrap(),
-        name: None,
-    });
-    for reference in [&active, &blocked, &uninstalled, &group, &channel] {
-        h.references.upsert(reference).await.unwrap();
-    }
-    let reason = "blocked by the user (HTTP 403 MessageWritesBlocked)";
-    h.references
-        .set_status(
-            &blocked.key(),
-            &StatusUpdate {
-                status: ReferenceStatus::Blocked,
-                at: at(300),
-                reason: Some(reason.into()),
-            },
-        )
-        .await
-        .unwrap();
-    h.references
-        .set_status(
-            &uninstalled.key(),
-            &StatusUpdate {
-                status: ReferenceStatus::Uninstalled,
-                at: at(400),
-                reason: Some("installationUpdate remove".into()),
-            },
-        )
-        .await
-        .unwrap();
-
-    let ids = |reply: &crate::HttpReply| -> HashSet<String> {
-        assert_eq!(reply.status, 200, "{reply:?}");
-        reply.body["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["conversationId"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    let set = |refs: &[&herald_domain::ConversationReference]| -> HashSet<String> {
-        refs.iter().map(|r| r.conversation_id.to_string()).collect()
-    };
-
-    // The blocked report: who, when, and what showed it.
-    let report = h
-        .call("GET", "/api/installations?status=blocked", None)
-        .await;
-    assert_eq!(ids(&report), set(&[&blocked]));
-    let item = &report.body["items"][0];
-    assert_eq!(item["statusReason"], reason);
-    assert_eq!(item["statusChangedAt"], json!(at(300)));
-    assert_eq!(item["user"]["name"], "Alex Wilber");
-    assert_eq!(item["tenantId"], TENANT);
-    let gone = h
-        .call("GET", "/api/installations?status=uninstalled", None)
-        .await;
-    assert_eq!(ids(&gone), set(&[&uninstalled]));
-    let active_only = h
-        .call("GET", "/api/installations?status=active", None)
-        .await;
-    assert_eq!(ids(&active_only), set(&[&active, &group, &channel]));
-    assert_eq!(active_only.body["items"][0]["statusReason"], Value::Null);
-
-    let personal = h
-        .call("GET", "/api/installations?type=personal", None)
-        .await;
-    assert_eq!(ids(&personal), set(&[&active, &blocked, &uninstalled]));
-    let tenant = h
-        .call(
-            "GET",
-            &format!("/api/installations?tenantId={other_tenant}"),
-            None,
-        )
-        .await;
-    assert_eq!(ids(&tenant), set(&[&uninstalled, &group]));
-    let tenant_personal = h
-        .call(
-            "GET",
-            &format!("/api/installations?tenantId={other_tenant}&type=personal&status="),
-            None,
-        )
-        .await;
-    assert_eq!(ids(&tenant_personal), set(&[&uninstalled]));
-    let team = h
-        .call(
-            "GET",
-            "/api/installations?teamId=19%3Asales%40thread.tacv2",
-            None,
-        )
-        .await;
-    assert_eq!(ids(&team), set(&[&channel]));
-    assert_eq!(team.body["items"][0]["team"]["name"], "Sales");
-
-    // Everything, one at a time, through the cursors.
-    let mut all = HashSet::new();
-    let mut url = "/api/installations?limit=1".to_owned();
-    for _ in 0..20 {
-        let page = h.call("GET", &url, None).await;
-        assert!(page.body["items"].as_array().unwrap().len() <= 1);
-        all.extend(ids(&page));
-        match page.body["nextCursor"].as_str() {
-            Some(c) => url = format!("/api/installations?limit=1&cursor={c}"),
-            None => break,
-        }
-    }
-    assert_eq!(
-        all,
-        set(&[&active, &blocked, &uninstalled, &group, &channel])
-    );
-
-    for (query, field) in [
-        ("type=meeting", "type"),
-        ("status=gone", "status"),
-        ("limit=-1", "limit"),
-        ("cursor=%%%", "cursor"),
-        ("tenant=x", "tenant"),
-    ] {
-        let reply = h
-            .call("GET", &format!("/api/installations?{query}"), None)
-            .await;
-        assert_error(&reply, 400, "InvalidParameter", Some(field));
-    }
-}
-
-async fn update_and_retract_every_delivered_copy(h: &Harness) {
-    let people: Vec<_> = ["Megan", "Alex", "Lee", "Nestor"]
-        .iter()
-        .map(|name| h.personal(TENANT, name))
-        .collect();
-    let refs: Vec<_> = people.iter().collect();
-    let (id, deliveries) = h.delivered(&refs, "Maintenance at 18:00").await;
-    let conversation = |n: usize| people[n].conversation_id.as_str();
-    // Lee deleted the message in Teams already; Nestor's conversation answers 400.
-    h.emulator.inject(conversation(2), Fault::ActivityNotFound);
-    h.emulator.inject(conversation(3), Fault::BadArgument);
-
-    let path = format!("/api/notifications/{id}/message");
-    let reply = h
-        .call(
-            "PUT",
-            &path,
-            Some(&json!({"text": "Maintenance moved to 19:00", "alert": true})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(
-        (
-            &reply.body["updated"],
-            &reply.body["gone"],
-            &reply.body["failed"],
-            &reply.body["complete"]
-        ),
-        (&json!(2), &json!(1), &json!(1), &json!(true)),
-        "{reply:?}"
-    );
-    assert_eq!(
-        reply.body["errors"][0]["deliveryId"],
-        deliveries[3].delivery_id.as_str()
-    );
-    for n in 0..2 {
-        let copies = h.emulator.activities(conversation(n));
-        assert_eq!(copies.len(), 1);
-        assert_eq!(copies[0].updates, 1);
-        assert_eq!(copies[0].activity["text"], "Maintenance moved to 19:00");
-    }
-    // The copy Teams no longer has lost its stored id; the others kept theirs.
-    let stored = |n: usize| {
-        let outbox = h.outbox.clone();
-        let id = id.clone();
-        let delivery = deliveries[n].delivery_id.clone();
-        async move { outbox.get_delivery(&id, &delivery).await.unwrap().unwrap() }
-    };
-    assert_eq!(stored(2).await.activity_id, None);
-    assert!(stored(0).await.activity_id.is_some());
-    assert!(stored(3).await.activity_id.is_some());
-
-    // An invalid replacement is refused before Teams is called.
-    h.emulator.clear_log();
-    let bad = h
-        .call(
-            "PUT",
-            &path,
-            Some(&json!({"card": {"type": "AdaptiveCard"}})),
-        )
-        .await;
-    assert_error(&bad, 400, "InvalidCard", Some("card.version"));
-    let bad = h
-        .call(
-            "PUT",
-            &path,
-            Some(&json!({"card": {"type": "AdaptiveCard", "version": "1.5",
-        "body": [{"type": "TextBlock", "text": "${who}"}]}})),
-        )
-        .await;
-    assert_error(&bad, 400, "MissingPlaceholders", Some("data"));
-    assert!(h.emulator.requests().is_empty());
-
-    h.emulator.clear_faults(conversation(3));
-    let reply = h.call("DELETE", &path, None).await;
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(
-        (
-            &reply.body["deleted"],
-            &reply.body["gone"],
-            &reply.body["failed"]
-        ),
-        (&json!(3), &json!(0), &json!(0)),
-        "{reply:?}"
-    );
-    for n in [0, 1, 3] {
-        assert!(h.emulator.activities(conversation(n))[0].deleted);
-        assert_eq!(stored(n).await.activity_id, None);
-    }
-    // Nothing left to retract: a repeat changes nothing and calls no one.
-    h.emulator.clear_log();
-    let again = h.call("DELETE", &path, None).await;
-    assert_eq!(
-        (&again.body["deleted"], &again.body["complete"]),
-        (&json!(0), &json!(true))
-    );
-    assert!(h.emulator.requests().is_empty());
-
-    let missing = h
-        .call("DELETE", "/api/notifications/n-0000/message", None)
-        .await;
-    assert_error(&missing, 404, "NotificationNotFound", None);
-}
-
-async fn edits_stop_at_the_deadline(h: &Harness) {
-    let people: Vec<_> = ["Megan", "Alex"]
-        .iter()
-        .map(|name| h.personal(TENANT, name))
-        .collect();
-    let refs: Vec<_> = people.iter().collect();
-    let (id, _) = h.delivered(&refs, "hello").await;
-    // Alex's conversation answers only after the deadline has passed.
-    h.emulator.inject(
-        people[1].conversation_id.as_str(),
-        Fault::Delay(std::time::Duration::from_secs(5)),
-    );
-    let mut config = h.notify.config.clone();
-    config.edit_deadline = std::time::Duration::from_millis(700);
-    let hurried = std::sync::Arc::new(herald_notify::Notify {
-        references: h.references.clone(),
-        outbox: h.outbox.clone(),
-        edits: h.notify.edits.clone(),
-        schedules: h.schedules.clone(),
-        connector: h.connector.clone(),
-        clock: h.clock.clone(),
-        retention: h.notify.retention,
-        config,
-    });
-    let started = std::time::Instant::now();
-    let reply = crate::request(
-        &hurried,
-        Some(&format!("Bearer {KEY}")),
-        "DELETE",
-        &format!("/api/notifications/{id}/message"),
-        &[],
-    )
-    .await;
-    assert!(started.elapsed() < std::time::Duration::from_secs(3));
-    assert_eq!(reply.status, 200, "{reply:?}");
-    assert_eq!(
-        (
-            &reply.body["deleted"],
-            &reply.body["skipped"],
-            &reply.body["complete"]
-        ),
-        (&json!(1), &json!(1), &json!(false)),
-        "{reply:?}"
-    );
-    assert!(h.emulator.activities(people[0].conversation_id.as_str())[0].deleted);
 }
