@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use chrono::{DateTime, Utc};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
     ConversationType, NO_ZONE, ReferenceStatus, TenantId, TimeZone,
@@ -17,9 +17,9 @@ use herald_domain::{
 use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
 use super::read::{get_item, query_all};
+use super::zone_moves::{returned, zone_after_clear, zone_after_upsert};
 use crate::keys::{index_team, index_user, user_key};
 use crate::personal::person_view;
-use super::zone_moves::{returned, zone_after_clear, zone_after_upsert};
 use crate::references::{CREATE_ONLY_FIELDS, ZONE_MOVE_FIELDS, point_read, usable};
 use crate::schema::{self, attr};
 use crate::{

@@ -15,7 +15,10 @@ use crate::schema::attr;
 /// The zone key an upsert of `reference` leaves on the item that was `old`, as its update
 /// expression computes it: a stored override wins; a channel or group chat has no client zone;
 /// a personal reference without one keeps the stored key.
-pub(super) fn zone_after_upsert<'a>(old: &'a Item, reference: &'a ConversationReference) -> &'a str {
+pub(super) fn zone_after_upsert<'a>(
+    old: &'a Item,
+    reference: &'a ConversationReference,
+) -> &'a str {
     let chosen = old.get_s("timeZoneOverride");
     match (reference.conversation_type, reference.time_zone) {
         (ConversationType::Personal, Some(zone)) => chosen.unwrap_or(zone.name()),

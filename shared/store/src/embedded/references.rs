@@ -546,7 +546,11 @@ impl ReferenceLister for EmbeddedReferenceStore {
         let (index, prefix, cursor_name) = if let Some(zone) = &filter.zone {
             (Some(BY_ZONE), format!("{zone}{SEP}"), "byZone")
         } else if let Some(zone) = &filter.previous_zone {
-            (Some(BY_PREVIOUS_ZONE), format!("{zone}{SEP}"), "byPreviousZone")
+            (
+                Some(BY_PREVIOUS_ZONE),
+                format!("{zone}{SEP}"),
+                "byPreviousZone",
+            )
         } else if let Some(team) = &filter.team {
             (Some(BY_TEAM), format!("{team}{SEP}"), "byTeam")
         } else if let Some(tenant) = &filter.tenant {

@@ -2,8 +2,11 @@
 //! and the references that left a zone are listed by it (a recipient-local schedule's fire on
 //! the day of a move reaches the person once).
 
-use herald_domain::{ConversationReference, TimeZone, ZoneMove};
-use herald_store::{ListFilter, ReferenceStore};
+use herald_domain::{BotAppId, ConversationReference, TimeZone, ZoneMove};
+use herald_store::schema::{self, TableSchema};
+use herald_store::{
+    DynamoReferenceStore, ListFilter, ReferenceStore, ReferenceWriter, StoreConfig,
+};
 
 use crate::support::{APP, Harness, TENANT, at, channel, list_all, personal};
 
@@ -57,7 +60,10 @@ pub async fn a_move_records_previous_zone_and_time(h: &dyn Harness) {
         .set_time_zone_override(&berlin.key(), None, at(120))
         .await
         .unwrap();
-    assert_eq!(stored_move(&*store, &berlin).await, moved("Asia/Tokyo", 120));
+    assert_eq!(
+        stored_move(&*store, &berlin).await,
+        moved("Asia/Tokyo", 120)
+    );
 
     // A channel without a zone of its own is in `none` until one is set in it.
     let team = "19:team-moves@thread.tacv2";
@@ -176,5 +182,50 @@ pub async fn lists_references_by_the_zone_they_left(h: &dyn Harness) {
         people(list_all(&*store, &tokyo_leavers_in_tokyo, None).await),
         ["User Number 64"]
     );
-    assert!(list_all(&*store, &left("Asia/Tokyo"), None).await.is_empty());
+    assert!(
+        list_all(&*store, &left("Asia/Tokyo"), None)
+            .await
+            .is_empty()
+    );
+}
+
+/// A references table made before `byPreviousZone` existed gains it when the store ensures its
+/// table (the local runner's bootstrap), and lists by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_table_gains_the_previous_zone_index() {
+    let client = herald_testkit::dynamodb_client();
+    let table = herald_testkit::unique_name("references");
+    let older = TableSchema {
+        indexes: &[
+            schema::BY_TYPE,
+            schema::BY_TEAM,
+            schema::BY_USER,
+            schema::BY_ZONE,
+        ],
+        ..schema::REFERENCES
+    };
+    older.create(&client, &table).await.unwrap();
+    let store = DynamoReferenceStore::new(
+        client,
+        &StoreConfig {
+            references_table: table,
+            bot_app_id: BotAppId::new(APP).unwrap(),
+        },
+    );
+    store.ensure_table().await.unwrap();
+    store
+        .upsert(&reporting(67, "Europe/Berlin", 0))
+        .await
+        .unwrap();
+    store
+        .upsert(&reporting(67, "Asia/Tokyo", 60))
+        .await
+        .unwrap();
+    let left_berlin = ListFilter {
+        previous_zone: Some("Europe/Berlin".into()),
+        ..ListFilter::default()
+    };
+    assert_eq!(list_all(&store, &left_berlin, None).await.len(), 1);
+    // Ensuring it again changes nothing.
+    store.ensure_table().await.unwrap();
 }
