@@ -22,7 +22,7 @@ use herald_pipeline::{FollowUpSweep, InstallSweep, StrandedReport, StrandedSweep
 use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
-    ScheduleId, ScheduleRecord, ScheduleStore, StoreError,
+    ScheduleId, ScheduleRecord, ScheduleStore, StoreError, ZoneFire,
 };
 
 pub use config::{ConfigError, SchedulerConfig};
@@ -262,6 +262,12 @@ impl Scheduler {
                 now,
                 self.retention,
             );
+            if filter.is_some() {
+                record.zone_fire = Some(ZoneFire {
+                    at,
+                    default_zone: self.config.default_zone,
+                });
+            }
             record.zone_filter = filter;
             if self.outbox.create_notification(&record).await?.is_none() {
                 created.push(id);
@@ -270,18 +276,32 @@ impl Scheduler {
         Ok(created)
     }
 
+    /// Whether anyone is in the zone, or left it (whose fire today may still be this one).
     async fn zone_has_recipients(&self, zone_key: &str) -> Result<bool, StoreError> {
-        let filter = ListFilter {
+        let in_zone = ListFilter {
             zone: Some(zone_key.to_owned()),
             ..ListFilter::default()
         };
+        let left_zone = ListFilter {
+            previous_zone: Some(zone_key.to_owned()),
+            ..ListFilter::default()
+        };
+        for filter in [in_zone, left_zone] {
+            if self.any_listed(&filter).await? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    async fn any_listed(&self, filter: &ListFilter) -> Result<bool, StoreError> {
         let mut request = PageRequest {
             cursor: None,
             limit: Some(1),
         };
         // A page can come back empty with a cursor (skipped items): follow it a few times.
         for _ in 0..5 {
-            let page = self.references.list(&filter, &request).await?;
+            let page = self.references.list(filter, &request).await?;
             if !page.items.is_empty() {
                 return Ok(true);
             }
