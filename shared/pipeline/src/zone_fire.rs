@@ -54,3 +54,82 @@ pub(crate) fn reaches(
         _ => listed == Listed::InZone,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, Utc};
+    use herald_domain::{
+        AadObjectId, BotAppId, ConversationId, ServiceUrl, TenantId, UserId, UserInfo, ZoneMove,
+    };
+
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn in_new_york(moved: Option<(&str, &str)>) -> ConversationReference {
+        let mut r = ConversationReference::personal(
+            TenantId::new("t").unwrap(),
+            ConversationId::new("a:1").unwrap(),
+            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+            &BotAppId::new("app").unwrap(),
+            UserInfo {
+                id: UserId::new("29:1").unwrap(),
+                aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
+                name: None,
+            },
+            utc("2026-01-01T00:00:00Z"),
+        );
+        r.time_zone = Some("America/New_York".parse().unwrap());
+        r.zone_move = moved.map(|(from, at)| ZoneMove {
+            previous_zone_key: from.to_owned(),
+            zone_moved_at: utc(at),
+        });
+        r
+    }
+
+    #[test]
+    fn the_cursor_reads_the_zone_then_who_left_it() {
+        assert_eq!(phase(None), (Listed::InZone, None));
+        assert_eq!(phase(Some("abc")), (Listed::InZone, Some("abc")));
+        let start_of_left = next(Listed::InZone, None);
+        assert_eq!(phase(start_of_left.as_deref()), (Listed::LeftZone, None));
+        let later = next(Listed::LeftZone, Some("abc"));
+        assert_eq!(phase(later.as_deref()), (Listed::LeftZone, Some("abc")));
+        assert_eq!(next(Listed::LeftZone, None), None);
+        assert_eq!(next(Listed::InZone, Some("abc")).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn only_a_move_changes_who_a_fire_reaches() {
+        let fire = ZoneFire {
+            at: utc("2026-12-02T14:00:00Z"),
+            default_zone: "Europe/Berlin".parse().unwrap(),
+        };
+        let new_york = "America/New_York";
+        assert!(reaches(&fire, new_york, Listed::InZone, &in_new_york(None)));
+        // Left an unknown zone (Berlin's time, the default) after Berlin's 09:00.
+        let after_berlins = in_new_york(Some(("none", "2026-12-02T10:00:00Z")));
+        assert!(!reaches(&fire, new_york, Listed::InZone, &after_berlins));
+        // Berlin's 09:00 on the 2nd is theirs when they left the day before.
+        let day_before = in_new_york(Some(("none", "2026-12-01T10:00:00Z")));
+        assert!(reaches(&fire, new_york, Listed::InZone, &day_before));
+        let berlin_fire = ZoneFire {
+            at: utc("2026-12-02T08:00:00Z"),
+            ..fire
+        };
+        assert!(!reaches(
+            &berlin_fire,
+            "none",
+            Listed::LeftZone,
+            &day_before
+        ));
+        assert!(reaches(
+            &berlin_fire,
+            "none",
+            Listed::LeftZone,
+            &after_berlins
+        ));
+    }
+}
