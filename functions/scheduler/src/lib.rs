@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use herald_domain::Clock;
+use herald_domain::{Clock, ConversationReference};
 use herald_pipeline::{FollowUpSweep, InstallSweep, StrandedReport, StrandedSweep, SweepReport};
-use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
+use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, may_reach_leaver, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
     ScheduleId, ScheduleRecord, ScheduleStore, StoreError, ZoneFire,
@@ -243,7 +243,7 @@ impl Scheduler {
             let filter = match zone {
                 ScheduleZone::Fixed(_) => None,
                 ScheduleZone::Recipient => {
-                    if !self.zone_has_recipients(key).await? {
+                    if !self.zone_has_recipients(key, at).await? {
                         continue;
                     }
                     Some(key.to_owned())
@@ -276,8 +276,13 @@ impl Scheduler {
         Ok(created)
     }
 
-    /// Whether anyone is in the zone, or left it (whose fire today may still be this one).
-    async fn zone_has_recipients(&self, zone_key: &str) -> Result<bool, StoreError> {
+    /// Whether anyone is in the zone, or left it recently enough that its fire at `at` may
+    /// still be theirs ([`may_reach_leaver`]).
+    async fn zone_has_recipients(
+        &self,
+        zone_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let in_zone = ListFilter {
             zone: Some(zone_key.to_owned()),
             ..ListFilter::default()
@@ -286,23 +291,33 @@ impl Scheduler {
             previous_zone: Some(zone_key.to_owned()),
             ..ListFilter::default()
         };
-        for filter in [in_zone, left_zone] {
-            if self.any_listed(&filter).await? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self.any_listed(&in_zone, 1, |_| true).await?
+            || self
+                .any_listed(&left_zone, 100, |r| {
+                    r.zone_move
+                        .as_ref()
+                        .is_some_and(|m| may_reach_leaver(at, m.zone_moved_at))
+                })
+                .await?)
     }
 
-    async fn any_listed(&self, filter: &ListFilter) -> Result<bool, StoreError> {
+    /// Whether a listing holds a reference `wanted`, reading pages of `limit`.
+    async fn any_listed(
+        &self,
+        filter: &ListFilter,
+        limit: u32,
+        wanted: impl Fn(&ConversationReference) -> bool,
+    ) -> Result<bool, StoreError> {
         let mut request = PageRequest {
             cursor: None,
-            limit: Some(1),
+            limit: Some(limit),
         };
-        // A page can come back empty with a cursor (skipped items): follow it a few times.
+        // A page can come back without one and with a cursor (skipped items, references not
+        // wanted): follow it a few times, then assume so (a notification that reaches nobody
+        // costs less than a missed one).
         for _ in 0..5 {
             let page = self.references.list(filter, &request).await?;
-            if !page.items.is_empty() {
+            if page.items.iter().any(&wanted) {
                 return Ok(true);
             }
             match page.next_cursor {

@@ -17,7 +17,7 @@ mod zones;
 pub use catch_up::{CatchUp, MAX_CATCH_UP, catch_up};
 pub use chat::{ReminderCommand, ReminderParseError};
 pub use fire::{Fire, Upcoming, next_fire, resolve_local, upcoming};
-pub use moves::{Listed, fires_for_mover, zone_of_key};
+pub use moves::{Listed, MOVE_HORIZON, fires_for_mover, may_reach_leaver, zone_of_key};
 pub use recurrence::{
     MonthDay, Recurrence, RuleError, ScheduleRule, Weekdays, parse_weekday, short_name,
 };

@@ -8,7 +8,7 @@
 //! when it fired; the earlier when they were in both zones at their fires; the later when in
 //! neither.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use herald_domain::{NO_ZONE, TimeZone};
 
 use crate::fire::{local_of, resolve_local};
@@ -33,6 +33,19 @@ pub fn zone_of_key(key: &str, default_zone: TimeZone) -> Option<TimeZone> {
     }
 }
 
+/// How long before a zone's fire a move from that zone can still make the fire theirs: the
+/// same wall time of one local date falls within 26 hours in any two zones (UTC+14 and UTC-12),
+/// and a daylight-saving gap shifts it by an hour or two at most. Past this the person was in
+/// their new zone at both fires.
+pub const MOVE_HORIZON: TimeDelta = TimeDelta::hours(48);
+
+/// Whether a person who left a zone at `moved_at` may still get its fire at `fire_at` (see
+/// [`MOVE_HORIZON`]): the scheduler only fires a zone for those who left it when one did.
+#[must_use]
+pub fn may_reach_leaver(fire_at: DateTime<Utc>, moved_at: DateTime<Utc>) -> bool {
+    moved_at > fire_at - MOVE_HORIZON
+}
+
 /// Whether the fire of `fire_zone` at `fire_at` goes to a person `listed` for it whose other
 /// zone is `other_zone` and who moved between the two at `moved_at`.
 ///
@@ -49,8 +62,8 @@ pub fn fires_for_mover(
     other_zone: TimeZone,
     moved_at: DateTime<Utc>,
 ) -> bool {
-    let other_at = local_of(fire_zone.tz(), fire_at)
-        .and_then(|local| resolve_local(other_zone.tz(), local));
+    let other_at =
+        local_of(fire_zone.tz(), fire_at).and_then(|local| resolve_local(other_zone.tz(), local));
     let held_now = |at: DateTime<Utc>| at >= moved_at;
     let Some(other_at) = other_at else {
         // No other fire that day (a date at the end of chrono's range): this one is theirs if
@@ -64,6 +77,12 @@ pub fn fires_for_mover(
         Listed::InZone => (held_now(fire_at), !held_now(other_at)),
         Listed::LeftZone => (!held_now(fire_at), held_now(other_at)),
     };
-    (holds_this && !(holds_other && other_at < fire_at))
-        || (!holds_this && !holds_other && fire_at > other_at)
+    match (holds_this, holds_other) {
+        // In both zones at their fires: the earlier.
+        (true, true) => fire_at <= other_at,
+        (true, false) => true,
+        (false, true) => false,
+        // In neither: the later.
+        (false, false) => fire_at > other_at,
+    }
 }

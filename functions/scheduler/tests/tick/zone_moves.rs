@@ -62,7 +62,7 @@ fn reporting(n: u32, zone: &str, at: &str) -> ConversationReference {
 async fn everyone_gets_one_fire_on_the_day_of_a_move(h: Harness) {
     // 1 flies Berlin -> New York after Berlin's 09:00 (08:00 UTC) and before New York's (14:00
     // UTC); 2 flies New York -> Berlin between the same fires. 3, 4 and 5 stay in Berlin, New
-    // York and Tokyo, 6 has no zone (the default, UTC).
+    // York and Tokyo, 6 has no zone (the default, UTC), 7 left Kolkata for Berlin in June.
     let people = [
         (1, Some("Europe/Berlin")),
         (2, Some("America/New_York")),
@@ -70,10 +70,15 @@ async fn everyone_gets_one_fire_on_the_day_of_a_move(h: Harness) {
         (4, Some("America/New_York")),
         (5, Some("Asia/Tokyo")),
         (6, None),
+        (7, Some("Asia/Kolkata")),
     ];
     for (n, zone) in people {
         h.references.upsert(&person(n, zone)).await.unwrap();
     }
+    h.references
+        .upsert(&reporting(7, "Europe/Berlin", "2026-06-01T00:00:00Z"))
+        .await
+        .unwrap();
     h.schedule(json!({"kind": "daily", "time": "09:00"}), "recipient")
         .await;
     let expander = expander(&h);
@@ -89,9 +94,11 @@ async fn everyone_gets_one_fire_on_the_day_of_a_move(h: Harness) {
     fired.extend(run_and_expand(&h, &expander, "2026-12-02T23:59:00Z").await);
 
     let mut copies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut zones = Vec::new();
     for id in &fired {
         let record = h.outbox.get_notification(id).await.unwrap().unwrap();
         let zone = record.zone_filter.unwrap();
+        zones.push(zone.clone());
         let page = h
             .outbox
             .list_deliveries(id, None, &PageRequest::default())
@@ -115,8 +122,14 @@ async fn everyone_gets_one_fire_on_the_day_of_a_move(h: Harness) {
         ("a:4".to_owned(), one("America/New_York")),
         ("a:5".to_owned(), one("Asia/Tokyo")),
         ("a:6".to_owned(), one("none")),
+        ("a:7".to_owned(), one("Europe/Berlin")),
     ]);
     assert_eq!(copies, expected);
+    // One fire per zone someone is in or left that day: Kolkata, left in June, fires for nobody.
+    assert_eq!(
+        zones,
+        ["Asia/Tokyo", "Europe/Berlin", "none", "America/New_York"]
+    );
 }
 
 #[tokio::test]

@@ -170,3 +170,38 @@ fn a_daylight_saving_day_resolves_the_other_fire_as_fires_are() {
         ["new zone"]
     );
 }
+
+#[test]
+fn past_the_horizon_the_zone_left_never_fires() {
+    // The widest pair of zones, a day apart, each way, the move just past the horizon.
+    let (east, west) = (zone("Pacific/Kiritimati"), zone("Etc/GMT+12"));
+    for (left, other) in [(east, west), (west, east)] {
+        let fire_at = crate::resolve_local(
+            left.tz(),
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+                .unwrap()
+                .and_hms_opt(9, 0, 0)
+                .unwrap(),
+        )
+        .unwrap();
+        let moved = fire_at - crate::MOVE_HORIZON;
+        assert!(!crate::may_reach_leaver(fire_at, moved));
+        assert!(!fires_for_mover(
+            left,
+            fire_at,
+            Listed::LeftZone,
+            other,
+            moved
+        ));
+        // A day less old, a move can still make it theirs (in neither zone at its fire).
+        let recent = fire_at - chrono::Duration::hours(25);
+        assert!(crate::may_reach_leaver(fire_at, recent));
+    }
+    assert!(fires_for_mover(
+        west,
+        utc("2026-12-02T21:00:00Z"),
+        Listed::LeftZone,
+        east,
+        utc("2026-12-01T20:00:00Z")
+    ));
+}

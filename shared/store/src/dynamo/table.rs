@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::error::{invalid, map_sdk_error};
@@ -87,8 +87,8 @@ impl TableSchema {
                     .is_some_and(CreateTableError::is_resource_in_use_exception) => {}
             Err(e) => return Err(map_sdk_error(e)),
         }
-        self.wait_active(client, table_name).await?;
-        self.add_missing_indexes(client, table_name).await?;
+        let table = self.wait_active(client, table_name).await?;
+        self.add_missing_indexes(client, &table).await?;
         if let Some(ttl) = self.ttl_attribute
             && !ttl_enabled(client, table_name).await?
         {
@@ -116,18 +116,11 @@ impl TableSchema {
     async fn add_missing_indexes(
         &self,
         client: &Client,
-        table_name: &str,
+        table: &TableDescription,
     ) -> Result<(), StoreError> {
-        let described = client
-            .describe_table()
-            .table_name(table_name)
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
-        let existing: Vec<&str> = described
-            .table()
-            .map(|t| t.global_secondary_indexes())
-            .unwrap_or_default()
+        let table_name = table.table_name().unwrap_or_default();
+        let existing: Vec<&str> = table
+            .global_secondary_indexes()
             .iter()
             .filter_map(|i| i.index_name())
             .collect();
@@ -159,8 +152,12 @@ impl TableSchema {
         Ok(())
     }
 
-    /// Waits until the table and every index it has are active.
-    async fn wait_active(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+    /// Waits until the table and every index it has are active; returns its description then.
+    async fn wait_active(
+        &self,
+        client: &Client,
+        table_name: &str,
+    ) -> Result<TableDescription, StoreError> {
         for _ in 0..120 {
             let described = client
                 .describe_table()
@@ -168,13 +165,14 @@ impl TableSchema {
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
-            if described.table().is_some_and(|t| {
-                t.table_status() == Some(&TableStatus::Active)
-                    && t.global_secondary_indexes()
-                        .iter()
-                        .all(|i| i.index_status() == Some(&IndexStatus::Active))
-            }) {
-                return Ok(());
+            if let Some(table) = described.table
+                && table.table_status() == Some(&TableStatus::Active)
+                && table
+                    .global_secondary_indexes()
+                    .iter()
+                    .all(|i| i.index_status() == Some(&IndexStatus::Active))
+            {
+                return Ok(table);
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
