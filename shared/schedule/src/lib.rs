@@ -2,9 +2,10 @@
 //! [`ScheduleRule`], [`ScheduleZone`], [`ReminderCommand`]), when a rule fires ([`next_fire`],
 //! [`upcoming`], [`first_fire`]) exactly through daylight-saving changes, which zones are due in a
 //! given minute for schedules delivered at each recipient's own local time ([`due_zones`],
-//! [`fire_zone_keys`]) and which of a zone mover's two fires is theirs ([`fires_for_mover`]), and what a scheduler tick owes a schedule after an outage
-//! ([`catch_up`]). The scheduler Lambda, the notify API and the webhook share this crate so that
-//! preview, firing and chat agree to the minute.
+//! [`fire_zone_keys`]) and which of a zone mover's two fires is theirs ([`fires_for_mover`]),
+//! and what a scheduler tick owes a schedule after an outage ([`catch_up`]). The scheduler
+//! Lambda, the notify API and the webhook share this crate so that preview, firing and chat agree
+//! to the minute.
 
 mod catch_up;
 mod chat;

@@ -1,8 +1,6 @@
 //! One fire per person on the day they change zones ([`fires_for_mover`]): each case checks both
 //! zones' fires, so "exactly one" is what is asserted.
 
-use chrono::{DateTime, Utc};
-
 use super::{utc, zone};
 use crate::{Listed, fires_for_mover, zone_of_key};
 

@@ -1,5 +1,6 @@
 //! Conversation references in one DynamoDB table keyed by (tenant, conversation), with sparse
-//! indexes for type, team, user, zone and previous-zone lookups. Items are mapped with `serde_dynamo`.
+//! indexes for type, team, user, zone and previous-zone lookups. Items are mapped with
+//! `serde_dynamo`.
 
 use std::collections::HashMap;
 

@@ -14,11 +14,11 @@ fn zone(name: &str) -> TimeZone {
     name.parse().unwrap()
 }
 
-fn moved(from: &str, seconds: i64) -> Option<ZoneMove> {
-    Some(ZoneMove {
+fn moved(from: &str, seconds: i64) -> ZoneMove {
+    ZoneMove {
         previous_zone_key: from.to_owned(),
         zone_moved_at: at(seconds),
-    })
+    }
 }
 
 /// Person `n` reporting `zone_name` from their Teams client at `seconds`.
@@ -45,7 +45,7 @@ pub async fn a_move_records_previous_zone_and_time(h: &dyn Harness) {
         .unwrap();
     assert_eq!(
         stored_move(&*store, &berlin).await,
-        moved("Europe/Berlin", 60)
+        Some(moved("Europe/Berlin", 60))
     );
     // The person chooses a zone (`timezone Asia/Tokyo`), then follows Teams again.
     store
@@ -54,7 +54,7 @@ pub async fn a_move_records_previous_zone_and_time(h: &dyn Harness) {
         .unwrap();
     assert_eq!(
         stored_move(&*store, &berlin).await,
-        moved("America/New_York", 90)
+        Some(moved("America/New_York", 90))
     );
     store
         .set_time_zone_override(&berlin.key(), None, at(120))
@@ -62,7 +62,7 @@ pub async fn a_move_records_previous_zone_and_time(h: &dyn Harness) {
         .unwrap();
     assert_eq!(
         stored_move(&*store, &berlin).await,
-        moved("Asia/Tokyo", 120)
+        Some(moved("Asia/Tokyo", 120))
     );
 
     // A channel without a zone of its own is in `none` until one is set in it.
@@ -73,7 +73,10 @@ pub async fn a_move_records_previous_zone_and_time(h: &dyn Harness) {
         .set_time_zone_override(&general.key(), Some(zone("Asia/Tokyo")), at(30))
         .await
         .unwrap();
-    assert_eq!(stored_move(&*store, &general).await, moved("none", 30));
+    assert_eq!(
+        stored_move(&*store, &general).await,
+        Some(moved("none", 30))
+    );
 }
 
 pub async fn a_write_that_keeps_the_zone_keeps_the_move(h: &dyn Harness) {
@@ -84,7 +87,7 @@ pub async fn a_write_that_keeps_the_zone_keeps_the_move(h: &dyn Harness) {
         .upsert(&reporting(61, "America/New_York", 60))
         .await
         .unwrap();
-    let expected = moved("Europe/Berlin", 60);
+    let expected = Some(moved("Europe/Berlin", 60));
 
     store
         .upsert(&reporting(61, "America/New_York", 100))
@@ -110,11 +113,11 @@ pub async fn a_write_that_keeps_the_zone_keeps_the_move(h: &dyn Harness) {
     assert_eq!(stored_move(&*store, &person).await, expected);
     // A caller's move is never taken, on an update or on a create.
     let mut claimed = reporting(61, "Asia/Kolkata", 140);
-    claimed.zone_move = moved("Australia/Sydney", 5);
+    claimed.zone_move = Some(moved("Australia/Sydney", 5));
     store.upsert(&claimed).await.unwrap();
     assert_eq!(stored_move(&*store, &person).await, expected);
     let mut fresh = reporting(62, "Asia/Kolkata", 0);
-    fresh.zone_move = moved("Australia/Sydney", 5);
+    fresh.zone_move = Some(moved("Australia/Sydney", 5));
     store.upsert(&fresh).await.unwrap();
     assert_eq!(stored_move(&*store, &fresh).await, None);
 }
