@@ -31,6 +31,7 @@ pub(crate) async fn list(
             "one of active, uninstalled, blocked, optedOut, archived",
         )?,
         zone: None,
+        previous_zone: None,
     };
     let page = query.page()?;
     let page = notify

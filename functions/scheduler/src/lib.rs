@@ -17,12 +17,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
-use herald_domain::Clock;
+use herald_domain::{Clock, ConversationReference};
 use herald_pipeline::{FollowUpSweep, InstallSweep, StrandedReport, StrandedSweep, SweepReport};
-use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, schedule_zone};
+use herald_schedule::{ScheduleZone, catch_up, fire_zone_keys, may_reach_leaver, schedule_zone};
 use herald_store::{
     ListFilter, NotificationId, NotificationRecord, OutboxStore, PageRequest, ReferenceStore,
-    ScheduleId, ScheduleRecord, ScheduleStore, StoreError,
+    ScheduleId, ScheduleRecord, ScheduleStore, StoreError, ZoneFire,
 };
 
 pub use config::{ConfigError, SchedulerConfig};
@@ -243,7 +243,7 @@ impl Scheduler {
             let filter = match zone {
                 ScheduleZone::Fixed(_) => None,
                 ScheduleZone::Recipient => {
-                    if !self.zone_has_recipients(key).await? {
+                    if !self.zone_has_recipients(key, at).await? {
                         continue;
                     }
                     Some(key.to_owned())
@@ -262,6 +262,12 @@ impl Scheduler {
                 now,
                 self.retention,
             );
+            if filter.is_some() {
+                record.zone_fire = Some(ZoneFire {
+                    at,
+                    default_zone: self.config.default_zone,
+                });
+            }
             record.zone_filter = filter;
             if self.outbox.create_notification(&record).await?.is_none() {
                 created.push(id);
@@ -270,19 +276,48 @@ impl Scheduler {
         Ok(created)
     }
 
-    async fn zone_has_recipients(&self, zone_key: &str) -> Result<bool, StoreError> {
-        let filter = ListFilter {
+    /// Whether anyone is in the zone, or left it recently enough that its fire at `at` may
+    /// still be theirs ([`may_reach_leaver`]).
+    async fn zone_has_recipients(
+        &self,
+        zone_key: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let in_zone = ListFilter {
             zone: Some(zone_key.to_owned()),
             ..ListFilter::default()
         };
+        let left_zone = ListFilter {
+            previous_zone: Some(zone_key.to_owned()),
+            ..ListFilter::default()
+        };
+        Ok(self.any_listed(&in_zone, 1, |_| true).await?
+            || self
+                .any_listed(&left_zone, 100, |r| {
+                    r.zone_move
+                        .as_ref()
+                        .is_some_and(|m| may_reach_leaver(at, m.zone_moved_at))
+                })
+                .await?)
+    }
+
+    /// Whether a listing holds a reference `wanted`, reading pages of `limit`.
+    async fn any_listed(
+        &self,
+        filter: &ListFilter,
+        limit: u32,
+        wanted: impl Fn(&ConversationReference) -> bool,
+    ) -> Result<bool, StoreError> {
         let mut request = PageRequest {
             cursor: None,
-            limit: Some(1),
+            limit: Some(limit),
         };
-        // A page can come back empty with a cursor (skipped items): follow it a few times.
+        // A page can come back without one and with a cursor (skipped items, references not
+        // wanted): follow it a few times, then assume so (a notification that reaches nobody
+        // costs less than a missed one).
         for _ in 0..5 {
-            let page = self.references.list(&filter, &request).await?;
-            if !page.items.is_empty() {
+            let page = self.references.list(filter, &request).await?;
+            if page.items.iter().any(&wanted) {
                 return Ok(true);
             }
             match page.next_cursor {

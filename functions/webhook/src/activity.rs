@@ -298,6 +298,7 @@ impl InboundActivity {
             installed_at: at,
             updated_at: at,
             last_seen_at: now,
+            zone_move: None,
         })
     }
 

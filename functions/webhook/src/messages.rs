@@ -55,7 +55,7 @@ impl Turn<'_> {
             Command::SetTimeZone(zone) => {
                 self.hook
                     .store
-                    .set_time_zone_override(&reference.key(), Some(zone))
+                    .set_time_zone_override(&reference.key(), Some(zone), self.now)
                     .await?;
                 let local = self.now.with_timezone(&zone.tz()).format("%H:%M");
                 cards::reply(if shared(&reference) {
@@ -74,7 +74,7 @@ impl Turn<'_> {
             Command::AutoTimeZone => {
                 self.hook
                     .store
-                    .set_time_zone_override(&reference.key(), None)
+                    .set_time_zone_override(&reference.key(), None, self.now)
                     .await?;
                 cards::reply(if shared(&reference) {
                     format!(

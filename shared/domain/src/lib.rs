@@ -20,6 +20,6 @@ pub use notification::{ChannelSelector, DeliveryStatus, Target};
 pub use outbox_ids::{DeliveryId, NotificationId, ScheduleId};
 pub use reference::{
     ChannelInfo, ConversationKey, ConversationReference, ConversationType, NO_ZONE,
-    ReferenceStatus, ServiceUrl, TeamInfo, UserInfo,
+    ReferenceStatus, ServiceUrl, TeamInfo, UserInfo, ZoneMove,
 };
 pub use time_zone::TimeZone;

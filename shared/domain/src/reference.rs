@@ -277,6 +277,22 @@ pub struct ConversationReference {
     pub updated_at: DateTime<Utc>,
     /// When Herald last heard from this conversation.
     pub last_seen_at: DateTime<Utc>,
+    /// The last change of [`ConversationReference::zone_key`], which the store records (callers'
+    /// values are not written): a recipient-local schedule's fire on the day of a move reaches
+    /// the person once, in the zone they were in when it fired.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub zone_move: Option<ZoneMove>,
+}
+
+/// A change of a reference's zone key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneMove {
+    /// The zone key before the change (an IANA name or [`NO_ZONE`]).
+    pub previous_zone_key: String,
+    /// When the write that changed it happened (the activity's timestamp or the `timezone`
+    /// command's time).
+    pub zone_moved_at: DateTime<Utc>,
 }
 
 impl ConversationReference {
@@ -310,6 +326,7 @@ impl ConversationReference {
             installed_at: at,
             updated_at: at,
             last_seen_at: at,
+            zone_move: None,
         }
     }
 

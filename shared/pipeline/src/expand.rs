@@ -14,12 +14,14 @@ use herald_domain::{
     ConversationType, DeliveryId, DeliveryStatus, ReferenceStatus, Target, TeamId, TenantId,
     UserId,
 };
+use herald_schedule::Listed;
 use herald_store::{
     Cursor, DeliveryRecord, ListFilter, MAX_PAGE, NotificationId, NotificationRecord, OutboxStore,
     PageRequest, ReferenceStore,
 };
 
 use crate::PipelineError;
+use crate::zone_fire;
 
 /// Prefix of a roster continuation token in the expansion cursor.
 const ROSTER: &str = "roster:";
@@ -216,16 +218,40 @@ impl Expander {
         mut filter: ListFilter,
         cursor: Option<&str>,
     ) -> Result<Recipients, PipelineError> {
-        // A recipient-local schedule's fire reads one zone through the zone index.
-        filter.zone.clone_from(&maker.notification.zone_filter);
+        // A recipient-local schedule's fire reads one zone through the zone index; one that
+        // recorded its instant then reads who left the zone (`zone_fire`).
+        let zone = maker.notification.zone_filter.as_deref();
+        let fire = maker.notification.zone_fire.filter(|_| zone.is_some());
+        let (listed, cursor) = match fire {
+            Some(_) => zone_fire::phase(cursor),
+            None => (Listed::InZone, cursor),
+        };
+        let index = match listed {
+            Listed::InZone => &mut filter.zone,
+            Listed::LeftZone => &mut filter.previous_zone,
+        };
+        *index = zone.map(str::to_owned);
         let request = PageRequest {
             cursor: cursor.map(Cursor::from_client),
             limit: Some(MAX_PAGE as u32),
         };
         let page = self.references.list(&filter, &request).await?;
+        let reached = |r: &&ConversationReference| match (fire, zone) {
+            (Some(fire), Some(zone)) => zone_fire::reaches(&fire, zone, listed, r),
+            _ => true,
+        };
+        let next = page.next_cursor.as_ref().map(Cursor::as_str);
         Ok(Recipients {
-            deliveries: dedupe(page.items.iter().map(|r| maker.for_reference(r))),
-            next: page.next_cursor.map(|c| c.as_str().to_owned()),
+            deliveries: dedupe(
+                page.items
+                    .iter()
+                    .filter(reached)
+                    .map(|r| maker.for_reference(r)),
+            ),
+            next: match fire {
+                Some(_) => zone_fire::next(listed, next),
+                None => next.map(str::to_owned),
+            },
         })
     }
 

@@ -13,6 +13,7 @@ mod outcome;
 pub mod request;
 pub mod send;
 mod stranded;
+mod zone_fire;
 
 pub use edit::{EditPass, Editor};
 pub use error::PipelineError;

@@ -101,6 +101,7 @@ impl World {
             installed_at: now,
             updated_at: now,
             last_seen_at: now,
+            zone_move: None,
         };
         self.references.upsert(&reference).await.unwrap();
     }

@@ -63,7 +63,7 @@ fn offset_before_gap(tz: Tz, local: NaiveDateTime) -> Option<chrono::FixedOffset
 }
 
 /// Local wall time of a UTC instant, without chrono's panicking conversions at range ends.
-fn local_of(tz: Tz, utc: DateTime<Utc>) -> Option<NaiveDateTime> {
+pub(crate) fn local_of(tz: Tz, utc: DateTime<Utc>) -> Option<NaiveDateTime> {
     let offset = tz.offset_from_utc_datetime(&utc.naive_utc()).fix();
     utc.naive_utc().checked_add_offset(offset)
 }

@@ -55,7 +55,7 @@ pub use interactions::{
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{
     Claim, DeliveryRecord, MAX_PAGE, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
-    Release, Revision, STRANDED_AFTER,
+    Release, Revision, STRANDED_AFTER, ZoneFire,
 };
 pub use references::{
     ReferenceLister, ReferenceReader, ReferenceStore, ReferenceWriter, StatusOutcome, StatusUpdate,

@@ -15,6 +15,9 @@ pub struct ListFilter {
     /// [`ConversationReference::zone_key`](herald_domain::ConversationReference::zone_key):
     /// an IANA name or `none`.
     pub zone: Option<String>,
+    /// The zone key a reference had before its last zone change
+    /// ([`ZoneMove::previous_zone_key`](herald_domain::ZoneMove)), read through its own index.
+    pub previous_zone: Option<String>,
 }
 
 impl ListFilter {
@@ -39,6 +42,12 @@ impl ListFilter {
                 .zone
                 .as_deref()
                 .is_none_or(|z| z == reference.zone_key())
+            && self.previous_zone.as_deref().is_none_or(|z| {
+                reference
+                    .zone_move
+                    .as_ref()
+                    .is_some_and(|m| m.previous_zone_key == z)
+            })
     }
 }
 

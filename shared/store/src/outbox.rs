@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use herald_domain::cards::CardAnswer;
 use herald_domain::{
     AadObjectId, ConversationId, ConversationReference, ConversationType, DeliveryId,
-    DeliveryStatus, NotificationId, ServiceUrl, Target, TenantId, UserId,
+    DeliveryStatus, NotificationId, ServiceUrl, Target, TenantId, TimeZone, UserId,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,6 +56,11 @@ pub struct NotificationRecord {
     /// by zone; `none` means recipients with no known zone, who get the default zone's time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zone_filter: Option<String>,
+    /// For a schedule's fire in `zone_filter`: when it fired, so that expansion also reads who
+    /// left the zone and sends a zone mover one of the day's two fires. Older records have none
+    /// and read the zone alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_fire: Option<ZoneFire>,
     /// Deliveries sent again after an attempt whose outcome was lost (a sender killed after
     /// Teams answered, a send cut off by its deadline): each may have reached its recipient twice.
     #[serde(default)]
@@ -90,6 +95,16 @@ pub struct NotificationRecord {
     pub retracted: bool,
 }
 
+/// A recipient-local schedule's fire in one zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneFire {
+    /// The fire's instant.
+    pub at: DateTime<Utc>,
+    /// The zone recipients without one (`none`) fire in (`HERALD_DEFAULT_TIME_ZONE`).
+    pub default_zone: TimeZone,
+}
+
 impl NotificationRecord {
     #[must_use]
     pub fn new(
@@ -117,6 +132,7 @@ impl NotificationRecord {
                 .collect(),
             expires_at: (now + retention).timestamp(),
             zone_filter: None,
+            zone_fire: None,
             possible_duplicates: 0,
             due_at: Some(now + STRANDED_AFTER),
             callback: None,

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference, ReferenceStatus,
-    TeamId, TenantId, TimeZone,
+    TeamId, TenantId, TimeZone, ZoneMove,
 };
 
 use crate::{ListFilter, Page, PageRequest, SkipReason, SkippedItem, StoreError};
@@ -41,6 +41,19 @@ pub enum StatusOutcome {
 /// installation's first sighting, and its status, which [`ReferenceWriter::set_status`] owns.
 pub(crate) const CREATE_ONLY_FIELDS: [&str; 4] =
     ["installedAt", "status", "statusReason", "statusChangedAt"];
+
+/// Fields of a stored reference that only the store writes, when a write changes the zone key
+/// ([`ZoneMove`]): a caller's values are never taken.
+pub(crate) const ZONE_MOVE_FIELDS: [&str; 2] = ["previousZoneKey", "zoneMovedAt"];
+
+/// The zone move a write made `at` records when it changes the zone key from `before` to
+/// `after`; `None` when the zone stays.
+pub(crate) fn zone_move(before: &str, after: &str, at: DateTime<Utc>) -> Option<ZoneMove> {
+    (before != after).then(|| ZoneMove {
+        previous_zone_key: before.to_owned(),
+        zone_moved_at: at,
+    })
+}
 
 /// A stored reference (under `key`) as a store of `bot` sees it: references minted for another
 /// bot app id are skipped, since sending through them fails with "Failed to decrypt conversation
@@ -134,6 +147,9 @@ pub trait ReferenceWriter: Send + Sync {
     /// other records of this bot (a chat Graph named `19:...@unq.gbl.spaces`) are folded into the
     /// one with the connector's `a:` id, whose opt-out or block of any of them wins; the outcome
     /// is then [`UpsertOutcome::Updated`].
+    ///
+    /// A write that changes the zone key records a [`ZoneMove`] at the reference's `updated_at`;
+    /// one that keeps it keeps the stored move.
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError>;
 
     /// Marks a reference active, uninstalled, blocked, opted out or archived. An update older than
@@ -145,11 +161,13 @@ pub trait ReferenceWriter: Send + Sync {
     ) -> Result<StatusOutcome, StoreError>;
 
     /// Sets (or with `None` clears) the time zone the user chose explicitly, which activities'
-    /// client zones do not override.
+    /// client zones do not override. `at` is when the user asked: a change of the zone key is
+    /// recorded as a [`ZoneMove`] at that time.
     async fn set_time_zone_override(
         &self,
         key: &ConversationKey,
         zone: Option<TimeZone>,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
     /// Removes a reference for good (for example after 404 ConversationNotFound). Returns whether

@@ -38,6 +38,11 @@ pub mod attr {
     /// The effective time zone (`timeZoneOverride`, else `timeZone`, else `none`): recipients
     /// of a recipient-local schedule are read zone by zone.
     pub const ZONE_KEY: &str = "zoneKey";
+    /// The zone key before the last zone change (a field of the reference's `ZoneMove`): a
+    /// zone's fire also reads those who left it that day.
+    pub const PREVIOUS_ZONE_KEY: &str = "previousZoneKey";
+    /// When the zone key last changed (RFC 3339, a field of the reference's `ZoneMove`).
+    pub const ZONE_MOVED_AT: &str = "zoneMovedAt";
     /// Epoch milliseconds of `updatedAt`, for the stale-activity condition.
     pub const UPDATED_MS: &str = "updatedAtMs";
     /// Epoch milliseconds of `statusChangedAt`, for the stale-status condition.
@@ -181,12 +186,19 @@ pub const BY_ZONE: IndexSchema = IndexSchema {
     range_key: attr::SK,
 };
 
+/// Sparse: only references whose zone changed carry `previousZoneKey`.
+pub const BY_PREVIOUS_ZONE: IndexSchema = IndexSchema {
+    name: "byPreviousZone",
+    hash_key: attr::PREVIOUS_ZONE_KEY,
+    range_key: attr::SK,
+};
+
 /// The conversation-reference table.
 pub const REFERENCES: TableSchema = TableSchema {
     logical_name: "ReferencesTable",
     hash_key: attr::PK,
     range_key: attr::SK,
-    indexes: &[BY_TYPE, BY_TEAM, BY_USER, BY_ZONE],
+    indexes: &[BY_TYPE, BY_TEAM, BY_USER, BY_ZONE, BY_PREVIOUS_ZONE],
     stream: None,
     ttl_attribute: None,
 };

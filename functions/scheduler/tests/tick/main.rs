@@ -1,10 +1,12 @@
 //! The scheduler tick with a controllable clock: each recurrence kind, overlapping ticks, outages
-//! caught up or recorded as missed, pause/resume, and recipient-local schedules across zones.
+//! caught up or recorded as missed, pause/resume, and recipient-local schedules across zones and
+//! on the day people move between zones.
 
 mod harness;
 mod keeping_up;
 #[path = "../support/schedule.rs"]
 mod schedule;
+mod zone_moves;
 
 use chrono::{DateTime, Utc};
 use herald_domain::Target;

@@ -121,6 +121,7 @@ impl Harness {
             installed_at: long_ago(),
             updated_at: long_ago(),
             last_seen_at: long_ago(),
+            zone_move: None,
         };
         self.webhook.store.upsert(&reference).await.unwrap();
         if status != ReferenceStatus::Active {

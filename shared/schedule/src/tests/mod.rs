@@ -1,3 +1,4 @@
+mod moves;
 mod scheduling;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Utc, Weekday};

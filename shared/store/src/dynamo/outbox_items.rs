@@ -184,13 +184,14 @@ pub(super) fn outcome_changes(outcome: &Outcome) -> OutcomeChanges {
 }
 
 /// `SET counts.#c0 = counts.#c0 + :c0, ...` for the given count changes. A status the header
-/// has no count for yet (one added after the notification was created) starts from zero.
+/// has no count for yet (one added after the notification was created) starts from zero. No
+/// changes (an expansion page with nobody on it) name nothing: DynamoDB refuses names an
+/// expression does not use.
 pub(super) fn count_updates(
     deltas: &BTreeMap<DeliveryStatus, i64>,
     names: &mut HashMap<String, String>,
     values: &mut HashMap<String, AttributeValue>,
 ) -> Vec<String> {
-    names.insert("#counts".into(), "counts".into());
     let sets: Vec<String> = deltas
         .iter()
         .filter(|(_, d)| **d != 0)
@@ -202,6 +203,7 @@ pub(super) fn count_updates(
         })
         .collect();
     if !sets.is_empty() {
+        names.insert("#counts".into(), "counts".into());
         values.insert(":zeroCount".into(), n(0));
     }
     sets

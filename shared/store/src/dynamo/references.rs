@@ -1,5 +1,6 @@
 //! Conversation references in one DynamoDB table keyed by (tenant, conversation), with sparse
-//! indexes for type, team, user and zone lookups. Items are mapped with `serde_dynamo`.
+//! indexes for type, team, user, zone and previous-zone lookups. Items are mapped with
+//! `serde_dynamo`.
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use chrono::{DateTime, Utc};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
     ConversationType, NO_ZONE, ReferenceStatus, TenantId, TimeZone,
@@ -16,9 +18,10 @@ use herald_domain::{
 use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
 use super::read::{get_item, query_all};
+use super::zone_moves::{returned, zone_after_clear, zone_after_upsert};
 use crate::keys::{index_team, index_user, user_key};
 use crate::personal::person_view;
-use crate::references::{CREATE_ONLY_FIELDS, point_read, usable};
+use crate::references::{CREATE_ONLY_FIELDS, ZONE_MOVE_FIELDS, point_read, usable};
 use crate::schema::{self, attr};
 use crate::{
     ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkippedItem,
@@ -222,7 +225,11 @@ impl ReferenceWriter for DynamoReferenceStore {
         let mut sets = Vec::with_capacity(item.len());
         let personal = reference.conversation_type == ConversationType::Personal;
         for (i, (name, value)) in item.into_iter().enumerate() {
-            if name == attr::PK || name == attr::SK || (!personal && name == "timeZone") {
+            if name == attr::PK
+                || name == attr::SK
+                || ZONE_MOVE_FIELDS.contains(&name.as_str())
+                || (!personal && name == "timeZone")
+            {
                 continue;
             }
             let (placeholder, value_placeholder) = (format!("#a{i}"), format!(":a{i}"));
@@ -274,10 +281,15 @@ impl ReferenceWriter for DynamoReferenceStore {
             .send()
             .await;
         let outcome = match result {
-            Ok(output) if output.attributes.as_ref().is_some_and(|a| !a.is_empty()) => {
-                UpsertOutcome::Updated
-            }
-            Ok(_) => UpsertOutcome::Created,
+            Ok(output) => match returned(output.attributes.as_ref()) {
+                Some(old) => {
+                    let zone = zone_after_upsert(old, reference);
+                    self.record_move(&reference.key(), Some(old), zone, reference.updated_at)
+                        .await?;
+                    UpsertOutcome::Updated
+                }
+                None => UpsertOutcome::Created,
+            },
             Err(e) if condition_failed(&e) => return Ok(UpsertOutcome::Stale),
             Err(e) => return Err(map_sdk_error(e)),
         };
@@ -355,12 +367,14 @@ impl ReferenceWriter for DynamoReferenceStore {
         &self,
         key: &ConversationKey,
         zone: Option<TimeZone>,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let request = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key_item(key)))
+            .return_values(ReturnValue::AllOld)
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#z", "timeZoneOverride");
@@ -375,7 +389,15 @@ impl ReferenceWriter for DynamoReferenceStore {
                 .expression_attribute_values(":none", s(NO_ZONE)),
         };
         match request.send().await {
-            Ok(_) => Ok(()),
+            Ok(output) => {
+                let old = returned(output.attributes.as_ref());
+                let now_zone = match (zone, old) {
+                    (Some(zone), _) => zone.name(),
+                    (None, Some(old)) => zone_after_clear(old),
+                    (None, None) => NO_ZONE,
+                };
+                self.record_move(key, old, now_zone, at).await
+            }
             Err(e) if condition_failed(&e) => Err(StoreError::NotFound(key.to_string())),
             Err(e) => Err(map_sdk_error(e)),
         }
@@ -405,6 +427,12 @@ impl ReferenceLister for DynamoReferenceStore {
         // Pick the most selective key the filter names; the rest filters the page.
         let (index, key_attr, key_value) = if let Some(zone) = &filter.zone {
             (Some(schema::BY_ZONE.name), attr::ZONE_KEY, zone.as_str())
+        } else if let Some(zone) = &filter.previous_zone {
+            (
+                Some(schema::BY_PREVIOUS_ZONE.name),
+                attr::PREVIOUS_ZONE_KEY,
+                zone.as_str(),
+            )
         } else if let Some(team) = &filter.team {
             (Some(schema::BY_TEAM.name), attr::TEAM_KEY, team.as_str())
         } else if let Some(tenant) = &filter.tenant {

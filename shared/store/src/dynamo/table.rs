@@ -4,14 +4,15 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
     TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::error::{invalid, map_sdk_error};
 use crate::StoreError;
-use crate::schema::TableSchema;
+use crate::schema::{IndexSchema, TableSchema};
 
 fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
     KeySchemaElement::builder()
@@ -21,9 +22,33 @@ fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
         .map_err(invalid)
 }
 
+/// A key attribute: every key attribute is a string.
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(invalid)
+}
+
+/// An index's hash and range keys.
+fn index_keys(index: &IndexSchema) -> Result<(KeySchemaElement, KeySchemaElement), StoreError> {
+    Ok((
+        key(index.hash_key, KeyType::Hash)?,
+        key(index.range_key, KeyType::Range)?,
+    ))
+}
+
+/// Every index projects every attribute, so listings need no second read.
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
+}
+
 impl TableSchema {
-    /// Creates the table (on-demand billing) and waits until it is active. An existing table is
-    /// left as it is.
+    /// Creates the table (on-demand billing) and waits until it is active. An existing table
+    /// gains the indexes it lacks and is otherwise left as it is.
     pub async fn create(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
         let mut request = client
             .create_table()
@@ -32,25 +57,16 @@ impl TableSchema {
             .key_schema(key(self.hash_key, KeyType::Hash)?)
             .key_schema(key(self.range_key, KeyType::Range)?);
         for name in self.key_attributes() {
-            request = request.attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(name)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(invalid)?,
-            );
+            request = request.attribute_definitions(string_attribute(name)?);
         }
         for index in self.indexes {
+            let (hash, range) = index_keys(index)?;
             request = request.global_secondary_indexes(
                 GlobalSecondaryIndex::builder()
                     .index_name(index.name)
-                    .key_schema(key(index.hash_key, KeyType::Hash)?)
-                    .key_schema(key(index.range_key, KeyType::Range)?)
-                    .projection(
-                        Projection::builder()
-                            .projection_type(ProjectionType::All)
-                            .build(),
-                    )
+                    .key_schema(hash)
+                    .key_schema(range)
+                    .projection(all_attributes())
                     .build()
                     .map_err(invalid)?,
             );
@@ -71,7 +87,8 @@ impl TableSchema {
                     .is_some_and(CreateTableError::is_resource_in_use_exception) => {}
             Err(e) => return Err(map_sdk_error(e)),
         }
-        self.wait_active(client, table_name).await?;
+        let table = self.wait_active(client, table_name).await?;
+        self.add_missing_indexes(client, &table).await?;
         if let Some(ttl) = self.ttl_attribute
             && !ttl_enabled(client, table_name).await?
         {
@@ -92,7 +109,55 @@ impl TableSchema {
         Ok(())
     }
 
-    async fn wait_active(&self, client: &Client, table_name: &str) -> Result<(), StoreError> {
+    /// Adds the indexes of the schema that an existing table lacks (one made before the index
+    /// was), one per `UpdateTable` call as DynamoDB allows
+    /// (<https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTable.html>),
+    /// each waited for until active: until then it cannot be queried.
+    async fn add_missing_indexes(
+        &self,
+        client: &Client,
+        table: &TableDescription,
+    ) -> Result<(), StoreError> {
+        let table_name = table.table_name().unwrap_or_default();
+        let existing: Vec<&str> = table
+            .global_secondary_indexes()
+            .iter()
+            .filter_map(|i| i.index_name())
+            .collect();
+        for index in self.indexes.iter().filter(|i| !existing.contains(&i.name)) {
+            let (hash, range) = index_keys(index)?;
+            let mut request = client.update_table().table_name(table_name);
+            for name in [index.hash_key, index.range_key] {
+                request = request.attribute_definitions(string_attribute(name)?);
+            }
+            request
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder()
+                        .create(
+                            CreateGlobalSecondaryIndexAction::builder()
+                                .index_name(index.name)
+                                .key_schema(hash)
+                                .key_schema(range)
+                                .projection(all_attributes())
+                                .build()
+                                .map_err(invalid)?,
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            self.wait_active(client, table_name).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the table and every index it has are active; returns its description then.
+    async fn wait_active(
+        &self,
+        client: &Client,
+        table_name: &str,
+    ) -> Result<TableDescription, StoreError> {
         for _ in 0..120 {
             let described = client
                 .describe_table()
@@ -100,12 +165,14 @@ impl TableSchema {
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
-            if described
-                .table()
-                .and_then(|t| t.table_status())
-                .is_some_and(|s| *s == TableStatus::Active)
+            if let Some(table) = described.table
+                && table.table_status() == Some(&TableStatus::Active)
+                && table
+                    .global_secondary_indexes()
+                    .iter()
+                    .all(|i| i.index_status() == Some(&IndexStatus::Active))
             {
-                return Ok(());
+                return Ok(table);
             }
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }

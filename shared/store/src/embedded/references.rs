@@ -1,11 +1,12 @@
 //! Conversation references in a local file, with index tables for the type, team, user,
-//! conversation and zone lookups.
+//! conversation, zone and previous-zone lookups.
 
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationKey, ConversationReference,
     ConversationType, TenantId, TimeZone,
@@ -18,7 +19,7 @@ use super::db::{
 };
 use crate::keys::{index_team, index_user, user_key};
 use crate::personal::{fold, person_view};
-use crate::references::{CREATE_ONLY_FIELDS, point_read, usable};
+use crate::references::{CREATE_ONLY_FIELDS, point_read, usable, zone_move};
 use crate::{
     ListFilter, Page, PageRequest, ReferenceLister, ReferenceReader, ReferenceWriter, SkipReason,
     SkippedItem, StatusOutcome, StatusUpdate, StoreError, UpsertOutcome,
@@ -32,6 +33,8 @@ const BY_TEAM: TableDefinition<&str, ()> = TableDefinition::new("byTeam");
 const BY_USER: TableDefinition<&str, ()> = TableDefinition::new("byUser");
 const BY_CONVERSATION: TableDefinition<&str, ()> = TableDefinition::new("byConversation");
 const BY_ZONE: TableDefinition<&str, ()> = TableDefinition::new("byZone");
+/// Sparse: references whose zone changed, by the zone key they left.
+const BY_PREVIOUS_ZONE: TableDefinition<&str, ()> = TableDefinition::new("byPreviousZone");
 
 /// The file name under the data directory.
 pub const REFERENCES_FILE_NAME: &str = "references.redb";
@@ -72,6 +75,12 @@ fn index_entries(
         ),
         (BY_ZONE, format!("{}{SEP}{primary}", reference.zone_key())),
     ];
+    if let Some(moved) = &reference.zone_move {
+        entries.push((
+            BY_PREVIOUS_ZONE,
+            format!("{}{SEP}{primary}", moved.previous_zone_key),
+        ));
+    }
     if let Some(team) = index_team(reference) {
         entries.push((BY_TEAM, format!("{team}{SEP}{primary}")));
     }
@@ -85,13 +94,14 @@ fn index_entries(
 }
 
 /// What an upsert stores: the stored reference with every attribute the incoming one carries
-/// replaced, except those only a create may set. This is the DynamoDB update expression applied
-/// to JSON, attribute for attribute, so the two stores cannot disagree.
+/// replaced, except those only a create may set and the zone move, which the store records. This
+/// is the DynamoDB update expression applied to JSON, attribute for attribute, so the two stores
+/// cannot disagree.
 fn merge(
     stored: &ConversationReference,
     incoming: &ConversationReference,
 ) -> Result<ConversationReference, StoreError> {
-    let incoming_type = incoming.conversation_type;
+    let (incoming_type, incoming_at) = (incoming.conversation_type, incoming.updated_at);
     let (serde_json::Value::Object(mut merged), serde_json::Value::Object(incoming)) = (
         serde_json::to_value(stored).map_err(invalid)?,
         serde_json::to_value(incoming).map_err(invalid)?,
@@ -107,7 +117,17 @@ fn merge(
     if incoming_type != ConversationType::Personal {
         merged.remove("timeZone");
     }
-    serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)
+    let mut merged: ConversationReference =
+        serde_json::from_value(serde_json::Value::Object(merged)).map_err(invalid)?;
+    moved(stored, &mut merged, incoming_at);
+    Ok(merged)
+}
+
+/// Records on `changed` the move from `stored`'s zone key made `at`, if the key changed.
+fn moved(stored: &ConversationReference, changed: &mut ConversationReference, at: DateTime<Utc>) {
+    if let Some(change) = zone_move(stored.zone_key(), changed.zone_key(), at) {
+        changed.zone_move = Some(change);
+    }
 }
 
 /// Removes a reference's index entries.
@@ -236,7 +256,14 @@ impl EmbeddedReferenceStore {
     /// Opens (or creates) the store under `data_dir`. `bot_app_id` scopes reads as in DynamoDB.
     pub fn open(data_dir: &Path, bot_app_id: BotAppId) -> Result<Self, StoreError> {
         let db = open_database(data_dir, REFERENCES_FILE_NAME, |txn| {
-            for table in [BY_TYPE, BY_TEAM, BY_USER, BY_CONVERSATION, BY_ZONE] {
+            for table in [
+                BY_TYPE,
+                BY_TEAM,
+                BY_USER,
+                BY_CONVERSATION,
+                BY_ZONE,
+                BY_PREVIOUS_ZONE,
+            ] {
                 txn.open_table(table)?;
             }
             txn.open_table(REFERENCES)?;
@@ -383,6 +410,9 @@ impl ReferenceWriter for EmbeddedReferenceStore {
     async fn upsert(&self, reference: &ConversationReference) -> Result<UpsertOutcome, StoreError> {
         reference.validate().map_err(invalid)?;
         let mut incoming = reference.clone();
+        // The store records zone moves; a caller's is not taken (as `ZONE_MOVE_FIELDS` on
+        // DynamoDB).
+        incoming.zone_move = None;
         // As the DynamoDB upsert: a channel or group chat keeps no client zone.
         if incoming.conversation_type != ConversationType::Personal {
             incoming.time_zone = None;
@@ -460,6 +490,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
         &self,
         key: &ConversationKey,
         zone: Option<TimeZone>,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let (key, display) = (primary(key), key.to_string());
         blocking(self, move |this| {
@@ -469,6 +500,7 @@ impl ReferenceWriter for EmbeddedReferenceStore {
                 let stored = read_stored(&table, &key, &display)?;
                 let mut changed = stored.clone();
                 changed.time_zone_override = zone;
+                moved(&stored, &mut changed, at);
                 table
                     .insert(key.as_str(), encode(&changed)?.as_slice())
                     .map_err(unavailable)?;
@@ -513,6 +545,12 @@ impl ReferenceLister for EmbeddedReferenceStore {
     ) -> Result<Page<ConversationReference>, StoreError> {
         let (index, prefix, cursor_name) = if let Some(zone) = &filter.zone {
             (Some(BY_ZONE), format!("{zone}{SEP}"), "byZone")
+        } else if let Some(zone) = &filter.previous_zone {
+            (
+                Some(BY_PREVIOUS_ZONE),
+                format!("{zone}{SEP}"),
+                "byPreviousZone",
+            )
         } else if let Some(team) = &filter.team {
             (Some(BY_TEAM), format!("{team}{SEP}"), "byTeam")
         } else if let Some(tenant) = &filter.tenant {

@@ -6,6 +6,7 @@ mod reference_listings;
 mod references;
 mod schedules;
 mod support;
+mod zone_moves;
 
 /// Runs each `suite::case(&dyn Harness)` once per backend, as `embedded::case` and
 /// `dynamodb::case`.
@@ -48,6 +49,9 @@ contract!(
     reference_listings::finds_references_by_conversation_id,
     reference_listings::lists_recipients_by_effective_zone,
     reference_listings::shared_conversations_list_by_the_zone_set_in_them,
+    zone_moves::a_move_records_previous_zone_and_time,
+    zone_moves::a_write_that_keeps_the_zone_keeps_the_move,
+    zone_moves::lists_references_by_the_zone_they_left,
     references::other_bots_references_are_never_returned,
     references::corrupt_items_are_reported_and_skipped,
     references::invalid_references_are_rejected,

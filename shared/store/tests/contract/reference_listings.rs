@@ -192,7 +192,7 @@ pub async fn lists_recipients_by_effective_zone(h: &dyn Harness) {
     }
     let chatham: herald_domain::TimeZone = "Pacific/Chatham".parse().unwrap();
     store
-        .set_time_zone_override(&overridden.key(), Some(chatham))
+        .set_time_zone_override(&overridden.key(), Some(chatham), at(5))
         .await
         .unwrap();
     // A later activity reporting Berlin again does not move the user out of Chatham.
@@ -228,7 +228,7 @@ pub async fn lists_recipients_by_effective_zone(h: &dyn Harness) {
         vec![unknown.key()]
     );
     store
-        .set_time_zone_override(&overridden.key(), None)
+        .set_time_zone_override(&overridden.key(), None, at(25))
         .await
         .unwrap();
     assert_eq!(
@@ -272,7 +272,7 @@ pub async fn shared_conversations_list_by_the_zone_set_in_them(h: &dyn Harness) 
     let tokyo: herald_domain::TimeZone = "Asia/Tokyo".parse().unwrap();
     for shared in [&general, &chat] {
         store
-            .set_time_zone_override(&shared.key(), Some(tokyo))
+            .set_time_zone_override(&shared.key(), Some(tokyo), at(25))
             .await
             .unwrap();
         assert_eq!(
@@ -292,7 +292,7 @@ pub async fn shared_conversations_list_by_the_zone_set_in_them(h: &dyn Harness) 
     );
     for shared in [&general, &chat] {
         store
-            .set_time_zone_override(&shared.key(), None)
+            .set_time_zone_override(&shared.key(), None, at(35))
             .await
             .unwrap();
     }

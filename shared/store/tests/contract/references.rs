@@ -63,7 +63,7 @@ pub async fn time_zone_override_survives_activities(h: &dyn Harness) {
     store.upsert(&r).await.unwrap();
     let chosen: herald_domain::TimeZone = "Pacific/Chatham".parse().unwrap();
     store
-        .set_time_zone_override(&r.key(), Some(chosen))
+        .set_time_zone_override(&r.key(), Some(chosen), at(5))
         .await
         .unwrap();
     // The client keeps reporting Berlin; the user's choice stands.
@@ -74,7 +74,10 @@ pub async fn time_zone_override_survives_activities(h: &dyn Harness) {
         stored.time_zone.map(herald_domain::TimeZone::name),
         Some("Europe/Berlin")
     );
-    store.set_time_zone_override(&r.key(), None).await.unwrap();
+    store
+        .set_time_zone_override(&r.key(), None, at(15))
+        .await
+        .unwrap();
     let stored = store.get(&r.key()).await.unwrap().unwrap();
     assert_eq!(
         stored
@@ -84,7 +87,9 @@ pub async fn time_zone_override_survives_activities(h: &dyn Harness) {
     );
     let missing = key("a:none");
     assert!(matches!(
-        store.set_time_zone_override(&missing, Some(chosen)).await,
+        store
+            .set_time_zone_override(&missing, Some(chosen), at(15))
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
