@@ -10,8 +10,8 @@ use herald_domain::{DeliveryId, NotificationId};
 
 use super::DynamoOutboxStore;
 use super::error::{
-    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
-    reasons_conflict,
+    Conflicts, condition_failed, invalid, map_sdk_error, reason_condition_failed, reasons_conflict,
+    written,
 };
 use super::interactions::{interact_pk, put, settings_item};
 use super::item::{Item, ItemExt, key, n, s, to_value};
@@ -59,7 +59,7 @@ impl DynamoOutboxStore {
         now: DateTime<Utc>,
         hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
-        let mut attempt = 0;
+        let mut conflicts = Conflicts::default();
         let version = loop {
             // A transaction returns no values, and the caller records copies with this version:
             // it is read, then written on the condition that it did not move meanwhile.
@@ -71,9 +71,7 @@ impl DynamoOutboxStore {
                 break current.content_version + 1;
             };
             let moved = reasons.first().is_some_and(reason_condition_failed);
-            if (moved || reasons_conflict(&reasons)) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                back_off(attempt).await;
+            if (moved || reasons_conflict(&reasons)) && conflicts.retry().await {
                 continue;
             }
             return Err(error);
@@ -230,11 +228,7 @@ impl DynamoOutboxStore {
         for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 }
 
@@ -271,11 +265,7 @@ impl EditJobs for DynamoOutboxStore {
             .expression_attribute_values(":seen", n(seen.requests.cast_signed()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(result)
     }
 
     async fn rearm_edit(

@@ -14,8 +14,8 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::edits::creation_extras;
 use super::error::{
-    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict,
+    Conflicts, cancellation_reasons, condition_failed, invalid, map_sdk_error,
+    reason_condition_failed, reasons_conflict, written,
 };
 use super::interactions::{copy_item, put};
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
@@ -52,6 +52,28 @@ pub struct DynamoOutboxStore {
     pub(super) table: String,
 }
 
+/// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
+pub(super) async fn transact(
+    client: &Client,
+    items: Vec<TransactWriteItem>,
+) -> Result<Transaction, StoreError> {
+    let result = client
+        .transact_write_items()
+        .set_transact_items(Some(items))
+        .send()
+        .await;
+    let Err(e) = result else {
+        return Ok(Transaction::Written);
+    };
+    match cancellation_reasons(&e) {
+        Some(reasons) => Ok(Transaction::Cancelled {
+            reasons,
+            error: map_sdk_error(e),
+        }),
+        None => Err(map_sdk_error(e)),
+    }
+}
+
 impl DynamoOutboxStore {
     #[must_use]
     pub fn new(client: Client, table: impl Into<String>) -> Self {
@@ -66,27 +88,12 @@ impl DynamoOutboxStore {
         schema::OUTBOX.create(&self.client, &self.table).await
     }
 
-    /// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
+    /// Runs a transaction on the outbox's client ([`transact`]).
     pub(super) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Transaction, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(e) = result else {
-            return Ok(Transaction::Written);
-        };
-        match cancellation_reasons(&e) {
-            Some(reasons) => Ok(Transaction::Cancelled {
-                reasons,
-                error: map_sdk_error(e),
-            }),
-            None => Err(map_sdk_error(e)),
-        }
+        transact(&self.client, items).await
     }
 
     /// The header update (cursor, page count, counts) and one conditional put per delivery.
@@ -172,7 +179,33 @@ impl DynamoOutboxStore {
         id: &NotificationId,
         items: Vec<TransactWriteItem>,
     ) -> Result<bool, StoreError> {
-        let mut attempt = 0;
+        let what = format!("notification {id}: transaction");
+        self.transact_conditional(items, Some(&what), |reasons, _| {
+            if reasons.get(1).is_some_and(reason_condition_failed) {
+                return Err(StoreError::NotFound(format!("notification {id}")));
+            }
+            Ok(false)
+        })
+        .await
+    }
+
+    /// Runs a transaction whose first item carries the write's own condition: `true` once
+    /// written, `false` if that condition failed (nothing was written). `other` sees any other
+    /// cancellation first: it may end the write with an error, or change `items` and answer
+    /// `true` to try them at once. Collisions with other transactions are retried
+    /// [`CONFLICT_RETRIES`](super::error::CONFLICT_RETRIES) times, then end as `what`'s conflict if given, else as the
+    /// cancellation.
+    pub(super) async fn transact_conditional(
+        &self,
+        mut items: Vec<TransactWriteItem>,
+        what: Option<&str>,
+        mut other: impl FnMut(
+            &[CancellationReason],
+            &mut Vec<TransactWriteItem>,
+        ) -> Result<bool, StoreError>
+        + Send,
+    ) -> Result<bool, StoreError> {
+        let mut conflicts = Conflicts::default();
         loop {
             let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
             else {
@@ -181,17 +214,15 @@ impl DynamoOutboxStore {
             if reasons.first().is_some_and(reason_condition_failed) {
                 return Ok(false);
             }
-            if reasons.get(1).is_some_and(reason_condition_failed) {
-                return Err(StoreError::NotFound(format!("notification {id}")));
+            if other(&reasons, &mut items)? {
+                continue;
             }
             if reasons_conflict(&reasons) {
-                if attempt >= CONFLICT_RETRIES {
-                    return Err(StoreError::Conflict(format!(
-                        "notification {id}: transaction conflicts after {attempt} retries"
-                    )));
+                match what {
+                    Some(what) => conflicts.retry_or_fail(what).await?,
+                    None if conflicts.retry().await => {}
+                    None => return Err(error),
                 }
-                attempt += 1;
-                back_off(attempt).await;
                 continue;
             }
             return Err(error);
@@ -256,7 +287,7 @@ impl OutboxStore for DynamoOutboxStore {
     ) -> Result<bool, StoreError> {
         check_page_size(deliveries)?;
         let mut pending: Vec<&DeliveryRecord> = deliveries.iter().collect();
-        let mut conflicts = 0;
+        let mut conflicts = Conflicts::default();
         loop {
             let items = self.page_transaction(id, from, to, &pending)?;
             let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
@@ -267,13 +298,9 @@ impl OutboxStore for DynamoOutboxStore {
                 return Ok(false);
             }
             if reasons_conflict(&reasons) {
-                if conflicts >= CONFLICT_RETRIES {
-                    return Err(StoreError::Conflict(format!(
-                        "notification {id}: page transaction conflicts after {conflicts} retries"
-                    )));
-                }
-                conflicts += 1;
-                back_off(conflicts).await;
+                conflicts
+                    .retry_or_fail(&format!("notification {id}: page transaction"))
+                    .await?;
                 continue;
             }
             // Deliveries already present (a recipient listed twice): drop them and retry.
@@ -450,11 +477,7 @@ impl OutboxStore for DynamoOutboxStore {
         for (name, value) in due_values(notification, Some(delivery), release.not_before) {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 
     async fn get_delivery(

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
 
-use super::error::{condition_failed, map_sdk_error};
+use super::error::{condition_failed, map_sdk_error, written};
 use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
 use super::read::get_item;
 use crate::keys::{due_bound, owner_key};
@@ -158,11 +158,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .expression_attribute_values(":v", AttributeValue::N(previous.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(result)
     }
 
     async fn delete_schedule(&self, id: &ScheduleId) -> Result<bool, StoreError> {

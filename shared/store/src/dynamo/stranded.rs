@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus, NotificationId};
 
 use super::DynamoOutboxStore;
-use super::error::{condition_failed, map_sdk_error};
+use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
 use crate::keys::due_bound;
@@ -64,11 +64,7 @@ impl DynamoOutboxStore {
                 request = request.expression_attribute_values(name, value);
             }
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 }
 
