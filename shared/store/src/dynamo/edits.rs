@@ -17,7 +17,7 @@ use super::interactions::{interact_pk, put, settings_item};
 use super::item::{Item, ItemExt, key, n, s, to_value};
 use super::outbox::Transaction;
 use super::outbox_items::{SET_DUE, delivery_key, edit_due_values, edit_key, header_key};
-use super::read::get_item;
+use super::read::{get_item, sorted_below};
 use crate::keys::due_bound;
 use crate::schema::{FOLLOW_UP_DUE_PK, SETTINGS_SK, attr};
 use crate::{
@@ -284,15 +284,8 @@ impl FollowUps for DynamoOutboxStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FollowUpDue>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND #sk < :bound")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(FOLLOW_UP_DUE_PK))
-            .expression_attribute_values(":bound", s(&due_bound(now)))
+        let bound = due_bound(now);
+        let output = sorted_below(&self.client, &self.table, None, FOLLOW_UP_DUE_PK, &bound)
             .consistent_read(true)
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
             .send()

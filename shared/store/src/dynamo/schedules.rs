@@ -12,7 +12,7 @@ use herald_domain::ConversationKey;
 
 use super::error::{condition_failed, map_sdk_error, written};
 use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
-use super::read::get_item;
+use super::read::{get_item, sorted_below};
 use crate::keys::{due_bound, owner_key};
 use crate::schedules::{ScheduleRecord, ScheduleStore};
 use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
@@ -217,16 +217,8 @@ impl ScheduleStore for DynamoScheduleStore {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<ScheduleRecord>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_DUE.name)
-            .key_condition_expression("#d = :d AND #k < :b")
-            .expression_attribute_names("#d", BY_DUE.hash_key)
-            .expression_attribute_names("#k", BY_DUE.range_key)
-            .expression_attribute_values(":d", s(DUE_SHARD))
-            .expression_attribute_values(":b", s(&due_bound(now)))
+        let bound = due_bound(now);
+        let output = sorted_below(&self.client, &self.table, Some(&BY_DUE), DUE_SHARD, &bound)
             .set_exclusive_start_key(start_key(page.cursor.as_ref(), DUE_LISTING)?)
             .set_limit(page.limit.map(|l| l.clamp(1, 1000).cast_signed()))
             .send()

@@ -11,6 +11,7 @@ use super::DynamoOutboxStore;
 use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
+use super::read::sorted_below;
 use crate::keys::due_bound;
 use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
@@ -78,19 +79,8 @@ impl StrandedWork for DynamoOutboxStore {
         let bound = due_bound(now);
         let mut due: Vec<(String, OutboxChange)> = Vec::new();
         for shard in 0..STRANDED_SHARDS {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_DUE.name)
-                .key_condition_expression("#shard = :shard AND #due < :bound")
-                .expression_attribute_names("#shard", BY_DUE.hash_key)
-                .expression_attribute_names("#due", BY_DUE.range_key)
-                .expression_attribute_values(
-                    ":shard",
-                    s(&format!("{STRANDED_SHARD_PREFIX}{shard}")),
-                )
-                .expression_attribute_values(":bound", s(&bound))
+            let shard = format!("{STRANDED_SHARD_PREFIX}{shard}");
+            let output = sorted_below(&self.client, &self.table, Some(&BY_DUE), &shard, &bound)
                 .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
                 .send()
                 .await
