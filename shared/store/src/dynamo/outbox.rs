@@ -5,17 +5,18 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::edits::creation_extras;
 use super::error::{
-    Conflicts, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict, written,
+    Conflicts, condition_failed, invalid, map_sdk_error, reason_condition_failed, reasons_conflict,
+    written,
 };
 use super::interactions::{copy_item, put};
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
@@ -25,6 +26,7 @@ use super::outbox_items::{
 };
 use super::outcome::refused_claim;
 use super::read::get_record;
+use super::transact::Transaction;
 use crate::outbox::{check_page_size, not_final, with_due};
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
@@ -35,43 +37,11 @@ use crate::{
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
 const DELIVERY_LISTING: &str = "deliveries";
 
-/// What became of a transaction.
-pub(super) enum Transaction {
-    Written,
-    /// Cancelled: why, item by item in the order given, and the cancellation as an error.
-    Cancelled {
-        reasons: Vec<CancellationReason>,
-        error: StoreError,
-    },
-}
-
 /// Notifications and deliveries in DynamoDB.
 #[derive(Debug, Clone)]
 pub struct DynamoOutboxStore {
     pub(super) client: Client,
     pub(super) table: String,
-}
-
-/// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
-pub(super) async fn transact(
-    client: &Client,
-    items: Vec<TransactWriteItem>,
-) -> Result<Transaction, StoreError> {
-    let result = client
-        .transact_write_items()
-        .set_transact_items(Some(items))
-        .send()
-        .await;
-    let Err(e) = result else {
-        return Ok(Transaction::Written);
-    };
-    match cancellation_reasons(&e) {
-        Some(reasons) => Ok(Transaction::Cancelled {
-            reasons,
-            error: map_sdk_error(e),
-        }),
-        None => Err(map_sdk_error(e)),
-    }
 }
 
 impl DynamoOutboxStore {
@@ -88,12 +58,16 @@ impl DynamoOutboxStore {
         schema::OUTBOX.create(&self.client, &self.table).await
     }
 
-    /// Runs a transaction on the outbox's client ([`transact`]).
-    pub(super) async fn transact(
+    /// An update of a delivery's item; its expressions and condition are the caller's.
+    pub(super) fn update_delivery(
         &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<Transaction, StoreError> {
-        transact(&self.client, items).await
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
     }
 
     /// The header update (cursor, page count, counts) and one conditional put per delivery.
@@ -169,64 +143,6 @@ impl DynamoOutboxStore {
             items.push(TransactWriteItem::builder().put(put).build());
         }
         Ok(items)
-    }
-
-    /// Runs a transaction whose first item is a delivery's conditional update and whose second
-    /// is its notification's counts. Returns `false` if the delivery's condition failed (nothing
-    /// was written); collisions with other transactions on the same items are retried.
-    pub(super) async fn transact_on_delivery(
-        &self,
-        id: &NotificationId,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<bool, StoreError> {
-        let what = format!("notification {id}: transaction");
-        self.transact_conditional(items, Some(&what), |reasons, _| {
-            if reasons.get(1).is_some_and(reason_condition_failed) {
-                return Err(StoreError::NotFound(format!("notification {id}")));
-            }
-            Ok(false)
-        })
-        .await
-    }
-
-    /// Runs a transaction whose first item carries the write's own condition: `true` once
-    /// written, `false` if that condition failed (nothing was written). `other` sees any other
-    /// cancellation first: it may end the write with an error, or change `items` and answer
-    /// `true` to try them at once. Collisions with other transactions are retried
-    /// [`CONFLICT_RETRIES`](super::error::CONFLICT_RETRIES) times, then end as `what`'s conflict if given, else as the
-    /// cancellation.
-    pub(super) async fn transact_conditional(
-        &self,
-        mut items: Vec<TransactWriteItem>,
-        what: Option<&str>,
-        mut other: impl FnMut(
-            &[CancellationReason],
-            &mut Vec<TransactWriteItem>,
-        ) -> Result<bool, StoreError>
-        + Send,
-    ) -> Result<bool, StoreError> {
-        let mut conflicts = Conflicts::default();
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                return Ok(true);
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
-            if other(&reasons, &mut items)? {
-                continue;
-            }
-            if reasons_conflict(&reasons) {
-                match what {
-                    Some(what) => conflicts.retry_or_fail(what).await?,
-                    None if conflicts.retry().await => {}
-                    None => return Err(error),
-                }
-                continue;
-            }
-            return Err(error);
-        }
     }
 }
 
@@ -324,10 +240,7 @@ impl OutboxStore for DynamoOutboxStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .update_expression(format!(
                 "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
                  updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, {SET_DUE} \
@@ -374,10 +287,7 @@ impl OutboxStore for DynamoOutboxStore {
         record.updated_at = now;
         if took_over {
             // The previous claim's lease ran out before its outcome was recorded: lost.
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(delivery_key(notification, delivery)))
+            self.update_delivery(notification, delivery)
                 .update_expression("SET lostAttempts = if_not_exists(lostAttempts, :zero) + :one")
                 .condition_expression("leaseMs = :leaseMs")
                 .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
@@ -450,10 +360,7 @@ impl OutboxStore for DynamoOutboxStore {
             sets.push("lostAttempts = if_not_exists(lostAttempts, :zero) + :one");
         }
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .update_expression(format!(
                 "SET {} REMOVE leaseUntil, leaseMs",
                 sets.join(", ")
@@ -546,7 +453,27 @@ impl OutboxStore for DynamoOutboxStore {
         now: DateTime<Utc>,
         hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
-        self.revise_now(id, revision, now, hold).await
+        let mut conflicts = Conflicts::default();
+        let version = loop {
+            // A transaction returns no values, and the caller records copies with this version:
+            // it is read, then written on the condition that it did not move meanwhile.
+            let Some(current) = self.get_notification(id).await? else {
+                return Ok(None);
+            };
+            let items = self.revision_items(id, revision, current.content_version, now, hold)?;
+            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
+                break current.content_version + 1;
+            };
+            let moved = reasons.first().is_some_and(reason_condition_failed);
+            if (moved || reasons_conflict(&reasons)) && conflicts.retry().await {
+                continue;
+            }
+            return Err(error);
+        };
+        if let Revision::Update(activity) = revision {
+            self.set_settings_card(id, activity).await?;
+        }
+        Ok(Some(version))
     }
 
     async fn set_activity_id(
@@ -556,10 +483,7 @@ impl OutboxStore for DynamoOutboxStore {
         activity_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK);
         let request = match activity_id {
@@ -584,7 +508,28 @@ impl OutboxStore for DynamoOutboxStore {
         activity_id: &str,
         version: u32,
     ) -> Result<(), StoreError> {
-        self.mark_edited_now(notification, delivery, activity_id, version)
-            .await
+        let result = self
+            .update_delivery(notification, delivery)
+            .update_expression("SET contentVersion = :version, activityId = :activity")
+            .condition_expression(
+                "attribute_exists(#pk) AND \
+                 (attribute_not_exists(contentVersion) OR contentVersion < :version)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":version", n(i64::from(version)))
+            .expression_attribute_values(":activity", s(activity_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                // Newer already, or gone.
+                match self.get_delivery(notification, delivery).await? {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::NotFound(format!("{notification}/{delivery}"))),
+                }
+            }
+            Err(e) => Err(map_sdk_error(e)),
+        }
     }
 }

@@ -13,9 +13,9 @@ use super::error::{
     CONFLICT_RETRIES, back_off, invalid, reason_condition_failed, reasons_conflict,
 };
 use super::item::{Item, n};
-use super::outbox::{Transaction, transact};
 use super::read::{get_item, query_all};
 use super::references::{DynamoReferenceStore, stored_item};
+use super::transact::{Transaction, transact};
 use crate::StoreError;
 use crate::keys::{index_user, user_key};
 use crate::personal::fold;
