@@ -548,12 +548,7 @@ async fn store_passes(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects one part.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let wants = herald_testkit::bench_parts();
     let n = herald_testkit::env_number("BENCH_N", 20_000);
     let rate = u32::try_from(herald_testkit::env_number("BENCH_RATE", 500)).unwrap_or(500);
     let in_flight = herald_testkit::env_number("BENCH_IN_FLIGHT", 64);

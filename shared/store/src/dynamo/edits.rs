@@ -13,8 +13,7 @@ use super::error::{condition_failed, invalid, map_sdk_error, written};
 use super::interactions::{interact_pk, put, settings_item};
 use super::item::{Item, ItemExt, key, n, to_value};
 use super::outbox_items::{SET_DUE, edit_due_values, edit_key, header_key};
-use super::read::{get_item, sorted_below};
-use crate::keys::due_bound;
+use super::read::{due_by, get_item};
 use crate::schema::{FOLLOW_UP_DUE_PK, SETTINGS_SK, attr};
 use crate::{
     EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings, NotificationRecord,
@@ -215,8 +214,7 @@ impl FollowUps for DynamoOutboxStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FollowUpDue>, StoreError> {
-        let bound = due_bound(now);
-        let output = sorted_below(&self.client, &self.table, None, FOLLOW_UP_DUE_PK, &bound)
+        let output = due_by(&self.client, &self.table, None, FOLLOW_UP_DUE_PK, now)
             .consistent_read(true)
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
             .send()

@@ -13,8 +13,7 @@ use super::outbox::DynamoOutboxStore;
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, counts_item, delivery_key, due_values, outcome_changes,
 };
-use super::read::{query_all, sorted_below};
-use crate::keys::due_bound;
+use super::read::{due_by, query_all};
 use crate::outbox::count_deltas;
 use crate::schema::{INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, attr};
 use crate::{
@@ -188,8 +187,7 @@ impl InstallWaits for DynamoOutboxStore {
         let mut start: Option<Item> = None;
         while waits.len() < limit {
             let wanted = (limit - waits.len()).min(1000);
-            let bound = due_bound(now);
-            let output = sorted_below(&self.client, &self.table, None, INSTALL_DUE_PK, &bound)
+            let output = due_by(&self.client, &self.table, None, INSTALL_DUE_PK, now)
                 .consistent_read(true)
                 .limit(i32::try_from(wanted).unwrap_or(1000))
                 .set_exclusive_start_key(start)

@@ -12,8 +12,8 @@ use herald_domain::ConversationKey;
 
 use super::error::{condition_failed, map_sdk_error, written};
 use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
-use super::read::{get_item, sorted_below};
-use crate::keys::{due_bound, owner_key};
+use super::read::{due_by, get_item};
+use crate::keys::owner_key;
 use crate::schedules::{ScheduleRecord, ScheduleStore};
 use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
 use crate::{Page, PageRequest, SkippedItem, StoreError};
@@ -217,8 +217,7 @@ impl ScheduleStore for DynamoScheduleStore {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<ScheduleRecord>, StoreError> {
-        let bound = due_bound(now);
-        let output = sorted_below(&self.client, &self.table, Some(&BY_DUE), DUE_SHARD, &bound)
+        let output = due_by(&self.client, &self.table, Some(&BY_DUE), DUE_SHARD, now)
             .set_exclusive_start_key(start_key(page.cursor.as_ref(), DUE_LISTING)?)
             .set_limit(page.limit.map(|l| l.clamp(1, 1000).cast_signed()))
             .send()

@@ -11,8 +11,7 @@ use super::DynamoOutboxStore;
 use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
-use super::read::sorted_below;
-use crate::keys::due_bound;
+use super::read::due_by;
 use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
 use crate::{OutboxChange, STRANDED_AFTER, STRANDED_SHARDS, StoreError, StrandedWork};
@@ -76,11 +75,10 @@ impl StrandedWork for DynamoOutboxStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxChange>, StoreError> {
-        let bound = due_bound(now);
         let mut due: Vec<(String, OutboxChange)> = Vec::new();
         for shard in 0..STRANDED_SHARDS {
             let shard = format!("{STRANDED_SHARD_PREFIX}{shard}");
-            let output = sorted_below(&self.client, &self.table, Some(&BY_DUE), &shard, &bound)
+            let output = due_by(&self.client, &self.table, Some(&BY_DUE), &shard, now)
                 .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
                 .send()
                 .await
