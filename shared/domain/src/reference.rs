@@ -354,7 +354,9 @@ impl ConversationReference {
     }
 
     /// A team's `channel`, whose conversation id is the channel's id (General's is the team's).
-    #[must_use]
+    ///
+    /// # Errors
+    /// The channel's id is not a valid conversation id.
     pub fn channel(
         tenant_id: TenantId,
         service_url: ServiceUrl,

@@ -73,7 +73,6 @@ pub fn env_number(name: &str, default: usize) -> usize {
 
 /// Which parts of a benchmark to run: `cargo bench` passes `--bench`, and any other argument
 /// is a filter; a part runs when no filter is given or its name contains one.
-#[must_use]
 pub fn bench_parts() -> impl Fn(&str) -> bool {
     let filter: Vec<String> = std::env::args()
         .skip(1)

@@ -541,7 +541,7 @@ impl OutboxStore for EmbeddedOutboxStore {
                     return Ok(());
                 }
                 record.content_version = version;
-                record.activity_id = Some(activity_id.to_owned());
+                record.activity_id = Some(activity_id.clone());
                 write_json(&mut table, &key, &record)?;
             }
             txn.commit().map_err(unavailable)
