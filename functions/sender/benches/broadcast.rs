@@ -22,6 +22,9 @@
 //! which isolates the cost of redb's one fsync per commit).
 //! A filter argument selects a part: `pipeline` (the benchmark) or `store` (the outbox alone).
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,17 +33,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures::StreamExt as _;
-use herald_connector::{
-    ConnectorConfig, ConnectorExt, HttpConnector, InFlight, Limits, RetryPolicy,
-};
+use herald_connector::{ConnectorConfig, ConnectorExt, HttpConnector, Limits, RetryPolicy};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryId, DeliveryStatus,
     ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::request::NotifyRequest;
-use herald_pipeline::{Expander, Sender, StrandedSweep};
-use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
+use herald_pipeline::{Sender, StrandedSweep};
+use herald_sender::{SenderFunction, TriggerResult};
 use herald_store::{
     Claim, DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, NotificationStatus, OutboxChange, OutboxStore, Outcome, PageRequest,
@@ -168,33 +169,15 @@ fn function(
     connector: Arc<dyn herald_connector::Connector>,
     app: &BotAppId,
 ) -> SenderFunction {
-    let clock = Arc::new(SystemClock);
-    let retention = chrono::Duration::days(30);
-    SenderFunction {
-        expander: Expander {
-            references: references.clone(),
-            outbox: outbox.clone(),
-            connector: connector.clone(),
-            clock: clock.clone(),
-            retention,
-            proactive_install: false,
-        },
-        sender: Sender::new(
-            references.clone(),
-            outbox.clone(),
-            connector,
-            Arc::new(EmbeddedEventPublisher::default()),
-            clock.clone(),
-            app.clone(),
-        ),
-        editor: None,
-        outbox: outbox.clone(),
-        router: Router::default(),
-        retention,
-        clock,
-        in_flight: Arc::new(Gate::new(InFlight::fixed(64))),
-        safety_margin: Duration::from_secs(1),
-    }
+    let sender = Sender::new(
+        references.clone(),
+        outbox.clone(),
+        connector,
+        Arc::new(EmbeddedEventPublisher::default()),
+        Arc::new(SystemClock),
+        app.clone(),
+    );
+    support::sender_function(sender, 64)
 }
 
 fn broadcast_notification() -> NotificationRecord {
@@ -565,12 +548,7 @@ async fn store_passes(
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects one part.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let wants = herald_testkit::bench_parts();
     let n = herald_testkit::env_number("BENCH_N", 20_000);
     let rate = u32::try_from(herald_testkit::env_number("BENCH_RATE", 500)).unwrap_or(500);
     let in_flight = herald_testkit::env_number("BENCH_IN_FLIGHT", 64);

@@ -11,6 +11,7 @@ mod config;
 mod event;
 mod gate;
 mod routes;
+mod stream_record;
 
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
@@ -30,6 +31,7 @@ pub use config::{ConfigError, DEFAULT_CONCURRENCY, SenderConfig};
 pub use event::{SenderEvent, SenderResponse};
 pub use gate::{Gate, Pass};
 pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
+pub use stream_record::lambda_record;
 
 /// The sender's dependencies.
 pub struct SenderFunction {

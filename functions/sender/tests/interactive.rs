@@ -2,10 +2,12 @@
 //! (each trigger run when the test says): an update of every copy reaches the copies sent and the
 //! ones not sent yet, and a follow-up goes once to the unread only.
 
+mod support;
+
 use std::sync::Arc;
 
 use chrono::Duration;
-use herald_connector::{ConnectorConfig, InFlight, teams_connector};
+use herald_connector::{ConnectorConfig, teams_connector};
 use herald_domain::{
     AadObjectId, BotAppId, Clock as _, ConversationId, ConversationReference, DeliveryStatus,
     ManualClock, ReferenceStatus, ServiceUrl, TenantId, UserId, UserInfo,
@@ -13,8 +15,8 @@ use herald_domain::{
 use herald_events::EmbeddedEventPublisher;
 use herald_pipeline::follow_up::follow_up_id;
 use herald_pipeline::request::NotifyRequest;
-use herald_pipeline::{Editor, Expander, FollowUpSweep, Sender};
-use herald_sender::{Gate, Router, SenderFunction, TriggerResult};
+use herald_pipeline::{Editor, FollowUpSweep, Sender};
+use herald_sender::{SenderFunction, TriggerResult};
 use herald_store::{
     DeliveryRecord, Interactions, NotificationId, OutboxChange, OutboxStore, PageRequest,
     ReferenceStore, Revision, StatusUpdate,
@@ -52,37 +54,22 @@ impl World {
         );
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let retention = Duration::days(30);
-        let function = SenderFunction {
-            expander: Expander {
-                references: references.clone(),
-                outbox: outbox.clone(),
-                connector: connector.clone(),
-                clock: clock.clone(),
-                retention,
-                proactive_install: false,
-            },
-            sender: Sender::new(
-                references.clone(),
-                outbox.clone(),
-                connector.clone(),
-                Arc::new(EmbeddedEventPublisher::default()),
-                clock.clone(),
-                app.clone(),
-            ),
-            editor: Some(Editor {
-                outbox: outbox.clone(),
-                edits: stores.stores.edit_jobs().unwrap(),
-                connector,
-                clock: clock.clone(),
-                concurrency: 4,
-            }),
+        let sender = Sender::new(
+            references.clone(),
+            outbox.clone(),
+            connector.clone(),
+            Arc::new(EmbeddedEventPublisher::default()),
+            clock.clone(),
+            app.clone(),
+        );
+        let mut function = support::sender_function(sender, 4);
+        function.editor = Some(Editor {
             outbox: outbox.clone(),
-            router: Router::default(),
-            retention,
+            edits: stores.stores.edit_jobs().unwrap(),
+            connector,
             clock: clock.clone(),
-            in_flight: Arc::new(Gate::new(InFlight::fixed(4))),
-            safety_margin: std::time::Duration::from_secs(1),
-        };
+            concurrency: 4,
+        });
         let follow_ups = FollowUpSweep {
             follow_ups: stores.stores.follow_ups().unwrap(),
             outbox: outbox.clone(),

@@ -4,8 +4,7 @@
 use chrono::{DateTime, Utc};
 use herald_domain::{
     AadObjectId, BotAppId, BotId, ChannelId, ChannelInfo, ConversationId, ConversationReference,
-    ConversationType, ReferenceStatus, ServiceUrl, TeamId, TeamInfo, TenantId, TimeZone, UserId,
-    UserInfo,
+    ConversationType, ServiceUrl, TeamId, TeamInfo, TenantId, TimeZone, UserId, UserInfo,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -272,11 +271,6 @@ impl InboundActivity {
         };
         let at = self.timestamp_or(now);
         Ok(ConversationReference {
-            tenant_id,
-            conversation_id,
-            conversation_type,
-            service_url,
-            bot_app_id: app.clone(),
             bot_id,
             user,
             team: if conversation_type == ConversationType::Channel {
@@ -291,14 +285,15 @@ impl InboundActivity {
             time_zone: self
                 .time_zone()
                 .filter(|_| conversation_type == ConversationType::Personal),
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: at,
-            installed_at: at,
-            updated_at: at,
             last_seen_at: now,
-            zone_move: None,
+            ..ConversationReference::new(
+                tenant_id,
+                conversation_id,
+                conversation_type,
+                service_url,
+                app,
+                at,
+            )
         })
     }
 

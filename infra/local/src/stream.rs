@@ -5,15 +5,15 @@
 //! DynamoDB Local cannot open a `TRIM_HORIZON` iterator on a shard that holds no record yet, so a
 //! shard without an iterator is retried at every poll until it has one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
-use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
+use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use chrono::Utc;
-use herald_sender::SenderFunction;
+use herald_sender::{SenderFunction, lambda_record};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -201,34 +201,11 @@ async fn deliver(
     }
 }
 
-fn image(image: Option<&HashMap<String, AttributeValue>>) -> Value {
-    image
-        .and_then(|i| serde_json::to_value(serde_dynamo::Item::from(i.clone())).ok())
-        .unwrap_or(Value::Null)
-}
-
 /// Stream records in the JSON shape Lambda hands to a function.
 fn lambda_event(records: &[Record]) -> DynamoDbEvent {
     let records: Vec<Value> = records
         .iter()
-        .filter_map(|record| {
-            let change = record.dynamodb()?;
-            Some(json!({
-                "eventID": record.event_id(),
-                "eventName": record.event_name().map(|n| n.as_str().to_owned()),
-                "eventSource": "aws:dynamodb",
-                "eventVersion": "1.1",
-                "awsRegion": "local",
-                "dynamodb": {
-                    "ApproximateCreationDateTime": Utc::now().timestamp(),
-                    "Keys": image(change.keys.as_ref()),
-                    "NewImage": image(change.new_image.as_ref()),
-                    "SequenceNumber": change.sequence_number(),
-                    "SizeBytes": change.size_bytes().unwrap_or(0),
-                    "StreamViewType": "NEW_IMAGE",
-                },
-            }))
-        })
+        .filter_map(|record| lambda_record(record, "local"))
         .collect();
     serde_json::from_value(json!({"Records": records})).unwrap_or_else(|e| {
         tracing::error!(error = %e, "stream records did not convert to Lambda's shape");

@@ -7,10 +7,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, GraphFault, RetryAfter, TeamsEmulator};
 use serde_json::{Value, json};
-use support::{DynamoDbLocal, Runner, authenticated_env, personal_install};
+use support::{DynamoDbLocal, Runner, authenticated_env};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000dd";
 const CATALOG_APP: &str = "6f0e8a1c-1b7e-4a5e-9d0b-5b1f3a2c7d11";
@@ -62,21 +61,9 @@ impl World {
         let user = self.emulator.add_user(TENANT, name);
         let chat = self.emulator.add_personal_chat(TENANT, &user.id);
         self.emulator.mark_installed(&user, CATALOG_APP);
-        let service_url = self.emulator.service_url();
-        let bot_id = format!("28:{}", self.emulator.config().app_id);
-        let activity = personal_install(&self.emulator, TENANT, &user, &chat, &bot_id);
-        let token = self
-            .emulator
-            .identity()
-            .mint(TokenSpec::valid(&service_url));
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/messages", self.runner.base))
-            .bearer_auth(token)
-            .json(&activity)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
+        self.runner
+            .install_personally(&self.emulator, TENANT, &user, &chat)
+            .await;
         (user, chat)
     }
 

@@ -10,10 +10,9 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, Interaction, TeamsEmulator};
 use serde_json::{Value, json};
-use support::{Runner, authenticated_env, eventually, personal_install};
+use support::{Runner, authenticated_env, eventually};
 
 const TENANT: &str = "00000000-0000-0000-0000-0000000000ee";
 const SECRET: &str = "a-long-enough-callback-secret";
@@ -126,20 +125,9 @@ impl World {
     async fn installed_user(&self, name: &str) -> (EmulatedUser, String) {
         let user = self.emulator.add_user(TENANT, name);
         let chat = self.emulator.add_personal_chat(TENANT, &user.id);
-        let bot_id = format!("28:{}", self.emulator.config().app_id);
-        let activity = personal_install(&self.emulator, TENANT, &user, &chat, &bot_id);
-        let token = self
-            .emulator
-            .identity()
-            .mint(TokenSpec::valid(&self.emulator.service_url()));
-        let response = reqwest::Client::new()
-            .post(format!("{}/api/messages", self.runner.base))
-            .bearer_auth(token)
-            .json(&activity)
-            .send()
-            .await
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
+        self.runner
+            .install_personally(&self.emulator, TENANT, &user, &chat)
+            .await;
         (user, chat)
     }
 

@@ -148,12 +148,7 @@ fn paced_fan_out() {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a filter argument selects one part.
-    let filter: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let wants = |name: &str| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()));
+    let wants = herald_testkit::bench_parts();
     if wants("raw") {
         raw_throughput();
     }

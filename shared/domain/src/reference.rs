@@ -353,6 +353,33 @@ impl ConversationReference {
         }
     }
 
+    /// A team's `channel`, whose conversation id is the channel's id (General's is the team's).
+    ///
+    /// # Errors
+    /// The channel's id is not a valid conversation id.
+    pub fn channel(
+        tenant_id: TenantId,
+        service_url: ServiceUrl,
+        bot_app_id: &BotAppId,
+        team: TeamInfo,
+        channel: ChannelInfo,
+        at: DateTime<Utc>,
+    ) -> Result<Self, DomainError> {
+        let conversation_id = ConversationId::new(channel.id.as_str())?;
+        Ok(Self {
+            team: Some(team),
+            channel: Some(channel),
+            ..Self::new(
+                tenant_id,
+                conversation_id,
+                ConversationType::Channel,
+                service_url,
+                bot_app_id,
+                at,
+            )
+        })
+    }
+
     #[must_use]
     pub fn key(&self) -> ConversationKey {
         ConversationKey::new(self.tenant_id.clone(), self.conversation_id.clone())

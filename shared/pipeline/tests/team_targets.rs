@@ -2,21 +2,21 @@
 //! named by another tenant's installations (its channels even sharing ids) gets nothing. Embedded
 //! stores; no connector call is made for `team` targets.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{Duration, TimeZone as _, Utc};
 use herald_connector::{ConnectorConfig, teams_connector};
 use herald_domain::{
-    BotAppId, BotId, ChannelId, ChannelInfo, Clock as _, ConversationId, ConversationReference,
-    ConversationType, ManualClock, ReferenceStatus, ServiceUrl, Target, TeamId, TeamInfo, TenantId,
+    BotAppId, ChannelId, ChannelInfo, Clock as _, ConversationId, ConversationReference,
+    ManualClock, ServiceUrl, Target, TeamId, TeamInfo, TenantId,
 };
-use herald_pipeline::{Expander, Expansion};
+use herald_pipeline::Expander;
 use herald_store::{
-    EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId, NotificationRecord, OutboxStore,
-    PageRequest, ReferenceWriter,
+    EmbeddedOutboxStore, EmbeddedReferenceStore, OutboxStore, PageRequest, ReferenceWriter,
 };
-use serde_json::json;
 
 const APP: &str = "5e3c1a7b-8d2f-4c61-9b0e-2a7f6d4c8e19";
 const OURS: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -75,56 +75,37 @@ impl World {
     async fn install(&self, tenant: &str, channel: &str, name: Option<&str>) {
         let app = BotAppId::new(APP).unwrap();
         let now = self.clock.now();
-        let reference = ConversationReference {
-            tenant_id: TenantId::new(tenant).unwrap(),
-            conversation_id: ConversationId::new(channel).unwrap(),
-            conversation_type: ConversationType::Channel,
-            service_url: ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-            bot_id: BotId::for_app(&app),
-            bot_app_id: app,
-            user: None,
-            team: Some(TeamInfo {
+        let reference = ConversationReference::channel(
+            TenantId::new(tenant).unwrap(),
+            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
+            &app,
+            TeamInfo {
                 id: TeamId::new(TEAM).unwrap(),
                 name: Some("Operations".into()),
                 aad_group_id: None,
-            }),
-            channel: Some(ChannelInfo {
+            },
+            ChannelInfo {
                 id: ChannelId::new(channel).unwrap(),
                 name: name.map(str::to_owned),
-            }),
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: now,
-            installed_at: now,
-            updated_at: now,
-            last_seen_at: now,
-            zone_move: None,
-        };
+            },
+            now,
+        )
+        .unwrap();
         self.references.upsert(&reference).await.unwrap();
     }
 
     /// Expands a notification to `target`; the (tenant, conversation) of each delivery, sorted.
     async fn recipients(&self, target: Target) -> Vec<(String, String)> {
-        let record = NotificationRecord::new(
-            NotificationId::random(),
-            target,
-            json!({"type": "message", "text": "Heads up"}),
-            "api",
+        let id = crate::support::notify_expanded(
+            &*self.outbox,
+            &self.expander,
             self.clock.now(),
-            Duration::days(30),
-        );
-        self.outbox.create_notification(&record).await.unwrap();
-        let until = self.clock.now() + Duration::hours(1);
-        assert_eq!(
-            self.expander.expand(&record.id, until).await.unwrap(),
-            Expansion::Done
-        );
+            target,
+        )
+        .await;
         let page = self
             .outbox
-            .list_deliveries(&record.id, None, &PageRequest::default())
+            .list_deliveries(&id, None, &PageRequest::default())
             .await
             .unwrap();
         assert!(page.next_cursor.is_none());

@@ -18,7 +18,7 @@ use herald_domain::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::StoreError;
+use crate::{DeliveryRecord, StoreError};
 
 /// One copy Herald sent: where (tenant, conversation, activity id), of what (notification,
 /// delivery), and whether its recipient read it.
@@ -43,6 +43,33 @@ pub struct SentCopy {
     pub read_at: Option<DateTime<Utc>>,
     /// The delivery's TTL (epoch seconds): the copy never outlives it.
     pub expires_at: i64,
+}
+
+impl SentCopy {
+    /// The copy `delivery` left in `conversation` as `activity_id`, of content version
+    /// `content_version`, sent at `sent_at`: not read yet, kept as long as the delivery.
+    #[must_use]
+    pub fn of(
+        delivery: &DeliveryRecord,
+        conversation: ConversationId,
+        activity_id: &str,
+        content_version: u32,
+        sent_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            tenant_id: delivery.tenant_id.clone(),
+            conversation_id: conversation,
+            activity_id: activity_id.to_owned(),
+            notification_id: delivery.notification_id.clone(),
+            delivery_id: delivery.delivery_id.clone(),
+            conversation_type: delivery.conversation_type,
+            recipient: delivery.recipient.clone(),
+            content_version,
+            sent_at,
+            read_at: None,
+            expires_at: delivery.expires_at,
+        }
+    }
 }
 
 /// What answering a card action needs, kept apart from the notification so the webhook reads

@@ -10,6 +10,18 @@ pub struct IndexSchema {
     pub range_key: &'static str,
 }
 
+impl IndexSchema {
+    /// An index by `hash_key` whose items keep the table's own sort order (`sk`): the
+    /// references table's indexes.
+    const fn sorted_as_table(name: &'static str, hash_key: &'static str) -> Self {
+        Self {
+            name,
+            hash_key,
+            range_key: attr::SK,
+        }
+    }
+}
+
 /// A table's keys, indexes, stream and TTL attribute. Every key attribute is a string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableSchema {
@@ -50,21 +62,9 @@ pub mod attr {
     pub const BOT_APP_ID: &str = "botAppId";
 }
 
-pub const BY_TYPE: IndexSchema = IndexSchema {
-    name: "byType",
-    hash_key: attr::CONVERSATION_TYPE,
-    range_key: attr::SK,
-};
-pub const BY_TEAM: IndexSchema = IndexSchema {
-    name: "byTeam",
-    hash_key: attr::TEAM_KEY,
-    range_key: attr::SK,
-};
-pub const BY_USER: IndexSchema = IndexSchema {
-    name: "byUser",
-    hash_key: attr::USER_KEY,
-    range_key: attr::SK,
-};
+pub const BY_TYPE: IndexSchema = IndexSchema::sorted_as_table("byType", attr::CONVERSATION_TYPE);
+pub const BY_TEAM: IndexSchema = IndexSchema::sorted_as_table("byTeam", attr::TEAM_KEY);
+pub const BY_USER: IndexSchema = IndexSchema::sorted_as_table("byUser", attr::USER_KEY);
 
 /// The outbox table: a notification's header item (`sk` = [`NOTIFICATION_SK`]) and its
 /// deliveries (`sk` = `d#<delivery id>`) share the notification id as partition key. Its stream
@@ -180,18 +180,11 @@ pub const PACE_THREAD_PREFIX: &str = "thread#";
 /// Sort key of every pacing item.
 pub const PACE_SK: &str = "#pace";
 
-pub const BY_ZONE: IndexSchema = IndexSchema {
-    name: "byZone",
-    hash_key: attr::ZONE_KEY,
-    range_key: attr::SK,
-};
+pub const BY_ZONE: IndexSchema = IndexSchema::sorted_as_table("byZone", attr::ZONE_KEY);
 
 /// Sparse: only references whose zone changed carry `previousZoneKey`.
-pub const BY_PREVIOUS_ZONE: IndexSchema = IndexSchema {
-    name: "byPreviousZone",
-    hash_key: attr::PREVIOUS_ZONE_KEY,
-    range_key: attr::SK,
-};
+pub const BY_PREVIOUS_ZONE: IndexSchema =
+    IndexSchema::sorted_as_table("byPreviousZone", attr::PREVIOUS_ZONE_KEY);
 
 /// The conversation-reference table.
 pub const REFERENCES: TableSchema = TableSchema {

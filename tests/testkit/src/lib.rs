@@ -71,6 +71,16 @@ pub fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// Which parts of a benchmark to run: `cargo bench` passes `--bench`, and any other argument
+/// is a filter; a part runs when no filter is given or its name contains one.
+pub fn bench_parts() -> impl Fn(&str) -> bool {
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    move |name| filter.is_empty() || filter.iter().any(|f| name.contains(f.as_str()))
+}
+
 /// Where moto's server (EventBridge, SQS) listens unless `HERALD_TEST_MOTO_ENDPOINT` says
 /// otherwise. `.ci/with-services` starts it there inside the private network namespace.
 pub const DEFAULT_MOTO_ENDPOINT: &str = "http://127.0.0.1:5000";

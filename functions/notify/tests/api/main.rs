@@ -168,26 +168,6 @@ impl Harness {
         request(&self.notify, authorization, method, path, body).await
     }
 
-    /// [`Harness::raw`] with the body's `Content-Type` given (`None`: no header).
-    pub(crate) async fn raw_as(
-        &self,
-        authorization: Option<&str>,
-        content_type: Option<&str>,
-        method: &str,
-        path: &str,
-        body: &[u8],
-    ) -> HttpReply {
-        crate::request_as(
-            &self.notify,
-            authorization,
-            content_type,
-            method,
-            path,
-            body,
-        )
-        .await
-    }
-
     pub(crate) fn service_url(&self) -> ServiceUrl {
         ServiceUrl::parse(&self.emulator.service_url()).unwrap()
     }

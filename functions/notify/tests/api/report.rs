@@ -100,19 +100,13 @@ async fn big_notification(h: &Harness, rows: usize) -> (NotificationId, Vec<Deli
             .unwrap();
         assert!(matches!(claim, Claim::Claimed(_)), "{claim:?}");
         let activity_id = format!("17677654883{i:02}");
-        let copy = SentCopy {
-            tenant_id: d.tenant_id.clone(),
-            conversation_id: d.conversation_id.clone().unwrap(),
-            activity_id: activity_id.clone(),
-            notification_id: id.clone(),
-            delivery_id: d.delivery_id.clone(),
-            conversation_type: d.conversation_type,
-            recipient: d.recipient.clone(),
-            content_version: 0,
-            sent_at: at(2),
-            read_at: None,
-            expires_at: d.expires_at,
-        };
+        let copy = SentCopy::of(
+            d,
+            d.conversation_id.clone().unwrap(),
+            &activity_id,
+            0,
+            at(2),
+        );
         let outcome = Outcome {
             status: DeliveryStatus::Sent,
             activity_id: Some(activity_id),

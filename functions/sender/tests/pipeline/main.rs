@@ -3,6 +3,8 @@
 //! shape and handed to the sender handler, batch by batch, replaying failed batches as Lambda
 //! does, until the notification is done.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod world;
 
 use std::sync::Arc;

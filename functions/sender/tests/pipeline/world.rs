@@ -2,21 +2,20 @@
 //! and the outbox stream read with the DynamoDB Streams API and handed to the sender in Lambda's
 //! event shape, batch by batch, replaying failed batches as Lambda does.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use chrono::Utc;
-use herald_connector::{Connector, ConnectorConfig, InFlight, teams_connector};
+use herald_connector::{Connector, ConnectorConfig, teams_connector};
 use herald_domain::{
     AadObjectId, BotAppId, ConversationId, ConversationReference, DeliveryStatus, ReferenceStatus,
     ServiceUrl, SystemClock, TenantId, UserId, UserInfo,
 };
 use herald_events::EmbeddedEventPublisher;
+use herald_pipeline::Sender;
 use herald_pipeline::request::NotifyRequest;
-use herald_pipeline::{Expander, Sender};
-use herald_sender::{Gate, Router, SenderFunction};
+use herald_sender::{SenderFunction, lambda_record};
 use herald_store::{
     DynamoOutboxStore, DynamoReferenceStore, NotificationId, NotificationStatus, OutboxStore,
     ReferenceWriter, StoreConfig,
@@ -72,35 +71,16 @@ impl World {
         connector: Arc<dyn Connector>,
         concurrency: usize,
     ) -> SenderFunction {
-        let clock = Arc::new(SystemClock);
-        let retention = chrono::Duration::days(30);
         let mut sender = Sender::new(
             self.references.clone(),
             self.outbox.clone(),
-            connector.clone(),
+            connector,
             self.events.clone(),
-            clock.clone(),
+            Arc::new(SystemClock),
             self.app.clone(),
         );
         sender.lease = chrono::Duration::seconds(2);
-        SenderFunction {
-            expander: Expander {
-                references: self.references.clone(),
-                outbox: self.outbox.clone(),
-                connector,
-                clock: clock.clone(),
-                retention,
-                proactive_install: false,
-            },
-            sender,
-            editor: None,
-            outbox: self.outbox.clone(),
-            router: Router::default(),
-            retention,
-            clock,
-            in_flight: Arc::new(Gate::new(InFlight::fixed(concurrency))),
-            safety_margin: Duration::from_secs(1),
-        }
+        crate::support::sender_function(sender, concurrency)
     }
 
     /// A user with a personal chat in the emulator and its stored reference.
@@ -224,35 +204,11 @@ impl StreamReader {
                 .unwrap();
             *slot = output.next_shard_iterator().map(str::to_owned);
             for record in output.records() {
-                records.push(lambda_record(record));
+                records.push(lambda_record(record, "us-east-1").unwrap());
             }
         }
         serde_json::from_value(json!({"Records": records})).unwrap()
     }
-}
-
-/// One stream record in the JSON shape Lambda hands to a function.
-pub(crate) fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record) -> serde_json::Value {
-    let change = record.dynamodb().unwrap();
-    let image =
-        |image: Option<&HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>>| {
-            image.map(|i| serde_json::to_value(serde_dynamo::Item::from(i.clone())).unwrap())
-        };
-    json!({
-        "eventID": record.event_id(),
-        "eventName": record.event_name().map(|n| n.as_str().to_owned()),
-        "eventSource": "aws:dynamodb",
-        "eventVersion": "1.1",
-        "awsRegion": "us-east-1",
-        "dynamodb": {
-            "ApproximateCreationDateTime": Utc::now().timestamp(),
-            "Keys": image(change.keys.as_ref()),
-            "NewImage": image(change.new_image.as_ref()),
-            "SequenceNumber": change.sequence_number(),
-            "SizeBytes": change.size_bytes().unwrap_or(0),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    })
 }
 
 /// Runs the sender over the stream until the notification is done, replaying a batch from its

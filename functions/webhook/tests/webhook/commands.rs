@@ -192,11 +192,7 @@ async fn a_channel_mention_is_answered_in_its_thread() {
     let h = Harness::new().await;
     let team = h.team("Contoso Ops");
     let incidents = h.channel(&team, "Incidents");
-    h.ok(&h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents))
-        .await;
+    h.ok(&h.team_install(&team, &incidents)).await;
     let mention = h
         .activity("message_channel_mention")
         .team(&team)

@@ -77,10 +77,7 @@ async fn team_install_welcomes_in_the_selected_channel_and_records_general() {
     let h = Harness::new().await;
     let team = h.team("Contoso Ops");
     let incidents = h.channel(&team, "Incidents");
-    let install = h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents);
+    let install = h.team_install(&team, &incidents);
     h.ok(&install).await;
     let members_added = h.activity("team_members_added").team(&team).at(h.later(1));
     h.ok(&members_added).await;

@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use herald_domain::{
-    BotAppId, BotId, ChannelId, ChannelInfo, ConversationId, ConversationKey,
-    ConversationReference, ConversationType, ReferenceStatus, ServiceUrl, TeamId, TeamInfo,
-    TenantId,
+    BotAppId, ChannelId, ChannelInfo, ConversationId, ConversationKey, ConversationReference,
+    ConversationType, ReferenceStatus, ServiceUrl, TeamId, TeamInfo, TenantId,
 };
 use herald_events::EventKind::{
     self, InstallationAdded, InstallationArchived, InstallationRemoved, InstallationRestored,
@@ -95,34 +94,22 @@ impl Harness {
         reason: Option<&str>,
     ) {
         let app = BotAppId::new(&self.app_id).unwrap();
-        let reference = ConversationReference {
-            tenant_id: TenantId::new(tenant).unwrap(),
-            conversation_id: ConversationId::new(channel).unwrap(),
-            conversation_type: ConversationType::Channel,
-            service_url: ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
-            bot_id: BotId::for_app(&app),
-            bot_app_id: app,
-            user: None,
-            team: Some(TeamInfo {
+        let reference = ConversationReference::channel(
+            TenantId::new(tenant).unwrap(),
+            ServiceUrl::parse(&self.emulator.service_url()).unwrap(),
+            &app,
+            TeamInfo {
                 id: TeamId::new(team).unwrap(),
                 name: team_name.map(str::to_owned),
                 aad_group_id: None,
-            }),
-            channel: Some(ChannelInfo {
+            },
+            ChannelInfo {
                 id: ChannelId::new(channel).unwrap(),
                 name: name.map(str::to_owned),
-            }),
-            locale: None,
-            time_zone: None,
-            time_zone_override: None,
-            status: ReferenceStatus::Active,
-            status_reason: None,
-            status_changed_at: long_ago(),
-            installed_at: long_ago(),
-            updated_at: long_ago(),
-            last_seen_at: long_ago(),
-            zone_move: None,
-        };
+            },
+            long_ago(),
+        )
+        .unwrap();
         self.webhook.store.upsert(&reference).await.unwrap();
         if status != ReferenceStatus::Active {
             let update = StatusUpdate {

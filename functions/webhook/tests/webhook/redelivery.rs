@@ -31,10 +31,7 @@ async fn a_redelivered_team_install_welcomes_once() {
     let h = Harness::new().await;
     let team = h.team("Contoso Ops");
     let incidents = h.channel(&team, "Incidents");
-    let install = h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents);
+    let install = h.team_install(&team, &incidents);
     h.ok(&install).await;
     h.ok(&install).await;
     assert_eq!(h.welcomes(&incidents).len(), 1);
@@ -165,11 +162,7 @@ async fn team_reinstall_welcomes_again_and_reactivates_known_channels() {
     let incidents = h.channel(&team, "Incidents");
     let announcements = h.channel(&team, "Announcements");
     let old = h.channel(&team, "Old");
-    h.ok(&h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents))
-        .await;
+    h.ok(&h.team_install(&team, &incidents)).await;
     for (id, name) in [(&announcements, "Announcements"), (&old, "Old")] {
         h.ok(&h
             .activity("channel_created")
@@ -274,11 +267,7 @@ async fn team_members_added_before_the_installation_update_welcomes_once() {
     let team = h.team("Contoso Ops");
     let incidents = h.channel(&team, "Incidents");
     h.ok(&h.activity("team_members_added").team(&team)).await;
-    h.ok(&h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents)
-        .at(h.later(1)))
+    h.ok(&h.team_install(&team, &incidents).at(h.later(1)))
         .await;
     let total = h.welcomes(&team.id).len() + h.welcomes(&incidents).len();
     assert_eq!(total, 1, "one welcome per team installation");
@@ -293,10 +282,7 @@ async fn concurrent_team_install_activities_welcome_once() {
     for n in 0..6 {
         let team = h.team(&format!("Team {n}"));
         let incidents = h.channel(&team, "Incidents");
-        let install = h
-            .activity("team_install")
-            .team(&team)
-            .set("SELECTED_CHANNEL_ID", &incidents);
+        let install = h.team_install(&team, &incidents);
         let members_added = h.activity("team_members_added").team(&team);
         let (a, b) = tokio::join!(h.post(&install), h.post(&members_added));
         assert_eq!((a.status, b.status), (200, 200), "{a:?} {b:?}");

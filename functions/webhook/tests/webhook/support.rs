@@ -183,6 +183,13 @@ impl Harness {
         self.emulator.add_group_chat(TENANT, &[&self.user.id])
     }
 
+    /// `team_install` of `team` with `channel` selected (where the installer chose to post).
+    pub fn team_install(&self, team: &EmulatedTeam, channel: &str) -> Payload {
+        self.activity("team_install")
+            .team(team)
+            .set("SELECTED_CHANNEL_ID", channel)
+    }
+
     /// A fixture with every common placeholder filled for the personal user at the clock's now.
     pub fn activity(&self, fixture: &str) -> Payload {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst).to_string();

@@ -7,30 +7,51 @@ use herald_events::EventKind::{
     self, InstallationArchived, InstallationRemoved, InstallationRestored,
 };
 
+use herald_teams_emulator::EmulatedTeam;
+
 use crate::support::{Harness, TENANT, ev, sorted};
 
 /// A team with General, the selected channel and a created channel, installed.
-pub(crate) async fn installed_team(
-    h: &Harness,
-) -> (herald_teams_emulator::EmulatedTeam, String, String) {
+pub(crate) async fn installed_team(h: &Harness) -> (EmulatedTeam, String, String) {
     let team = h.team("Contoso Ops");
     let incidents = h.channel(&team, "Incidents");
     let announcements = h.channel(&team, "Announcements");
-    h.ok(&h
-        .activity("team_install")
-        .team(&team)
-        .set("SELECTED_CHANNEL_ID", &incidents))
-        .await;
-    h.ok(&h
-        .activity("channel_created")
-        .team(&team)
-        .channel(&announcements, "Announcements")
-        .at(h.later(60)))
+    h.ok(&h.team_install(&team, &incidents)).await;
+    h.channel_event("channel_created", &team, &announcements, "Announcements")
         .await;
     (team, incidents, announcements)
 }
 
 impl Harness {
+    /// The team event `fixture` of `team`, a minute later.
+    async fn team_event(&self, fixture: &str, team: &EmulatedTeam) {
+        self.ok(&self.activity(fixture).team(team).at(self.later(60)))
+            .await;
+    }
+
+    /// The channel event `fixture` of `team`'s channel `id` named `name`, a minute later.
+    async fn channel_event(&self, fixture: &str, team: &EmulatedTeam, id: &str, name: &str) {
+        self.ok(&self
+            .activity(fixture)
+            .team(team)
+            .channel(id, name)
+            .at(self.later(60)))
+            .await;
+    }
+
+    /// Asserts that Herald knows exactly `channels` of `team`, each with `status`.
+    async fn assert_team(
+        &self,
+        team: &EmulatedTeam,
+        channels: &[&String],
+        status: ReferenceStatus,
+    ) {
+        assert_eq!(
+            self.team_statuses(&team.id).await,
+            all_with(channels, status)
+        );
+    }
+
     async fn team_statuses(&self, team: &str) -> Vec<(String, ReferenceStatus)> {
         let mut statuses: Vec<_> = self
             .webhook
@@ -83,13 +104,12 @@ async fn channel_created_records_the_channel_by_name() {
         .unwrap()
         .unwrap();
     assert_eq!(found.conversation_id.as_str(), announcements);
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(
-            &[&team.id, &incidents, &announcements],
-            ReferenceStatus::Active
-        )
-    );
+    h.assert_team(
+        &team,
+        &[&team.id, &incidents, &announcements],
+        ReferenceStatus::Active,
+    )
+    .await;
     // A new channel is not a new installation: no welcome, no event.
     assert!(h.sent(&announcements).is_empty());
     assert_eq!(h.published().len(), 2);
@@ -101,15 +121,13 @@ async fn team_uninstall_uninstalls_every_channel_of_the_team() {
     let (team, incidents, announcements) = installed_team(&h).await;
     h.ok(&h.activity("personal_install")).await;
     let events_before = h.published().len();
-    h.ok(&h.activity("team_uninstall").team(&team).at(h.later(60)))
-        .await;
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(
-            &[&team.id, &incidents, &announcements],
-            ReferenceStatus::Uninstalled
-        )
-    );
+    h.team_event("team_uninstall", &team).await;
+    h.assert_team(
+        &team,
+        &[&team.id, &incidents, &announcements],
+        ReferenceStatus::Uninstalled,
+    )
+    .await;
     assert_eq!(h.stored(&h.personal).await.status, ReferenceStatus::Active);
     assert_eq!(
         sorted(h.published()[events_before..].to_vec()),
@@ -125,18 +143,13 @@ async fn team_uninstall_uninstalls_every_channel_of_the_team() {
 async fn bot_removed_from_team_members_is_an_uninstall() {
     let h = Harness::new().await;
     let (team, incidents, announcements) = installed_team(&h).await;
-    h.ok(&h
-        .activity("team_members_removed")
-        .team(&team)
-        .at(h.later(60)))
-        .await;
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(
-            &[&team.id, &incidents, &announcements],
-            ReferenceStatus::Uninstalled
-        )
-    );
+    h.team_event("team_members_removed", &team).await;
+    h.assert_team(
+        &team,
+        &[&team.id, &incidents, &announcements],
+        ReferenceStatus::Uninstalled,
+    )
+    .await;
     assert_eq!(
         h.published()
             .iter()
@@ -152,7 +165,7 @@ async fn team_deleted_and_hard_deleted_uninstall_the_team() {
         let h = Harness::new().await;
         let (team, incidents, announcements) = installed_team(&h).await;
         h.ok(&h.activity("personal_install")).await;
-        h.ok(&h.activity(fixture).team(&team).at(h.later(60))).await;
+        h.team_event(fixture, &team).await;
         assert_eq!(
             h.team_statuses(&team.id).await,
             all_with(
@@ -186,19 +199,13 @@ async fn team_archived_then_unarchived() {
     let (team, incidents, announcements) = installed_team(&h).await;
     let channels = [&team.id, &incidents, &announcements];
     let before = h.published().len();
-    h.ok(&h.activity("team_archived").team(&team).at(h.later(60)))
+    h.team_event("team_archived", &team).await;
+    h.assert_team(&team, &channels, ReferenceStatus::Archived)
         .await;
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(&channels, ReferenceStatus::Archived)
-    );
     assert!(!h.stored(&incidents).await.is_sendable());
-    h.ok(&h.activity("team_unarchived").team(&team).at(h.later(60)))
+    h.team_event("team_unarchived", &team).await;
+    h.assert_team(&team, &channels, ReferenceStatus::Active)
         .await;
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(&channels, ReferenceStatus::Active)
-    );
     let events = h.published()[before..].to_vec();
     assert_eq!(
         sorted(events[..3].to_vec()),
@@ -217,15 +224,11 @@ async fn team_restored_after_deletion_reactivates_the_team() {
     let h = Harness::new().await;
     let (team, incidents, announcements) = installed_team(&h).await;
     let channels = [&team.id, &incidents, &announcements];
-    h.ok(&h.activity("team_deleted").team(&team).at(h.later(60)))
-        .await;
+    h.team_event("team_deleted", &team).await;
     let before = h.published().len();
-    h.ok(&h.activity("team_restored").team(&team).at(h.later(60)))
+    h.team_event("team_restored", &team).await;
+    h.assert_team(&team, &channels, ReferenceStatus::Active)
         .await;
-    assert_eq!(
-        h.team_statuses(&team.id).await,
-        all_with(&channels, ReferenceStatus::Active)
-    );
     assert_eq!(
         sorted(h.published()[before..].to_vec()),
         each(InstallationRestored, &channels)
@@ -239,8 +242,7 @@ async fn team_renamed_updates_every_channel() {
     let (team, incidents, announcements) = installed_team(&h).await;
     let mut renamed = team.clone();
     renamed.name = "Contoso Operations".to_owned();
-    h.ok(&h.activity("team_renamed").team(&renamed).at(h.later(60)))
-        .await;
+    h.team_event("team_renamed", &renamed).await;
     for id in [&team.id, &incidents, &announcements] {
         let stored = h.stored(id).await;
         assert_eq!(
@@ -266,11 +268,7 @@ async fn team_renamed_updates_every_channel() {
 async fn channel_renamed_updates_the_name() {
     let h = Harness::new().await;
     let (team, _, announcements) = installed_team(&h).await;
-    h.ok(&h
-        .activity("channel_renamed")
-        .team(&team)
-        .channel(&announcements, "News")
-        .at(h.later(60)))
+    h.channel_event("channel_renamed", &team, &announcements, "News")
         .await;
     let stored = h.stored(&announcements).await;
     assert_eq!(stored.channel.unwrap().name.as_deref(), Some("News"));
@@ -284,11 +282,7 @@ async fn channel_deleted_then_restored() {
     let h = Harness::new().await;
     let (team, incidents, announcements) = installed_team(&h).await;
     let before = h.published().len();
-    h.ok(&h
-        .activity("channel_deleted")
-        .team(&team)
-        .channel(&announcements, "Announcements")
-        .at(h.later(60)))
+    h.channel_event("channel_deleted", &team, &announcements, "Announcements")
         .await;
     assert_eq!(
         h.stored(&announcements).await.status,
@@ -296,11 +290,7 @@ async fn channel_deleted_then_restored() {
     );
     assert_eq!(h.stored(&incidents).await.status, ReferenceStatus::Active);
     assert_eq!(h.stored(&team.id).await.status, ReferenceStatus::Active);
-    h.ok(&h
-        .activity("channel_restored")
-        .team(&team)
-        .channel(&announcements, "Announcements")
-        .at(h.later(60)))
+    h.channel_event("channel_restored", &team, &announcements, "Announcements")
         .await;
     assert_eq!(
         h.stored(&announcements).await.status,
@@ -326,15 +316,11 @@ async fn a_channel_opt_out_survives_archiving_and_a_deleted_channel_stays_delete
         .text("stop")
         .at(h.later(60)))
         .await;
-    h.ok(&h
-        .activity("channel_deleted")
-        .team(&team)
-        .channel(&announcements, "Announcements")
-        .at(h.later(60)))
+    h.channel_event("channel_deleted", &team, &announcements, "Announcements")
         .await;
     let before = h.published().len();
     for fixture in ["team_archived", "team_unarchived"] {
-        h.ok(&h.activity(fixture).team(&team).at(h.later(60))).await;
+        h.team_event(fixture, &team).await;
     }
     assert_eq!(h.stored(&incidents).await.status, ReferenceStatus::OptedOut);
     assert_eq!(h.stored(&team.id).await.status, ReferenceStatus::Active);
@@ -351,7 +337,7 @@ async fn a_channel_opt_out_survives_archiving_and_a_deleted_channel_stays_delete
     );
     // Deleted and restored as a team: the deleted channel keeps its reason and stays out.
     for fixture in ["team_deleted", "team_restored"] {
-        h.ok(&h.activity(fixture).team(&team).at(h.later(60))).await;
+        h.team_event(fixture, &team).await;
     }
     let deleted = h.stored(&announcements).await;
     assert_eq!(deleted.status, ReferenceStatus::Uninstalled);

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use herald_teams_emulator::identity::TokenSpec;
 use herald_teams_emulator::{EmulatedUser, TeamsEmulator};
 use serde_json::{Value, json};
 
@@ -253,6 +254,31 @@ impl Runner {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// `user` installs the app in their personal `chat`: Teams' install activity, with a token
+    /// the emulator signs, reaches the webhook, which must accept it.
+    pub async fn install_personally(
+        &self,
+        emulator: &TeamsEmulator,
+        tenant: &str,
+        user: &EmulatedUser,
+        chat: &str,
+    ) {
+        let bot_id = format!("28:{}", emulator.config().app_id);
+        let activity = personal_install(emulator, tenant, user, chat, &bot_id);
+        let token = emulator
+            .identity()
+            .mint(TokenSpec::valid(&emulator.service_url()));
+        let response = self
+            .http
+            .post(format!("{}/api/messages", self.base))
+            .bearer_auth(token)
+            .json(&activity)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
     }
 
     pub async fn post_activity(&self, activity: &Value) -> reqwest::Response {

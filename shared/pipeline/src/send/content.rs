@@ -95,19 +95,13 @@ impl Sender {
         content_version: u32,
     ) -> Option<Box<SentCopy>> {
         let conversation = created.or(delivery.conversation_id.as_ref())?;
-        Some(Box::new(SentCopy {
-            tenant_id: delivery.tenant_id.clone(),
-            conversation_id: conversation.clone(),
-            activity_id: activity_id.to_owned(),
-            notification_id: delivery.notification_id.clone(),
-            delivery_id: delivery.delivery_id.clone(),
-            conversation_type: delivery.conversation_type,
-            recipient: delivery.recipient.clone(),
+        Some(Box::new(SentCopy::of(
+            delivery,
+            conversation.clone(),
+            activity_id,
             content_version,
-            sent_at: self.clock.now(),
-            read_at: None,
-            expires_at: delivery.expires_at,
-        }))
+            self.clock.now(),
+        )))
     }
 }
 

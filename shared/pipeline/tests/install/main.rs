@@ -1,6 +1,8 @@
 //! Proactive installation, step by step on a manual clock: no webhook, so that each installation
 //! event, timeout and retry happens exactly when the test says.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod world;
 
 use chrono::Duration;

@@ -12,13 +12,12 @@ use herald_domain::{
 };
 use herald_events::EmbeddedEventPublisher;
 use herald_graph::{GraphConfig, GraphInstaller};
-use herald_pipeline::{Delivered, Expander, Expansion, InstallSweep, ProactiveInstall, Sender};
+use herald_pipeline::{Delivered, Expander, InstallSweep, ProactiveInstall, Sender};
 use herald_store::{
     DeliveryRecord, EmbeddedOutboxStore, EmbeddedReferenceStore, NotificationId,
     NotificationRecord, OutboxStore,
 };
 use herald_teams_emulator::{EmulatedUser, EmulatorConfig, TeamsEmulator};
-use serde_json::json;
 
 pub const TENANT: &str = "00000000-0000-0000-0000-0000000000ee";
 pub const CATALOG_APP: &str = "0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f";
@@ -110,21 +109,8 @@ impl World {
 
     /// A notification to `target`, expanded.
     pub async fn notify_target(&self, target: Target) -> NotificationId {
-        let record = NotificationRecord::new(
-            NotificationId::random(),
-            target,
-            json!({"type": "message", "text": "Heads up"}),
-            "api",
-            self.clock.now(),
-            Duration::days(30),
-        );
-        self.outbox.create_notification(&record).await.unwrap();
-        let until = self.clock.now() + Duration::hours(1);
-        assert_eq!(
-            self.expander.expand(&record.id, until).await.unwrap(),
-            Expansion::Done
-        );
-        record.id
+        crate::support::notify_expanded(&*self.outbox, &self.expander, self.clock.now(), target)
+            .await
     }
 
     pub async fn deliver(&self, id: &NotificationId, user: &EmulatedUser) -> Delivered {

@@ -6,23 +6,18 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
-use herald_domain::{DeliveryId, NotificationId};
+use herald_domain::NotificationId;
 
 use super::DynamoOutboxStore;
-use super::error::{
-    CONFLICT_RETRIES, back_off, condition_failed, invalid, map_sdk_error, reason_condition_failed,
-    reasons_conflict,
-};
+use super::error::{condition_failed, invalid, map_sdk_error, written};
 use super::interactions::{interact_pk, put, settings_item};
-use super::item::{Item, ItemExt, key, n, s, to_value};
-use super::outbox::Transaction;
-use super::outbox_items::{SET_DUE, delivery_key, edit_due_values, edit_key, header_key};
-use super::read::get_item;
-use crate::keys::due_bound;
+use super::item::{Item, ItemExt, key, n, to_value};
+use super::outbox_items::{SET_DUE, edit_due_values, edit_key, header_key};
+use super::read::{due_by, get_item};
 use crate::schema::{FOLLOW_UP_DUE_PK, SETTINGS_SK, attr};
 use crate::{
     EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings, NotificationRecord,
-    OutboxStore, Revision, STRANDED_AFTER, StoreError, adaptive_card,
+    Revision, STRANDED_AFTER, StoreError, adaptive_card,
 };
 
 /// How long an edit request nobody finished is kept (TTL); the job deletes it when done.
@@ -52,41 +47,9 @@ pub(super) fn creation_extras(
 }
 
 impl DynamoOutboxStore {
-    pub(super) async fn revise_now(
-        &self,
-        id: &NotificationId,
-        revision: &Revision,
-        now: DateTime<Utc>,
-        hold: Option<DateTime<Utc>>,
-    ) -> Result<Option<u32>, StoreError> {
-        let mut attempt = 0;
-        let version = loop {
-            // A transaction returns no values, and the caller records copies with this version:
-            // it is read, then written on the condition that it did not move meanwhile.
-            let Some(current) = self.get_notification(id).await? else {
-                return Ok(None);
-            };
-            let items = self.revision_items(id, revision, current.content_version, now, hold)?;
-            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
-                break current.content_version + 1;
-            };
-            let moved = reasons.first().is_some_and(reason_condition_failed);
-            if (moved || reasons_conflict(&reasons)) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        };
-        if let Revision::Update(activity) = revision {
-            self.set_settings_card(id, activity).await?;
-        }
-        Ok(Some(version))
-    }
-
     /// The header's new content and version, and one more request for the edit job, held until
     /// `hold` if given.
-    fn revision_items(
+    pub(super) fn revision_items(
         &self,
         id: &NotificationId,
         revision: &Revision,
@@ -147,7 +110,7 @@ impl DynamoOutboxStore {
     }
 
     /// A refresh answers the settings' card: it is the new one from now on.
-    async fn set_settings_card(
+    pub(super) async fn set_settings_card(
         &self,
         id: &NotificationId,
         activity: &serde_json::Value,
@@ -168,41 +131,6 @@ impl DynamoOutboxStore {
         match settings.send().await {
             Ok(_) => Ok(()),
             Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(map_sdk_error(e)),
-        }
-    }
-
-    pub(super) async fn mark_edited_now(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        activity_id: &str,
-        version: u32,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
-            .update_expression("SET contentVersion = :version, activityId = :activity")
-            .condition_expression(
-                "attribute_exists(#pk) AND \
-                 (attribute_not_exists(contentVersion) OR contentVersion < :version)",
-            )
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_values(":version", n(i64::from(version)))
-            .expression_attribute_values(":activity", s(activity_id))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => {
-                // Newer already, or gone.
-                match self.get_delivery(notification, delivery).await? {
-                    Some(_) => Ok(()),
-                    None => Err(StoreError::NotFound(format!("{notification}/{delivery}"))),
-                }
-            }
             Err(e) => Err(map_sdk_error(e)),
         }
     }
@@ -230,11 +158,7 @@ impl DynamoOutboxStore {
         for (name, value) in edit_due_values(id, now + STRANDED_AFTER) {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 }
 
@@ -271,11 +195,7 @@ impl EditJobs for DynamoOutboxStore {
             .expression_attribute_values(":seen", n(seen.requests.cast_signed()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(result)
     }
 
     async fn rearm_edit(
@@ -294,15 +214,7 @@ impl FollowUps for DynamoOutboxStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<FollowUpDue>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND #sk < :bound")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(FOLLOW_UP_DUE_PK))
-            .expression_attribute_values(":bound", s(&due_bound(now)))
+        let output = due_by(&self.client, &self.table, None, FOLLOW_UP_DUE_PK, now)
             .consistent_read(true)
             .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
             .send()

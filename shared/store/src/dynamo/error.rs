@@ -37,6 +37,19 @@ where
     }
 }
 
+/// A conditional write's answer: `true` if written, `false` if its condition did not hold.
+pub(crate) fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(map_sdk_error(e)),
+    }
+}
+
 /// Whether a request failed only because its condition expression did not hold.
 pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     service_code(err) == Some("ConditionalCheckFailedException")
@@ -75,6 +88,34 @@ pub(crate) fn reasons_conflict(reasons: &[CancellationReason]) -> bool {
 /// Waits a little longer before each retry of a collided write.
 pub(crate) async fn back_off(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+}
+
+/// The retries of one write that collided with other transactions, at most
+/// [`CONFLICT_RETRIES`].
+#[derive(Default)]
+pub(crate) struct Conflicts(u32);
+
+impl Conflicts {
+    /// Backs off before one more try; `false` (no wait) once the retries are spent.
+    pub(crate) async fn retry(&mut self) -> bool {
+        if self.0 >= CONFLICT_RETRIES {
+            return false;
+        }
+        self.0 += 1;
+        back_off(self.0).await;
+        true
+    }
+
+    /// [`Self::retry`], or once the retries are spent the conflict of `what`'s transaction.
+    pub(crate) async fn retry_or_fail(&mut self, what: &str) -> Result<(), StoreError> {
+        if self.retry().await {
+            return Ok(());
+        }
+        Err(StoreError::Conflict(format!(
+            "{what} conflicts after {} retries",
+            self.0
+        )))
+    }
 }
 
 /// Data that cannot be converted to or from an item.

@@ -13,8 +13,7 @@ use super::outbox::DynamoOutboxStore;
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, counts_item, delivery_key, due_values, outcome_changes,
 };
-use super::read::query_all;
-use crate::keys::due_bound;
+use super::read::{due_by, query_all};
 use crate::outbox::count_deltas;
 use crate::schema::{INSTALL_DUE_PK, INSTALL_WAIT_PK_PREFIX, attr};
 use crate::{
@@ -188,15 +187,7 @@ impl InstallWaits for DynamoOutboxStore {
         let mut start: Option<Item> = None;
         while waits.len() < limit {
             let wanted = (limit - waits.len()).min(1000);
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND #sk < :bound")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(":pk", s(INSTALL_DUE_PK))
-                .expression_attribute_values(":bound", s(&due_bound(now)))
+            let output = due_by(&self.client, &self.table, None, INSTALL_DUE_PK, now)
                 .consistent_read(true)
                 .limit(i32::try_from(wanted).unwrap_or(1000))
                 .set_exclusive_start_key(start)

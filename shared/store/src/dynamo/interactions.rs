@@ -12,11 +12,8 @@ use chrono::{DateTime, Utc};
 use herald_domain::{ConversationId, ConversationType, NotificationId, TenantId};
 
 use super::DynamoOutboxStore;
-use super::error::{
-    CONFLICT_RETRIES, back_off, invalid, reason_condition_failed, reasons_conflict,
-};
+use super::error::{invalid, reason_condition_failed};
 use super::item::{Item, key, n, s, to_item, to_value};
-use super::outbox::Transaction;
 use super::outbox_items::{delivery_key, header_key};
 use super::read::{get_record, query_all};
 use crate::keys::{activity_order_floor, activity_order_key};
@@ -171,28 +168,16 @@ impl DynamoOutboxStore {
             HashMap::from([(":one".to_owned(), n(1))]),
             &[("#read", "read")],
         )?;
-        let mut items = vec![copy_item.clone(), delivery, header];
-        let mut attempt = 0;
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                return Ok(true);
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
+        let items = vec![copy_item.clone(), delivery, header];
+        self.transact_conditional(items, None, |reasons, items| {
             if reasons.iter().skip(1).any(reason_condition_failed) && items.len() > 1 {
                 // The delivery or its notification expired before the copy: mark the copy only.
-                items = vec![copy_item.clone()];
-                continue;
+                *items = vec![copy_item.clone()];
+                return Ok(true);
             }
-            if reasons_conflict(&reasons) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        }
+            Ok(false)
+        })
+        .await
     }
 }
 
@@ -242,28 +227,16 @@ impl Interactions for DynamoOutboxStore {
         // `SET actions.verb` needs the map; DynamoDB refuses the whole transaction (a
         // ValidationException, not a cancellation) when it is missing.
         self.add_action_maps(action).await?;
-        let mut attempt = 0;
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                return Ok(true);
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
+        self.transact_conditional(items, None, |reasons, _| {
             if reasons.iter().skip(1).any(reason_condition_failed) {
                 return Err(StoreError::NotFound(format!(
                     "{}/{}",
                     action.notification_id, action.delivery_id
                 )));
             }
-            if reasons_conflict(&reasons) && attempt < CONFLICT_RETRIES {
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        }
+            Ok(false)
+        })
+        .await
     }
 
     async fn mark_read(

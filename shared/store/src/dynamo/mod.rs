@@ -16,6 +16,7 @@ mod references;
 mod schedules;
 mod stranded;
 mod table;
+mod transact;
 mod zone_moves;
 
 pub use outbox::DynamoOutboxStore;

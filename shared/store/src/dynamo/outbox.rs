@@ -5,17 +5,18 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::edits::creation_extras;
 use super::error::{
-    CONFLICT_RETRIES, back_off, cancellation_reasons, condition_failed, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict,
+    Conflicts, condition_failed, invalid, map_sdk_error, reason_condition_failed, reasons_conflict,
+    written,
 };
 use super::interactions::{copy_item, put};
 use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
@@ -25,6 +26,7 @@ use super::outbox_items::{
 };
 use super::outcome::refused_claim;
 use super::read::get_record;
+use super::transact::Transaction;
 use crate::outbox::{check_page_size, not_final, with_due};
 use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
 use crate::{
@@ -34,16 +36,6 @@ use crate::{
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
 const DELIVERY_LISTING: &str = "deliveries";
-
-/// What became of a transaction.
-pub(super) enum Transaction {
-    Written,
-    /// Cancelled: why, item by item in the order given, and the cancellation as an error.
-    Cancelled {
-        reasons: Vec<CancellationReason>,
-        error: StoreError,
-    },
-}
 
 /// Notifications and deliveries in DynamoDB.
 #[derive(Debug, Clone)]
@@ -66,27 +58,16 @@ impl DynamoOutboxStore {
         schema::OUTBOX.create(&self.client, &self.table).await
     }
 
-    /// Runs a transaction; a cancelled one is no error yet, since callers act on its reasons.
-    pub(super) async fn transact(
+    /// An update of a delivery's item; its expressions and condition are the caller's.
+    pub(super) fn update_delivery(
         &self,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<Transaction, StoreError> {
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        let Err(e) = result else {
-            return Ok(Transaction::Written);
-        };
-        match cancellation_reasons(&e) {
-            Some(reasons) => Ok(Transaction::Cancelled {
-                reasons,
-                error: map_sdk_error(e),
-            }),
-            None => Err(map_sdk_error(e)),
-        }
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+    ) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(delivery_key(notification, delivery)))
     }
 
     /// The header update (cursor, page count, counts) and one conditional put per delivery.
@@ -163,40 +144,6 @@ impl DynamoOutboxStore {
         }
         Ok(items)
     }
-
-    /// Runs a transaction whose first item is a delivery's conditional update and whose second
-    /// is its notification's counts. Returns `false` if the delivery's condition failed (nothing
-    /// was written); collisions with other transactions on the same items are retried.
-    pub(super) async fn transact_on_delivery(
-        &self,
-        id: &NotificationId,
-        items: Vec<TransactWriteItem>,
-    ) -> Result<bool, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let Transaction::Cancelled { reasons, error } = self.transact(items.clone()).await?
-            else {
-                return Ok(true);
-            };
-            if reasons.first().is_some_and(reason_condition_failed) {
-                return Ok(false);
-            }
-            if reasons.get(1).is_some_and(reason_condition_failed) {
-                return Err(StoreError::NotFound(format!("notification {id}")));
-            }
-            if reasons_conflict(&reasons) {
-                if attempt >= CONFLICT_RETRIES {
-                    return Err(StoreError::Conflict(format!(
-                        "notification {id}: transaction conflicts after {attempt} retries"
-                    )));
-                }
-                attempt += 1;
-                back_off(attempt).await;
-                continue;
-            }
-            return Err(error);
-        }
-    }
 }
 
 #[async_trait]
@@ -256,7 +203,7 @@ impl OutboxStore for DynamoOutboxStore {
     ) -> Result<bool, StoreError> {
         check_page_size(deliveries)?;
         let mut pending: Vec<&DeliveryRecord> = deliveries.iter().collect();
-        let mut conflicts = 0;
+        let mut conflicts = Conflicts::default();
         loop {
             let items = self.page_transaction(id, from, to, &pending)?;
             let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
@@ -267,13 +214,9 @@ impl OutboxStore for DynamoOutboxStore {
                 return Ok(false);
             }
             if reasons_conflict(&reasons) {
-                if conflicts >= CONFLICT_RETRIES {
-                    return Err(StoreError::Conflict(format!(
-                        "notification {id}: page transaction conflicts after {conflicts} retries"
-                    )));
-                }
-                conflicts += 1;
-                back_off(conflicts).await;
+                conflicts
+                    .retry_or_fail(&format!("notification {id}: page transaction"))
+                    .await?;
                 continue;
             }
             // Deliveries already present (a recipient listed twice): drop them and retry.
@@ -297,10 +240,7 @@ impl OutboxStore for DynamoOutboxStore {
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .update_expression(format!(
                 "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
                  updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, {SET_DUE} \
@@ -347,10 +287,7 @@ impl OutboxStore for DynamoOutboxStore {
         record.updated_at = now;
         if took_over {
             // The previous claim's lease ran out before its outcome was recorded: lost.
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(delivery_key(notification, delivery)))
+            self.update_delivery(notification, delivery)
                 .update_expression("SET lostAttempts = if_not_exists(lostAttempts, :zero) + :one")
                 .condition_expression("leaseMs = :leaseMs")
                 .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
@@ -423,10 +360,7 @@ impl OutboxStore for DynamoOutboxStore {
             sets.push("lostAttempts = if_not_exists(lostAttempts, :zero) + :one");
         }
         let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .update_expression(format!(
                 "SET {} REMOVE leaseUntil, leaseMs",
                 sets.join(", ")
@@ -450,11 +384,7 @@ impl OutboxStore for DynamoOutboxStore {
         for (name, value) in due_values(notification, Some(delivery), release.not_before) {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 
     async fn get_delivery(
@@ -523,7 +453,27 @@ impl OutboxStore for DynamoOutboxStore {
         now: DateTime<Utc>,
         hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
-        self.revise_now(id, revision, now, hold).await
+        let mut conflicts = Conflicts::default();
+        let version = loop {
+            // A transaction returns no values, and the caller records copies with this version:
+            // it is read, then written on the condition that it did not move meanwhile.
+            let Some(current) = self.get_notification(id).await? else {
+                return Ok(None);
+            };
+            let items = self.revision_items(id, revision, current.content_version, now, hold)?;
+            let Transaction::Cancelled { reasons, error } = self.transact(items).await? else {
+                break current.content_version + 1;
+            };
+            let moved = reasons.first().is_some_and(reason_condition_failed);
+            if (moved || reasons_conflict(&reasons)) && conflicts.retry().await {
+                continue;
+            }
+            return Err(error);
+        };
+        if let Revision::Update(activity) = revision {
+            self.set_settings_card(id, activity).await?;
+        }
+        Ok(Some(version))
     }
 
     async fn set_activity_id(
@@ -533,10 +483,7 @@ impl OutboxStore for DynamoOutboxStore {
         activity_id: Option<&str>,
     ) -> Result<(), StoreError> {
         let request = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_key(notification, delivery)))
+            .update_delivery(notification, delivery)
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK);
         let request = match activity_id {
@@ -561,7 +508,28 @@ impl OutboxStore for DynamoOutboxStore {
         activity_id: &str,
         version: u32,
     ) -> Result<(), StoreError> {
-        self.mark_edited_now(notification, delivery, activity_id, version)
-            .await
+        let result = self
+            .update_delivery(notification, delivery)
+            .update_expression("SET contentVersion = :version, activityId = :activity")
+            .condition_expression(
+                "attribute_exists(#pk) AND \
+                 (attribute_not_exists(contentVersion) OR contentVersion < :version)",
+            )
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":version", n(i64::from(version)))
+            .expression_attribute_values(":activity", s(activity_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if condition_failed(&e) => {
+                // Newer already, or gone.
+                match self.get_delivery(notification, delivery).await? {
+                    Some(_) => Ok(()),
+                    None => Err(StoreError::NotFound(format!("{notification}/{delivery}"))),
+                }
+            }
+            Err(e) => Err(map_sdk_error(e)),
+        }
     }
 }

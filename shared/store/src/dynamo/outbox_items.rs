@@ -215,9 +215,27 @@ pub(super) fn counts_item(
     id: &NotificationId,
     deltas: &BTreeMap<DeliveryStatus, i64>,
 ) -> Result<TransactWriteItem, StoreError> {
+    header_counts_item(table, id, deltas, false)
+}
+
+/// The header's count changes, and one more possible duplicate if `duplicate`, as a transaction
+/// item.
+pub(super) fn header_counts_item(
+    table: &str,
+    id: &NotificationId,
+    deltas: &BTreeMap<DeliveryStatus, i64>,
+    duplicate: bool,
+) -> Result<TransactWriteItem, StoreError> {
     let mut names = HashMap::from([("#pk".to_owned(), attr::PK.to_owned())]);
     let mut values = HashMap::new();
-    let sets = count_updates(deltas, &mut names, &mut values);
+    let mut sets = count_updates(deltas, &mut names, &mut values);
+    if duplicate {
+        sets.push(
+            "possibleDuplicates = if_not_exists(possibleDuplicates, :zeroDup) + :oneDup".into(),
+        );
+        values.insert(":zeroDup".into(), n(0));
+        values.insert(":oneDup".into(), n(1));
+    }
     let update = Update::builder()
         .table_name(table)
         .set_key(Some(header_key(id)))

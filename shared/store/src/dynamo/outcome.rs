@@ -1,8 +1,6 @@
 //! How a claim ends on DynamoDB: a final outcome fenced by the claim's lease, moving the
 //! notification's counts in the same transaction, and why a claim was refused.
 
-use std::collections::HashMap;
-
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus};
@@ -10,9 +8,8 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 use super::DynamoOutboxStore;
 use super::error::invalid;
 use super::item::{n, s};
-use super::outbox_items::{REMOVE_DUE, count_updates, delivery_key, header_key, outcome_changes};
+use super::outbox_items::{REMOVE_DUE, delivery_key, header_counts_item, outcome_changes};
 use crate::outbox::count_deltas;
-use crate::schema::attr;
 use crate::{Claim, DeliveryRecord, NotificationId, Outcome, StoreError};
 
 impl DynamoOutboxStore {
@@ -77,26 +74,7 @@ impl DynamoOutboxStore {
         duplicate: bool,
     ) -> Result<TransactWriteItem, StoreError> {
         let deltas = count_deltas(&[(DeliveryStatus::Pending, -1), (status, 1)]);
-        let mut names = HashMap::from([("#pk".to_owned(), attr::PK.to_owned())]);
-        let mut values = HashMap::new();
-        let mut sets = count_updates(&deltas, &mut names, &mut values);
-        if duplicate {
-            sets.push(
-                "possibleDuplicates = if_not_exists(possibleDuplicates, :zeroDup) + :oneDup".into(),
-            );
-            values.insert(":zeroDup".into(), n(0));
-            values.insert(":oneDup".into(), n(1));
-        }
-        let update = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(header_key(notification)))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression("attribute_exists(#pk)")
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(invalid)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+        header_counts_item(&self.table, notification, &deltas, duplicate)
     }
 }
 

@@ -10,12 +10,12 @@ use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 use herald_domain::ConversationReference;
 
 use super::error::{
-    CONFLICT_RETRIES, back_off, cancellation_reasons, invalid, map_sdk_error,
-    reason_condition_failed, reasons_conflict,
+    CONFLICT_RETRIES, back_off, invalid, reason_condition_failed, reasons_conflict,
 };
 use super::item::{Item, n};
 use super::read::{get_item, query_all};
 use super::references::{DynamoReferenceStore, stored_item};
+use super::transact::{Transaction, transact};
 use crate::StoreError;
 use crate::keys::{index_user, user_key};
 use crate::personal::fold;
@@ -89,20 +89,12 @@ impl DynamoReferenceStore {
                 };
                 items.push(item);
             }
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .send()
-                .await;
-            let Err(error) = result else {
+            let Transaction::Cancelled { reasons, error } = transact(&self.client, items).await?
+            else {
                 return Ok(true);
             };
-            match cancellation_reasons(&error) {
-                Some(reasons)
-                    if reasons_conflict(&reasons)
-                        || reasons.iter().any(reason_condition_failed) => {}
-                _ => return Err(map_sdk_error(error)),
+            if !(reasons_conflict(&reasons) || reasons.iter().any(reason_condition_failed)) {
+                return Err(error);
             }
         }
         tracing::warn!(user = %user_key, "a person's records keep changing; the next write folds them");

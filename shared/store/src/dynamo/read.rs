@@ -1,12 +1,16 @@
-//! Reads the DynamoDB stores share: a record by key, every page of a query.
+//! Reads the DynamoDB stores share: a record by key, every page of a query, the items of a
+//! partition due by a time.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::error::map_sdk_error;
-use super::item::{Item, from_item};
+use super::item::{Item, from_item, s};
 use crate::StoreError;
+use crate::keys::due_bound;
+use crate::schema::{IndexSchema, attr};
 
 /// The item stored under `key`, read consistently (a write just made is seen).
 pub(crate) async fn get_item(
@@ -54,4 +58,26 @@ pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, St
             return Ok(items);
         }
     }
+}
+
+/// The query of the items under `partition` due by `now` (sort keys below [`due_bound`]): on
+/// `index`'s keys, or without one on the table's (`pk`, `sk`). Due markers and due indexes are
+/// read this way.
+pub(crate) fn due_by(
+    client: &Client,
+    table: &str,
+    index: Option<&IndexSchema>,
+    partition: &str,
+    now: DateTime<Utc>,
+) -> QueryFluentBuilder {
+    let (hash, range) = index.map_or((attr::PK, attr::SK), |i| (i.hash_key, i.range_key));
+    client
+        .query()
+        .table_name(table)
+        .set_index_name(index.map(|i| i.name.to_owned()))
+        .key_condition_expression("#h = :h AND #r < :bound")
+        .expression_attribute_names("#h", hash)
+        .expression_attribute_names("#r", range)
+        .expression_attribute_values(":h", s(partition))
+        .expression_attribute_values(":bound", s(&due_bound(now)))
 }

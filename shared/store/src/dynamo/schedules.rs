@@ -10,10 +10,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
 use herald_domain::ConversationKey;
 
-use super::error::{condition_failed, map_sdk_error};
+use super::error::{condition_failed, map_sdk_error, written};
 use super::item::{Item, ItemExt, from_item, next_cursor, s, start_key, to_item};
-use super::read::get_item;
-use crate::keys::{due_bound, owner_key};
+use super::read::{due_by, get_item};
+use crate::keys::owner_key;
 use crate::schedules::{ScheduleRecord, ScheduleStore};
 use crate::schema::{self, BY_DUE, BY_OWNER, DUE_SHARD, SCHEDULE_SK, attr};
 use crate::{Page, PageRequest, SkippedItem, StoreError};
@@ -158,11 +158,7 @@ impl ScheduleStore for DynamoScheduleStore {
             .expression_attribute_values(":v", AttributeValue::N(previous.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(result)
     }
 
     async fn delete_schedule(&self, id: &ScheduleId) -> Result<bool, StoreError> {
@@ -221,16 +217,7 @@ impl ScheduleStore for DynamoScheduleStore {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<ScheduleRecord>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_DUE.name)
-            .key_condition_expression("#d = :d AND #k < :b")
-            .expression_attribute_names("#d", BY_DUE.hash_key)
-            .expression_attribute_names("#k", BY_DUE.range_key)
-            .expression_attribute_values(":d", s(DUE_SHARD))
-            .expression_attribute_values(":b", s(&due_bound(now)))
+        let output = due_by(&self.client, &self.table, Some(&BY_DUE), DUE_SHARD, now)
             .set_exclusive_start_key(start_key(page.cursor.as_ref(), DUE_LISTING)?)
             .set_limit(page.limit.map(|l| l.clamp(1, 1000).cast_signed()))
             .send()

@@ -8,10 +8,10 @@ use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus, NotificationId};
 
 use super::DynamoOutboxStore;
-use super::error::{condition_failed, map_sdk_error};
+use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
-use crate::keys::due_bound;
+use super::read::due_by;
 use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
 use crate::{OutboxChange, STRANDED_AFTER, STRANDED_SHARDS, StoreError, StrandedWork};
@@ -64,11 +64,7 @@ impl DynamoOutboxStore {
                 request = request.expression_attribute_values(name, value);
             }
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(request.send().await)
     }
 }
 
@@ -79,22 +75,10 @@ impl StrandedWork for DynamoOutboxStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxChange>, StoreError> {
-        let bound = due_bound(now);
         let mut due: Vec<(String, OutboxChange)> = Vec::new();
         for shard in 0..STRANDED_SHARDS {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_DUE.name)
-                .key_condition_expression("#shard = :shard AND #due < :bound")
-                .expression_attribute_names("#shard", BY_DUE.hash_key)
-                .expression_attribute_names("#due", BY_DUE.range_key)
-                .expression_attribute_values(
-                    ":shard",
-                    s(&format!("{STRANDED_SHARD_PREFIX}{shard}")),
-                )
-                .expression_attribute_values(":bound", s(&bound))
+            let shard = format!("{STRANDED_SHARD_PREFIX}{shard}");
+            let output = due_by(&self.client, &self.table, Some(&BY_DUE), &shard, now)
                 .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
                 .send()
                 .await

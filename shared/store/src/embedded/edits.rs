@@ -4,16 +4,15 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use herald_domain::{DeliveryId, NotificationId};
+use herald_domain::NotificationId;
 use serde::{Deserialize, Serialize};
 
 use super::db::{blocking, read_json, unavailable, write_json};
 use super::outbox::EmbeddedOutboxStore;
-use super::tables::{DELIVERIES, Due, EDITS, FOLLOW_UPS_DUE, SETTINGS, delivery_key, move_entry};
+use super::tables::{Due, EDITS, FOLLOW_UPS_DUE, move_entry};
 use crate::keys::due_bound;
 use crate::{
-    DeliveryRecord, EditJobs, EditRequest, FollowUpDue, FollowUps, InteractionSettings,
-    OutboxChange, Revision, STRANDED_AFTER, StoreError, adaptive_card,
+    EditJobs, EditRequest, FollowUpDue, FollowUps, OutboxChange, STRANDED_AFTER, StoreError,
 };
 
 /// A pending edit request as stored.
@@ -31,7 +30,7 @@ impl EmbeddedOutboxStore {
     /// Moves the edit request's due time on (the sweep wakes it then if its trigger is lost);
     /// with `request`, counts one more request held until `hold`, else ends any hold. Returns
     /// whether there is a request.
-    fn touch_edit(
+    pub(super) fn touch_edit(
         txn: &redb::WriteTransaction,
         id: &NotificationId,
         request: bool,
@@ -52,64 +51,6 @@ impl EmbeddedOutboxStore {
         drop(table);
         move_entry(txn, id, Due::Edit, before, edit.due_at)?;
         Ok(true)
-    }
-
-    pub(super) fn revise_now(
-        &self,
-        id: NotificationId,
-        revision: &Revision,
-        now: DateTime<Utc>,
-        hold: Option<DateTime<Utc>>,
-    ) -> Result<Option<u32>, StoreError> {
-        let txn = self.db.begin_write().map_err(unavailable)?;
-        let mut version = None;
-        Self::update_header(&txn, &id, |header| {
-            header.content_version += 1;
-            match revision {
-                Revision::Update(activity) => header.activity = activity.clone(),
-                Revision::Retract => header.retracted = true,
-            }
-            version = Some(header.content_version);
-            Ok(true)
-        })?;
-        if version.is_none() {
-            return Ok(None);
-        }
-        Self::touch_edit(&txn, &id, true, now, hold)?;
-        if let Revision::Update(activity) = revision {
-            let mut table = txn.open_table(SETTINGS).map_err(unavailable)?;
-            if let Some(mut settings) = read_json::<InteractionSettings>(&table, id.as_str())? {
-                settings.card = adaptive_card(activity).cloned();
-                write_json(&mut table, id.as_str(), &settings)?;
-            }
-        }
-        txn.commit().map_err(unavailable)?;
-        self.publish(vec![OutboxChange::Edit(id)]);
-        Ok(version)
-    }
-
-    pub(super) fn mark_edited_now(
-        &self,
-        notification: &NotificationId,
-        delivery: &DeliveryId,
-        activity_id: &str,
-        version: u32,
-    ) -> Result<(), StoreError> {
-        let key = delivery_key(notification, delivery);
-        let txn = self.db.begin_write().map_err(unavailable)?;
-        {
-            let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
-            let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
-                return Err(StoreError::NotFound(format!("{notification}/{delivery}")));
-            };
-            if record.content_version >= version {
-                return Ok(());
-            }
-            record.content_version = version;
-            record.activity_id = Some(activity_id.to_owned());
-            write_json(&mut table, &key, &record)?;
-        }
-        txn.commit().map_err(unavailable)
     }
 
     /// Wakes an edit request whose trigger may be lost (the stranded-work sweep calls it).

@@ -23,6 +23,7 @@ use crate::outbox::{check_page_size, count_deltas, expansion_due, not_final, wit
 use crate::{
     Claim, DeliveryRecord, FollowUpDue, InteractionSettings, NotificationId, NotificationRecord,
     OutboxChange, OutboxStore, Outcome, Page, PageRequest, Release, Revision, StoreError,
+    adaptive_card,
 };
 
 /// The listing name in the cursors of [`OutboxStore::list_deliveries`].
@@ -463,7 +464,35 @@ impl OutboxStore for EmbeddedOutboxStore {
         hold: Option<DateTime<Utc>>,
     ) -> Result<Option<u32>, StoreError> {
         let (id, revision) = (id.clone(), revision.clone());
-        blocking(self, move |this| this.revise_now(id, &revision, now, hold)).await
+        blocking(self, move |this| {
+            let revision = &revision;
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            let mut version = None;
+            Self::update_header(&txn, &id, |header| {
+                header.content_version += 1;
+                match revision {
+                    Revision::Update(activity) => header.activity = activity.clone(),
+                    Revision::Retract => header.retracted = true,
+                }
+                version = Some(header.content_version);
+                Ok(true)
+            })?;
+            if version.is_none() {
+                return Ok(None);
+            }
+            Self::touch_edit(&txn, &id, true, now, hold)?;
+            if let Revision::Update(activity) = revision {
+                let mut table = txn.open_table(SETTINGS).map_err(unavailable)?;
+                if let Some(mut settings) = read_json::<InteractionSettings>(&table, id.as_str())? {
+                    settings.card = adaptive_card(activity).cloned();
+                    write_json(&mut table, id.as_str(), &settings)?;
+                }
+            }
+            txn.commit().map_err(unavailable)?;
+            this.publish(vec![OutboxChange::Edit(id)]);
+            Ok(version)
+        })
+        .await
     }
 
     async fn set_activity_id(
@@ -501,7 +530,21 @@ impl OutboxStore for EmbeddedOutboxStore {
         let (notification, delivery) = (notification.clone(), delivery.clone());
         let activity_id = activity_id.to_owned();
         blocking(self, move |this| {
-            this.mark_edited_now(&notification, &delivery, &activity_id, version)
+            let key = delivery_key(&notification, &delivery);
+            let txn = this.db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(DELIVERIES).map_err(unavailable)?;
+                let Some(mut record) = read_json::<DeliveryRecord>(&table, &key)? else {
+                    return Err(StoreError::NotFound(format!("{notification}/{delivery}")));
+                };
+                if record.content_version >= version {
+                    return Ok(());
+                }
+                record.content_version = version;
+                record.activity_id = Some(activity_id.clone());
+                write_json(&mut table, &key, &record)?;
+            }
+            txn.commit().map_err(unavailable)
         })
         .await
     }

@@ -12,7 +12,8 @@ use herald_store::{
 use serde_json::json;
 
 use crate::support::{
-    accepted, at, delivery, delivery_now, did, expanded, notification, person, sent,
+    accepted, at, claim_and_record, delivery, delivery_now, did, expanded, notification, person,
+    sent,
 };
 
 pub async fn create_is_idempotent(store: Arc<dyn OutboxStore>) {
@@ -343,13 +344,6 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
     assert_eq!(header.activity["text"], "Maintenance moved to 19:00");
 
     // A retracted notification ends its copies not sent yet `retracted`, counted like the others.
-    let Claim::Claimed(claimed) = store
-        .claim_delivery(&id, &d.delivery_id, at(1), at(61))
-        .await
-        .unwrap()
-    else {
-        panic!("claimable");
-    };
     let outcome = Outcome {
         status: DeliveryStatus::Retracted,
         activity_id: None,
@@ -358,18 +352,7 @@ pub async fn content_revisions_bump_the_version(store: Arc<dyn OutboxStore>) {
         service_url: None,
         copy: None,
     };
-    assert!(
-        store
-            .record_outcome(
-                &id,
-                &d.delivery_id,
-                claimed.lease_until.unwrap(),
-                &outcome,
-                at(2)
-            )
-            .await
-            .unwrap()
-    );
+    claim_and_record(&*store, &d, &outcome).await;
     let header = store.get_notification(&id).await.unwrap().unwrap();
     assert_eq!(header.count(DeliveryStatus::Retracted), 1);
     assert_eq!(header.count(DeliveryStatus::Pending), 0);
@@ -392,30 +375,12 @@ pub async fn a_chat_found_at_send_time_is_recorded_with_its_service_url(
     let id = NotificationId::random();
     let d = person(&id, "tenant-1", "aad-found");
     expanded(&*store, std::slice::from_ref(&d)).await;
-    let Claim::Claimed(claimed) = store
-        .claim_delivery(&id, &d.delivery_id, at(1), at(61))
-        .await
-        .unwrap()
-    else {
-        panic!("claimable");
-    };
     let outcome = Outcome {
         conversation_id: Some(ConversationId::new("a:found-at-send-time").unwrap()),
         service_url: Some(ServiceUrl::parse("https://smba.trafficmanager.net/emea/").unwrap()),
         ..sent("1700000000042")
     };
-    assert!(
-        store
-            .record_outcome(
-                &id,
-                &d.delivery_id,
-                claimed.lease_until.unwrap(),
-                &outcome,
-                at(2)
-            )
-            .await
-            .unwrap()
-    );
+    claim_and_record(&*store, &d, &outcome).await;
     let stored = delivery_now(&*store, &id, &d.delivery_id).await;
     assert_eq!(
         (stored.conversation_id, stored.service_url),

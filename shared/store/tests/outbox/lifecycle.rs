@@ -11,7 +11,9 @@ use herald_store::{
     Release, STRANDED_AFTER, StoreError,
 };
 
-use crate::support::{Outbox, at, delivery, delivery_now, expanded, sent};
+use crate::support::{
+    Outbox, assert_never_stranded, at, claim_and_record, delivery, delivery_now, expanded, sent,
+};
 
 fn release(not_before: i64, counted: bool, unknown: bool) -> Release {
     Release {
@@ -42,6 +44,17 @@ async fn claim(store: &dyn Outbox, d: &DeliveryRecord, now: i64, lease: i64) -> 
         Claim::Claimed(record) => *record,
         other => panic!("{} must be claimable at {now}: {other:?}", d.delivery_id),
     }
+}
+
+/// Claims `d` at 1s for a minute and gives it back at 2s with `release`, which must hold.
+async fn claim_and_release(store: &dyn Outbox, d: &DeliveryRecord, release: &Release) {
+    claim(store, d, 1, 61).await;
+    assert!(
+        store
+            .release_delivery(&d.notification_id, &d.delivery_id, at(61), release, at(2))
+            .await
+            .unwrap()
+    );
 }
 
 /// The header's counts must equal the deliveries' statuses (a claimed one counts as pending).
@@ -182,13 +195,7 @@ pub async fn outcomes_are_fenced_by_the_claims_lease(store: Arc<dyn Outbox>) {
 
     // A send cut off by its deadline: released as outcome unknown, then sent.
     let d1 = &all[1].delivery_id;
-    claim(&*store, &all[1], 1, 61).await;
-    assert!(
-        store
-            .release_delivery(&id, d1, at(61), &release(5, true, true), at(2))
-            .await
-            .unwrap()
-    );
+    claim_and_release(&*store, &all[1], &release(5, true, true)).await;
     let again = claim(&*store, &all[1], 6, 66).await;
     assert_eq!((again.attempts, again.lost_attempts), (2, 1));
     assert!(
@@ -208,14 +215,8 @@ pub async fn released_deliveries_wait_for_their_backoff(store: Arc<dyn Outbox>) 
     let all = vec![delivery(&id, 0, DeliveryStatus::Pending)];
     expanded(&*store, &all).await;
     let d0 = &all[0].delivery_id;
-    claim(&*store, &all[0], 1, 61).await;
     // Not counted: a deadline ran out before anything was sent.
-    assert!(
-        store
-            .release_delivery(&id, d0, at(61), &release(100, false, false), at(2))
-            .await
-            .unwrap()
-    );
+    claim_and_release(&*store, &all[0], &release(100, false, false)).await;
     let stored = delivery_now(&*store, &id, d0).await;
     assert_eq!(
         (stored.status, stored.attempts, stored.not_before),
@@ -242,23 +243,8 @@ pub async fn the_sweep_finds_and_wakes_stranded_work(store: Arc<dyn Outbox>) {
     let d = |n: usize| OutboxChange::Delivery(id.clone(), all[n].delivery_id.clone());
     // 0: its sender died holding it; 1: released until 100; 2: sent; 3: untouched.
     claim(&*store, &all[0], 1, 61).await;
-    claim(&*store, &all[1], 1, 61).await;
-    let given_back = release(100, true, false);
-    let d1 = &all[1].delivery_id;
-    assert!(
-        store
-            .release_delivery(&id, d1, at(61), &given_back, at(2))
-            .await
-            .unwrap()
-    );
-    claim(&*store, &all[2], 1, 61).await;
-    let d2 = &all[2].delivery_id;
-    assert!(
-        store
-            .record_outcome(&id, d2, at(61), &sent("1:a"), at(2))
-            .await
-            .unwrap()
-    );
+    claim_and_release(&*store, &all[1], &release(100, true, false)).await;
+    claim_and_record(&*store, &all[2], &sent("1:a")).await;
 
     let sorted = |mut v: Vec<OutboxChange>| {
         v.sort_by_key(|c| format!("{c:?}"));
@@ -306,14 +292,7 @@ pub async fn the_sweep_finds_and_wakes_stranded_work(store: Arc<dyn Outbox>) {
             .await
             .unwrap()
     );
-    let much_later = at(0) + STRANDED_AFTER * 10;
-    assert!(
-        !store
-            .stranded(much_later, 10)
-            .await
-            .unwrap()
-            .contains(&d(0))
-    );
+    assert_never_stranded(&*store, &d(0)).await;
 }
 
 pub async fn unexpanded_notifications_are_stranded_work_too(store: Arc<dyn Outbox>) {
@@ -327,12 +306,5 @@ pub async fn unexpanded_notifications_are_stranded_work_too(store: Arc<dyn Outbo
     // Expanded: nothing to wake any more.
     let page = vec![delivery(&id, 0, DeliveryStatus::Sent)];
     assert!(store.append_page(&id, None, None, &page).await.unwrap());
-    let much_later = at(0) + STRANDED_AFTER * 10;
-    assert!(
-        !store
-            .stranded(much_later, 10)
-            .await
-            .unwrap()
-            .contains(&header)
-    );
+    assert_never_stranded(&*store, &header).await;
 }

@@ -6,8 +6,8 @@ use herald_domain::{
 };
 use herald_store::{
     Claim, DeliveryRecord, EditJobs, FollowUps, InstallResolution, InstallWait, InstallWaits,
-    Interactions, NotificationId, NotificationRecord, NotificationStatus, OutboxStore, Outcome,
-    SentCopy, StrandedWork,
+    Interactions, NotificationId, NotificationRecord, NotificationStatus, OutboxChange,
+    OutboxStore, Outcome, STRANDED_AFTER, SentCopy, StrandedWork,
 };
 use serde_json::json;
 
@@ -70,36 +70,42 @@ pub fn sent(activity: &str) -> Outcome {
     }
 }
 
+/// Asserts that the stranded-work sweep, long after, does not find `change`.
+pub async fn assert_never_stranded(store: &dyn Outbox, change: &OutboxChange) {
+    let much_later = at(0) + STRANDED_AFTER * 10;
+    assert!(
+        !store
+            .stranded(much_later, 10)
+            .await
+            .unwrap()
+            .contains(change)
+    );
+}
+
+/// Claims `d` at 1s for a minute and records `outcome` at 2s, both of which must succeed.
+pub async fn claim_and_record(store: &dyn OutboxStore, d: &DeliveryRecord, outcome: &Outcome) {
+    let (id, did) = (&d.notification_id, &d.delivery_id);
+    let Claim::Claimed(claimed) = store.claim_delivery(id, did, at(1), at(61)).await.unwrap()
+    else {
+        panic!("{did} is not claimable");
+    };
+    let lease = claimed.lease_until.unwrap();
+    assert!(
+        store
+            .record_outcome(id, did, lease, outcome, at(2))
+            .await
+            .unwrap()
+    );
+}
+
 /// Claims `d` and records it sent as `activity_id`, indexing the copy as the sender does.
 pub async fn claim_and_send(store: &dyn Outbox, d: &DeliveryRecord, activity_id: &str) -> SentCopy {
-    let (id, did) = (&d.notification_id, &d.delivery_id);
-    assert!(matches!(
-        store.claim_delivery(id, did, at(1), at(61)).await.unwrap(),
-        Claim::Claimed(_)
-    ));
-    let copy = SentCopy {
-        tenant_id: d.tenant_id.clone(),
-        conversation_id: d.conversation_id.clone().unwrap(),
-        activity_id: activity_id.to_owned(),
-        notification_id: id.clone(),
-        delivery_id: did.clone(),
-        conversation_type: d.conversation_type,
-        recipient: d.recipient.clone(),
-        content_version: 0,
-        sent_at: at(2),
-        read_at: None,
-        expires_at: d.expires_at,
-    };
+    let copy = SentCopy::of(d, d.conversation_id.clone().unwrap(), activity_id, 0, at(2));
     let outcome = Outcome {
         copy: Some(Box::new(copy.clone())),
         ..sent(activity_id)
     };
-    assert!(
-        store
-            .record_outcome(id, did, at(61), &outcome, at(2))
-            .await
-            .unwrap()
-    );
+    claim_and_record(store, d, &outcome).await;
     copy
 }
 

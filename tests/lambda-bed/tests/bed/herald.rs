@@ -170,26 +170,18 @@ async fn the_scheduler_tick_fires_a_due_schedule() {
         .with_second(0)
         .and_then(|t| t.with_nanosecond(0))
         .unwrap();
-    let record = ScheduleRecord {
-        id: ScheduleId::random(),
-        rule: ScheduleRule::new(Recurrence::Once {
+    let record = ScheduleRecord::new(
+        ScheduleId::random(),
+        ScheduleRule::new(Recurrence::Once {
             at: due.naive_utc(),
         }),
-        time_zone: "UTC".to_owned(),
-        target: Target::All,
-        message: json!({"text": "Scheduled in the bed"}),
-        activity: json!({"type": "message", "text": "Scheduled in the bed"}),
-        paused: false,
-        next_fire: Some(due),
-        last_fire: None,
-        fired: 0,
-        missed: 0,
-        owner: None,
-        label: None,
-        created_at: now,
-        updated_at: now,
-        version: 0,
-    };
+        "UTC".parse().unwrap(),
+        Target::All,
+        json!({"text": "Scheduled in the bed"}),
+        json!({"type": "message", "text": "Scheduled in the bed"}),
+        now,
+    )
+    .with_next_fire(Some(due));
     DynamoScheduleStore::new(
         herald_testkit::dynamodb_client(),
         &deployed.tables.schedules,

@@ -65,15 +65,15 @@ pub(super) async fn refusals(
             json!({"text": "t"}),
         ),
     ] {
-        let reply = h
-            .raw_as(
-                Some(&format!("Bearer {KEY}")),
-                Some("text/plain"),
-                &method.to_uppercase(),
-                &path,
-                body.to_string().as_bytes(),
-            )
-            .await;
+        let reply = crate::request_as(
+            &h.notify,
+            Some(&format!("Bearer {KEY}")),
+            Some("text/plain"),
+            &method.to_uppercase(),
+            &path,
+            body.to_string().as_bytes(),
+        )
+        .await;
         check_answer(spec, (template, method, "415"), &path, &reply);
         covered.push(format!("{method} {template} 415"));
     }
