@@ -39,6 +39,9 @@ fn index_keys(index: &IndexSchema) -> Result<(KeySchemaElement, KeySchemaElement
     ))
 }
 
+/// Polls of a table's status, 500 ms apart, before giving up (five minutes).
+const WAIT_POLLS: u32 = 600;
+
 /// Every index projects every attribute, so listings need no second read.
 fn all_attributes() -> Projection {
     Projection::builder()
@@ -158,7 +161,9 @@ impl TableSchema {
         client: &Client,
         table_name: &str,
     ) -> Result<TableDescription, StoreError> {
-        for _ in 0..120 {
+        // A new index on an existing table can take minutes (DynamoDB backfills it; DynamoDB
+        // Local under load is slow too): this runs at start-up of the local runner and tests.
+        for _ in 0..WAIT_POLLS {
             let described = client
                 .describe_table()
                 .table_name(table_name)
@@ -177,7 +182,8 @@ impl TableSchema {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         Err(StoreError::Unavailable(format!(
-            "table {table_name} did not become active"
+            "table {table_name} or one of its indexes did not become active in {} s",
+            WAIT_POLLS / 2
         )))
     }
 }
