@@ -13,4 +13,7 @@ pub enum PipelineError {
     /// A stored notification that cannot be used (its activity does not decode...).
     #[error("invalid notification {id}: {problem}")]
     InvalidNotification { id: String, problem: String },
+    /// A copy was sent but the store did not take its outcome: the next attempt sends it again.
+    #[error("sent, but the outcome was not recorded: {0}")]
+    SentNotRecorded(StoreError),
 }

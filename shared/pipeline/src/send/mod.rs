@@ -130,12 +130,15 @@ impl Sender {
         {
             Ok(delivered) => Ok(delivered),
             Err(error) => {
-                // Nothing was sent (or its outcome is recorded): give it back untouched.
+                // Given back untouched when nothing was sent; a copy sent whose outcome the store
+                // did not take is sent again by the next attempt, which counts as a possible
+                // duplicate.
+                let sent = matches!(error, PipelineError::SentNotRecorded(_));
                 let release = Release {
                     not_before: self.clock.now(),
                     error: error.to_string(),
-                    attempt_counted: false,
-                    outcome_unknown: false,
+                    attempt_counted: sent,
+                    outcome_unknown: sent,
                 };
                 if let Err(e) = self
                     .outbox
@@ -254,7 +257,11 @@ impl Sender {
                 &outcome,
                 self.clock.now(),
             )
-            .await?;
+            .await
+            .map_err(|e| match outcome.status {
+                DeliveryStatus::Sent => PipelineError::SentNotRecorded(e),
+                _ => PipelineError::Store(e),
+            })?;
         if !recorded {
             tracing::warn!(notification = %notification, delivery = %delivery,
                 "the claim's lease ran out before the outcome was recorded; another sender has it");

@@ -24,7 +24,7 @@ use super::outbox_items::{
     REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
     header_key,
 };
-use super::outcome::refused_claim;
+use super::outcome::{lease_ran_out, refused_claim};
 use super::read::get_record;
 use super::transact::Transaction;
 use crate::outbox::{check_page_size, not_final, with_due};
@@ -68,6 +68,65 @@ impl DynamoOutboxStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(delivery_key(notification, delivery)))
+    }
+
+    /// One claim write: of a pending delivery whose backoff ended, or (`takeover`) of one still
+    /// `sending` whose lease ran out, counting that claim's attempt lost. Answers the record as it
+    /// was, or, when the condition refused, the record as it is (`None` if there is none).
+    async fn claim_write(
+        &self,
+        notification: &NotificationId,
+        delivery: &DeliveryId,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        takeover: bool,
+    ) -> Result<Result<DeliveryRecord, Option<DeliveryRecord>>, StoreError> {
+        let (lost, condition) = if takeover {
+            (
+                ", lostAttempts = if_not_exists(lostAttempts, :zero) + :one",
+                "#st = :sending AND (attribute_not_exists(leaseMs) OR leaseMs < :nowMs)",
+            )
+        } else {
+            (
+                "",
+                "#st = :pending AND (attribute_not_exists(notBeforeMs) OR notBeforeMs <= :nowMs)",
+            )
+        };
+        let mut request = self
+            .update_delivery(notification, delivery)
+            .update_expression(format!(
+                "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
+                 updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, {SET_DUE}{lost} \
+                 REMOVE notBefore, notBeforeMs"
+            ))
+            .condition_expression(condition)
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
+            .expression_attribute_values(":lease", s(&lease_until.to_rfc3339()))
+            .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
+            .expression_attribute_values(":now", s(&now.to_rfc3339()))
+            .expression_attribute_values(":nowMs", n(now.timestamp_millis()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllOld)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if !takeover {
+            request = request
+                .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()));
+        }
+        for (name, value) in due_values(notification, Some(delivery), lease_until) {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(output) => Ok(Ok(from_item(output.attributes.unwrap_or_default())?)),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Err(c
+                    .item()
+                    .map(|item| from_item(item.clone()))
+                    .transpose()?)),
+                _ => Err(map_sdk_error(e)),
+            },
+        }
     }
 
     /// The header update (cursor, page count, counts) and one conditional put per delivery.
@@ -239,65 +298,36 @@ impl OutboxStore for DynamoOutboxStore {
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        let mut request = self
-            .update_delivery(notification, delivery)
-            .update_expression(format!(
-                "SET #st = :sending, leaseUntil = :lease, leaseMs = :leaseMs, \
-                 updatedAt = :now, attempts = if_not_exists(attempts, :zero) + :one, {SET_DUE} \
-                 REMOVE notBefore, notBeforeMs"
-            ))
-            .condition_expression(
-                "(#st = :pending AND (attribute_not_exists(notBeforeMs) OR notBeforeMs <= :nowMs)) \
-                 OR (#st = :sending AND (attribute_not_exists(leaseMs) OR leaseMs < :nowMs))",
-            )
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":sending", s(DeliveryStatus::Sending.as_str()))
-            .expression_attribute_values(":pending", s(DeliveryStatus::Pending.as_str()))
-            .expression_attribute_values(":lease", s(&lease_until.to_rfc3339()))
-            .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
-            .expression_attribute_values(":now", s(&now.to_rfc3339()))
-            .expression_attribute_values(":nowMs", n(now.timestamp_millis()))
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            // The old image says whether this takes over from a sender whose lease ran out.
-            .return_values(ReturnValue::AllOld)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        for (name, value) in due_values(notification, Some(delivery), lease_until) {
-            request = request.expression_attribute_values(name, value);
-        }
-        let old: DeliveryRecord = match request.send().await {
-            Ok(output) => from_item(output.attributes.unwrap_or_default())?,
-            Err(e) => {
-                return match e.as_service_error() {
-                    Some(UpdateItemError::ConditionalCheckFailedException(c)) => match c.item() {
-                        Some(item) => Ok(refused_claim(&from_item(item.clone())?, now)),
-                        None => Ok(Claim::Missing),
-                    },
-                    _ => Err(map_sdk_error(e)),
-                };
-            }
+        // A pending delivery is claimed in one write. One still `sending` whose lease ran out is
+        // taken over by another write that counts the lost attempt itself: were the count a
+        // second write, a sender cut off between the two would leave the duplicate it may
+        // cause uncounted.
+        let old = match self
+            .claim_write(notification, delivery, now, lease_until, false)
+            .await?
+        {
+            Ok(old) => old,
+            Err(Some(current)) if lease_ran_out(&current, now) => match self
+                .claim_write(notification, delivery, now, lease_until, true)
+                .await?
+            {
+                Ok(old) => old,
+                Err(Some(current)) => return Ok(refused_claim(&current, now)),
+                Err(None) => return Ok(Claim::Missing),
+            },
+            Err(Some(current)) => return Ok(refused_claim(&current, now)),
+            Err(None) => return Ok(Claim::Missing),
         };
-        let took_over = old.status == DeliveryStatus::Sending;
         let mut record = old;
+        if record.status == DeliveryStatus::Sending {
+            record.lost_attempts += 1;
+        }
         record.status = DeliveryStatus::Sending;
         record.lease_until = Some(lease_until);
         record.not_before = None;
         record.due_at = Some(lease_until);
         record.attempts += 1;
         record.updated_at = now;
-        if took_over {
-            // The previous claim's lease ran out before its outcome was recorded: lost.
-            self.update_delivery(notification, delivery)
-                .update_expression("SET lostAttempts = if_not_exists(lostAttempts, :zero) + :one")
-                .condition_expression("leaseMs = :leaseMs")
-                .expression_attribute_values(":leaseMs", n(lease_until.timestamp_millis()))
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
-            record.lost_attempts += 1;
-        }
         Ok(Claim::Claimed(Box::new(record)))
     }
 

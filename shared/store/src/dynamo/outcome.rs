@@ -78,6 +78,15 @@ impl DynamoOutboxStore {
     }
 }
 
+/// Whether `record` is held by a claim whose lease ran out (a sender that stopped before it
+/// recorded an outcome): another sender may take it over.
+pub(super) fn lease_ran_out(record: &DeliveryRecord, now: DateTime<Utc>) -> bool {
+    record.status == DeliveryStatus::Sending
+        && record
+            .lease_until
+            .is_none_or(|until| until.timestamp_millis() < now.timestamp_millis())
+}
+
 /// Why a delivery could not be claimed, from what is stored.
 pub(super) fn refused_claim(record: &DeliveryRecord, now: DateTime<Utc>) -> Claim {
     match (record.status, record.lease_until, record.not_before) {

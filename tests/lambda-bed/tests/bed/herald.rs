@@ -2,16 +2,20 @@
 //! notify API over the HTTP API, the sender fed by the outbox stream and by EventBridge, the
 //! scheduler's tick; Teams is the emulator.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{Timelike as _, Utc};
-use herald_domain::{BotAppId, Target};
+use herald_domain::{BotAppId, DeliveryStatus, Target};
 use herald_lambda_bed::scenario::bed_config_for;
-use herald_lambda_bed::{HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
+use herald_lambda_bed::{DynamoFaults, HeraldTables, LambdaBed, OutcomeKind, create_herald_tables};
 use herald_schedule::{Recurrence, ScheduleRule};
-use herald_store::{DynamoScheduleStore, ScheduleId, ScheduleRecord, ScheduleStore as _};
+use herald_store::{
+    DynamoOutboxStore, DynamoScheduleStore, NotificationId, OutboxStore as _, PageRequest,
+    ScheduleId, ScheduleRecord, ScheduleStore as _,
+};
 use herald_teams_emulator::identity::TokenSpec;
-use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
+use herald_teams_emulator::{EmulatorConfig, Fault, TeamsEmulator};
 use serde_json::{Value, json};
 
 const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -194,4 +198,86 @@ async fn the_scheduler_tick_fires_a_due_schedule() {
     let ticks = deployed.bed.log().invocations_of("SchedulerFunction");
     assert_eq!(ticks.len(), 1);
     assert_eq!(ticks[0].outcome, OutcomeKind::Ok);
+}
+
+/// A copy Teams accepted whose outcome DynamoDB then refused (every `TransactWriteItems` failing
+/// while the send was on its way) is sent again by the next attempt, and that second copy is
+/// counted: the delivery records the lost attempt and the notification a possible duplicate.
+#[tokio::test]
+async fn a_copy_whose_outcome_the_store_refused_is_counted_when_sent_again() {
+    let deployed = deploy().await;
+    let bed = &deployed.bed;
+    let text = "Sent while DynamoDB refused transactions";
+    // The send waits two seconds in Teams: time to make the outcome's write fail.
+    deployed
+        .emulator
+        .inject_times(&deployed.chat, Fault::Delay(Duration::from_secs(2)), 1);
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/notify", bed.http_url()))
+        .bearer_auth(API_KEY)
+        .json(
+            &json!({"target": {"kind": "conversations", "ids": [deployed.chat]},
+                       "message": {"text": text}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let body: Value = answer.json().await.unwrap();
+    let id = NotificationId::parse(body["notificationId"].as_str().unwrap()).unwrap();
+    let outbox = DynamoOutboxStore::new(herald_testkit::dynamodb_client(), &deployed.tables.outbox);
+    let delivery = |status: DeliveryStatus| {
+        let (outbox, id) = (&outbox, &id);
+        async move {
+            let page = outbox
+                .list_deliveries(id, Some(status), &PageRequest::default())
+                .await
+                .unwrap();
+            page.items.into_iter().next()
+        }
+    };
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while delivery(DeliveryStatus::Sending).await.is_none() {
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the delivery was never claimed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bed.dynamodb().set_faults(DynamoFaults {
+        internal_error: 1.0,
+        operations: BTreeSet::from(["TransactWriteItems".to_owned()]),
+        ..DynamoFaults::default()
+    });
+    deployed.delivered(text).await;
+    // The outcome's write and its SDK retries fail, and the delivery is given back.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    bed.dynamodb().set_faults(DynamoFaults::default());
+    let sent = loop {
+        if let Some(sent) = delivery(DeliveryStatus::Sent).await {
+            break sent;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the delivery never ended sent"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let copies = deployed
+        .emulator
+        .activities(&deployed.chat)
+        .iter()
+        .filter(|a| a.activity["text"].as_str() == Some(text))
+        .count();
+    assert!(
+        copies > 1,
+        "the refused outcome was not followed by another send"
+    );
+    assert!(
+        sent.lost_attempts as usize >= copies - 1,
+        "{copies} copies, {} lost attempts recorded",
+        sent.lost_attempts
+    );
+    let header = outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.possible_duplicates, 1);
+    assert_eq!(header.count(DeliveryStatus::Sent), 1);
 }
