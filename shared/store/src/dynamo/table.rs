@@ -32,11 +32,15 @@ fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
 }
 
 /// An index's hash and range keys.
-fn index_keys(index: &IndexSchema) -> Result<(KeySchemaElement, KeySchemaElement), StoreError> {
-    Ok((
-        key(index.hash_key, KeyType::Hash)?,
-        key(index.range_key, KeyType::Range)?,
-    ))
+/// An index as `CreateTable` takes it; `UpdateTable` takes the same parts.
+fn global_index(index: &IndexSchema) -> Result<GlobalSecondaryIndex, StoreError> {
+    GlobalSecondaryIndex::builder()
+        .index_name(index.name)
+        .key_schema(key(index.hash_key, KeyType::Hash)?)
+        .key_schema(key(index.range_key, KeyType::Range)?)
+        .projection(all_attributes())
+        .build()
+        .map_err(invalid)
 }
 
 /// Polls of a table's status, 500 ms apart, before giving up (five minutes).
@@ -63,16 +67,7 @@ impl TableSchema {
             request = request.attribute_definitions(string_attribute(name)?);
         }
         for index in self.indexes {
-            let (hash, range) = index_keys(index)?;
-            request = request.global_secondary_indexes(
-                GlobalSecondaryIndex::builder()
-                    .index_name(index.name)
-                    .key_schema(hash)
-                    .key_schema(range)
-                    .projection(all_attributes())
-                    .build()
-                    .map_err(invalid)?,
-            );
+            request = request.global_secondary_indexes(global_index(index)?);
         }
         if let Some(view) = self.stream {
             request = request.stream_specification(
@@ -128,7 +123,7 @@ impl TableSchema {
             .filter_map(|i| i.index_name())
             .collect();
         for index in self.indexes.iter().filter(|i| !existing.contains(&i.name)) {
-            let (hash, range) = index_keys(index)?;
+            let gsi = global_index(index)?;
             let mut request = client.update_table().table_name(table_name);
             for name in [index.hash_key, index.range_key] {
                 request = request.attribute_definitions(string_attribute(name)?);
@@ -138,10 +133,9 @@ impl TableSchema {
                     GlobalSecondaryIndexUpdate::builder()
                         .create(
                             CreateGlobalSecondaryIndexAction::builder()
-                                .index_name(index.name)
-                                .key_schema(hash)
-                                .key_schema(range)
-                                .projection(all_attributes())
+                                .index_name(gsi.index_name)
+                                .set_key_schema(Some(gsi.key_schema))
+                                .set_projection(gsi.projection)
                                 .build()
                                 .map_err(invalid)?,
                         )

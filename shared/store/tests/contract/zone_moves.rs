@@ -2,11 +2,8 @@
 //! and the references that left a zone are listed by it (a recipient-local schedule's fire on
 //! the day of a move reaches the person once).
 
-use herald_domain::{BotAppId, ConversationReference, TimeZone, ZoneMove};
-use herald_store::schema::{self, TableSchema};
-use herald_store::{
-    DynamoReferenceStore, ListFilter, ReferenceStore, ReferenceWriter, StoreConfig,
-};
+use herald_domain::{ConversationReference, TimeZone, ZoneMove};
+use herald_store::{ListFilter, ReferenceStore};
 
 use crate::support::{APP, Harness, TENANT, at, channel, list_all, personal};
 
@@ -190,45 +187,4 @@ pub async fn lists_references_by_the_zone_they_left(h: &dyn Harness) {
             .await
             .is_empty()
     );
-}
-
-/// A references table made before `byPreviousZone` existed gains it when the store ensures its
-/// table (the local runner's bootstrap), and lists by it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_older_table_gains_the_previous_zone_index() {
-    let client = herald_testkit::dynamodb_client();
-    let table = herald_testkit::unique_name("references");
-    let older = TableSchema {
-        indexes: &[
-            schema::BY_TYPE,
-            schema::BY_TEAM,
-            schema::BY_USER,
-            schema::BY_ZONE,
-        ],
-        ..schema::REFERENCES
-    };
-    older.create(&client, &table).await.unwrap();
-    let store = DynamoReferenceStore::new(
-        client,
-        &StoreConfig {
-            references_table: table,
-            bot_app_id: BotAppId::new(APP).unwrap(),
-        },
-    );
-    store.ensure_table().await.unwrap();
-    store
-        .upsert(&reporting(67, "Europe/Berlin", 0))
-        .await
-        .unwrap();
-    store
-        .upsert(&reporting(67, "Asia/Tokyo", 60))
-        .await
-        .unwrap();
-    let left_berlin = ListFilter {
-        previous_zone: Some("Europe/Berlin".into()),
-        ..ListFilter::default()
-    };
-    assert_eq!(list_all(&store, &left_berlin, None).await.len(), 1);
-    // Ensuring it again changes nothing.
-    store.ensure_table().await.unwrap();
 }
