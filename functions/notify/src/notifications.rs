@@ -15,7 +15,6 @@ use serde_json::{Map, Value, json};
 use crate::auth::Caller;
 use crate::error::{request_error, store_error};
 use crate::extract::{Id, JsonBody, Params};
-use crate::query::page_reply_where;
 use crate::report::{csv, delivery_json, wants_csv};
 use crate::{Notify, SOURCE, edit};
 
@@ -118,19 +117,12 @@ pub(crate) async fn list(
     caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
-    query.only(&["cursor", "limit"])?;
-    let page = query.page()?;
     let page = notify
         .outbox
-        .list_notifications(&page)
+        .list_notifications(&query.page_only()?)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(page_reply_where(
-        "notifications",
-        &page,
-        |record| caller.may_see(&record.target),
-        notification_json,
-    ))
+    Ok(caller.visible_page("notifications", &page, notification_json))
 }
 
 /// A notification as the API shows it: where it stands and its counts per delivery status.

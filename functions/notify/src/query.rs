@@ -87,6 +87,12 @@ impl Query {
         Ok(number)
     }
 
+    /// A listing that takes `cursor` and `limit` and nothing else.
+    pub(crate) fn page_only(&self) -> Result<PageRequest, ApiError> {
+        self.only(&["cursor", "limit"])?;
+        self.page()
+    }
+
     /// `cursor` and `limit`.
     pub(crate) fn page(&self) -> Result<PageRequest, ApiError> {
         let limit = self.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?;

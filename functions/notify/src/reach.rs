@@ -8,10 +8,29 @@
 
 use axum::http::StatusCode;
 use herald_domain::{Target, TenantId};
-use herald_http::ApiError;
-use serde_json::json;
+use herald_http::{ApiError, Reply};
+use herald_store::{NotificationRecord, Page, ScheduleRecord};
+use serde_json::{Value, json};
 
 use crate::auth::Caller;
+use crate::query::page_reply_where;
+
+/// A stored record sent to, or scheduled for, a target.
+pub(crate) trait Targeted {
+    fn target(&self) -> &Target;
+}
+
+impl Targeted for NotificationRecord {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl Targeted for ScheduleRecord {
+    fn target(&self) -> &Target {
+        &self.target
+    }
+}
 
 /// The tenant a target lies in, when it names one.
 fn target_tenant(target: &Target) -> Option<&TenantId> {
@@ -74,6 +93,17 @@ impl Caller {
     /// Whether the key may see what was sent to, or is scheduled for, `target`.
     pub(crate) fn may_see(&self, target: &Target) -> bool {
         self.allow_target(target).is_ok()
+    }
+
+    /// A listing's answer holding only the records this key may see (a page may then hold fewer
+    /// than `limit`; `nextCursor` still says whether more follow).
+    pub(crate) fn visible_page<T: Targeted>(
+        &self,
+        listing: &str,
+        page: &Page<T>,
+        item: impl Fn(&T) -> Value,
+    ) -> Reply {
+        page_reply_where(listing, page, |record| self.may_see(record.target()), item)
     }
 
     /// The tenant an installations listing keeps to: the one asked for (`403` if the key does

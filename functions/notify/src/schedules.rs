@@ -20,7 +20,6 @@ use crate::Notify;
 use crate::auth::Caller;
 use crate::error::{invalid, request_error, status, store_error};
 use crate::extract::{Id, JsonBody, Params};
-use crate::query::page_reply_where;
 
 pub(crate) const CREATE_FIELDS: [&str; 6] = [
     "target",
@@ -221,26 +220,18 @@ pub(crate) async fn create(
     Ok(Reply::json(StatusCode::CREATED, schedule_json(&record)))
 }
 
-/// `GET /api/schedules`: for a key limited to some tenants, only the schedules it may see (a
-/// page may then hold fewer than `limit`; `nextCursor` still says whether more follow).
+/// `GET /api/schedules`: for a key limited to some tenants, only the schedules it may see.
 pub(crate) async fn list(
     State(notify): State<Arc<Notify>>,
     caller: Caller,
     Params(query): Params,
 ) -> Result<Reply, ApiError> {
-    query.only(&["cursor", "limit"])?;
-    let page = query.page()?;
     let page = notify
         .schedules
-        .list_schedules(&page)
+        .list_schedules(&query.page_only()?)
         .await
         .map_err(|e| store_error(&e))?;
-    Ok(page_reply_where(
-        "schedules",
-        &page,
-        |record| caller.may_see(&record.target),
-        schedule_json,
-    ))
+    Ok(caller.visible_page("schedules", &page, schedule_json))
 }
 
 /// `GET /api/schedules/{id}`.

@@ -19,7 +19,7 @@ use herald_pipeline::{Editor, FollowUpSweep, Sender};
 use herald_sender::{SenderFunction, TriggerResult};
 use herald_store::{
     DeliveryRecord, Interactions, NotificationId, OutboxChange, OutboxStore, PageRequest,
-    ReferenceStore, Revision, StatusUpdate,
+    ReadReceipt, ReferenceStore, Revision, StatusUpdate,
 };
 use herald_teams_emulator::{EmulatorConfig, TeamsEmulator};
 use herald_testkit::{Backend, TestStores};
@@ -255,12 +255,12 @@ async fn a_follow_up_goes_once_to_the_unread_only() {
     let copy = world.emulator.activities(World::chat(reader))[0].id.clone();
     let read = world
         .interactions
-        .mark_read(
+        .mark_read(&ReadReceipt::new(
             &reader.tenant_id,
             &reader.conversation_id,
             &copy,
             world.clock.now(),
-        )
+        ))
         .await
         .unwrap();
     assert_eq!(read.len(), 1);

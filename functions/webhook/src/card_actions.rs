@@ -28,15 +28,27 @@ pub(crate) enum Press {
 
 /// What a person sees when no callback and no acknowledgement answered.
 const RECORDED: &str = "Thanks, your answer was recorded.";
-/// `value.trigger` of a card's automatic refresh.
-const AUTOMATIC: &str = "automatic";
-const MANUAL: &str = "manual";
+/// `value.trigger` of an `adaptiveCard/action` invoke: a press, or a card's automatic refresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Manual,
+    Automatic,
+}
+
+impl Trigger {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Automatic => "automatic",
+        }
+    }
+}
 
 /// The verb, data and trigger of an action as Teams delivered it.
 struct Action {
     verb: String,
     data: Value,
-    trigger: &'static str,
+    trigger: Trigger,
 }
 
 fn read_action(value: Option<&Value>, press: Press) -> Action {
@@ -44,7 +56,8 @@ fn read_action(value: Option<&Value>, press: Press) -> Action {
     match press {
         Press::Execute => {
             let action = value.get("action");
-            let automatic = value.get("trigger").and_then(Value::as_str) == Some(AUTOMATIC);
+            let automatic =
+                value.get("trigger").and_then(Value::as_str) == Some(Trigger::Automatic.as_str());
             Action {
                 verb: action
                     .and_then(|a| a.get("verb"))
@@ -55,7 +68,11 @@ fn read_action(value: Option<&Value>, press: Press) -> Action {
                     .and_then(|a| a.get("data"))
                     .cloned()
                     .unwrap_or(Value::Null),
-                trigger: if automatic { AUTOMATIC } else { MANUAL },
+                trigger: if automatic {
+                    Trigger::Automatic
+                } else {
+                    Trigger::Manual
+                },
             }
         }
         Press::Submit => {
@@ -71,7 +88,7 @@ fn read_action(value: Option<&Value>, press: Press) -> Action {
                     .unwrap_or("submit")
                     .to_owned(),
                 data,
-                trigger: MANUAL,
+                trigger: Trigger::Manual,
             }
         }
     }
@@ -111,11 +128,11 @@ impl Turn<'_> {
             activity_id: copy.activity_id.clone(),
             verb: action.verb,
             data: action.data,
-            trigger: action.trigger.to_owned(),
+            trigger: action.trigger.as_str().to_owned(),
             by,
             at: self.at,
         };
-        let manual = action.trigger == MANUAL;
+        let manual = action.trigger == Trigger::Manual;
         // A redelivered press is answered again but changes nothing again.
         let first = manual && self.record_press(&copy, &event).await?;
         let settings = interactions.settings(&copy.notification_id).await?;

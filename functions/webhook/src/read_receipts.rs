@@ -8,6 +8,7 @@
 use herald_domain::ConversationType;
 use herald_events::{HeraldEvent, ReadEvent};
 use herald_http::Reply;
+use herald_store::ReadReceipt;
 use serde_json::Value;
 
 use crate::activity::ActivityError;
@@ -39,7 +40,12 @@ impl Turn<'_> {
         let tenant = activity.tenant_id()?;
         let conversation = self.thread()?;
         let read = interactions
-            .mark_read(&tenant, &conversation, last_read, self.at)
+            .mark_read(&ReadReceipt::new(
+                &tenant,
+                &conversation,
+                last_read,
+                self.at,
+            ))
             .await?;
         for copy in read {
             self.push_event(HeraldEvent::NotificationRead(ReadEvent {

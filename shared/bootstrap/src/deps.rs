@@ -185,18 +185,13 @@ fn configured_app_id(lookup: &Lookup) -> Result<Option<BotAppId>, BootstrapError
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use herald_events::EmbeddedEventPublisher;
 
     use super::*;
 
     fn lookup(pairs: &[(&str, &str)]) -> Lookup {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        Arc::new(move |name| map.get(name).cloned())
+        let settings = Settings::from_pairs(pairs);
+        Arc::new(move |name| settings.get(name))
     }
 
     /// A local run's dependencies: no settings, the embedded store in `dir`.

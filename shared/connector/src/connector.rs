@@ -198,6 +198,9 @@ pub enum Response {
     Channels(ConversationList),
 }
 
+/// What [`Connector::execute`] answers: one layer's result, handed up the stack.
+pub type Executed = Result<Response, ConnectorError>;
+
 /// The value an operation answers with, taken out of [`Response`]; `None` for another variant.
 trait FromResponse: Sized {
     fn from_response(response: Response) -> Option<Self>;
@@ -255,11 +258,7 @@ fn mismatch(op: &str) -> ConnectorError {
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// Performs one operation.
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError>;
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed;
 
     /// `POST /v3/conversations`. For a 1:1 chat, create once and store the returned id.
     async fn create_conversation(
@@ -376,11 +375,7 @@ pub trait Connector: Send + Sync {
 
 #[async_trait]
 impl<C: Connector + ?Sized> Connector for std::sync::Arc<C> {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         (**self).execute(call, operation).await
     }
 }
@@ -394,11 +389,7 @@ mod tests {
 
     #[async_trait]
     impl Connector for AlwaysEmpty {
-        async fn execute(
-            &self,
-            _call: Call<'_>,
-            _operation: Operation<'_>,
-        ) -> Result<Response, ConnectorError> {
+        async fn execute(&self, _call: Call<'_>, _operation: Operation<'_>) -> Executed {
             Ok(Response::Empty)
         }
     }

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::config::{ConfigError, ConnectorConfig};
-use crate::connector::{Call, Connector, Operation, Response};
+use crate::connector::{Call, Connector, Executed, Operation, Response};
 use crate::error::{ConnectorError, ServiceError};
 use crate::model::ActivityId;
 use crate::token::TokenProvider;
@@ -265,11 +265,7 @@ fn endpoint(service_url: &ServiceUrl, segments: &[&str]) -> Result<Url, Connecto
 
 #[async_trait]
 impl Connector for HttpConnector {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         let (method, url, body) = prepare(call.service_url, &operation)?;
         let (status, bytes) = self.send(call, method, url, body).await?;
         decode(&operation, status, &bytes)

@@ -50,7 +50,7 @@ mod trust;
 mod variables;
 
 pub use config::{AppType, Cloud, ConfigError, ConnectorConfig, Credentials, Secret};
-pub use connector::{Call, Connector, Deadline, Operation, RateClass, Response};
+pub use connector::{Call, Connector, Deadline, Executed, Operation, RateClass, Response};
 pub use error::{ConnectorError, ServiceError};
 pub use herald_retry::{Jitter, RetryPolicy, parse_retry_after};
 pub use http::{HttpConnector, retry_after_header};

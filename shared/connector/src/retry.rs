@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use herald_retry::{Attempts, Pause, RetryPolicy};
 
-use crate::connector::{Call, Connector, Operation, Response};
+use crate::connector::{Call, Connector, Executed, Operation};
 use crate::error::ConnectorError;
 
 /// The retry layer.
@@ -39,11 +39,7 @@ fn pause_for(attempts: &mut Attempts, error: &ConnectorError) -> Option<Pause> {
 
 #[async_trait]
 impl<C: Connector> Connector for Retry<C> {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         let mut attempts = self.policy.attempts(call.deadline.instant());
         loop {
             let error = match self.inner.execute(call, operation).await {

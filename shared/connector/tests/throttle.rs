@@ -9,8 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use herald_connector::{
-    Activity, ActivityId, Call, Connector, ConnectorError, ConnectorExt, Deadline, HttpConnector,
-    Limits, Operation, RateClass, ResourceResponse, Response, ServiceError, TeamDetails, Window,
+    Activity, ActivityId, Call, Connector, ConnectorError, ConnectorExt, Deadline, Executed,
+    HttpConnector, Limits, Operation, RateClass, ResourceResponse, Response, ServiceError,
+    TeamDetails, Window,
 };
 use herald_domain::{Clock as _, ConversationId, ManualClock, ServiceUrl, TeamId, TenantId};
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, Fault, RetryAfter, TeamsEmulator};
@@ -47,11 +48,7 @@ struct Recorder {
 
 #[async_trait]
 impl Connector for Recorder {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         let mut seen = self.seen.lock().unwrap();
         let throttled = self.script.get(&seen.len()).copied();
         seen.push(Seen {

@@ -205,16 +205,12 @@ fn parse_http_url(name: &'static str, value: &str) -> Result<Url, ConfigError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use herald_settings::Settings;
 
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<Option<GraphConfig>, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        GraphConfig::from_lookup(|k| map.get(k).cloned())
+        GraphConfig::from_lookup(Settings::from_pairs(vars).lookup())
     }
 
     fn tenant(id: &str) -> TenantId {

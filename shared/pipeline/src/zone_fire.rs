@@ -58,9 +58,7 @@ pub(crate) fn reaches(
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Utc};
-    use herald_domain::{
-        AadObjectId, BotAppId, ConversationId, ServiceUrl, TenantId, UserId, UserInfo, ZoneMove,
-    };
+    use herald_domain::ZoneMove;
 
     use super::*;
 
@@ -69,18 +67,7 @@ mod tests {
     }
 
     fn in_new_york(moved: Option<(&str, &str)>) -> ConversationReference {
-        let mut r = ConversationReference::personal(
-            TenantId::new("t").unwrap(),
-            ConversationId::new("a:1").unwrap(),
-            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-            &BotAppId::new("app").unwrap(),
-            UserInfo {
-                id: UserId::new("29:1").unwrap(),
-                aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
-                name: None,
-            },
-            utc("2026-01-01T00:00:00Z"),
-        );
+        let mut r = herald_testkit::person("a:1", utc("2026-01-01T00:00:00Z"));
         r.time_zone = Some("America/New_York".parse().unwrap());
         r.zone_move = moved.map(|(from, at)| ZoneMove {
             previous_zone_key: from.to_owned(),

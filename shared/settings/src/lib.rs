@@ -140,6 +140,19 @@ impl Settings {
         })
     }
 
+    /// Settings given as name/value pairs, with no process environment underneath: what a test
+    /// or an embedding program passes instead of a secret.
+    #[must_use]
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self {
+            secret: pairs
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+                .collect(),
+            environment: no_environment,
+        }
+    }
+
     /// The same settings without the process environment underneath (tests).
     #[must_use]
     pub fn without_environment(mut self) -> Self {

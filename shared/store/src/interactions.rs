@@ -184,16 +184,45 @@ pub trait Interactions: crate::OutboxStore {
     /// notification's and the delivery's counts of its verb move by one.
     async fn record_action(&self, action: &CardActionRecord) -> Result<bool, StoreError>;
 
-    /// Marks read, at `at`, every unread personal copy in this conversation up to and including
-    /// `last_read` (ids compared as Teams orders them: by number when numeric, else as text),
-    /// with their deliveries and the notifications' read counts. Returns the copies it marked.
-    async fn mark_read(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        last_read: &str,
+    /// Marks read every unread personal copy the receipt covers, with their deliveries and the
+    /// notifications' read counts. Returns the copies it marked.
+    async fn mark_read(&self, receipt: &ReadReceipt) -> Result<Vec<SentCopy>, StoreError>;
+}
+
+/// A read receipt as Teams sends it in a personal chat: every message of the conversation up to
+/// and including `last_read_message_id` (ids compared as Teams orders them: by number when
+/// numeric, else as text) was read by `at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReceipt {
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    /// `value.lastReadMessageId`.
+    pub last_read_message_id: String,
+    pub at: DateTime<Utc>,
+}
+
+impl ReadReceipt {
+    #[must_use]
+    pub fn new(
+        tenant_id: &TenantId,
+        conversation_id: &ConversationId,
+        last_read_message_id: &str,
         at: DateTime<Utc>,
-    ) -> Result<Vec<SentCopy>, StoreError>;
+    ) -> Self {
+        Self {
+            tenant_id: tenant_id.clone(),
+            conversation_id: conversation_id.clone(),
+            last_read_message_id: last_read_message_id.to_owned(),
+            at,
+        }
+    }
+
+    /// The order keys of the copies it covers, `floor..=last`
+    /// ([`activity_order_key`](crate::keys::activity_order_key)).
+    pub(crate) fn covered_keys(&self) -> (&'static str, String) {
+        let last = crate::keys::activity_order_key(&self.last_read_message_id);
+        (crate::keys::activity_order_floor(&last), last)
+    }
 }
 
 /// A request to bring every sent copy to the notification's current content.

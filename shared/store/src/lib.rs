@@ -50,7 +50,7 @@ pub use herald_domain::{DeliveryId, NotificationId, ScheduleId};
 pub use install_waits::{InstallResolution, InstallWait, InstallWaits};
 pub use interactions::{
     CardActionRecord, EditJobs, EditRequest, FollowUp, FollowUpDue, FollowUps, InteractionSettings,
-    Interactions, SentCopy, adaptive_card, counted_verb,
+    Interactions, ReadReceipt, SentCopy, adaptive_card, counted_verb,
 };
 pub use model::{ListFilter, Page, PageRequest, SkipReason, SkippedItem};
 pub use outbox::{

@@ -105,7 +105,6 @@ fn merge_into(mut kept: ConversationReference, others: Vec<ConversationReference
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, Duration, TimeZone as _, Utc};
-    use herald_domain::{AadObjectId, BotAppId, ServiceUrl, TenantId, UserId, UserInfo};
 
     use super::*;
 
@@ -114,18 +113,7 @@ mod tests {
     }
 
     fn record(id: &str, minutes: i64) -> ConversationReference {
-        ConversationReference::personal(
-            TenantId::new("t").unwrap(),
-            ConversationId::new(id).unwrap(),
-            ServiceUrl::parse("https://smba.trafficmanager.net/amer/").unwrap(),
-            &BotAppId::new("app").unwrap(),
-            UserInfo {
-                id: UserId::new("29:1").unwrap(),
-                aad_object_id: Some(AadObjectId::new("aad-1").unwrap()),
-                name: None,
-            },
-            at(minutes),
-        )
+        herald_testkit::person(id, at(minutes))
     }
 
     const GRAPH: &str = "19:aad-1_app@unq.gbl.spaces";

@@ -7,7 +7,7 @@ pub mod http;
 pub mod schedules;
 
 pub use backend::{Backend, TestStores, stores};
-pub use fixtures::reference;
+pub use fixtures::{person, reference};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};

@@ -5,7 +5,8 @@ use axum::body::Body;
 use axum::http::{Request, header};
 use herald_domain::{ConversationId, ConversationType, DeliveryStatus, TenantId};
 use herald_store::{
-    CardActionRecord, Claim, DeliveryRecord, MAX_PAGE, NotificationId, Outcome, SentCopy,
+    CardActionRecord, Claim, DeliveryRecord, MAX_PAGE, NotificationId, Outcome, ReadReceipt,
+    SentCopy,
 };
 use serde_json::json;
 use tower::ServiceExt as _;
@@ -127,7 +128,7 @@ async fn big_notification(h: &Harness, rows: usize) -> (NotificationId, Vec<Deli
     let tenant = TenantId::new(TENANT).unwrap();
     let chat = ConversationId::new("a:chat-00000").unwrap();
     let read = interactions
-        .mark_read(&tenant, &chat, "1767765488300", at(5))
+        .mark_read(&ReadReceipt::new(&tenant, &chat, "1767765488300", at(5)))
         .await
         .unwrap();
     assert_eq!(read.len(), 1);

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
-use herald_connector::{Call, Connector, ConnectorError, Operation, Response};
+use herald_connector::{Call, Connector, Executed, Operation};
 use herald_domain::{
     AadObjectId, ConversationId, ConversationKey, ConversationType, DeliveryStatus,
     ReferenceStatus, Target, TenantId,
@@ -120,11 +120,7 @@ struct CrashingConnector<C> {
 
 #[async_trait]
 impl<C: Connector> Connector for CrashingConnector<C> {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         if matches!(operation, Operation::SendToConversation(..))
             && self.sends.fetch_add(1, Ordering::SeqCst) + 1 == self.crash_at
         {

@@ -264,18 +264,14 @@ impl ConnectorConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use herald_settings::Settings;
 
     use herald_domain::ServiceUrl;
 
     use super::*;
 
     fn load(vars: &[(&str, &str)]) -> Result<ConnectorConfig, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        ConnectorConfig::from_lookup(|k| map.get(k).cloned())
+        ConnectorConfig::from_lookup(Settings::from_pairs(vars).lookup())
     }
 
     fn url(s: &str) -> ServiceUrl {

@@ -34,7 +34,7 @@ pub use meter::{InFlight, PaceCounters, PaceMeter};
 use slots::{SlotError, Slots, Want};
 use timeline::Timeline;
 
-use crate::connector::{Call, Connector, Deadline, Operation, RateClass, Response};
+use crate::connector::{Call, Connector, Deadline, Executed, Operation, RateClass};
 use crate::error::{ConnectorError, ServiceError};
 
 /// The most a slot is taken ahead for the shared windows' write (a slow store delays sends
@@ -369,11 +369,7 @@ fn too_late(earliest: Instant, now: Instant) -> ConnectorError {
 
 #[async_trait]
 impl<C: Connector> Connector for Throttle<C> {
-    async fn execute(
-        &self,
-        call: Call<'_>,
-        operation: Operation<'_>,
-    ) -> Result<Response, ConnectorError> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
         let tenant = call.tenant_id.as_str();
         self.acquire(
             tenant,

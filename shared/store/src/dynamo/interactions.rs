@@ -16,9 +16,11 @@ use super::error::{invalid, reason_condition_failed};
 use super::item::{Item, key, n, s, to_item, to_value};
 use super::outbox_items::{delivery_key, header_key};
 use super::read::{get_record, query_all};
-use crate::keys::{activity_order_floor, activity_order_key};
+use crate::keys::activity_order_key;
 use crate::schema::{ACTION_SK_PREFIX, COPY_PK_PREFIX, INTERACT_PK_PREFIX, SETTINGS_SK, attr};
-use crate::{CardActionRecord, InteractionSettings, Interactions, SentCopy, StoreError};
+use crate::{
+    CardActionRecord, InteractionSettings, Interactions, ReadReceipt, SentCopy, StoreError,
+};
 
 /// The partition of a conversation's copies.
 fn copy_pk(tenant: &TenantId, conversation: &ConversationId) -> String {
@@ -239,14 +241,9 @@ impl Interactions for DynamoOutboxStore {
         .await
     }
 
-    async fn mark_read(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        last_read: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<SentCopy>, StoreError> {
-        let last = activity_order_key(last_read);
+    async fn mark_read(&self, receipt: &ReadReceipt) -> Result<Vec<SentCopy>, StoreError> {
+        let (floor, last) = receipt.covered_keys();
+        let pk = copy_pk(&receipt.tenant_id, &receipt.conversation_id);
         let query = self
             .client
             .query()
@@ -255,8 +252,8 @@ impl Interactions for DynamoOutboxStore {
             .filter_expression("attribute_not_exists(readAt) AND conversationType = :personal")
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_names("#sk", attr::SK)
-            .expression_attribute_values(":pk", s(&copy_pk(tenant, conversation)))
-            .expression_attribute_values(":floor", s(activity_order_floor(&last)))
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":floor", s(floor))
             .expression_attribute_values(":last", s(&last))
             .expression_attribute_values(":personal", s(ConversationType::Personal.as_str()))
             .consistent_read(true);
@@ -266,8 +263,8 @@ impl Interactions for DynamoOutboxStore {
             let Ok(mut copy) = serde_dynamo::from_item::<_, SentCopy>(item) else {
                 continue;
             };
-            if self.mark_copy_read(&copy, at).await? {
-                copy.read_at = Some(at);
+            if self.mark_copy_read(&copy, receipt.at).await? {
+                copy.read_at = Some(receipt.at);
                 marked.push(copy);
             }
         }

@@ -3,7 +3,6 @@
 //! transactions as the deliveries and counts they move.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use herald_domain::{ConversationId, ConversationType, NotificationId, TenantId};
 use redb::ReadableTable;
 
@@ -12,9 +11,10 @@ use super::outbox::EmbeddedOutboxStore;
 use super::tables::{
     ACTIONS, DELIVERIES, SENT_COPIES, SETTINGS, copies_prefix, copy_key, delivery_key,
 };
-use crate::keys::{activity_order_floor, activity_order_key};
+use crate::keys::activity_order_key;
 use crate::{
-    CardActionRecord, DeliveryRecord, InteractionSettings, Interactions, SentCopy, StoreError,
+    CardActionRecord, DeliveryRecord, InteractionSettings, Interactions, ReadReceipt, SentCopy,
+    StoreError,
 };
 
 impl EmbeddedOutboxStore {
@@ -124,17 +124,11 @@ impl Interactions for EmbeddedOutboxStore {
         .await
     }
 
-    async fn mark_read(
-        &self,
-        tenant: &TenantId,
-        conversation: &ConversationId,
-        last_read: &str,
-        at: DateTime<Utc>,
-    ) -> Result<Vec<SentCopy>, StoreError> {
-        let prefix = copies_prefix(tenant, conversation);
-        let last = activity_order_key(last_read);
-        let start = format!("{prefix}{}", activity_order_floor(&last));
-        let end = format!("{prefix}{last}");
+    async fn mark_read(&self, receipt: &ReadReceipt) -> Result<Vec<SentCopy>, StoreError> {
+        let (floor, last) = receipt.covered_keys();
+        let prefix = copies_prefix(&receipt.tenant_id, &receipt.conversation_id);
+        let (start, end) = (format!("{prefix}{floor}"), format!("{prefix}{last}"));
+        let at = receipt.at;
         blocking(self, move |this| {
             let txn = this.db.begin_write().map_err(unavailable)?;
             let mut marked = Vec::new();

@@ -9,7 +9,7 @@ use herald_domain::cards::CardAnswer;
 use herald_domain::{ConversationId, ConversationType, DeliveryStatus, TenantId};
 use herald_store::{
     CardActionRecord, DeliveryRecord, EditRequest, FollowUp, FollowUpDue, NotificationId,
-    OutboxChange, Revision, STRANDED_AFTER, SentCopy,
+    OutboxChange, ReadReceipt, Revision, STRANDED_AFTER, SentCopy,
 };
 use serde_json::json;
 
@@ -79,7 +79,10 @@ pub async fn read_receipts_mark_exactly_the_copies_they_cover(store: Arc<dyn Out
     let group = sent_copy(&*store, 2, ConversationType::GroupChat, "800").await;
     let (tenant, chat) = (&copies[0].tenant_id, &copies[0].conversation_id);
 
-    let marked = store.mark_read(tenant, chat, "1000", at(5)).await.unwrap();
+    let marked = store
+        .mark_read(&ReadReceipt::new(tenant, chat, "1000", at(5)))
+        .await
+        .unwrap();
     let mut ids: Vec<&str> = marked.iter().map(|c| c.activity_id.as_str()).collect();
     ids.sort_unstable();
     assert_eq!(ids, ["1000", "900"]);
@@ -103,18 +106,26 @@ pub async fn read_receipts_mark_exactly_the_copies_they_cover(store: Arc<dyn Out
     // The same receipt again marks nothing; a later one marks the rest, once.
     assert!(
         store
-            .mark_read(tenant, chat, "1000", at(6))
+            .mark_read(&ReadReceipt::new(tenant, chat, "1000", at(6)))
             .await
             .unwrap()
             .is_empty()
     );
-    let rest = store.mark_read(tenant, chat, "1100", at(7)).await.unwrap();
+    let rest = store
+        .mark_read(&ReadReceipt::new(tenant, chat, "1100", at(7)))
+        .await
+        .unwrap();
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0].activity_id, "1100");
     // Group chats send no read receipts: a receipt there marks nothing.
     assert!(
         store
-            .mark_read(&group.tenant_id, &group.conversation_id, "900", at(8))
+            .mark_read(&ReadReceipt::new(
+                &group.tenant_id,
+                &group.conversation_id,
+                "900",
+                at(8)
+            ))
             .await
             .unwrap()
             .is_empty()
