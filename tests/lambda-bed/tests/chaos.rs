@@ -8,7 +8,6 @@
 use herald_lambda_bed::scenario::{ChaosPlan, ScenarioConfig, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "on 2 loaded cores the shared pace forfeits most slots and the run outlasts its drain; run it with --ignored until pacing keeps up"]
 async fn every_delivery_ends_sent_and_counted_under_every_fault() {
     let config = ScenarioConfig {
         chaos: Some(ChaosPlan::all_faults()),
