@@ -14,9 +14,6 @@ use serde_json::Value;
 use crate::activity::ActivityError;
 use crate::turn::{Outcome, Turn};
 
-/// The `name` of a read receipt event.
-pub(crate) const READ_RECEIPT: &str = "application/vnd.microsoft.readReceipt";
-
 impl Turn<'_> {
     /// Marks the copies the receipt covers read and announces them, in one batch of events.
     pub(crate) async fn read_receipt(&self) -> Outcome {

@@ -18,6 +18,9 @@ use crate::activity::{ActivityError, InboundActivity};
 use crate::event_type::TeamsEvent;
 use crate::{SEND_DEADLINE, Webhook};
 
+/// The `name` of a read receipt event (`read_receipts.rs`).
+const READ_RECEIPT: &str = "application/vnd.microsoft.readReceipt";
+
 pub(crate) enum Failure {
     Activity(ActivityError),
     Store(StoreError),
@@ -135,9 +138,7 @@ impl Turn<'_> {
             }
             "message" => turn.message().await,
             "invoke" => turn.invoke().await,
-            "event" if activity.name.as_deref() == Some(crate::read_receipts::READ_RECEIPT) => {
-                turn.read_receipt().await
-            }
+            "event" if activity.name.as_deref() == Some(READ_RECEIPT) => turn.read_receipt().await,
             other => {
                 tracing::debug!(kind = other, "ignoring activity type");
                 Ok(Reply::ok())

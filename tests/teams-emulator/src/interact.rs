@@ -7,14 +7,12 @@
 //! Each is POSTed to the bot endpoint with a token the emulator's identity signs, like the
 //! installation events, and the bot's answer is recorded.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::http::Shared;
 use crate::identity::{TEAMS_CHANNEL_ID, TokenSpec};
-use crate::world::{ConversationKind, EmulatedUser};
+use crate::world::{BotExchange, ConversationKind, EmulatedUser};
 
 /// What a person did.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,29 +28,6 @@ pub enum Interaction {
     Submit { data: Value },
     /// Read everything up to this message.
     Read { last_read_message_id: String },
-}
-
-/// An interaction the emulator sent the bot, and the bot's answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BotExchange {
-    /// The activity as sent (send it again to see what a redelivery does).
-    pub activity: Value,
-    /// The bot's HTTP status; `None` when the request failed (`error` says why).
-    pub status: Option<u16>,
-    /// The bot's answer body: for an invoke, the invoke response.
-    pub body: Option<Value>,
-    pub error: Option<String>,
-    /// How long the bot took to answer.
-    pub elapsed: Duration,
-}
-
-impl BotExchange {
-    /// The invoke response's `type` and `value`, when the bot answered one.
-    #[must_use]
-    pub fn invoke_answer(&self) -> Option<(&str, &Value)> {
-        let body = self.body.as_ref()?;
-        Some((body.get("type")?.as_str()?, body.get("value")?))
-    }
 }
 
 /// Where a message lives, as an activity in it names it.

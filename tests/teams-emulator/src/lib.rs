@@ -52,10 +52,10 @@ pub use connector::MESSAGE_WRITES_BLOCKED_BODY;
 pub use fault::{Fault, GraphFault, Outage, RetryAfter};
 pub use graph::{APP_NOT_FOUND_MESSAGE, MISSING_PERMISSION_MESSAGE};
 pub use handle::TeamsEmulator;
-pub use interact::{BotExchange, Interaction};
+pub use interact::Interaction;
 pub use limits::{CountAt, EmulatorLimits, TenantModel, busiest_window};
 pub use log::{EmulatorCounters, RequestRecord};
 pub use world::{
-    BotDelivery, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam, EmulatedUser,
-    StoredActivity,
+    BotDelivery, BotExchange, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam,
+    EmulatedUser, StoredActivity,
 };

@@ -18,7 +18,7 @@ use herald_domain::{
 use super::error::{condition_failed, invalid, map_sdk_error};
 use super::item::{Item, ItemExt, key, n, next_cursor, s, start_key, to_item};
 use super::read::{get_item, query_all};
-use super::zone_moves::{returned, zone_after_clear, zone_after_upsert};
+use super::zone_moves::{record_move, returned, zone_after_clear, zone_after_upsert};
 use crate::keys::{index_team, index_user, user_key};
 use crate::personal::person_view;
 use crate::references::{CREATE_ONLY_FIELDS, ZONE_MOVE_FIELDS, point_read, usable};
@@ -284,8 +284,16 @@ impl ReferenceWriter for DynamoReferenceStore {
             Ok(output) => match returned(output.attributes.as_ref()) {
                 Some(old) => {
                     let zone = zone_after_upsert(old, reference);
-                    self.record_move(&reference.key(), Some(old), zone, reference.updated_at)
-                        .await?;
+                    let key = Self::key_item(&reference.key());
+                    record_move(
+                        &self.client,
+                        &self.table,
+                        key,
+                        Some(old),
+                        zone,
+                        reference.updated_at,
+                    )
+                    .await?;
                     UpsertOutcome::Updated
                 }
                 None => UpsertOutcome::Created,
@@ -396,7 +404,15 @@ impl ReferenceWriter for DynamoReferenceStore {
                     (None, Some(old)) => zone_after_clear(old),
                     (None, None) => NO_ZONE,
                 };
-                self.record_move(key, old, now_zone, at).await
+                record_move(
+                    &self.client,
+                    &self.table,
+                    Self::key_item(key),
+                    old,
+                    now_zone,
+                    at,
+                )
+                .await
             }
             Err(e) if condition_failed(&e) => Err(StoreError::NotFound(key.to_string())),
             Err(e) => Err(map_sdk_error(e)),

@@ -2,12 +2,12 @@
 //! expression cannot compare the zone key it computes with the stored one, so the write that
 //! changes the zone returns the old item, and a second, conditional write records the move.
 
+use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
-use herald_domain::{ConversationKey, ConversationReference, ConversationType, NO_ZONE};
+use herald_domain::{ConversationReference, ConversationType, NO_ZONE};
 
 use super::error::{condition_failed, map_sdk_error};
 use super::item::{Item, ItemExt, s};
-use super::references::DynamoReferenceStore;
 use crate::StoreError;
 use crate::references::zone_move;
 use crate::schema::attr;
@@ -37,42 +37,40 @@ pub(super) fn returned(attributes: Option<&Item>) -> Option<&Item> {
     attributes.filter(|a| !a.is_empty())
 }
 
-impl DynamoReferenceStore {
-    /// Records the move of `key` from the zone key `old` had to `now_zone` at `at`, if it moved.
-    /// Written only while the item still has `now_zone`: a later write that moved it again
-    /// records its own move.
-    pub(super) async fn record_move(
-        &self,
-        key: &ConversationKey,
-        old: Option<&Item>,
-        now_zone: &str,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let Some(before) = old.and_then(|o| o.get_s(attr::ZONE_KEY)) else {
-            return Ok(());
-        };
-        let Some(moved) = zone_move(before, now_zone, at) else {
-            return Ok(());
-        };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key_item(key)))
-            .update_expression("SET #p = :p, #m = :m")
-            .condition_expression("#zk = :zk")
-            .expression_attribute_names("#p", attr::PREVIOUS_ZONE_KEY)
-            .expression_attribute_names("#m", attr::ZONE_MOVED_AT)
-            .expression_attribute_names("#zk", attr::ZONE_KEY)
-            .expression_attribute_values(":p", s(&moved.previous_zone_key))
-            .expression_attribute_values(":m", s(&moved.zone_moved_at.to_rfc3339()))
-            .expression_attribute_values(":zk", s(now_zone))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+/// Records the move of the item at `key` in `table` from the zone key `old` had to `now_zone` at
+/// `at`, if it moved. Written only while the item still has `now_zone`: a later write that moved
+/// it again records its own move.
+pub(super) async fn record_move(
+    client: &Client,
+    table: &str,
+    key: Item,
+    old: Option<&Item>,
+    now_zone: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(before) = old.and_then(|o| o.get_s(attr::ZONE_KEY)) else {
+        return Ok(());
+    };
+    let Some(moved) = zone_move(before, now_zone, at) else {
+        return Ok(());
+    };
+    let result = client
+        .update_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression("SET #p = :p, #m = :m")
+        .condition_expression("#zk = :zk")
+        .expression_attribute_names("#p", attr::PREVIOUS_ZONE_KEY)
+        .expression_attribute_names("#m", attr::ZONE_MOVED_AT)
+        .expression_attribute_names("#zk", attr::ZONE_KEY)
+        .expression_attribute_values(":p", s(&moved.previous_zone_key))
+        .expression_attribute_values(":m", s(&moved.zone_moved_at.to_rfc3339()))
+        .expression_attribute_values(":zk", s(now_zone))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if condition_failed(&e) => Ok(()),
+        Err(e) => Err(map_sdk_error(e)),
     }
 }

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use super::TeamsEmulator;
-use crate::interact::{BotExchange, Interaction, Place, activity, send};
+use crate::interact::{Interaction, Place, activity, send};
+use crate::world::BotExchange;
 use crate::world::EmulatedUser;
 
 impl TeamsEmulator {

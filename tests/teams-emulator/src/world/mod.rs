@@ -15,8 +15,8 @@ use crate::limits::{EmulatorLimits, RateLimiter};
 use crate::log::RequestLog;
 
 pub use model::{
-    BotDelivery, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam, EmulatedUser,
-    StoredActivity,
+    BotDelivery, BotExchange, ConversationKind, Duplicate, EmulatedInstallation, EmulatedTeam,
+    EmulatedUser, StoredActivity,
 };
 pub(crate) use model::{CatalogApp, Conversation, IssuedToken};
 
@@ -50,7 +50,7 @@ pub(crate) struct World {
     pub bot_event_delay: Duration,
     pub bot_deliveries: Vec<BotDelivery>,
     /// Card actions and read receipts sent to the bot endpoint, with its answers.
-    pub bot_exchanges: Vec<crate::interact::BotExchange>,
+    pub bot_exchanges: Vec<BotExchange>,
     pub token_fetches: usize,
     /// Connector faults by conversation, team, or the member/channel a conversation is created with.
     pub faults: Injections<Fault>,

@@ -1,6 +1,8 @@
 //! What the emulated organisation holds: users, teams, conversations and the messages in them,
 //! app installations, and the tokens the emulator issued.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
@@ -188,4 +190,27 @@ pub(crate) struct IssuedToken {
     pub expires: Instant,
     pub scope: String,
     pub tenant: String,
+}
+
+/// An interaction the emulator sent the bot, and the bot's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BotExchange {
+    /// The activity as sent (send it again to see what a redelivery does).
+    pub activity: Value,
+    /// The bot's HTTP status; `None` when the request failed (`error` says why).
+    pub status: Option<u16>,
+    /// The bot's answer body: for an invoke, the invoke response.
+    pub body: Option<Value>,
+    pub error: Option<String>,
+    /// How long the bot took to answer.
+    pub elapsed: Duration,
+}
+
+impl BotExchange {
+    /// The invoke response's `type` and `value`, when the bot answered one.
+    #[must_use]
+    pub fn invoke_answer(&self) -> Option<(&str, &Value)> {
+        let body = self.body.as_ref()?;
+        Some((body.get("type")?.as_str()?, body.get("value")?))
+    }
 }
