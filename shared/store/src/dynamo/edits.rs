@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use herald_domain::NotificationId;
 
 use super::DynamoOutboxStore;
-use super::error::{condition_failed, invalid, map_sdk_error, written};
+use super::error::{invalid, map_sdk_error, written};
 use super::interactions::{interact_pk, put, settings_item};
 use super::item::{Item, ItemExt, key, n, to_value};
 use super::outbox_items::{SET_DUE, edit_due_values, edit_key, header_key};
@@ -128,11 +128,7 @@ impl DynamoOutboxStore {
                 .expression_attribute_values(":card", to_value(card)?),
             None => settings.update_expression("REMOVE card"),
         };
-        match settings.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(map_sdk_error(e)),
-        }
+        written(settings.send().await).map(drop)
     }
 
     /// Moves an edit request's due time on, triggering the job again through the stream;

@@ -27,7 +27,7 @@ use herald_domain::pace::{
     Admission, BlockRequest, PaceError, SlotBlock, TenantPace, ThreadLedger, ThreadWindows, Window,
 };
 
-use super::error::{condition_failed, map_sdk_error};
+use super::error::{condition_failed, map_sdk_error, written};
 use super::item::{Item, key, n};
 use crate::StoreError;
 use crate::schema::{PACE_SK, PACE_TENANT_PREFIX, PACE_THREAD_PREFIX, PACING};
@@ -211,11 +211,7 @@ impl DynamoPace {
             .send()
             .await;
         self.tenant_writes.fetch_add(1, Ordering::Relaxed);
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable(&map_sdk_error(e))),
-        }
+        written(result).map_err(|e| unavailable(&e))
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
@@ -316,12 +312,8 @@ impl TenantPace for DynamoPace {
             .send()
             .await;
         self.tenant_writes.fetch_add(1, Ordering::Relaxed);
-        match result {
-            // Already held past `until` by a later reservation or pause.
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(&map_sdk_error(e))),
-            Ok(_) => Ok(()),
-        }
+        // Not written when a later reservation or pause already holds the tenant past `until`.
+        written(result).map(drop).map_err(|e| unavailable(&e))
     }
 
     fn lead(&self) -> Duration {

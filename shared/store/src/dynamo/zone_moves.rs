@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use herald_domain::{ConversationReference, ConversationType, NO_ZONE};
 
-use super::error::{condition_failed, map_sdk_error};
+use super::error::written;
 use super::item::{Item, ItemExt, s};
 use crate::StoreError;
 use crate::references::zone_move;
@@ -68,9 +68,5 @@ pub(super) async fn record_move(
         .expression_attribute_values(":zk", s(now_zone))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if condition_failed(&e) => Ok(()),
-        Err(e) => Err(map_sdk_error(e)),
-    }
+    written(result).map(drop)
 }
