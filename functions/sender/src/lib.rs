@@ -69,6 +69,37 @@ pub enum SenderError {
     },
 }
 
+/// A batch's changes in the order they start: expansions and edits first, then deliveries one
+/// tenant after another in turn. A delivery waiting for its tenant's next send slot holds its
+/// place among those in flight, so a batch taken in stream order (one notification's
+/// deliveries after another's) would fill them with one tenant and leave the others idle; in
+/// turn, every tenant of the batch sends at once. Nothing relies on the stream's order: each
+/// change is re-read and guarded by conditional writes.
+fn by_tenant_in_turn(changes: Vec<(String, OutboxChange)>) -> Vec<(String, OutboxChange)> {
+    let mut first = Vec::new();
+    let mut tenants: Vec<(String, std::collections::VecDeque<(String, OutboxChange)>)> =
+        Vec::new();
+    for (sequence, change) in changes {
+        let OutboxChange::Delivery(_, delivery) = &change else {
+            first.push((sequence, change));
+            continue;
+        };
+        let tenant = delivery.tenant_part().to_owned();
+        match tenants.iter_mut().find(|(t, _)| *t == tenant) {
+            Some((_, queue)) => queue.push_back((sequence, change)),
+            None => tenants.push((tenant, std::collections::VecDeque::from([(sequence, change)]))),
+        }
+    }
+    let total = first.len() + tenants.iter().map(|(_, q)| q.len()).sum::<usize>();
+    let mut ordered = first;
+    while ordered.len() < total {
+        for (_, queue) in &mut tenants {
+            ordered.extend(queue.pop_front());
+        }
+    }
+    ordered
+}
+
 /// Whether a change is handled or must be retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TriggerResult {
@@ -85,14 +116,16 @@ impl SenderFunction {
     ) -> DynamoDbEventResponse {
         let stop_at = deadline
             .map(|d| d - chrono::Duration::from_std(self.safety_margin).unwrap_or_default());
-        let changes: Vec<(String, OutboxChange)> = event
-            .records
-            .iter()
-            .filter_map(|r| {
-                let sequence = r.change.sequence_number.clone()?;
-                OutboxChange::from_stream_record(r).map(|c| (sequence, c))
-            })
-            .collect();
+        let changes = by_tenant_in_turn(
+            event
+                .records
+                .iter()
+                .filter_map(|r| {
+                    let sequence = r.change.sequence_number.clone()?;
+                    OutboxChange::from_stream_record(r).map(|c| (sequence, c))
+                })
+                .collect(),
+        );
         let results: Vec<(String, TriggerResult)> = futures::stream::iter(changes)
             .map(|(sequence, change)| async move {
                 let _pass = self.in_flight.enter().await;
@@ -213,5 +246,32 @@ impl SenderFunction {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use herald_domain::DeliveryId;
+
+    use super::*;
+
+    #[test]
+    fn a_batch_starts_expansions_first_then_each_tenant_in_turn() {
+        let n = NotificationId::parse("n-1").unwrap();
+        let delivery = |d: &str| OutboxChange::Delivery(n.clone(), DeliveryId::parse(d).unwrap());
+        let changes = vec![
+            ("1".to_owned(), delivery("a|1")),
+            ("2".to_owned(), delivery("a|2")),
+            ("3".to_owned(), delivery("a|3")),
+            ("4".to_owned(), delivery("b|1")),
+            ("5".to_owned(), OutboxChange::Notification(n.clone())),
+            ("6".to_owned(), delivery("c|1")),
+            ("7".to_owned(), delivery("b|2")),
+        ];
+        let order: Vec<String> = by_tenant_in_turn(changes)
+            .into_iter()
+            .map(|(sequence, _)| sequence)
+            .collect();
+        assert_eq!(order, ["5", "1", "4", "6", "2", "7", "3"]);
     }
 }

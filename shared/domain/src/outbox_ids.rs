@@ -138,6 +138,12 @@ impl DeliveryId {
         Self(format!("{tenant}|aad:{aad}"))
     }
 
+    /// The tenant the delivery goes to, as written in the id (`{tenant}|...`).
+    #[must_use]
+    pub fn tenant_part(&self) -> &str {
+        self.0.split_once('|').map_or(&self.0, |(tenant, _)| tenant)
+    }
+
     /// Reads an id back (from storage, a stream image or a report): `{tenant}|{rest}`.
     pub fn parse(value: &str) -> Result<Self, DomainError> {
         match value.split_once('|') {

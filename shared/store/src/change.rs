@@ -7,6 +7,7 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 use serde::Deserialize;
 
 use crate::NotificationId;
+use crate::keys::notification_of_partition;
 use crate::schema::{DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_SK};
 
 /// A change the sender acts on, in the order it was committed.
@@ -43,7 +44,7 @@ impl OutboxChange {
             return None;
         }
         let image: Image = serde_dynamo::from_item(record.change.new_image.clone()).ok()?;
-        let id = NotificationId::parse(&image.pk).ok()?;
+        let id = NotificationId::parse(notification_of_partition(&image.pk).0).ok()?;
         if image.sk == NOTIFICATION_SK {
             return (image.expanded == Some(false)).then_some(Self::Notification(id));
         }

@@ -6,6 +6,47 @@ use herald_domain::{
     AadObjectId, ConversationKey, ConversationReference, ConversationType, TeamId, TenantId,
 };
 
+/// FNV-1a of `key`: small, and stable across builds and platforms (std's hasher promises
+/// neither), for keys derived from it and stored.
+pub(crate) fn stable_hash(key: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in key.bytes() {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    hash
+}
+
+/// Partition keys a notification's deliveries are spread over. Lambda keeps the stream records
+/// of one partition key on one of a shard's `ParallelizationFactor` lanes, a batch at a time
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html>): under one key, a
+/// notification's deliveries would reach one sender instance at a time, and every batch would
+/// hold one tenant's sends. Spread over buckets, each lane's batches mix notifications and
+/// tenants, and a large broadcast is not one hot partition key.
+pub(crate) const DELIVERY_BUCKETS: u32 = 16;
+
+/// `{notification}#{bucket}`: the partition key of a delivery (DynamoDB).
+pub(crate) fn delivery_partition(notification: &str, delivery: &str) -> String {
+    format!(
+        "{notification}#{:02}",
+        stable_hash(delivery) % DELIVERY_BUCKETS
+    )
+}
+
+/// The partition key of bucket `bucket` of a notification's deliveries.
+pub(crate) fn bucket_partition(notification: &str, bucket: u32) -> String {
+    format!("{notification}#{bucket:02}")
+}
+
+/// The notification a partition key of the outbox table belongs to (its header's key, or a
+/// bucket of its deliveries), and the bucket if any.
+pub(crate) fn notification_of_partition(pk: &str) -> (&str, Option<u32>) {
+    match pk.split_once('#') {
+        Some((notification, bucket)) => (notification, bucket.parse().ok()),
+        None => (pk, None),
+    }
+}
+
 /// `{epoch ms, 15 digits}#{rest}`: keys that sort by time (a schedule's next fire, an
 /// installation wait's deadline), then by `rest`.
 pub(crate) fn time_key(at: DateTime<Utc>, rest: &str) -> String {
@@ -87,6 +128,19 @@ mod tests {
         // Instants before the epoch share the first key rather than sorting wrongly.
         let before = Utc.with_ymd_and_hms(1969, 1, 1, 0, 0, 0).unwrap();
         assert_eq!(time_key(before, "x"), "000000000000000#x");
+    }
+
+    #[test]
+    fn deliveries_spread_over_every_bucket_and_name_their_notification() {
+        let buckets: std::collections::BTreeSet<String> = (0..400)
+            .map(|i| delivery_partition("n-1", &format!("t|29:{i}")))
+            .collect();
+        assert_eq!(buckets.len(), DELIVERY_BUCKETS as usize);
+        // Stored keys never move: the hash is fixed.
+        assert_eq!(delivery_partition("n-1", "t|29:0"), "n-1#06");
+        assert_eq!(notification_of_partition("n-1#05"), ("n-1", Some(5)));
+        assert_eq!(notification_of_partition("n-1"), ("n-1", None));
+        assert_eq!(bucket_partition("n-1", 12), "n-1#12");
     }
 
     #[test]

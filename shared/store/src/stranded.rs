@@ -34,11 +34,5 @@ pub trait StrandedWork: Send + Sync {
 
 /// The shard of an item, from its ids (stable, so an item stays in one shard).
 pub(crate) fn shard_of(key: &str) -> u32 {
-    // FNV-1a: small, stable across builds and platforms (std's hasher is neither promised).
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in key.bytes() {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    hash % STRANDED_SHARDS
+    crate::keys::stable_hash(key) % STRANDED_SHARDS
 }

@@ -10,7 +10,7 @@ use herald_domain::{DeliveryId, DeliveryStatus};
 
 use super::error::invalid;
 use super::item::{Item, key, n, s, to_item, to_value};
-use crate::keys::time_key;
+use crate::keys::{delivery_partition, time_key};
 use crate::schema::{
     BY_CREATED, DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_LIST_SHARD, NOTIFICATION_SK,
     STRANDED_SHARD_PREFIX, attr,
@@ -28,10 +28,11 @@ pub(super) fn edit_key(id: &NotificationId) -> Item {
     key(id.as_str(), EDIT_SK)
 }
 
-/// The key of a delivery item.
+/// The key of a delivery item: in one of its notification's buckets
+/// ([`crate::keys::DELIVERY_BUCKETS`]).
 pub(super) fn delivery_key(notification: &NotificationId, delivery: &DeliveryId) -> Item {
     key(
-        notification.as_str(),
+        &delivery_partition(notification.as_str(), delivery.as_str()),
         &format!("{DELIVERY_SK_PREFIX}{delivery}"),
     )
 }

@@ -12,13 +12,14 @@ use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
 use super::read::due_by;
+use crate::keys::notification_of_partition;
 use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
 use crate::{OutboxChange, STRANDED_AFTER, STRANDED_SHARDS, StoreError, StrandedWork};
 
 /// The change an index entry stands for, from its item's keys.
 fn change_of(pk: &str, sk: &str) -> Option<OutboxChange> {
-    let notification = NotificationId::parse(pk).ok()?;
+    let notification = NotificationId::parse(notification_of_partition(pk).0).ok()?;
     if sk == NOTIFICATION_SK {
         return Some(OutboxChange::Notification(notification));
     }

@@ -1,6 +1,6 @@
 //! One lane of a shard (`ParallelizationFactor` lanes per shard; a partition key always maps to
-//! the same lane, so its records stay in order): batches of up to `BatchSize` records gathered for
-//! at most `MaximumBatchingWindowInSeconds`, each processed to the end before the next, with
+//! the same lane, so its records stay in order): batches of up to `BatchSize` records and 6 MB
+//! gathered for at most `MaximumBatchingWindowInSeconds`, each processed to the end before the next, with
 //! Lambda's error handling
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html>,
 //! <https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html>):
@@ -20,6 +20,11 @@ use crate::esm::record::StreamRecord;
 use crate::function::{Function, Invocation};
 use crate::log::{BatchRecord, BedLog, FailureRecord, FailureSource, OutcomeKind};
 use crate::template::StreamMappingSpec;
+
+/// A batch ends before its records' payload passes a synchronous invocation's 6 MB
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html>, "Batching
+/// behavior").
+const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 
 /// Why records were given up (`requestContext.condition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,21 +70,35 @@ enum Result {
 impl Lane {
     /// Gathers and delivers batches until the channel closes.
     pub async fn run(self, mut records: mpsc::UnboundedReceiver<StreamRecord>) {
-        while let Some(first) = records.recv().await {
+        let mut carried = None;
+        loop {
+            let first = match carried.take() {
+                Some(first) => first,
+                None => match records.recv().await {
+                    Some(first) => first,
+                    None => return,
+                },
+            };
+            let mut bytes = first.bytes;
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.spec.batching_window;
             while batch.len() < self.spec.batch_size {
-                if let Ok(next) = records.try_recv() {
-                    batch.push(next);
-                    continue;
-                }
-                tokio::select! {
-                    next = records.recv() => match next {
-                        Some(next) => batch.push(next),
-                        None => break,
+                let next = match records.try_recv() {
+                    Ok(next) => next,
+                    Err(_) => tokio::select! {
+                        next = records.recv() => match next {
+                            Some(next) => next,
+                            None => break,
+                        },
+                        () = tokio::time::sleep_until(deadline) => break,
                     },
-                    () = tokio::time::sleep_until(deadline) => break,
+                };
+                if bytes + next.bytes > MAX_PAYLOAD {
+                    carried = Some(next);
+                    break;
                 }
+                bytes += next.bytes;
+                batch.push(next);
             }
             self.deliver(batch).await;
         }

@@ -16,6 +16,8 @@ pub struct StreamRecord {
     /// The `Keys` attribute of the partition key, as JSON (records of one key stay in order).
     pub partition: String,
     pub json: Value,
+    /// The record's size in the invocation's payload.
+    pub bytes: usize,
 }
 
 impl StreamRecord {
@@ -86,8 +88,7 @@ pub fn lambda_record(
         dynamodb["OldImage"] = item(image);
     }
     let partition = keys.get(hash_key).map(Value::to_string).unwrap_or_default();
-    Some(StreamRecord {
-        json: json!({
+    let json = json!({
             "eventID": record.event_id(),
             "eventName": record.event_name().map(|n| n.as_str().to_owned()),
             "eventVersion": record.event_version().unwrap_or("1.1"),
@@ -95,7 +96,10 @@ pub fn lambda_record(
             "awsRegion": region,
             "dynamodb": dynamodb,
             "eventSourceARN": stream_arn,
-        }),
+    });
+    Some(StreamRecord {
+        bytes: json.to_string().len(),
+        json,
         sequence,
         created,
         partition,

@@ -48,15 +48,13 @@ fn the_functions_are_read_with_their_settings_and_event_sources() {
     assert_eq!(stream.starting_position, StartingPosition::TrimHorizon);
     assert_eq!(
         (stream.batch_size, stream.batching_window),
-        (100, Duration::from_secs(1))
+        (1000, Duration::from_secs(1))
     );
     assert_eq!(stream.parallelization_factor, 10);
     assert!(stream.report_batch_item_failures && stream.bisect_on_error);
     assert_eq!(stream.max_retries, Some(10));
     assert_eq!(stream.max_record_age, Some(Duration::from_secs(21_600)));
     assert_eq!(stream.on_failure.as_deref(), Some("StreamFailuresQueue"));
-    assert!(stream.filters[0].matches(&json!({"eventName": "MODIFY"})));
-    assert!(!stream.filters[0].matches(&json!({"eventName": "REMOVE"})));
     assert_eq!(sender.async_config.max_retries, 2);
     assert_eq!(
         sender.async_config.on_failure.as_deref(),
@@ -116,4 +114,56 @@ fn the_route_rule_exists_only_with_a_pattern() {
             .matches(&json!({"source": "com.contoso.billing"}))
     );
     assert!(!route.pattern.matches(&json!({"source": "herald"})));
+}
+
+/// The stream's filters let through exactly the records the sender acts on: anything else would
+/// take a place in a batch for nothing, and a record filtered out that it acts on would be lost.
+#[test]
+fn the_stream_filters_pass_exactly_what_the_sender_acts_on() {
+    let template = load_template().unwrap();
+    let refs = refs("");
+    let functions = Resolver::new(&template, &refs).functions().unwrap();
+    let sender = functions
+        .iter()
+        .find(|f| f.logical_id == "SenderFunction")
+        .unwrap();
+    let filters = &sender.streams[0].filters;
+    let n = "n-0123456789abcdef0123456789abcdef";
+    let delivery = |status: &str| {
+        json!({"pk": {"S": format!("{n}#03")}, "sk": {"S": "d#t|19:c"},
+               "status": {"S": status}})
+    };
+    let header = |expanded: bool| {
+        json!({"pk": {"S": n}, "sk": {"S": "#notification"}, "expanded": {"BOOL": expanded}})
+    };
+    let images = [
+        ("INSERT", delivery("pending")),
+        ("MODIFY", delivery("pending")),
+        ("MODIFY", delivery("sending")),
+        ("MODIFY", delivery("sent")),
+        ("MODIFY", delivery("failed")),
+        ("INSERT", header(false)),
+        ("MODIFY", header(false)),
+        ("MODIFY", header(true)),
+        ("INSERT", json!({"pk": {"S": n}, "sk": {"S": "#edit"}})),
+        (
+            "INSERT",
+            json!({"pk": {"S": "t|19:c"}, "sk": {"S": "copy#n0001"}, "status": {"S": "pending"}}),
+        ),
+        ("REMOVE", delivery("pending")),
+    ];
+    for (event, image) in images {
+        let mut record = json!({"eventID": "1", "eventName": event, "eventSource": "aws:dynamodb",
+            "awsRegion": "eu-west-1", "eventVersion": "1.1", "eventSourceARN": "arn",
+            "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "SequenceNumber": "1", "SizeBytes": 100,
+                         "StreamViewType": "NEW_IMAGE"}});
+        if event != "REMOVE" {
+            record["dynamodb"]["NewImage"] = image.clone();
+        }
+        let passes = filters.iter().any(|f| f.matches(&record));
+        let parsed: aws_lambda_events::dynamodb::EventRecord =
+            serde_json::from_value(record).unwrap();
+        let acted_on = herald_store::OutboxChange::from_stream_record(&parsed).is_some();
+        assert_eq!(passes, acted_on, "{event} {image}");
+    }
 }
