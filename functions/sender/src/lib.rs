@@ -77,8 +77,7 @@ pub enum SenderError {
 /// change is re-read and guarded by conditional writes.
 fn by_tenant_in_turn(changes: Vec<(String, OutboxChange)>) -> Vec<(String, OutboxChange)> {
     let mut first = Vec::new();
-    let mut tenants: Vec<(String, std::collections::VecDeque<(String, OutboxChange)>)> =
-        Vec::new();
+    let mut tenants: Vec<(String, std::collections::VecDeque<(String, OutboxChange)>)> = Vec::new();
     for (sequence, change) in changes {
         let OutboxChange::Delivery(_, delivery) = &change else {
             first.push((sequence, change));
@@ -87,7 +86,10 @@ fn by_tenant_in_turn(changes: Vec<(String, OutboxChange)>) -> Vec<(String, Outbo
         let tenant = delivery.tenant_part().to_owned();
         match tenants.iter_mut().find(|(t, _)| *t == tenant) {
             Some((_, queue)) => queue.push_back((sequence, change)),
-            None => tenants.push((tenant, std::collections::VecDeque::from([(sequence, change)]))),
+            None => tenants.push((
+                tenant,
+                std::collections::VecDeque::from([(sequence, change)]),
+            )),
         }
     }
     let total = first.len() + tenants.iter().map(|(_, q)| q.len()).sum::<usize>();

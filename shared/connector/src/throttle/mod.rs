@@ -237,7 +237,6 @@ impl<C> Throttle<C> {
         let per_block = self.edge.block.as_secs_f64() / interval.as_secs_f64();
         let want = Want {
             interval,
-            block: self.edge.block,
             max_block: (per_block.floor() as u32).max(1),
             not_before: from,
             late: self.edge.late_start,

@@ -1,11 +1,13 @@
 //! The send slots a process holds per tenant, drawn in blocks from the tenant's shared pace: a
 //! caller takes the earliest slot in hand; when none is left, one caller reserves a block (one
-//! shared write) sized for everyone queued behind it and for what this process has been taking
-//! over a block's span, the others wait for that block. Slots too late to start on time are
-//! dropped unused: a late start could crowd the window at Teams' edge.
+//! shared write) sized for everyone queued behind it, the others wait for that block. A block
+//! holds no slot for callers yet to come: each caller needs its slot some way ahead (the shared
+//! windows' write), so one arriving later would skip the block's early slots, and a slot no
+//! caller takes is lost to every instance. Slots too late to start on time are dropped unused:
+//! a late start could crowd the window at Teams' edge.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -25,32 +27,6 @@ struct Pool {
     refill: tokio::sync::Mutex<()>,
     /// Callers queued for `refill`: the next block is sized for them.
     waiting: AtomicUsize,
-    /// Slots handed out so far.
-    taken: AtomicU64,
-    /// What this process takes per second, as of the last refill.
-    demand: Mutex<Demand>,
-}
-
-/// Slots taken per second, smoothed over refills.
-#[derive(Debug, Default)]
-struct Demand {
-    last: Option<(Instant, u64)>,
-    per_second: f64,
-}
-
-impl Demand {
-    /// Folds in what was taken since the last refill, as of `now`.
-    fn update(&mut self, now: Instant, taken: u64) -> f64 {
-        if let Some((at, before)) = self.last {
-            let elapsed = now.saturating_duration_since(at).as_secs_f64();
-            if elapsed > 0.0 {
-                let sample = taken.saturating_sub(before) as f64 / elapsed;
-                self.per_second = f64::midpoint(self.per_second, sample);
-            }
-        }
-        self.last = Some((now, taken));
-        self.per_second
-    }
 }
 
 impl Pool {
@@ -73,7 +49,6 @@ impl Pool {
             meter.expired();
         }
         let i = queue.iter().position(|slot| *slot >= not_before)?;
-        self.taken.fetch_add(1, Ordering::Relaxed);
         queue.remove(i)
     }
 }
@@ -82,8 +57,7 @@ impl Pool {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Want {
     pub interval: Duration,
-    /// A block covers this much of what the process takes, at most `max_block` slots.
-    pub block: Duration,
+    /// Slots reserved at once at most.
     pub max_block: u32,
     /// No slot before this (the tenant's pause, the conversation's windows).
     pub not_before: Instant,
@@ -154,14 +128,8 @@ impl Slots {
             if let Some(slot) = pool.pop(now, want.not_before, want.late, meter) {
                 return self.within(tenant, slot, want.deadline);
             }
-            let per_second = pool
-                .demand
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .update(now, pool.taken.load(Ordering::Relaxed));
             let queued = pool.waiting.load(Ordering::SeqCst) as u32 + 1;
-            let expected = (per_second * want.block.as_secs_f64()).ceil() as u32;
-            let slots = queued.max(expected).clamp(1, want.max_block);
+            let slots = queued.clamp(1, want.max_block);
             let request = BlockRequest {
                 slots,
                 interval: want.interval,
@@ -196,7 +164,6 @@ impl Slots {
     /// Returns a slot taken but not used, for the next caller.
     pub fn give_back(&self, tenant: &str, slot: Instant) {
         let pool = self.pool(tenant);
-        pool.taken.fetch_sub(1, Ordering::Relaxed);
         let mut queue = pool.queue();
         let i = queue.partition_point(|s| *s <= slot);
         queue.insert(i, slot);

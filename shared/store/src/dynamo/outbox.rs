@@ -496,7 +496,9 @@ impl OutboxStore for DynamoOutboxStore {
                 )
                 .expression_attribute_values(":prefix", s(DELIVERY_SK_PREFIX))
                 .set_exclusive_start_key(start.take())
-                .set_limit(limit.map(|l| i32::try_from(l.saturating_sub(result.items.len()).max(1)).unwrap_or(1000)));
+                .set_limit(limit.map(|l| {
+                    i32::try_from(l.saturating_sub(result.items.len()).max(1)).unwrap_or(1000)
+                }));
             if let Some(status) = status {
                 request = request
                     .filter_expression("#st = :st")

@@ -83,15 +83,16 @@ impl Lane {
             let mut batch = vec![first];
             let deadline = tokio::time::Instant::now() + self.spec.batching_window;
             while batch.len() < self.spec.batch_size {
-                let next = match records.try_recv() {
-                    Ok(next) => next,
-                    Err(_) => tokio::select! {
+                let next = if let Ok(next) = records.try_recv() {
+                    next
+                } else {
+                    tokio::select! {
                         next = records.recv() => match next {
                             Some(next) => next,
                             None => break,
                         },
                         () = tokio::time::sleep_until(deadline) => break,
-                    },
+                    }
                 };
                 if bytes + next.bytes > MAX_PAYLOAD {
                     carried = Some(next);

@@ -133,9 +133,7 @@ fn the_stream_filters_pass_exactly_what_the_sender_acts_on() {
         json!({"pk": {"S": format!("{n}#03")}, "sk": {"S": "d#t|19:c"},
                "status": {"S": status}})
     };
-    let header = |expanded: bool| {
-        json!({"pk": {"S": n}, "sk": {"S": "#notification"}, "expanded": {"BOOL": expanded}})
-    };
+    let header = |expanded: bool| json!({"pk": {"S": n}, "sk": {"S": "#notification"}, "expanded": {"BOOL": expanded}});
     let images = [
         ("INSERT", delivery("pending")),
         ("MODIFY", delivery("pending")),
