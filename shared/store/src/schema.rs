@@ -66,8 +66,9 @@ pub const BY_TYPE: IndexSchema = IndexSchema::sorted_as_table("byType", attr::CO
 pub const BY_TEAM: IndexSchema = IndexSchema::sorted_as_table("byTeam", attr::TEAM_KEY);
 pub const BY_USER: IndexSchema = IndexSchema::sorted_as_table("byUser", attr::USER_KEY);
 
-/// The outbox table: a notification's header item (`sk` = [`NOTIFICATION_SK`]) and its
-/// deliveries (`sk` = `d#<delivery id>`) share the notification id as partition key. Its stream
+/// The outbox table: a notification's header item (`sk` = [`NOTIFICATION_SK`]) under the
+/// notification id, its deliveries (`sk` = `d#<delivery id>`) under `{notification id}#{bucket}`
+/// ([`crate::keys::DELIVERY_BUCKETS`]). Its stream
 /// (new images, <https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Streams.html>)
 /// drives expansion (header items) and the sender (delivery items); `expiresAt` (epoch seconds)
 /// lets DynamoDB delete finished notifications

@@ -1,6 +1,6 @@
 //! The outbox table's items, as both the outbox and its installation waits write them: a
-//! notification's header (`sk` = [`NOTIFICATION_SK`]) and its deliveries (`sk` =
-//! `d#<delivery id>`) under the notification id.
+//! notification's header (`sk` = [`NOTIFICATION_SK`]) under the notification id and its
+//! deliveries (`sk` = `d#<delivery id>`) in the notification's buckets.
 
 use std::collections::{BTreeMap, HashMap};
 
