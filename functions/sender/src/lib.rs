@@ -13,6 +13,7 @@ mod gate;
 mod routes;
 mod stream_record;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -76,30 +77,23 @@ pub enum SenderError {
 /// turn, every tenant of the batch sends at once. Nothing relies on the stream's order: each
 /// change is re-read and guarded by conditional writes.
 fn by_tenant_in_turn(changes: Vec<(String, OutboxChange)>) -> Vec<(String, OutboxChange)> {
-    let mut first = Vec::new();
-    let mut tenants: Vec<(String, std::collections::VecDeque<(String, OutboxChange)>)> = Vec::new();
-    for (sequence, change) in changes {
-        let OutboxChange::Delivery(_, delivery) = &change else {
-            first.push((sequence, change));
-            continue;
-        };
-        let tenant = delivery.tenant_part().to_owned();
-        match tenants.iter_mut().find(|(t, _)| *t == tenant) {
-            Some((_, queue)) => queue.push_back((sequence, change)),
-            None => tenants.push((
-                tenant,
-                std::collections::VecDeque::from([(sequence, change)]),
-            )),
-        }
-    }
-    let total = first.len() + tenants.iter().map(|(_, q)| q.len()).sum::<usize>();
-    let mut ordered = first;
-    while ordered.len() < total {
-        for (_, queue) in &mut tenants {
-            ordered.extend(queue.pop_front());
-        }
-    }
-    ordered
+    // Each delivery's turn is its rank among its tenant's; a stable sort by turn keeps the
+    // stream's order within one.
+    let mut taken: HashMap<&str, usize> = HashMap::new();
+    let turns: Vec<usize> = changes
+        .iter()
+        .map(|(_, change)| match change {
+            OutboxChange::Delivery(_, delivery) => {
+                let turn = taken.entry(delivery.tenant_part()).or_default();
+                *turn += 1;
+                *turn
+            }
+            _ => 0,
+        })
+        .collect();
+    let mut ordered: Vec<_> = turns.into_iter().zip(changes).collect();
+    ordered.sort_by_key(|(turn, _)| *turn);
+    ordered.into_iter().map(|(_, change)| change).collect()
 }
 
 /// Whether a change is handled or must be retried.

@@ -27,10 +27,7 @@ pub(crate) const DELIVERY_BUCKETS: u32 = 16;
 
 /// `{notification}#{bucket}`: the partition key of a delivery (DynamoDB).
 pub(crate) fn delivery_partition(notification: &str, delivery: &str) -> String {
-    format!(
-        "{notification}#{:02}",
-        stable_hash(delivery) % DELIVERY_BUCKETS
-    )
+    bucket_partition(notification, stable_hash(delivery) % DELIVERY_BUCKETS)
 }
 
 /// The partition key of bucket `bucket` of a notification's deliveries.

@@ -20,7 +20,7 @@ use super::error::{
     written,
 };
 use super::interactions::{copy_item, put};
-use super::item::{ItemExt, from_item, n, next_cursor, s, start_key};
+use super::item::{ItemExt, from_item, key_item, n, next_cursor, s};
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
     header_key,
@@ -55,9 +55,7 @@ fn delivery_listing_start(
     let (bucket, start) = match (key.get(BUCKET), key.get(attr::PK)) {
         (Some(bucket), None) => (bucket.parse().map_err(|_| invalid())?, None),
         (None, Some(pk)) => match notification_of_partition(pk) {
-            (of, Some(bucket)) if of == notification.as_str() => {
-                (bucket, start_key(Some(cursor), DELIVERY_LISTING)?)
-            }
+            (of, Some(bucket)) if of == notification.as_str() => (bucket, Some(key_item(key))),
             _ => return Err(invalid()),
         },
         _ => return Err(invalid()),

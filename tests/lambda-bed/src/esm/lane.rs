@@ -1,7 +1,7 @@
 //! One lane of a shard (`ParallelizationFactor` lanes per shard; a partition key always maps to
 //! the same lane, so its records stay in order): batches of up to `BatchSize` records and 6 MB
-//! gathered for at most `MaximumBatchingWindowInSeconds`, each processed to the end before the next, with
-//! Lambda's error handling
+//! gathered for at most `MaximumBatchingWindowInSeconds`, each processed to the end before the
+//! next, with Lambda's error handling
 //! (<https://docs.aws.amazon.com/lambda/latest/dg/services-dynamodb-errors.html>,
 //! <https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html>):
 //! retries at once (no delay), a partial batch response resuming from the lowest failed

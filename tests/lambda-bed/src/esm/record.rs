@@ -89,13 +89,13 @@ pub fn lambda_record(
     }
     let partition = keys.get(hash_key).map(Value::to_string).unwrap_or_default();
     let json = json!({
-            "eventID": record.event_id(),
-            "eventName": record.event_name().map(|n| n.as_str().to_owned()),
-            "eventVersion": record.event_version().unwrap_or("1.1"),
-            "eventSource": "aws:dynamodb",
-            "awsRegion": region,
-            "dynamodb": dynamodb,
-            "eventSourceARN": stream_arn,
+        "eventID": record.event_id(),
+        "eventName": record.event_name().map(|n| n.as_str().to_owned()),
+        "eventVersion": record.event_version().unwrap_or("1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
     });
     Some(StreamRecord {
         bytes: json.to_string().len(),

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_lambda_bed::template::{Refs, Resolver, StartingPosition, load_template};
+use herald_lambda_bed::template::{FunctionSpec, Refs, Resolver, StartingPosition, load_template};
 use serde_json::json;
 
 fn refs(route_pattern: &str) -> Refs {
@@ -20,11 +20,15 @@ fn refs(route_pattern: &str) -> Refs {
     .collect()
 }
 
+/// The template's functions, resolved without a route pattern.
+fn functions() -> Vec<FunctionSpec> {
+    let template = load_template().unwrap();
+    Resolver::new(&template, &refs("")).functions().unwrap()
+}
+
 #[test]
 fn the_functions_are_read_with_their_settings_and_event_sources() {
-    let template = load_template().unwrap();
-    let refs = refs("");
-    let functions = Resolver::new(&template, &refs).functions().unwrap();
+    let functions = functions();
     let find = |id: &str| functions.iter().find(|f| f.logical_id == id).unwrap();
     let sender = find("SenderFunction");
     assert_eq!(sender.binary, "herald-sender");
@@ -120,9 +124,7 @@ fn the_route_rule_exists_only_with_a_pattern() {
 /// take a place in a batch for nothing, and a record filtered out that it acts on would be lost.
 #[test]
 fn the_stream_filters_pass_exactly_what_the_sender_acts_on() {
-    let template = load_template().unwrap();
-    let refs = refs("");
-    let functions = Resolver::new(&template, &refs).functions().unwrap();
+    let functions = functions();
     let sender = functions
         .iter()
         .find(|f| f.logical_id == "SenderFunction")
@@ -133,7 +135,10 @@ fn the_stream_filters_pass_exactly_what_the_sender_acts_on() {
         json!({"pk": {"S": format!("{n}#03")}, "sk": {"S": "d#t|19:c"},
                "status": {"S": status}})
     };
-    let header = |expanded: bool| json!({"pk": {"S": n}, "sk": {"S": "#notification"}, "expanded": {"BOOL": expanded}});
+    let header = |expanded: bool| {
+        json!({"pk": {"S": n}, "sk": {"S": "#notification"},
+               "expanded": {"BOOL": expanded}})
+    };
     let images = [
         ("INSERT", delivery("pending")),
         ("MODIFY", delivery("pending")),
@@ -151,10 +156,12 @@ fn the_stream_filters_pass_exactly_what_the_sender_acts_on() {
         ("REMOVE", delivery("pending")),
     ];
     for (event, image) in images {
-        let mut record = json!({"eventID": "1", "eventName": event, "eventSource": "aws:dynamodb",
+        let mut record = json!({
+            "eventID": "1", "eventName": event, "eventSource": "aws:dynamodb",
             "awsRegion": "eu-west-1", "eventVersion": "1.1", "eventSourceARN": "arn",
-            "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "SequenceNumber": "1", "SizeBytes": 100,
-                         "StreamViewType": "NEW_IMAGE"}});
+            "dynamodb": {"Keys": {"pk": image["pk"], "sk": image["sk"]}, "SequenceNumber": "1",
+                         "SizeBytes": 100, "StreamViewType": "NEW_IMAGE"}
+        });
         if event != "REMOVE" {
             record["dynamodb"]["NewImage"] = image.clone();
         }
