@@ -44,12 +44,10 @@ pub(crate) fn start_key(
     cursor: Option<&Cursor>,
     listing: &str,
 ) -> Result<Option<Item>, StoreError> {
-    Ok(cursor.map(|c| c.decode(listing)).transpose()?.map(key_item))
-}
-
-/// A key as a cursor carries it (string attributes by name), as DynamoDB takes it.
-pub(crate) fn key_item(key: BTreeMap<String, String>) -> Item {
-    key.into_iter().map(|(k, v)| (k, s(&v))).collect()
+    Ok(cursor
+        .map(|c| c.decode(listing))
+        .transpose()?
+        .map(|key| key.into_iter().map(|(k, v)| (k, s(&v))).collect()))
 }
 
 /// The cursor of a listing's next page, from the `LastEvaluatedKey` of this one.

@@ -1,5 +1,6 @@
 //! The production backend: DynamoDB tables laid out by [`crate::schema`].
 
+mod delivery_list;
 mod edits;
 mod error;
 mod install_waits;

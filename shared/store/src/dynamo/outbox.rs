@@ -20,7 +20,7 @@ use super::error::{
     written,
 };
 use super::interactions::{copy_item, put};
-use super::item::{ItemExt, from_item, key_item, n, next_cursor, s};
+use super::item::{from_item, n, s};
 use super::outbox_items::{
     REMOVE_DUE, SET_DUE, count_updates, delivery_item, delivery_key, due_values, header_item,
     header_key,
@@ -28,43 +28,12 @@ use super::outbox_items::{
 use super::outcome::{lease_ran_out, refused_claim};
 use super::read::get_record;
 use super::transact::Transaction;
-use crate::keys::{DELIVERY_BUCKETS, bucket_partition, notification_of_partition};
 use crate::outbox::{check_page_size, not_final, with_due};
-use crate::schema::{self, DELIVERY_SK_PREFIX, attr};
+use crate::schema::{self, attr};
 use crate::{
-    Claim, Cursor, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
+    Claim, DeliveryRecord, NotificationId, NotificationRecord, OutboxStore, Outcome, Page,
     PageRequest, Release, Revision, STRANDED_AFTER, StoreError,
 };
-
-/// The listing name in the cursors of [`OutboxStore::list_deliveries`].
-const DELIVERY_LISTING: &str = "deliveries";
-/// A delivery listing's cursor at the start of a bucket names the bucket alone.
-const BUCKET: &str = "bucket";
-
-/// Where a listing of a notification's deliveries resumes: a bucket, and the key after which
-/// it goes on within the bucket.
-fn delivery_listing_start(
-    notification: &NotificationId,
-    cursor: Option<&Cursor>,
-) -> Result<(u32, Option<HashMap<String, AttributeValue>>), StoreError> {
-    let Some(cursor) = cursor else {
-        return Ok((0, None));
-    };
-    let key = cursor.decode(DELIVERY_LISTING)?;
-    let invalid = || StoreError::InvalidCursor("not a cursor of this notification".to_owned());
-    let (bucket, start) = match (key.get(BUCKET), key.get(attr::PK)) {
-        (Some(bucket), None) => (bucket.parse().map_err(|_| invalid())?, None),
-        (None, Some(pk)) => match notification_of_partition(pk) {
-            (of, Some(bucket)) if of == notification.as_str() => (bucket, Some(key_item(key))),
-            _ => return Err(invalid()),
-        },
-        _ => return Err(invalid()),
-    };
-    if bucket >= DELIVERY_BUCKETS {
-        return Err(invalid());
-    }
-    Ok((bucket, start))
-}
 
 /// Notifications and deliveries in DynamoDB.
 #[derive(Debug, Clone)]
@@ -468,64 +437,7 @@ impl OutboxStore for DynamoOutboxStore {
         status: Option<DeliveryStatus>,
         page: &PageRequest,
     ) -> Result<Page<DeliveryRecord>, StoreError> {
-        let limit = page.limit.map(|l| l.clamp(1, 1000) as usize);
-        let (mut bucket, mut start) = delivery_listing_start(notification, page.cursor.as_ref())?;
-        let mut result = Page {
-            items: Vec::new(),
-            next_cursor: None,
-            skipped: Vec::new(),
-        };
-        // Bucket by bucket; a page ends where a query stops short (DynamoDB's `Limit` or 1 MB),
-        // so one call never reads more than one query per bucket.
-        loop {
-            let mut request = self
-                .client
-                .query()
-                .table_name(&self.table)
-                // Strongly consistent: an edit lists the copies sent before its revision, and a
-                // sender's check after recording a copy relies on the editor seeing it.
-                .consistent_read(true)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#sk", attr::SK)
-                .expression_attribute_values(
-                    ":pk",
-                    s(&bucket_partition(notification.as_str(), bucket)),
-                )
-                .expression_attribute_values(":prefix", s(DELIVERY_SK_PREFIX))
-                .set_exclusive_start_key(start.take())
-                .set_limit(limit.map(|l| {
-                    i32::try_from(l.saturating_sub(result.items.len()).max(1)).unwrap_or(1000)
-                }));
-            if let Some(status) = status {
-                request = request
-                    .filter_expression("#st = :st")
-                    .expression_attribute_names("#st", "status")
-                    .expression_attribute_values(":st", s(status.as_str()));
-            }
-            let output = request.send().await.map_err(map_sdk_error)?;
-            for item in output.items.unwrap_or_default() {
-                let key = item.get_s(attr::SK).unwrap_or("?").to_owned();
-                match item.decode(key) {
-                    Ok(record) => result.items.push(record),
-                    Err(skipped) => result.skipped.push(skipped),
-                }
-            }
-            if let Some(cursor) = next_cursor(output.last_evaluated_key.as_ref(), DELIVERY_LISTING)
-            {
-                result.next_cursor = Some(cursor);
-                return Ok(result);
-            }
-            bucket += 1;
-            if bucket == DELIVERY_BUCKETS {
-                return Ok(result);
-            }
-            if limit.is_some_and(|l| result.items.len() >= l) {
-                let next = BTreeMap::from([(BUCKET.to_owned(), bucket.to_string())]);
-                result.next_cursor = Some(Cursor::encode(DELIVERY_LISTING, next));
-                return Ok(result);
-            }
-        }
+        self.deliveries_page(notification, status, page).await
     }
 
     async fn revise_content(

@@ -235,6 +235,7 @@ pub async fn deliveries_list_in_pages(store: Arc<dyn OutboxStore>) {
     };
     loop {
         let page = store.list_deliveries(&id, None, &request).await.unwrap();
+        assert!(page.items.len() <= 7, "a page of {}", page.items.len());
         for d in page.items {
             assert!(seen.insert(d.delivery_id));
         }
