@@ -124,7 +124,7 @@ impl SenderFunction {
         );
         let results: Vec<(String, TriggerResult)> = futures::stream::iter(changes)
             .map(|(sequence, change)| async move {
-                let _pass = self.in_flight.enter().await;
+                let _pass = self.in_flight.enter(change.tenant()).await;
                 (sequence, self.run(&change, stop_at).await)
             })
             .buffer_unordered(self.in_flight.max())
@@ -135,7 +135,7 @@ impl SenderFunction {
             let pace = meter.counters();
             tracing::info!(
                 records = results.len(),
-                in_flight = self.in_flight.in_flight().limit(),
+                per_tenant = self.in_flight.in_flight().per_tenant(),
                 latency_ms = meter.latency().map(|l| l.as_millis()),
                 granted = pace.granted,
                 blocks = pace.blocks,

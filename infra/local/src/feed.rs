@@ -44,7 +44,7 @@ pub async fn run(
                 let Some(job) = job else { break };
                 let permit = tokio::select! {
                     _ = stop.changed() => break,
-                    pass = function.in_flight.enter() => pass,
+                    pass = function.in_flight.enter(job.change.tenant()) => pass,
                 };
                 let function = function.clone();
                 let queue = queue.clone();

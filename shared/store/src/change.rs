@@ -33,6 +33,15 @@ struct Image {
 }
 
 impl OutboxChange {
+    /// The tenant a delivery goes to (`None`: expansions and edits span tenants).
+    #[must_use]
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Self::Delivery(_, delivery) => Some(delivery.tenant_part()),
+            Self::Notification(_) | Self::Edit(_) => None,
+        }
+    }
+
     /// The change a stream record of the outbox table announces, if any: an insert or update
     /// whose new image is a notification header not fully expanded, a pending delivery, or an
     /// edit request. Claims, outcomes, installation waits, sent copies, interaction items and

@@ -1,16 +1,10 @@
-//! What the throttle observes, for the senders above it: how long Teams takes to answer, which
-//! tenants are sending, and so how many sends must be in flight to keep every active tenant at
-//! its rate (Little's law: rate x time each send is held), bounded ([`InFlight`]).
+//! What the throttle observes, for the senders above it: how long Teams takes to answer, and so
+//! how many of a tenant's sends must be in flight to keep it at its rate (Little's law: rate x
+//! time each send is held), bounded ([`InFlight`]).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-
-use tokio::time::Instant;
-
-/// A tenant counts as sending this long after its last slot.
-const ACTIVE_FOR: Duration = Duration::from_secs(2);
 
 /// Smoothed latency and its mean deviation, as TCP estimates round trips (RFC 6298 gains).
 #[derive(Debug, Default, Clone, Copy)]
@@ -66,7 +60,6 @@ pub struct PaceMeter {
     /// How far ahead of their start slots are handed out: the pace's lead plus a block.
     lookahead: Duration,
     latency: Mutex<Latency>,
-    active: Mutex<HashMap<Box<str>, Instant>>,
     granted: AtomicU64,
     blocks: AtomicU64,
     block_slots: AtomicU64,
@@ -78,12 +71,12 @@ pub struct PaceMeter {
 }
 
 impl PaceMeter {
-    pub(crate) fn new(rate: Option<u32>, lookahead: Duration) -> Self {
+    #[must_use]
+    pub fn new(rate: Option<u32>, lookahead: Duration) -> Self {
         Self {
             rate,
             lookahead,
             latency: Mutex::default(),
-            active: Mutex::default(),
             granted: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
             block_slots: AtomicU64::new(0),
@@ -117,24 +110,20 @@ impl PaceMeter {
         (latency.samples > 0).then(|| Duration::from_secs_f64(latency.mean))
     }
 
-    /// Sends in flight that keep every tenant that sent recently at its rate: rate x (latency +
-    /// lookahead) each, with room for the store's work around each send. `None` when the rate is
-    /// unlimited (nothing to size for).
+    /// Sends of one tenant in flight that keep it at its rate: rate x (latency + lookahead),
+    /// with room for the store's work around each send. Per tenant, not per instance: a send
+    /// that waits for a slot another instance holds also waits in flight, and a bound over every
+    /// tenant would fill with the tenants most shared. `None` when the rate is unlimited.
     #[must_use]
-    pub fn wanted_in_flight(&self, now: Instant) -> Option<usize> {
+    pub fn wanted_per_tenant(&self) -> Option<usize> {
         let rate = f64::from(self.rate?);
-        let active = {
-            let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-            active.retain(|_, last| now.saturating_duration_since(*last) < ACTIVE_FOR);
-            active.len().max(1)
-        };
         let latency = self
             .latency
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .high();
         let held = latency + self.lookahead.as_secs_f64();
-        Some((active as f64 * rate * held * 1.5).ceil() as usize + 4)
+        Some((rate * held * 1.5).ceil() as usize + 2)
     }
 
     pub(crate) fn sent(&self, latency: Duration) {
@@ -144,15 +133,8 @@ impl PaceMeter {
             .add(latency.as_secs_f64());
     }
 
-    pub(crate) fn granted(&self, tenant: &str, now: Instant) {
+    pub(crate) fn granted(&self) {
         self.granted.fetch_add(1, Ordering::Relaxed);
-        let mut active = self.active.lock().unwrap_or_else(PoisonError::into_inner);
-        match active.get_mut(tenant) {
-            Some(last) => *last = now,
-            None => {
-                active.insert(tenant.into(), now);
-            }
-        }
     }
 
     pub(crate) fn reserved(&self, slots: u32, behind: bool) {
@@ -181,16 +163,16 @@ impl PaceMeter {
     }
 }
 
-/// How many deliveries a sender keeps in flight: a fixed number, or what the throttle's meter
-/// says the active tenants need, between 4 and `max`.
+/// How many deliveries a sender keeps in flight: at most `max` in all, and of one tenant what
+/// the throttle's meter says keeps it at its rate (at least 2), or `max` when fixed.
 #[derive(Debug, Clone)]
 pub struct InFlight {
     meter: Option<Arc<PaceMeter>>,
     max: usize,
 }
 
-/// The fewest deliveries an adaptive sender keeps in flight.
-const MIN_IN_FLIGHT: usize = 4;
+/// The fewest deliveries of one tenant an adaptive sender keeps in flight.
+const MIN_PER_TENANT: usize = 2;
 
 impl InFlight {
     /// Always `n` (tests, benchmarks that pin it).
@@ -211,17 +193,18 @@ impl InFlight {
         }
     }
 
-    /// The bound now.
+    /// The bound of one tenant's deliveries now.
     #[must_use]
-    pub fn limit(&self) -> usize {
+    pub fn per_tenant(&self) -> usize {
         match &self.meter {
             None => self.max,
-            Some(meter) => meter
-                .wanted_in_flight(Instant::now())
-                .map_or(self.max, |n| n.clamp(MIN_IN_FLIGHT.min(self.max), self.max)),
+            Some(meter) => meter.wanted_per_tenant().map_or(self.max, |n| {
+                n.clamp(MIN_PER_TENANT.min(self.max), self.max)
+            }),
         }
     }
 
+    /// The bound of every delivery together.
     #[must_use]
     pub fn max(&self) -> usize {
         self.max
@@ -239,26 +222,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn in_flight_follows_rate_times_latency_within_bounds() {
+    fn each_tenants_sends_in_flight_follow_rate_times_latency_within_bounds() {
         let meter = Arc::new(PaceMeter::new(Some(50), Duration::from_millis(100)));
         let adaptive = InFlight::adaptive(meter.clone(), 200);
-        // Nothing observed yet: one tenant, no latency, the lookahead only.
-        assert_eq!(adaptive.limit(), (50.0_f64 * 0.1 * 1.5).ceil() as usize + 4);
+        // Nothing observed yet: the lookahead only.
+        assert_eq!(
+            adaptive.per_tenant(),
+            (50.0_f64 * 0.1 * 1.5).ceil() as usize + 2
+        );
         for _ in 0..50 {
             meter.sent(Duration::from_millis(150));
         }
-        let now = Instant::now();
-        meter.granted("a", now);
-        meter.granted("b", now);
-        // Two tenants at 50/s, each send held about 250 ms.
-        let limit = adaptive.limit();
-        assert!((40..=45).contains(&limit), "{limit}");
-        for tenant in 0..20 {
-            meter.granted(&format!("t{tenant}"), now);
-        }
-        assert_eq!(adaptive.limit(), 200);
-        assert_eq!(InFlight::fixed(8).limit(), 8);
+        // 50/s, each send held about 250 ms.
+        let per_tenant = adaptive.per_tenant();
+        assert!((19..=22).contains(&per_tenant), "{per_tenant}");
+        assert_eq!(adaptive.max(), 200);
+        assert_eq!(InFlight::adaptive(meter, 10).per_tenant(), 10);
+        assert_eq!(InFlight::fixed(8).per_tenant(), 8);
         let unlimited = PaceMeter::new(None, Duration::ZERO);
-        assert_eq!(unlimited.wanted_in_flight(now), None);
+        assert_eq!(unlimited.wanted_per_tenant(), None);
     }
 }

@@ -219,7 +219,7 @@ impl<C> Throttle<C> {
                 self.meter.forfeit();
                 continue;
             }
-            self.meter.granted(tenant, slot);
+            self.meter.granted();
             return Ok(());
         }
     }

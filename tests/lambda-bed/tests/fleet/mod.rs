@@ -211,6 +211,9 @@ impl Fleet {
         all.sort();
         gaps.sort_unstable_by(|a, b| b.cmp(a));
         gaps.truncate(5);
+        if let Some(dir) = std::env::var_os("FLEET_LOGS") {
+            self.write_timeline(std::path::Path::new(&dir), &emulator, &bed, started);
+        }
         let counters = emulator.counters();
         let proxy = bed.dynamodb().counters();
         let pacing = |operation: &str| {
@@ -237,6 +240,53 @@ impl Fleet {
                 .iter()
                 .filter(|i| i.cold)
                 .count(),
+        }
+    }
+
+    /// For a look at where time went: each sender invocation (start, end, instance, records of
+    /// its batch) and each tenant's accepted arrivals, in seconds since the load was posted.
+    fn write_timeline(
+        &self,
+        dir: &std::path::Path,
+        emulator: &TeamsEmulator,
+        bed: &LambdaBed,
+        started: Instant,
+    ) {
+        use std::fmt::Write as _;
+        let wall = std::time::SystemTime::now() - started.elapsed();
+        let since =
+            |t: std::time::SystemTime| t.duration_since(wall).map_or(0.0, |d| d.as_secs_f64());
+        let mut out = String::new();
+        for i in bed.log().invocations_of("SenderFunction") {
+            let _ = writeln!(
+                out,
+                "invocation {} {:.3} {:.3}",
+                i.instance.number,
+                since(i.start),
+                since(i.end)
+            );
+        }
+        for b in bed.log().batches() {
+            let _ = writeln!(
+                out,
+                "batch {} {:.3} {}",
+                b.shard,
+                b.start.saturating_duration_since(started).as_secs_f64(),
+                b.size
+            );
+        }
+        let origin = tokio::time::Instant::from_std(started);
+        for t in 0..self.tenants {
+            let mut arrivals = emulator.accepted_arrivals(&tenant_id(t));
+            arrivals.sort();
+            let times: Vec<String> = arrivals
+                .iter()
+                .map(|a| format!("{:.3}", a.saturating_duration_since(origin).as_secs_f64()))
+                .collect();
+            let _ = writeln!(out, "tenant {t} {}", times.join(" "));
+        }
+        if let Err(e) = std::fs::write(dir.join("timeline.txt"), out) {
+            eprintln!("cannot write the timeline: {e}");
         }
     }
 
