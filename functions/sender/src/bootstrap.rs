@@ -6,7 +6,7 @@ use std::time::Duration;
 use herald_bootstrap::{BootstrapError, Deps};
 use herald_pipeline::{Editor, Expander, ProactiveInstall, Sender};
 
-use crate::{ConfigError, Gate, SenderConfig, SenderFunction};
+use crate::{ConfigError, Gate, Helper, SenderConfig, SenderFunction};
 
 /// Work stops this long before the invocation's deadline, so outcomes get recorded.
 const SAFETY_MARGIN: Duration = Duration::from_secs(5);
@@ -34,6 +34,17 @@ impl SenderFunction {
             &deps.connector_config()?.credentials,
             deps.stores.install_waits()?,
         )?;
+        let proactive_install = install.is_some();
+        let sender = Sender::new(
+            references.clone(),
+            outbox.clone(),
+            connector.clone(),
+            deps.events()?,
+            deps.clock.clone(),
+            deps.bot_app_id.clone(),
+        )
+        .with_install(install);
+        let helper = Helper::new(deps.stores.stranded()?, sender.lease);
         Ok(Self {
             expander: Expander {
                 references: references.clone(),
@@ -41,17 +52,9 @@ impl SenderFunction {
                 connector: connector.clone(),
                 clock: deps.clock.clone(),
                 retention: deps.retention,
-                proactive_install: install.is_some(),
+                proactive_install,
             },
-            sender: Sender::new(
-                references,
-                outbox.clone(),
-                connector.clone(),
-                deps.events()?,
-                deps.clock.clone(),
-                deps.bot_app_id.clone(),
-            )
-            .with_install(install),
+            sender,
             editor: Some(Editor {
                 outbox: outbox.clone(),
                 edits: deps.stores.edit_jobs()?,
@@ -65,6 +68,7 @@ impl SenderFunction {
             clock: deps.clock.clone(),
             in_flight: Arc::new(Gate::new(deps.in_flight(config.concurrency)?)),
             safety_margin: SAFETY_MARGIN,
+            helper: Some(helper),
         })
     }
 }

@@ -84,6 +84,12 @@ impl Gate {
         self.lock().total
     }
 
+    /// Deliveries of `tenant` in flight now.
+    #[must_use]
+    pub fn active_of(&self, tenant: &str) -> usize {
+        self.lock().by_tenant.get(tenant).copied().unwrap_or(0)
+    }
+
     /// Waits until fewer deliveries than the bound are in flight, and, for a delivery to a
     /// tenant, fewer of that tenant's than its bound (`None`: work of no one tenant, such as an
     /// expansion).

@@ -10,6 +10,7 @@ mod bootstrap;
 mod config;
 mod event;
 mod gate;
+mod help;
 mod routes;
 mod stream_record;
 
@@ -22,6 +23,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use help::Unstarted;
 use herald_connector::Deadline;
 use herald_domain::Clock;
 use herald_pipeline::{Editor, Expander, Sender};
@@ -31,6 +33,7 @@ pub use bootstrap::BuildError;
 pub use config::{ConfigError, DEFAULT_CONCURRENCY, SenderConfig};
 pub use event::{SenderEvent, SenderResponse};
 pub use gate::{Gate, Pass};
+pub use help::Helper;
 pub use routes::{EventRoute, RouteError, RoutedNotification, Router};
 pub use stream_record::lambda_record;
 
@@ -51,6 +54,9 @@ pub struct SenderFunction {
     pub in_flight: Arc<Gate>,
     /// Work stops this long before the invocation's deadline, so outcomes get recorded.
     pub safety_margin: StdDuration,
+    /// Where a batch that leaves tenants idle here looks for their waiting deliveries (`None`:
+    /// its own records only).
+    pub helper: Option<Helper>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -122,14 +128,25 @@ impl SenderFunction {
                 })
                 .collect(),
         );
-        let results: Vec<(String, TriggerResult)> = futures::stream::iter(changes)
-            .map(|(sequence, change)| async move {
-                let _pass = self.in_flight.enter(change.tenant()).await;
-                (sequence, self.run(&change, stop_at).await)
+        let unstarted = Unstarted::of(changes.iter().map(|(_, change)| change));
+        let batch = futures::stream::iter(changes)
+            .map(|(sequence, change)| {
+                let unstarted = &unstarted;
+                async move {
+                    let _pass = self.in_flight.enter(change.tenant()).await;
+                    unstarted.started(change.tenant());
+                    (sequence, self.run(&change, stop_at).await)
+                }
             })
             .buffer_unordered(self.in_flight.max())
-            .collect()
-            .await;
+            .collect::<Vec<(String, TriggerResult)>>();
+        // A batch of expansions and edits only ends soon, and the next ones wait for it.
+        let results = match &self.helper {
+            Some(helper) if !unstarted.is_empty() => {
+                self.alongside(helper, batch, &unstarted, stop_at).await
+            }
+            _ => batch.await,
+        };
         self.sender.flush_events().await;
         if let Some(meter) = self.in_flight.in_flight().meter() {
             let pace = meter.counters();

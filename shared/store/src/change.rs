@@ -11,7 +11,7 @@ use crate::keys::notification_of_partition;
 use crate::schema::{DELIVERY_SK_PREFIX, EDIT_SK, NOTIFICATION_SK};
 
 /// A change the sender acts on, in the order it was committed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OutboxChange {
     /// A notification whose recipients may need expanding.
     Notification(NotificationId),

@@ -25,6 +25,19 @@ pub trait StrandedWork: Send + Sync {
         limit: usize,
     ) -> Result<Vec<OutboxChange>, StoreError>;
 
+    /// Items whose `due_at` falls after `after` and at or before `until`, latest first, at most
+    /// `limit`: each shard's latest `limit / STRANDED_SHARDS` (at least one), so with many more
+    /// due than that, a sample of the latest rather than exactly the latest. With `after` past
+    /// every live lease and `until` at `now + STRANDED_AFTER`: deliveries written lately that
+    /// no sender holds, which a sender with room to spare takes on while the stream's batches
+    /// that carry them wait their turn.
+    async fn latest_due(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxChange>, StoreError>;
+
     /// Wakes one item if it is still stranded: a notification not fully expanded, a pending
     /// delivery whose backoff ended, or a `sending` delivery whose lease ran out (that attempt's
     /// outcome is lost: it becomes pending again and counts a lost attempt). Its `due_at` moves

@@ -18,7 +18,7 @@ use herald_domain::{
     AadObjectId, ConversationId, ConversationKey, ConversationType, DeliveryStatus,
     ReferenceStatus, Target, TenantId,
 };
-use herald_sender::Router;
+use herald_sender::{Helper, Router};
 use herald_store::{NotificationStatus, OutboxStore, ReferenceReader, ReferenceWriter};
 use herald_teams_emulator::{EmulatorLimits, Fault, RetryAfter};
 use serde_json::json;
@@ -422,4 +422,105 @@ async fn eventbridge_events_trigger_notifications_and_outcomes_are_published() {
             .iter()
             .all(|e| e["detail-type"] == "herald.NotificationDelivered")
     );
+}
+
+/// A connector that answers each send `delay` late.
+struct SlowConnector<C> {
+    inner: C,
+    delay: Duration,
+}
+
+#[async_trait]
+impl<C: Connector> Connector for SlowConnector<C> {
+    async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
+        if matches!(operation, Operation::SendToConversation(..)) {
+            tokio::time::sleep(self.delay).await;
+        }
+        self.inner.execute(call, operation).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_takes_on_the_waiting_deliveries_of_tenants_it_leaves_idle() {
+    let world = World::new(EmulatorLimits::off()).await;
+    let mut ours = Vec::new();
+    for n in 0..3 {
+        ours.push(world.user(n, ReferenceStatus::Active).await);
+    }
+    // People of another tenant, whose deliveries sit in a stream batch no instance runs yet.
+    let other_tenant = "tenant-waiting";
+    let mut theirs = Vec::new();
+    for n in 0..4 {
+        let user = world
+            .emulator
+            .add_user(other_tenant, &format!("Waiting {n}"));
+        let chat = world.emulator.add_personal_chat(other_tenant, &user.id);
+        let mut reference = world.reference(&chat, Some(&user.id), Some(&user.aad_object_id));
+        reference.tenant_id = TenantId::new(other_tenant).unwrap();
+        world.references.upsert(&reference).await.unwrap();
+        theirs.push(reference);
+    }
+    let id = world.notify("The office is closed on Friday").await;
+    let mut stream = StreamReader::open(&world.outbox_table).await;
+
+    // Expanded, and the batch this instance runs holds our tenant's deliveries only.
+    let expander_only = world.function(Arc::new(world.connector()), 1);
+    let mut ours_batch = Vec::new();
+    let mut theirs_records = 0;
+    while ours_batch.len() + theirs_records < ours.len() + theirs.len() {
+        let batch = stream.next_batch().await;
+        for record in batch.records {
+            match herald_store::OutboxChange::from_stream_record(&record) {
+                Some(herald_store::OutboxChange::Notification(_)) => {
+                    expander_only
+                        .run(&herald_store::OutboxChange::Notification(id.clone()), None)
+                        .await;
+                }
+                Some(herald_store::OutboxChange::Delivery(_, delivery)) => {
+                    if delivery.tenant_part() == TENANT {
+                        ours_batch.push(record);
+                    } else {
+                        theirs_records += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut batch: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
+    batch.records = ours_batch;
+
+    let slow = SlowConnector {
+        inner: world.connector(),
+        delay: Duration::from_millis(600),
+    };
+    let mut function = world.function(Arc::new(slow), 16);
+    function.helper = Some(Helper {
+        first: Duration::from_millis(50),
+        every: Duration::from_millis(100),
+        ..Helper::new(world.outbox.clone(), chrono::Duration::seconds(2))
+    });
+    let response = function.handle_stream(batch, None).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+
+    // The other tenant's people have their message, once each, before their own batch came.
+    for r in ours.iter().chain(&theirs) {
+        assert_eq!(
+            world.emulator.activities(r.conversation_id.as_str()).len(),
+            1,
+            "{}",
+            r.conversation_id
+        );
+    }
+    let header = world.outbox.get_notification(&id).await.unwrap().unwrap();
+    assert_eq!(header.count(DeliveryStatus::Sent), 7);
+    // Their batch comes at last and finds nothing left to send.
+    let late = world.function(Arc::new(world.connector()), 4);
+    drain(&world, &late, &id, &mut stream).await;
+    for r in &theirs {
+        assert_eq!(
+            world.emulator.activities(r.conversation_id.as_str()).len(),
+            1
+        );
+    }
 }

@@ -28,6 +28,7 @@ pub fn sender_function(sender: Sender, concurrency: usize) -> SenderFunction {
         clock: sender.clock.clone(),
         in_flight: Arc::new(Gate::new(InFlight::fixed(concurrency))),
         safety_margin: Duration::from_secs(1),
+        helper: None,
         sender,
     }
 }

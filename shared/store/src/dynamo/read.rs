@@ -81,3 +81,24 @@ pub(crate) fn due_by(
         .expression_attribute_values(":h", s(partition))
         .expression_attribute_values(":bound", s(&due_bound(now)))
 }
+
+/// Index entries of `partition` due after `after` and at or before `until`.
+pub(crate) fn due_between(
+    client: &Client,
+    table: &str,
+    index: &IndexSchema,
+    partition: &str,
+    after: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> QueryFluentBuilder {
+    client
+        .query()
+        .table_name(table)
+        .index_name(index.name)
+        .key_condition_expression("#h = :h AND #r BETWEEN :from AND :bound")
+        .expression_attribute_names("#h", index.hash_key)
+        .expression_attribute_names("#r", index.range_key)
+        .expression_attribute_values(":h", s(partition))
+        .expression_attribute_values(":from", s(&due_bound(after)))
+        .expression_attribute_values(":bound", s(&due_bound(until)))
+}

@@ -3,6 +3,7 @@
 //! A woken item's write is a stream record, which triggers the sender again.
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use herald_domain::{DeliveryId, DeliveryStatus, NotificationId};
@@ -11,7 +12,7 @@ use super::DynamoOutboxStore;
 use super::error::{map_sdk_error, written};
 use super::item::{ItemExt, n, s};
 use super::outbox_items::{REMOVE_DUE, SET_DUE, delivery_key, due_values, header_key};
-use super::read::due_by;
+use super::read::{due_between, due_by};
 use crate::keys::notification_of_partition;
 use crate::schema::EDIT_SK;
 use crate::schema::{BY_DUE, DELIVERY_SK_PREFIX, NOTIFICATION_SK, STRANDED_SHARD_PREFIX, attr};
@@ -69,21 +70,21 @@ impl DynamoOutboxStore {
     }
 }
 
-#[async_trait]
-impl StrandedWork for DynamoOutboxStore {
-    async fn stranded(
+impl DynamoOutboxStore {
+    /// The index entries each shard's query finds (up to `limit` per shard, all shards at
+    /// once), with their due keys.
+    async fn due_in_shards(
         &self,
-        now: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<OutboxChange>, StoreError> {
-        let mut due: Vec<(String, OutboxChange)> = Vec::new();
-        for shard in 0..STRANDED_SHARDS {
-            let shard = format!("{STRANDED_SHARD_PREFIX}{shard}");
-            let output = due_by(&self.client, &self.table, Some(&BY_DUE), &shard, now)
-                .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
-                .send()
-                .await
-                .map_err(map_sdk_error)?;
+        query: impl Fn(&str) -> QueryFluentBuilder,
+    ) -> Result<Vec<(String, OutboxChange)>, StoreError> {
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let shards = (0..STRANDED_SHARDS).map(|shard| {
+            let request = query(&format!("{STRANDED_SHARD_PREFIX}{shard}")).limit(limit);
+            async move { request.send().await.map_err(map_sdk_error) }
+        });
+        let mut due = Vec::new();
+        for output in futures::future::try_join_all(shards).await? {
             for item in output.items.unwrap_or_default() {
                 let (Some(pk), Some(sk), Some(key)) = (
                     item.get_s(attr::PK),
@@ -97,7 +98,41 @@ impl StrandedWork for DynamoOutboxStore {
                 }
             }
         }
+        Ok(due)
+    }
+}
+
+#[async_trait]
+impl StrandedWork for DynamoOutboxStore {
+    async fn stranded(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxChange>, StoreError> {
+        let mut due = self
+            .due_in_shards(limit, |shard| {
+                due_by(&self.client, &self.table, Some(&BY_DUE), shard, now)
+            })
+            .await?;
         due.sort_by(|a, b| a.0.cmp(&b.0));
+        due.truncate(limit);
+        Ok(due.into_iter().map(|(_, change)| change).collect())
+    }
+
+    async fn latest_due(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxChange>, StoreError> {
+        let per_shard = (limit as u32 / STRANDED_SHARDS).max(1) as usize;
+        let mut due = self
+            .due_in_shards(per_shard, |shard| {
+                due_between(&self.client, &self.table, &BY_DUE, shard, after, until)
+                    .scan_index_forward(false)
+            })
+            .await?;
+        due.sort_by(|a, b| b.0.cmp(&a.0));
         due.truncate(limit);
         Ok(due.into_iter().map(|(_, change)| change).collect())
     }

@@ -69,6 +69,37 @@ impl EmbeddedOutboxStore {
     }
 }
 
+/// The changes up to `limit` index entries point at, in their order.
+fn changes<'a>(
+    entries: impl Iterator<
+        Item = Result<
+            (
+                redb::AccessGuard<'a, &'static str>,
+                redb::AccessGuard<'a, &'static [u8]>,
+            ),
+            redb::StorageError,
+        >,
+    >,
+    limit: usize,
+) -> Result<Vec<OutboxChange>, StoreError> {
+    let mut due = Vec::new();
+    for entry in entries {
+        if due.len() >= limit {
+            break;
+        }
+        let (_, value) = entry.map_err(unavailable)?;
+        // An unreadable entry points at nothing to wake.
+        if let Ok(entry) = serde_json::from_slice::<Entry>(value.value()) {
+            due.push(match (entry.delivery, entry.edit) {
+                (Some(delivery), _) => OutboxChange::Delivery(entry.notification, delivery),
+                (None, true) => OutboxChange::Edit(entry.notification),
+                (None, false) => OutboxChange::Notification(entry.notification),
+            });
+        }
+    }
+    Ok(due)
+}
+
 #[async_trait]
 impl StrandedWork for EmbeddedOutboxStore {
     async fn stranded(
@@ -80,22 +111,26 @@ impl StrandedWork for EmbeddedOutboxStore {
         blocking(self, move |this| {
             let txn = this.db.begin_read().map_err(unavailable)?;
             let table = txn.open_table(STRANDED).map_err(unavailable)?;
-            let mut due = Vec::new();
-            for entry in table.range::<&str>(..bound.as_str()).map_err(unavailable)? {
-                if due.len() >= limit {
-                    break;
-                }
-                let (_, value) = entry.map_err(unavailable)?;
-                // An unreadable entry points at nothing to wake.
-                if let Ok(entry) = serde_json::from_slice::<Entry>(value.value()) {
-                    due.push(match (entry.delivery, entry.edit) {
-                        (Some(delivery), _) => OutboxChange::Delivery(entry.notification, delivery),
-                        (None, true) => OutboxChange::Edit(entry.notification),
-                        (None, false) => OutboxChange::Notification(entry.notification),
-                    });
-                }
-            }
-            Ok(due)
+            let entries = table.range::<&str>(..bound.as_str()).map_err(unavailable)?;
+            changes(entries, limit)
+        })
+        .await
+    }
+
+    async fn latest_due(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutboxChange>, StoreError> {
+        let (from, bound) = (due_bound(after), due_bound(until));
+        blocking(self, move |this| {
+            let txn = this.db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(STRANDED).map_err(unavailable)?;
+            let entries = table
+                .range::<&str>(from.as_str()..bound.as_str())
+                .map_err(unavailable)?;
+            changes(entries.rev(), limit)
         })
         .await
     }

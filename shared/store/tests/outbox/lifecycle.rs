@@ -295,6 +295,48 @@ pub async fn the_sweep_finds_and_wakes_stranded_work(store: Arc<dyn Outbox>) {
     assert_never_stranded(&*store, &d(0)).await;
 }
 
+pub async fn the_latest_waiting_deliveries_come_first(store: Arc<dyn Outbox>) {
+    let id = NotificationId::random();
+    // Written one second after another; 5 is claimed (due when its lease ends).
+    let all: Vec<_> = (0..6)
+        .map(|n| DeliveryRecord {
+            due_at: Some(at(i64::from(n)) + STRANDED_AFTER),
+            ..delivery(&id, n, DeliveryStatus::Pending)
+        })
+        .collect();
+    expanded(&*store, &all).await;
+    claim(&*store, &all[5], 5, 65).await;
+    let d = |n: usize| OutboxChange::Delivery(id.clone(), all[n].delivery_id.clone());
+    let latest = |after: i64, limit: usize| {
+        let store = store.clone();
+        async move {
+            store
+                .latest_due(at(after), at(5) + STRANDED_AFTER, limit)
+                .await
+                .unwrap()
+        }
+    };
+    // Past every lease: the newest first (a limit that leaves every shard room for all).
+    let room = 6 * herald_store::STRANDED_SHARDS as usize;
+    assert_eq!(latest(70, room).await, vec![d(4), d(3), d(2), d(1), d(0)]);
+    // A smaller limit: no more than asked for, the latest first, all of them waiting.
+    let some = latest(70, 3).await;
+    assert!(!some.is_empty() && some.len() <= 3, "{some:?}");
+    let position = |c: &OutboxChange| (0..5).find(|n| d(*n) == *c).unwrap();
+    assert!(
+        some.windows(2).all(|p| position(&p[0]) > position(&p[1])),
+        "{some:?}"
+    );
+    // From an earlier instant on, the claimed one is among them.
+    assert!(latest(60, room).await.contains(&d(5)));
+    // Only what falls inside the bounds.
+    let two = store
+        .latest_due(at(1) + STRANDED_AFTER, at(3) + STRANDED_AFTER, room)
+        .await
+        .unwrap();
+    assert_eq!(two, vec![d(3), d(2)]);
+}
+
 pub async fn unexpanded_notifications_are_stranded_work_too(store: Arc<dyn Outbox>) {
     let id = crate::support::accepted(&*store).await;
     let header = OutboxChange::Notification(id.clone());

@@ -59,6 +59,7 @@ contract!(
     lifecycle::outcomes_are_fenced_by_the_claims_lease,
     lifecycle::released_deliveries_wait_for_their_backoff,
     lifecycle::the_sweep_finds_and_wakes_stranded_work,
+    lifecycle::the_latest_waiting_deliveries_come_first,
     lifecycle::unexpanded_notifications_are_stranded_work_too,
     interactions::copies_are_indexed_with_the_sent_outcome,
     interactions::read_receipts_mark_exactly_the_copies_they_cover,

@@ -458,6 +458,15 @@ fn each_function_gets_only_the_access_it_needs() {
     assert!(actions_on(sender, "OutboxTable").contains("dynamodb:GetRecords"));
     assert!(actions_on(sender, "ReferencesTable").contains("dynamodb:UpdateItem"));
     assert!(actions_on(sender, "HeraldBus").contains("events:PutEvents"));
+    // It takes on deliveries waiting in stream batches no instance runs yet, found through the
+    // outbox's due index (a query on an index needs the index's own ARN).
+    assert!(
+        statements(sender).iter().any(|s| {
+            format!("{:?}", s["Resource"]).contains("/index/byDue")
+                && strings(&s["Action"]).contains(&"dynamodb:Query")
+        }),
+        "the sender may query the outbox's due index"
+    );
 
     let scheduler = function(&template, "SchedulerFunction");
     assert!(is_read_only(&actions_on(scheduler, "ReferencesTable")));
