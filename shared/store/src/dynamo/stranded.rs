@@ -68,9 +68,7 @@ impl DynamoOutboxStore {
         }
         written(request.send().await)
     }
-}
 
-impl DynamoOutboxStore {
     /// The index entries each shard's query finds (up to `limit` per shard, all shards at
     /// once), with their due keys.
     async fn due_in_shards(

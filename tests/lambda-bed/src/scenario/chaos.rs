@@ -219,7 +219,7 @@ async fn kill_mid_batch(deployment: &Deployment) -> bool {
     let Ok(sender) = deployment.bed.function(SENDER) else {
         return false;
     };
-    let give_up = Instant::now() + Duration::from_secs(30);
+    let give_up = Instant::now() + Duration::from_secs(150);
     while Instant::now() < give_up {
         if let Some((request, instance)) = sender.running().into_iter().next() {
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -234,7 +234,8 @@ async fn kill_mid_batch(deployment: &Deployment) -> bool {
 }
 
 /// Shortens `function`'s timeout until one of its invocations runs into it: `first`, halved after
-/// every invocation that still finished in time, for at most half a minute. The halving has no
+/// every invocation that still finished in time, for at most two and a half minutes (an outage
+/// injected meanwhile can hold every instance in one long invocation). The halving has no
 /// floor: a sender handed less time than its safety margin gives its records back at once,
 /// within a millisecond when it has nothing else to do, so only a timeout shorter than that
 /// answer reliably catches one.
@@ -251,7 +252,7 @@ async fn time_out(deployment: &Deployment, function: &str, first: Duration) {
     let before = timed_out(deployment.bed.log());
     let finished = || deployment.bed.log().invocations_of(function).len();
     let mut timeout = first;
-    let give_up = Instant::now() + Duration::from_secs(30);
+    let give_up = Instant::now() + Duration::from_secs(150);
     target.set_timeout(timeout);
     let mut seen = finished();
     while timed_out(deployment.bed.log()) == before && Instant::now() < give_up {

@@ -6,9 +6,8 @@
 //! (the sender's reserved concurrency set to the fleet's size, its tenant rate scaled down), on
 //! DynamoDB Local with the shared pacing table; Teams is the emulator enforcing the tenant rate as
 //! a strict sliding window counted at arrival, answering 0-200 ms late. References are seeded
-//! in the references table; each tenant's people are split over several notifications (the
-//! stream's lanes and the instances share them out by notification); the figures are read from
-//! what the emulator accepted.
+//! in the references table; each tenant's people are split over several notifications; the
+//! figures are read from what the emulator accepted.
 
 use std::time::{Duration, Instant};
 
