@@ -424,16 +424,19 @@ async fn eventbridge_events_trigger_notifications_and_outcomes_are_published() {
     );
 }
 
-/// A connector that answers each send `delay` late.
+/// A connector that answers each send to one of `slow` conversations `delay` late.
 struct SlowConnector<C> {
     inner: C,
+    slow: Vec<ConversationId>,
     delay: Duration,
 }
 
 #[async_trait]
 impl<C: Connector> Connector for SlowConnector<C> {
     async fn execute(&self, call: Call<'_>, operation: Operation<'_>) -> Executed {
-        if matches!(operation, Operation::SendToConversation(..)) {
+        if let Operation::SendToConversation(conversation, _) = &operation
+            && self.slow.contains(conversation)
+        {
             tokio::time::sleep(self.delay).await;
         }
         self.inner.execute(call, operation).await
@@ -490,15 +493,19 @@ async fn a_batch_takes_on_the_waiting_deliveries_of_tenants_it_leaves_idle() {
     let mut batch: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
     batch.records = ours_batch;
 
+    // Our sends take long enough for looks to find theirs, however loaded the machine.
     let slow = SlowConnector {
         inner: world.connector(),
-        delay: Duration::from_millis(600),
+        slow: ours.iter().map(|r| r.conversation_id.clone()).collect(),
+        delay: Duration::from_secs(3),
     };
     let mut function = world.function(Arc::new(slow), 16);
+    // A lease that outlasts our slow sends.
+    function.sender.lease = chrono::Duration::seconds(30);
     function.helper = Some(Helper {
         first: Duration::from_millis(50),
         every: Duration::from_millis(100),
-        ..Helper::new(world.outbox.clone(), chrono::Duration::seconds(2))
+        ..Helper::new(world.outbox.clone(), function.sender.lease)
     });
     let response = function.handle_stream(batch, None).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
