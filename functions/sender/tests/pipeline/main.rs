@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_lambda_events::dynamodb::Event as DynamoDbEvent;
 use herald_connector::{Call, Connector, Executed, Operation};
 use herald_domain::{
     AadObjectId, ConversationId, ConversationKey, ConversationType, DeliveryStatus,
@@ -23,7 +22,7 @@ use herald_store::{NotificationStatus, OutboxStore, ReferenceReader, ReferenceWr
 use herald_teams_emulator::{EmulatorLimits, Fault, RetryAfter};
 use serde_json::json;
 
-use world::{StreamReader, TENANT, World, drain};
+use world::{StreamReader, TENANT, World, drain, event_of, expanded_deliveries};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcast_reaches_every_target_exactly_once() {
@@ -141,30 +140,7 @@ async fn a_sender_killed_mid_batch_and_replayed_sends_each_once() {
     let id = world.notify("Quarterly results are out").await;
     let mut stream = StreamReader::open(&world.outbox_table).await;
 
-    // Expand, and collect the delivery records of the stream.
-    let expander_only = world.function(Arc::new(world.connector()), 1);
-    let mut deliveries = Vec::new();
-    while deliveries.len() < users.len() {
-        let batch = stream.next_batch().await;
-        for record in &batch.records {
-            if let Some(herald_store::OutboxChange::Notification(_)) =
-                herald_store::OutboxChange::from_stream_record(record)
-            {
-                expander_only
-                    .run(&herald_store::OutboxChange::Notification(id.clone()), None)
-                    .await;
-            }
-        }
-        deliveries.extend(batch.records.into_iter().filter(|r| {
-            matches!(
-                herald_store::OutboxChange::from_stream_record(r),
-                Some(herald_store::OutboxChange::Delivery(..))
-            )
-        }));
-    }
-    let batch: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
-    let mut batch = batch;
-    batch.records = deliveries;
+    let batch = event_of(expanded_deliveries(&world, &id, &mut stream, users.len()).await);
 
     // The first run dies on its 6th send.
     let crashing = Arc::new(CrashingConnector {
@@ -467,31 +443,15 @@ async fn a_batch_takes_on_the_waiting_deliveries_of_tenants_it_leaves_idle() {
     let mut stream = StreamReader::open(&world.outbox_table).await;
 
     // Expanded, and the batch this instance runs holds our tenant's deliveries only.
-    let expander_only = world.function(Arc::new(world.connector()), 1);
-    let mut ours_batch = Vec::new();
-    let mut theirs_records = 0;
-    while ours_batch.len() + theirs_records < ours.len() + theirs.len() {
-        let batch = stream.next_batch().await;
-        for record in batch.records {
-            match herald_store::OutboxChange::from_stream_record(&record) {
-                Some(herald_store::OutboxChange::Notification(_)) => {
-                    expander_only
-                        .run(&herald_store::OutboxChange::Notification(id.clone()), None)
-                        .await;
-                }
-                Some(herald_store::OutboxChange::Delivery(_, delivery)) => {
-                    if delivery.tenant_part() == TENANT {
-                        ours_batch.push(record);
-                    } else {
-                        theirs_records += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut batch: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
-    batch.records = ours_batch;
+    let mut deliveries =
+        expanded_deliveries(&world, &id, &mut stream, ours.len() + theirs.len()).await;
+    deliveries.retain(|record| {
+        matches!(
+            herald_store::OutboxChange::from_stream_record(record),
+            Some(herald_store::OutboxChange::Delivery(_, delivery)) if delivery.tenant_part() == TENANT
+        )
+    });
+    let batch = event_of(deliveries);
 
     // Our sends take long enough for looks to find theirs, however loaded the machine.
     let slow = SlowConnector {

@@ -17,8 +17,8 @@ use herald_pipeline::Sender;
 use herald_pipeline::request::NotifyRequest;
 use herald_sender::{SenderFunction, lambda_record};
 use herald_store::{
-    DynamoOutboxStore, DynamoReferenceStore, NotificationId, NotificationStatus, OutboxStore,
-    ReferenceWriter, StoreConfig,
+    DynamoOutboxStore, DynamoReferenceStore, NotificationId, NotificationStatus, OutboxChange,
+    OutboxStore, ReferenceWriter, StoreConfig,
 };
 use herald_teams_emulator::{EmulatorConfig, EmulatorLimits, TeamsEmulator};
 use serde_json::json;
@@ -142,6 +142,39 @@ impl World {
         );
         id
     }
+}
+
+/// Runs `id`'s expansion when the stream brings its header, until the stream has brought
+/// `count` delivery records; returns them, as Lambda would batch them.
+pub(crate) async fn expanded_deliveries(
+    world: &World,
+    id: &NotificationId,
+    stream: &mut StreamReader,
+    count: usize,
+) -> Vec<aws_lambda_events::dynamodb::EventRecord> {
+    let expander_only = world.function(Arc::new(world.connector()), 1);
+    let mut deliveries = Vec::new();
+    while deliveries.len() < count {
+        for record in stream.next_batch().await.records {
+            match OutboxChange::from_stream_record(&record) {
+                Some(OutboxChange::Notification(_)) => {
+                    expander_only
+                        .run(&OutboxChange::Notification(id.clone()), None)
+                        .await;
+                }
+                Some(OutboxChange::Delivery(..)) => deliveries.push(record),
+                _ => {}
+            }
+        }
+    }
+    deliveries
+}
+
+/// A Lambda event of `records`.
+pub(crate) fn event_of(records: Vec<aws_lambda_events::dynamodb::EventRecord>) -> DynamoDbEvent {
+    let mut event: DynamoDbEvent = serde_json::from_value(json!({"Records": []})).unwrap();
+    event.records = records;
+    event
 }
 
 /// Reads the outbox table's stream from the start, like Lambda's event source mapping.

@@ -123,7 +123,7 @@ impl StrandedWork for DynamoOutboxStore {
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutboxChange>, StoreError> {
-        let per_shard = (limit as u32 / STRANDED_SHARDS).max(1) as usize;
+        let per_shard = (limit / STRANDED_SHARDS as usize).max(1);
         let mut due = self
             .due_in_shards(per_shard, |shard| {
                 due_between(&self.client, &self.table, &BY_DUE, shard, after, until)
