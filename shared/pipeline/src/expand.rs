@@ -5,9 +5,11 @@
 //! with the cursor of the next page, and so resumes wherever a previous attempt stopped.
 
 use std::collections::{BTreeSet, HashSet};
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures::{StreamExt as _, TryStreamExt as _};
 use herald_connector::{Call, Connector, Deadline};
 use herald_domain::{
     AadObjectId, ChannelSelector, Clock, ConversationId, ConversationKey, ConversationReference,
@@ -25,6 +27,11 @@ use crate::zone_fire;
 
 /// Prefix of a roster continuation token in the expansion cursor.
 const ROSTER: &str = "roster:";
+
+/// Reference lookups a page runs at once. Each recipient of an id list or a roster is one
+/// query; one after another, a page of 99 took 99 round trips before its first delivery was
+/// written, and every tenant of a broadcast waited for the slowest expansion.
+const LOOKUPS: usize = 16;
 
 /// What expansion needs.
 pub struct Expander {
@@ -155,10 +162,8 @@ impl Expander {
                 tenant_id,
             } => {
                 let (page, next) = offset_page(aad_object_ids, cursor);
-                let mut deliveries = Vec::with_capacity(page.len());
-                for aad in page {
-                    deliveries.push(self.person(&maker, tenant_id, aad).await?);
-                }
+                let lookups = page.iter().map(|aad| self.person(&maker, tenant_id, aad));
+                let deliveries = in_order(lookups.collect()).await?;
                 Ok(Recipients {
                     deliveries: dedupe(deliveries),
                     next,
@@ -270,6 +275,18 @@ impl Expander {
         })
     }
 
+    /// The stored personal conversation of a roster member, if the member has an AAD id.
+    async fn stored_personal(
+        &self,
+        tenant: &TenantId,
+        aad: Option<&AadObjectId>,
+    ) -> Result<Option<ConversationReference>, herald_store::StoreError> {
+        match aad {
+            Some(aad) => self.references.find_personal(tenant, aad).await,
+            None => Ok(None),
+        }
+    }
+
     /// `conversations`: the listed ids, a page of them at a time (the cursor is an offset).
     async fn conversations(
         &self,
@@ -278,9 +295,13 @@ impl Expander {
         cursor: Option<&str>,
     ) -> Result<Recipients, PipelineError> {
         let (page, next) = offset_page(ids, cursor);
-        let mut deliveries = Vec::new();
-        for id in page {
-            if let Some(reference) = self.references.find_by_conversation(id).await? {
+        let lookups = page
+            .iter()
+            .map(|id| self.references.find_by_conversation(id));
+        let found = in_order(lookups.collect()).await?;
+        let mut deliveries = Vec::with_capacity(found.len());
+        for (id, reference) in page.iter().zip(found) {
+            if let Some(reference) = reference {
                 deliveries.push(maker.for_reference(&reference));
             } else {
                 tracing::warn!(conversation = %id, "conversation not stored; skipped");
@@ -327,20 +348,21 @@ impl Expander {
             .connector
             .get_paged_members(call, &roster_conversation, Some(MAX_PAGE as u32), token)
             .await?;
-        let mut deliveries = Vec::with_capacity(page.members.len());
-        for member in &page.members {
-            let aad = member
-                .aad_object_id
-                .as_deref()
-                .and_then(|a| AadObjectId::new(a).ok());
-            let stored = match &aad {
-                Some(aad) => {
-                    self.references
-                        .find_personal(&general.tenant_id, aad)
-                        .await?
-                }
-                None => None,
-            };
+        let aads: Vec<Option<AadObjectId>> = page
+            .members
+            .iter()
+            .map(|m| {
+                m.aad_object_id
+                    .as_deref()
+                    .and_then(|a| AadObjectId::new(a).ok())
+            })
+            .collect();
+        let lookups = aads
+            .iter()
+            .map(|aad| self.stored_personal(&general.tenant_id, aad.as_ref()));
+        let found = in_order(lookups.collect()).await?;
+        let mut deliveries = Vec::with_capacity(found.len());
+        for ((member, aad), stored) in page.members.iter().zip(aads).zip(found) {
             deliveries.push(match (stored, UserId::new(&member.id)) {
                 (Some(reference), _) => maker.for_reference(&reference),
                 (None, Ok(member_id)) => maker.for_member(general, member_id, aad),
@@ -389,6 +411,16 @@ impl Expander {
             Ok(None)
         }
     }
+}
+
+/// Runs `lookups` [`LOOKUPS`] at a time, their results in the lookups' order. They come
+/// collected: a lazy iterator's closure held across the awaits fails the compiler's
+/// higher-ranked lifetime check where axum requires the handler's future to be `Send`.
+async fn in_order<R, E>(lookups: Vec<impl Future<Output = Result<R, E>>>) -> Result<Vec<R>, E> {
+    futures::stream::iter(lookups)
+        .buffered(LOOKUPS)
+        .try_collect()
+        .await
 }
 
 /// A page of a target's own id list; the cursor is the offset of the next page.
