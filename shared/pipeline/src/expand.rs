@@ -29,8 +29,8 @@ use crate::zone_fire;
 const ROSTER: &str = "roster:";
 
 /// Reference lookups a page runs at once. Each recipient of an id list or a roster is one
-/// query; one after another, a page of 99 took 99 round trips before its first delivery was
-/// written, and every tenant of a broadcast waited for the slowest expansion.
+/// query: one after another, a page of 99 waited 99 round trips (half a second at DynamoDB's
+/// few milliseconds each) before its deliveries were written and could start.
 const LOOKUPS: usize = 16;
 
 /// What expansion needs.
